@@ -1,0 +1,60 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types of a QueueWorker.
+const (
+	// ConditionReady is True when the worker Deployment is up to date and
+	// has the replicas it was asked for, all of them ready.
+	ConditionReady = "Ready"
+	// ConditionStalled is True when the operator cannot make progress until
+	// something outside it changes: a Secret or RedisConfig is missing, or
+	// the spec cannot be turned into a Deployment.
+	ConditionStalled = "Stalled"
+	// ConditionRedisReachable is True while the autoscaler reads the queues.
+	ConditionRedisReachable = "RedisReachable"
+	// ConditionScalingActive is True while the autoscaler decides the
+	// replica count from the queues.
+	ConditionScalingActive = "ScalingActive"
+)
+
+// Reasons used in conditions and events.
+const (
+	// ReasonReconciled: everything the spec asks for exists.
+	ReasonReconciled = "Reconciled"
+	// ReasonProgressing: the Deployment is rolling out or scaling.
+	ReasonProgressing = "Progressing"
+	// ReasonSecretNotFound: a Secret the connection refers to is missing.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSecretKeyNotFound: a referenced Secret lacks the referenced key.
+	ReasonSecretKeyNotFound = "SecretKeyNotFound"
+	// ReasonRedisConfigNotFound: redis.configRef names no RedisConfig.
+	ReasonRedisConfigNotFound = "RedisConfigNotFound"
+	// ReasonRedisConfigNotReady: the RedisConfig exists but is not Ready.
+	ReasonRedisConfigNotReady = "RedisConfigNotReady"
+	// ReasonDeploymentConflict: a Deployment of the same name belongs to
+	// something else.
+	ReasonDeploymentConflict = "DeploymentConflict"
+	// ReasonDeploymentCreated: the worker Deployment was created.
+	ReasonDeploymentCreated = "DeploymentCreated"
+	// ReasonDeploymentUpdated: the worker Deployment's template changed.
+	ReasonDeploymentUpdated = "DeploymentUpdated"
+	// ReasonScaledUp: the replica count went up.
+	ReasonScaledUp = "ScaledUp"
+	// ReasonScaledDown: the replica count went down.
+	ReasonScaledDown = "ScaledDown"
+)
