@@ -18,8 +18,9 @@ package v1alpha1
 
 // Condition types of a QueueWorker.
 const (
-	// ConditionReady is True when the worker Deployment is up to date and
-	// has the replicas it was asked for, all of them ready.
+	// ConditionReady is True when the worker Deployment runs the current
+	// pod template and is available. Scaling does not make it False: the
+	// ready count is in status.readyReplicas.
 	ConditionReady = "Ready"
 	// ConditionStalled is True when the operator cannot make progress until
 	// something outside it changes: a Secret or RedisConfig is missing, or
@@ -36,6 +37,8 @@ const (
 const (
 	// ReasonReconciled: everything the spec asks for exists.
 	ReasonReconciled = "Reconciled"
+	// ReasonReady: the workers became ready.
+	ReasonReady = "Ready"
 	// ReasonProgressing: the Deployment is rolling out or scaling.
 	ReasonProgressing = "Progressing"
 	// ReasonSecretNotFound: a Secret the connection refers to is missing.
@@ -49,6 +52,9 @@ const (
 	// ReasonDeploymentConflict: a Deployment of the same name belongs to
 	// something else.
 	ReasonDeploymentConflict = "DeploymentConflict"
+	// ReasonInvalidTemplate: the pod template cannot be turned into a
+	// worker Deployment.
+	ReasonInvalidTemplate = "InvalidTemplate"
 	// ReasonDeploymentCreated: the worker Deployment was created.
 	ReasonDeploymentCreated = "DeploymentCreated"
 	// ReasonDeploymentUpdated: the worker Deployment's template changed.

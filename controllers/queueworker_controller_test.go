@@ -1,0 +1,509 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+)
+
+func getDeployment(t *testing.T, ns, name string) (*appsv1.Deployment, error) {
+	t.Helper()
+	dep := &appsv1.Deployment{}
+	err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name}, dep)
+	return dep, err
+}
+
+func getQueueWorker(t *testing.T, ns, name string) *queueworkerv1alpha1.QueueWorker {
+	t.Helper()
+	qw := &queueworkerv1alpha1.QueueWorker{}
+	if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name}, qw); err != nil {
+		t.Fatal(err)
+	}
+	return qw
+}
+
+func envMap(c *corev1.Container) map[string]corev1.EnvVar {
+	m := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		m[e.Name] = e
+	}
+	return m
+}
+
+func conditionIs(qw *queueworkerv1alpha1.QueueWorker, condType string, status metav1.ConditionStatus, reason string) error {
+	c := apimeta.FindStatusCondition(qw.Status.Conditions, condType)
+	if c == nil {
+		return fmt.Errorf("no %s condition", condType)
+	}
+	if c.Status != status || c.Reason != reason {
+		return fmt.Errorf("%s = %s/%s (%s), want %s/%s", condType, c.Status, c.Reason, c.Message, status, reason)
+	}
+	if c.ObservedGeneration != qw.Generation {
+		return fmt.Errorf("%s observedGeneration %d, want %d", condType, c.ObservedGeneration, qw.Generation)
+	}
+	return nil
+}
+
+// markDeploymentAvailable writes the status kube-controller-manager would
+// write once every pod of the Deployment is up.
+func markDeploymentAvailable(t *testing.T, dep *appsv1.Deployment) {
+	t.Helper()
+	n := ptr.Deref(dep.Spec.Replicas, 1)
+	dep.Status = appsv1.DeploymentStatus{
+		ObservedGeneration: dep.Generation,
+		Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+		Conditions: []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
+			Reason: "MinimumReplicasAvailable", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+		}},
+	}
+	if err := k8sClient.Status().Update(testCtx, dep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSampleYieldsWorkerDeployment applies config/samples with the real
+// kubectl, as a user would, and checks the Deployment the operator builds.
+func TestSampleYieldsWorkerDeployment(t *testing.T) {
+	ns := createNamespace(t)
+	kubectl := testEnv.ControlPlane.KubeCtl()
+	samples := filepath.Join("..", "config", "samples", "queueworker_v1alpha1_queueworker.yaml")
+	if _, stderr, err := kubectl.Run("apply", "--namespace", ns, "-f", samples); err != nil {
+		b, _ := io.ReadAll(stderr)
+		t.Fatalf("kubectl apply %s: %v\n%s", samples, err, b)
+	}
+
+	var dep *appsv1.Deployment
+	eventually(t, "worker Deployment created", func() (err error) {
+		dep, err = getDeployment(t, ns, "email")
+		return err
+	})
+	qw := getQueueWorker(t, ns, "email")
+
+	// Owned by the QueueWorker, so it is garbage-collected with it.
+	if !metav1.IsControlledBy(dep, qw) {
+		t.Errorf("Deployment owner references %v do not name QueueWorker %s as controller", dep.OwnerReferences, qw.UID)
+	}
+	if got := ptr.Deref(dep.Spec.Replicas, -1); got != 2 {
+		t.Errorf("spec.replicas = %d, want 2 from the sample", got)
+	}
+
+	wantLabels := map[string]string{
+		"app.kubernetes.io/name":       "queueworker",
+		"app.kubernetes.io/instance":   "email",
+		"app.kubernetes.io/component":  "worker",
+		"app.kubernetes.io/managed-by": "queueworker-operator",
+		"app.kubernetes.io/part-of":    "queueworker",
+	}
+	for k, v := range wantLabels {
+		if dep.Labels[k] != v {
+			t.Errorf("Deployment label %s = %q, want %q", k, dep.Labels[k], v)
+		}
+		if dep.Spec.Template.Labels[k] != v {
+			t.Errorf("pod label %s = %q, want %q", k, dep.Spec.Template.Labels[k], v)
+		}
+	}
+	if dep.Spec.Template.Labels["team"] != "messaging" {
+		t.Errorf("the template's own label team=messaging was lost: %v", dep.Spec.Template.Labels)
+	}
+
+	pod := dep.Spec.Template.Spec
+	if got := ptr.Deref(pod.TerminationGracePeriodSeconds, 0); got != 30 {
+		t.Errorf("terminationGracePeriodSeconds = %d, want 30 (shutdownTimeout 25s + 5s)", got)
+	}
+	if psc := pod.SecurityContext; psc == nil || !ptr.Deref(psc.RunAsNonRoot, false) ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod securityContext %+v is not runAsNonRoot with RuntimeDefault seccomp", psc)
+	}
+	worker := pod.Containers[0]
+	if sc := worker.SecurityContext; sc == nil || ptr.Deref(sc.AllowPrivilegeEscalation, true) ||
+		sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("worker securityContext %+v does not forbid privilege escalation and drop ALL", sc)
+	}
+
+	env := envMap(&worker)
+	wantEnv := map[string]string{
+		contract.EnvQueues:               "critical=6,default=3,low=1",
+		contract.EnvStrictPriority:       "false",
+		contract.EnvConcurrency:          "4",
+		contract.EnvShutdownTimeout:      "25s",
+		contract.EnvHealthCheckInterval:  "15s",
+		contract.EnvRedisMode:            "standalone",
+		contract.EnvRedisAddr:            "redis.default.svc:6379",
+		contract.EnvRedisDB:              "0",
+		contract.EnvRedisTLS:             "false",
+		contract.EnvRedisPoolSize:        "50",
+		contract.EnvRedisMinIdleConns:    "2",
+		contract.EnvRedisDialTimeout:     "5s",
+		contract.EnvRedisReadTimeout:     "5s",
+		contract.EnvRedisWriteTimeout:    "5s",
+		contract.EnvRedisPoolTimeout:     "5s",
+		contract.EnvRedisConnMaxIdleTime: "4m0s",
+		contract.EnvRedisMaxRetries:      "3",
+	}
+	for k, v := range wantEnv {
+		if got, ok := env[k]; !ok || got.Value != v {
+			t.Errorf("env %s = %q, want %q", k, got.Value, v)
+		}
+	}
+	pw, ok := env[contract.EnvRedisPassword]
+	switch {
+	case !ok:
+		t.Errorf("no %s in the worker env", contract.EnvRedisPassword)
+	case pw.Value != "" || pw.ValueFrom == nil || pw.ValueFrom.SecretKeyRef == nil:
+		t.Errorf("%s is not set by secretKeyRef: %+v", contract.EnvRedisPassword, pw)
+	case pw.ValueFrom.SecretKeyRef.Name != "redis-auth" || pw.ValueFrom.SecretKeyRef.Key != "password":
+		t.Errorf("%s refers to %s/%s, want redis-auth/password", contract.EnvRedisPassword,
+			pw.ValueFrom.SecretKeyRef.Name, pw.ValueFrom.SecretKeyRef.Key)
+	}
+	for _, e := range worker.Env {
+		if strings.Contains(e.Value, "change-me") {
+			t.Errorf("env %s carries the password by value", e.Name)
+		}
+	}
+	if dep.Spec.Template.Annotations[resources.AnnotationSecretHash] == "" {
+		t.Errorf("pod template has no %s annotation", resources.AnnotationSecretHash)
+	}
+
+	// Status: selector for /scale, observed generation, not stalled.
+	eventually(t, "status summarised", func() error {
+		qw = getQueueWorker(t, ns, "email")
+		if qw.Status.Selector != "app.kubernetes.io/instance=email,app.kubernetes.io/name=queueworker" {
+			return fmt.Errorf("selector %q", qw.Status.Selector)
+		}
+		if qw.Status.ObservedGeneration != qw.Generation {
+			return fmt.Errorf("observedGeneration %d of %d", qw.Status.ObservedGeneration, qw.Generation)
+		}
+		return conditionIs(qw, queueworkerv1alpha1.ConditionStalled, metav1.ConditionFalse, queueworkerv1alpha1.ReasonReconciled)
+	})
+}
+
+// TestReadyFollowsDeployment checks the Ready condition and its event once
+// the Deployment becomes available, and the counts in status.
+func TestReadyFollowsDeployment(t *testing.T) {
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "ready")
+	qw.Spec.Replicas = ptr.To[int32](3)
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	var dep *appsv1.Deployment
+	eventually(t, "Deployment created", func() (err error) {
+		dep, err = getDeployment(t, ns, "ready")
+		return err
+	})
+	eventually(t, "Ready=False while the Deployment is not available", func() error {
+		return conditionIs(getQueueWorker(t, ns, "ready"), queueworkerv1alpha1.ConditionReady,
+			metav1.ConditionFalse, queueworkerv1alpha1.ReasonProgressing)
+	})
+	markDeploymentAvailable(t, dep)
+	eventually(t, "Ready=True", func() error {
+		got := getQueueWorker(t, ns, "ready")
+		if got.Status.Replicas != 3 || got.Status.ReadyReplicas != 3 || got.Status.DesiredReplicas != 3 {
+			return fmt.Errorf("replicas %d ready %d desired %d, want 3/3/3",
+				got.Status.Replicas, got.Status.ReadyReplicas, got.Status.DesiredReplicas)
+		}
+		return conditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionTrue, queueworkerv1alpha1.ReasonReconciled)
+	})
+	eventually(t, "a Ready event", func() error {
+		return hasEvent(t, ns, "ready", queueworkerv1alpha1.ReasonReady, 1)
+	})
+}
+
+// TestMissingSecretStallsAndRecovers: a QueueWorker whose password Secret
+// does not exist reports it, and goes on by itself once the Secret appears.
+func TestMissingSecretStallsAndRecovers(t *testing.T) {
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "nosecret")
+	qw.Spec.Redis.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: "later", Key: "password"}
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Stalled=True with SecretNotFound", func() error {
+		got := getQueueWorker(t, ns, "nosecret")
+		if err := conditionIs(got, queueworkerv1alpha1.ConditionStalled, metav1.ConditionTrue,
+			queueworkerv1alpha1.ReasonSecretNotFound); err != nil {
+			return err
+		}
+		return conditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse,
+			queueworkerv1alpha1.ReasonSecretNotFound)
+	})
+	eventually(t, "a SecretNotFound event", func() error {
+		return hasEvent(t, ns, "nosecret", queueworkerv1alpha1.ReasonSecretNotFound, 1)
+	})
+	if _, err := getDeployment(t, ns, "nosecret"); err == nil {
+		t.Fatal("a Deployment was created although its password Secret is missing")
+	}
+
+	// A Secret without the key is a different problem with its own reason.
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "later"},
+		Data: map[string][]byte{"other": []byte("x")}}
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Stalled=True with SecretKeyNotFound", func() error {
+		return conditionIs(getQueueWorker(t, ns, "nosecret"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonSecretKeyNotFound)
+	})
+
+	sec.Data = map[string][]byte{"password": []byte("s3cret")}
+	if err := k8sClient.Update(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Deployment created after the Secret appeared", func() error {
+		_, err := getDeployment(t, ns, "nosecret")
+		return err
+	})
+	eventually(t, "Stalled=False", func() error {
+		return conditionIs(getQueueWorker(t, ns, "nosecret"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionFalse, queueworkerv1alpha1.ReasonReconciled)
+	})
+	// The stall was reported once per transition, not on every retry.
+	if n := countEvents(t, ns, "nosecret", queueworkerv1alpha1.ReasonSecretNotFound); n != 1 {
+		t.Errorf("%d SecretNotFound events, want 1 (events on transitions only)", n)
+	}
+}
+
+// TestPasswordRotationRollsWorkers: changing the Secret's data changes the
+// pod template's hash annotation, which rolls the workers.
+func TestPasswordRotationRollsWorkers(t *testing.T) {
+	ns := createNamespace(t)
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "redis"},
+		Data: map[string][]byte{"password": []byte("one")}}
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	qw := newQueueWorker(ns, "rotate")
+	qw.Spec.Redis.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: "redis", Key: "password"}
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	var before string
+	eventually(t, "Deployment with a secret hash", func() error {
+		dep, err := getDeployment(t, ns, "rotate")
+		if err != nil {
+			return err
+		}
+		before = dep.Spec.Template.Annotations[resources.AnnotationSecretHash]
+		if before == "" {
+			return errors.New("no secret hash")
+		}
+		return nil
+	})
+	sec.Data["password"] = []byte("two")
+	if err := k8sClient.Update(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "secret hash changed after rotation", func() error {
+		dep, err := getDeployment(t, ns, "rotate")
+		if err != nil {
+			return err
+		}
+		if after := dep.Spec.Template.Annotations[resources.AnnotationSecretHash]; after == before {
+			return fmt.Errorf("hash still %s", after)
+		}
+		return nil
+	})
+}
+
+// TestReplicasOwnership: /scale sets the Deployment's replicas, and a
+// template change never resets the replica count.
+func TestReplicasOwnership(t *testing.T) {
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "scale")
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicas := func(want int32) {
+		t.Helper()
+		eventually(t, fmt.Sprintf("Deployment at %d replicas", want), func() error {
+			dep, err := getDeployment(t, ns, "scale")
+			if err != nil {
+				return err
+			}
+			if got := ptr.Deref(dep.Spec.Replicas, -1); got != want {
+				return fmt.Errorf("replicas %d", got)
+			}
+			return nil
+		})
+	}
+	waitReplicas(1) // spec.replicas unset: one worker
+	scaleTo(t, getQueueWorker(t, ns, "scale"), 4)
+	waitReplicas(4)
+	eventually(t, "ScaledUp event", func() error { return hasEvent(t, ns, "scale", queueworkerv1alpha1.ReasonScaledUp, 1) })
+
+	// A spec change rolls the template and keeps the 4 replicas.
+	updateQueueWorker(t, ns, "scale", func(q *queueworkerv1alpha1.QueueWorker) { q.Spec.Concurrency = 9 })
+	eventually(t, "template updated", func() error {
+		dep, err := getDeployment(t, ns, "scale")
+		if err != nil {
+			return err
+		}
+		if v := envMap(&dep.Spec.Template.Spec.Containers[0])[contract.EnvConcurrency].Value; v != "9" {
+			return fmt.Errorf("concurrency env %q", v)
+		}
+		if got := ptr.Deref(dep.Spec.Replicas, -1); got != 4 {
+			t.Fatalf("template update reset replicas to %d", got)
+		}
+		return nil
+	})
+
+	// With autoscaling, a count the scaler set inside the bounds stays.
+	updateQueueWorker(t, ns, "scale", func(q *queueworkerv1alpha1.QueueWorker) {
+		q.Spec.Replicas = nil
+		q.Spec.Autoscaling = &queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](1), MaxReplicas: 3}
+	})
+	waitReplicas(3) // 4 clamped to maxReplicas
+	eventually(t, "ScaledDown event", func() error { return hasEvent(t, ns, "scale", queueworkerv1alpha1.ReasonScaledDown, 1) })
+	// The autoscaler's stand-in sets 2 replicas, inside [1, 3].
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep, err := getDeployment(t, ns, "scale")
+		if err != nil {
+			return err
+		}
+		dep.Spec.Replicas = ptr.To[int32](2)
+		return k8sClient.Update(testCtx, dep)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updateQueueWorker(t, ns, "scale", func(q *queueworkerv1alpha1.QueueWorker) { q.Spec.Concurrency = 5 })
+	eventually(t, "template updated again", func() error {
+		dep, err := getDeployment(t, ns, "scale")
+		if err != nil {
+			return err
+		}
+		if v := envMap(&dep.Spec.Template.Spec.Containers[0])[contract.EnvConcurrency].Value; v != "5" {
+			return fmt.Errorf("concurrency env %q", v)
+		}
+		return nil
+	})
+	waitReplicas(2)
+}
+
+// TestForeignDeploymentConflict: a Deployment of the same name that the
+// QueueWorker does not own is left alone and reported.
+func TestForeignDeploymentConflict(t *testing.T) {
+	ns := createNamespace(t)
+	labels := map[string]string{"app": "other"}
+	foreign := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "taken"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "x", Image: "example.com/x:1"}}},
+			},
+		},
+	}
+	if err := k8sClient.Create(testCtx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Create(testCtx, newQueueWorker(ns, "taken")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Stalled=True with DeploymentConflict", func() error {
+		return conditionIs(getQueueWorker(t, ns, "taken"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonDeploymentConflict)
+	})
+	dep, err := getDeployment(t, ns, "taken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dep.OwnerReferences) != 0 || dep.Spec.Template.Spec.Containers[0].Name != "x" {
+		t.Errorf("the foreign Deployment was changed: %+v", dep.OwnerReferences)
+	}
+
+	// Once the other Deployment is gone, the QueueWorker goes on by itself.
+	if err := k8sClient.Delete(testCtx, dep, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the QueueWorker's own Deployment replaces it", func() error {
+		dep, err := getDeployment(t, ns, "taken")
+		if err != nil {
+			return err
+		}
+		if !metav1.IsControlledBy(dep, getQueueWorker(t, ns, "taken")) {
+			return errors.New("not owned by the QueueWorker yet")
+		}
+		return nil
+	})
+}
+
+// updateQueueWorker changes a QueueWorker's spec, retrying on conflicts with
+// the operator's status writes.
+func updateQueueWorker(t *testing.T, ns, name string, mutate func(*queueworkerv1alpha1.QueueWorker)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		qw := getQueueWorker(t, ns, name)
+		mutate(qw)
+		return k8sClient.Update(testCtx, qw)
+	})
+	if err != nil {
+		t.Fatalf("updating QueueWorker %s: %v", name, err)
+	}
+}
+
+func newQueueWorker(ns, name string) *queueworkerv1alpha1.QueueWorker {
+	return &queueworkerv1alpha1.QueueWorker{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: queueworkerv1alpha1.QueueWorkerSpec{
+			Queues: []queueworkerv1alpha1.Queue{{Name: "default", Priority: 1}},
+			Redis:  queueworkerv1alpha1.RedisConnection{Addr: "127.0.0.1:6379"},
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "worker", Image: "queueworker-worker:dev"}},
+			}},
+		},
+	}
+}
+
+func countEvents(t *testing.T, ns, name, reason string) int {
+	t.Helper()
+	n := 0
+	for _, e := range eventsFor(t, ns, name) {
+		if e.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
+func hasEvent(t *testing.T, ns, name, reason string, atLeast int) error {
+	t.Helper()
+	if n := countEvents(t, ns, name, reason); n < atLeast {
+		return fmt.Errorf("%d %s events for %s, want at least %d", n, reason, name, atLeast)
+	}
+	return nil
+}
