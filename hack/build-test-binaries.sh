@@ -43,7 +43,11 @@ build() {
 			echo "    $name: cached in $dest"
 			continue
 		fi
-		echo "    $name: building $pkg (the first build of the Kubernetes binaries takes several minutes)"
+		if [[ "$mod" == kube ]]; then
+			echo "    $name: building $pkg (a cold build of all five takes 10-15 minutes on 2 cores)"
+		else
+			echo "    $name: building $pkg"
+		fi
 		local start=$SECONDS
 		(cd "$ROOT/hack/tools/$mod" && go build -trimpath -ldflags '-s -w' -o "$dest/.$name.$$.tmp" "$pkg")
 		mv "$dest/.$name.$$.tmp" "$dest/$name"

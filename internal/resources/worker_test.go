@@ -43,13 +43,13 @@ func baseQueueWorker() *v1.QueueWorker {
 	}
 }
 
-func mustBuild(t *testing.T, qw *v1.QueueWorker, hash string) (*corev1.PodTemplateSpec, *corev1.Container) {
+func mustBuild(t *testing.T, qw *v1.QueueWorker) (*corev1.PodTemplateSpec, *corev1.Container) {
 	t.Helper()
 	ep, ok := EndpointFromSpec(qw.Spec.Redis)
 	if !ok {
 		t.Fatal("endpoint not resolvable")
 	}
-	dep, err := BuildWorkerDeployment(qw, ep, hash)
+	dep, err := BuildWorkerDeployment(qw, ep, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestGracePeriod(t *testing.T) {
 			qw := baseQueueWorker()
 			qw.Spec.ShutdownTimeout = c.shutdown
 			qw.Spec.Template.Spec.TerminationGracePeriodSeconds = c.user
-			tmpl, _ := mustBuild(t, qw, "")
+			tmpl, _ := mustBuild(t, qw)
 			if got := *tmpl.Spec.TerminationGracePeriodSeconds; got != c.want {
 				t.Errorf("terminationGracePeriodSeconds = %d, want %d", got, c.want)
 			}
@@ -108,7 +108,7 @@ func TestSecurityDefaultsKeepUserValues(t *testing.T) {
 	qw.Spec.Template.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{
 		Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}}}
 	qw.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "example.com/init:1"}}
-	tmpl, worker := mustBuild(t, qw, "")
+	tmpl, worker := mustBuild(t, qw)
 
 	psc := tmpl.Spec.SecurityContext
 	if !*psc.RunAsNonRoot || *psc.RunAsUser != 1000 || psc.SeccompProfile.Type != corev1.SeccompProfileTypeLocalhost {
@@ -129,7 +129,7 @@ func TestWorkerContainerChoice(t *testing.T) {
 		{Name: "proxy", Image: "example.com/proxy:1"},
 		{Name: "worker", Image: "example.com/worker:1"},
 	}
-	tmpl, worker := mustBuild(t, qw, "")
+	tmpl, worker := mustBuild(t, qw)
 	if worker.Name != "worker" {
 		t.Fatalf("worker container = %s", worker.Name)
 	}
@@ -152,7 +152,7 @@ func TestOperatorOwnsPrefixedEnvAndPort(t *testing.T) {
 		{Name: contract.EnvConcurrency, Value: "999"},
 	}
 	c.Ports = []corev1.ContainerPort{{Name: "metrics", ContainerPort: 8080}}
-	_, worker := mustBuild(t, qw, "")
+	_, worker := mustBuild(t, qw)
 	e := env(worker)
 	if e["APP_MODE"].Value != "prod" {
 		t.Error("the template's own variable was dropped")
@@ -206,7 +206,7 @@ func TestEnvByMode(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			qw := baseQueueWorker()
 			qw.Spec.Redis = c.redis
-			_, worker := mustBuild(t, qw, "")
+			_, worker := mustBuild(t, qw)
 			e := env(worker)
 			for k, v := range c.want {
 				if e[k].Value != v {

@@ -133,7 +133,7 @@ func ParseQueues(s string) ([]Queue, error) {
 	}
 	seen := map[string]bool{}
 	var queues []Queue
-	for _, entry := range strings.Split(s, ",") {
+	for entry := range strings.SplitSeq(s, ",") {
 		name, prio, ok := strings.Cut(strings.TrimSpace(entry), "=")
 		if !ok || name == "" {
 			return nil, fmt.Errorf("entry %q is not name=priority", entry)
@@ -157,7 +157,7 @@ func FormatList(items []string) string { return strings.Join(items, ",") }
 // ParseList reads the value of EnvRedisAddrs: comma-separated, no empty item.
 func ParseList(s string) ([]string, error) {
 	var out []string
-	for _, item := range strings.Split(s, ",") {
+	for item := range strings.SplitSeq(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			return nil, fmt.Errorf("empty entry in %q", s)

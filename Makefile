@@ -1,0 +1,266 @@
+# Image of the operator (the Dockerfile's "manager" stage).
+IMG ?= queueworker-operator:dev
+# Image of the reference worker (the Dockerfile's "worker" stage), used by the demo and e2e.
+WORKER_IMG ?= queueworker-worker:dev
+# YEAR defines the year value used for substituting the YEAR placeholder in the boilerplate header.
+YEAR ?= $(shell date +%Y)
+
+# CONTAINER_TOOL defines the container tool used to build images (docker or podman).
+CONTAINER_TOOL ?= docker
+
+# Setting SHELL to bash allows bash commands to be executed by recipes.
+# Options are set to exit when a recipe line exits non-zero or a piped command fails.
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+# The help target prints out all targets with their descriptions organized
+# beneath their categories. The categories are represented by '##@' and the
+# target descriptions by '##'. The awk command reads every makefile of this
+# invocation, looking for lines of the form "xyz: ## something", and prints
+# the target and its help; a line "##@ something" starts a category.
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+# CHART_CRDS_DIR receives a copy of the generated CRDs when the Helm chart keeps
+# them in a crds/ directory, so the chart never ships a stale schema.
+CHART_CRDS_DIR ?= charts/queueworker-operator/crds
+
+.PHONY: manifests
+manifests: ## Generate the ClusterRole, WebhookConfiguration and CustomResourceDefinition objects.
+	@cg="$(call tool-path,controller-gen)"; \
+	"$$cg" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	@if [ -d "$(CHART_CRDS_DIR)" ]; then cp config/crd/bases/*.yaml "$(CHART_CRDS_DIR)/"; fi
+
+.PHONY: generate
+generate: ## Generate the DeepCopy, DeepCopyInto and DeepCopyObject methods.
+	@cg="$(call tool-path,controller-gen)"; \
+	"$$cg" object:headerFile="hack/boilerplate.go.txt",year=$(YEAR) paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt against code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet against code, the e2e suite (build tag e2e) included.
+	go vet -tags e2e ./...
+
+# TEST_FLAGS are extra flags for go test, e.g. TEST_FLAGS='-run TestScale -v'.
+TEST_FLAGS ?=
+
+.PHONY: test
+test: vet redis ## Run the unit and integration tests (envtest with the pinned Kubernetes binaries, real redis-server).
+	@start=$$(date +%s); \
+	echo "==> Kubernetes test binaries for envtest"; \
+	assets="$$(hack/build-test-binaries.sh --print-assets)"; \
+	echo "==> go test ./... (KUBEBUILDER_ASSETS=$$assets)"; \
+	rc=0; \
+	KUBEBUILDER_ASSETS="$$assets" go test ./... -count=1 -coverprofile=cover.out $(TEST_FLAGS) || rc=$$?; \
+	if [ $$rc -eq 0 ]; then result=passed; else result=FAILED; fi; \
+	echo "==> tests $$result in $$(( $$(date +%s) - start ))s"; \
+	exit $$rc
+
+# Packages whose test binaries link envtest or internal/redistest need the
+# Kubernetes test binaries or redis-server; test-unit leaves them out.
+INTEGRATION_DEPS = sigs.k8s.io/controller-runtime/pkg/envtest github.com/queueworker/queueworker-operator/internal/redistest
+
+.PHONY: test-unit
+test-unit: ## Run the tests that need neither envtest nor redis-server (go test -short).
+	@pkgs="$$(go list -test -f '{{if eq .Name "main"}}{{.ImportPath}} {{join .Deps " "}}{{end}}' ./... | \
+		awk -v deps="$(INTEGRATION_DEPS)" ' \
+			BEGIN { n = split(deps, d, " "); for (i = 1; i <= n; i++) skip[d[i]] = 1 } \
+			$$1 ~ /\.test$$/ { for (i = 2; i <= NF; i++) if ($$i in skip) next; sub(/\.test$$/, "", $$1); print $$1 }')"; \
+	if [ -z "$$pkgs" ]; then echo "no unit test packages"; exit 0; fi; \
+	go test -short -count=1 $(TEST_FLAGS) $$pkgs
+
+# VERIFY_DIRS hold the generated files that must be committed up to date.
+VERIFY_DIRS = api config charts
+
+.PHONY: verify
+verify: ## Fail if generated files (deepcopy, CRDs, RBAC, chart CRDs), gofmt or go.mod/go.sum are out of date.
+	@snapshot() { find $$(ls -d $(VERIFY_DIRS) 2>/dev/null) -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum; }; \
+	before="$$(mktemp)"; after="$$(mktemp)"; trap 'rm -f "$$before" "$$after"' EXIT; \
+	snapshot >"$$before"; \
+	echo "==> make manifests generate"; \
+	$(MAKE) --no-print-directory manifests generate; \
+	snapshot >"$$after"; \
+	failed=0; \
+	if ! cmp -s "$$before" "$$after"; then \
+		failed=1; \
+		echo "ERROR: generated files are out of date; run 'make manifests generate' and commit the result." >&2; \
+		changed="$$( (diff <(awk '{print $$2, $$1}' "$$before") <(awk '{print $$2, $$1}' "$$after") || true) | awk '/^[<>]/ {print $$2}' | LC_ALL=C sort -u)"; \
+		for f in $$changed; do \
+			if ! awk -v f="$$f" '$$2 == f { found = 1 } END { exit !found }' "$$before"; then echo "  new:     $$f" >&2; \
+			elif [ -e "$$f" ]; then echo "  changed: $$f" >&2; \
+			else echo "  removed: $$f" >&2; fi; \
+		done; \
+		git --no-pager diff --stat -- $$changed >&2 || true; \
+	fi; \
+	echo "==> gofmt -l ."; \
+	unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then \
+		failed=1; \
+		echo "ERROR: files are not gofmt-ed; run 'make fmt':" >&2; \
+		echo "$$unformatted" | sed 's/^/  /' >&2; \
+	fi; \
+	echo "==> go mod tidy -diff"; \
+	if ! go mod tidy -diff >&2; then \
+		failed=1; \
+		echo "ERROR: go.mod/go.sum are not tidy; run 'go mod tidy'." >&2; \
+	fi; \
+	if [ $$failed -ne 0 ]; then exit 1; fi; \
+	echo "==> verify passed"
+
+.PHONY: lint
+lint: ## Run golangci-lint.
+	@lint="$(call tool-path,golangci-lint)"; "$$lint" run
+
+.PHONY: lint-fix
+lint-fix: ## Run golangci-lint and apply its fixes.
+	@lint="$(call tool-path,golangci-lint)"; "$$lint" run --fix
+
+.PHONY: lint-config
+lint-config: ## Verify the golangci-lint configuration.
+	@lint="$(call tool-path,golangci-lint)"; "$$lint" config verify
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build bin/manager (the operator) and bin/worker (the reference worker).
+	go build -o bin/manager ./cmd/manager
+	go build -o bin/worker ./cmd/worker
+
+# RUN_ARGS are extra flags for the operator started by `make run`.
+RUN_ARGS ?=
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the operator from your host against the current kubeconfig (no leader election, HTTP metrics on :8080).
+	go run ./cmd/manager --leader-elect=false --metrics-bind-address=:8080 --metrics-secure=false $(RUN_ARGS)
+
+# BASE_IMAGE overrides the builder image, e.g. BASE_IMAGE=docker.io/library/golang:1.26.
+.PHONY: docker-build
+docker-build: ## Build the operator image (IMG) and the reference worker image (WORKER_IMG).
+	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) --target manager -t $(IMG) .
+	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) --target worker -t $(WORKER_IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the operator and worker images.
+	$(CONTAINER_TOOL) push $(IMG)
+	$(CONTAINER_TOOL) push $(WORKER_IMG)
+
+# PLATFORMS are the platforms docker-buildx builds and pushes both images for.
+# It needs docker buildx with BuildKit, and IMG/WORKER_IMG in a registry you can push to.
+PLATFORMS ?= linux/arm64,linux/amd64,linux/s390x,linux/ppc64le
+.PHONY: docker-buildx
+docker-buildx: ## Build and push both images for PLATFORMS.
+	# Dockerfile.cross builds on the build platform and cross-compiles for each target platform.
+	sed -e '1 s/\(^FROM\)/FROM --platform=\$$\{BUILDPLATFORM\}/; t' -e ' 1,// s//FROM --platform=\$$\{BUILDPLATFORM\}/' Dockerfile > Dockerfile.cross
+	- $(CONTAINER_TOOL) buildx create --name queueworker-operator-builder
+	$(CONTAINER_TOOL) buildx use queueworker-operator-builder
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) --target manager --tag $(IMG) -f Dockerfile.cross .
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) --target worker --tag $(WORKER_IMG) -f Dockerfile.cross .
+	- $(CONTAINER_TOOL) buildx rm queueworker-operator-builder
+	rm Dockerfile.cross
+
+# KIND_CLUSTER is the kind cluster kind-load loads the images into.
+KIND_CLUSTER ?= kind
+
+.PHONY: kind-load
+kind-load: ## Load the operator and worker images into the kind cluster KIND_CLUSTER.
+	$(KIND) load docker-image $(IMG) $(WORKER_IMG) --name $(KIND_CLUSTER)
+
+.PHONY: build-installer
+build-installer: manifests generate ## Write dist/install.yaml: CRDs, RBAC and the operator Deployment with IMG.
+	@mkdir -p dist
+	@$(call kustomize-with-image) > dist/install.yaml
+	@echo "wrote dist/install.yaml"
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+# The CRD is too large for client-side apply, whose last-applied-configuration
+# annotation is limited to 256 KiB, so everything is applied server-side.
+KUBECTL_APPLY = "$$kubectl" apply --server-side --force-conflicts --field-manager=queueworker-operator -f -
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	@kustomize="$(call tool-path,kustomize)"; kubectl="$(call kubectl-path)"; \
+	"$$kustomize" build config/crd | $(KUBECTL_APPLY)
+
+.PHONY: uninstall
+uninstall: manifests ## Uninstall the CRDs from the cluster. Call with ignore-not-found=true to ignore missing objects.
+	@kustomize="$(call tool-path,kustomize)"; kubectl="$(call kubectl-path)"; \
+	"$$kustomize" build config/crd | "$$kubectl" delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator with image IMG to the cluster of the current kubeconfig.
+	@kubectl="$(call kubectl-path)"; \
+	$(call kustomize-with-image) | $(KUBECTL_APPLY)
+
+.PHONY: undeploy
+undeploy: ## Undeploy the operator from the cluster. Call with ignore-not-found=true to ignore missing objects.
+	@kustomize="$(call tool-path,kustomize)"; kubectl="$(call kubectl-path)"; \
+	"$$kustomize" build config/default | "$$kubectl" delete --ignore-not-found=$(ignore-not-found) -f -
+
+##@ Dependencies
+
+# Every tool is pinned by a Go module under hack/tools/ and built by
+# hack/build-test-binaries.sh into a cache outside the checkout ($(QW_TOOLS_DIR)
+# when set, else ~/.cache/queueworker-operator), keyed by version.
+
+KIND ?= kind
+# KUBECTL is used when it is on PATH; otherwise the pinned kubectl is built.
+KUBECTL ?= kubectl
+
+.PHONY: tools
+tools: ## Build every pinned tool: Kubernetes test binaries, kwok, helm, controller-gen, golangci-lint, kustomize.
+	hack/build-test-binaries.sh all
+
+.PHONY: test-assets
+test-assets: ## Build the Kubernetes test binaries (etcd, kube-apiserver, kubectl, ...) and print their directory.
+	@hack/build-test-binaries.sh --print-assets
+
+.PHONY: redis
+redis: ## Install redis-server for the integration tests if it is missing.
+	@hack/install-redis.sh
+
+.PHONY: controller-gen
+controller-gen: ## Build controller-gen if necessary and print its path.
+	@hack/build-test-binaries.sh --path controller-gen
+
+.PHONY: golangci-lint
+golangci-lint: ## Build golangci-lint if necessary and print its path.
+	@hack/build-test-binaries.sh --path golangci-lint
+
+.PHONY: kustomize
+kustomize: ## Build kustomize if necessary and print its path.
+	@hack/build-test-binaries.sh --path kustomize
+
+# tool-path expands, inside a recipe, to the path of the pinned tool $(1),
+# building it first if it is not cached; progress goes to stderr. Use it in an
+# assignment (x="$(call tool-path,NAME)"), so a failed build stops the recipe.
+tool-path = $$(hack/build-test-binaries.sh --path $(1))
+
+# kubectl-path expands to KUBECTL when it is on PATH, else to the pinned kubectl.
+kubectl-path = $$(command -v $(KUBECTL) || hack/build-test-binaries.sh --path kubectl)
+
+# kustomize-with-image builds config/default with the operator image set to
+# IMG, through a throwaway overlay, so the checkout is left untouched.
+define kustomize-with-image
+kustomize="$(call tool-path,kustomize)"; \
+overlay="$$(mktemp -d)"; trap 'rm -rf "$$overlay"' EXIT; \
+printf 'resources:\n- %s\n' "$$(realpath --relative-to="$$overlay" config/default)" > "$$overlay/kustomization.yaml"; \
+(cd "$$overlay" && "$$kustomize" edit set image controller=$(IMG)); \
+"$$kustomize" build "$$overlay"
+endef
