@@ -1,0 +1,229 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package queue
+
+// These tests pin the key layout against asynq itself: tasks go in through
+// asynq's Client, Inspector and Server, and come out through ReadStats.
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+func newAsynqClient(t *testing.T) *asynq.Client {
+	t.Helper()
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: redisServer.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func enqueue(t *testing.T, c *asynq.Client, queue, typ string, opts ...asynq.Option) *asynq.TaskInfo {
+	t.Helper()
+	info, err := c.Enqueue(asynq.NewTask(typ, nil), append([]asynq.Option{asynq.Queue(queue)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// startServer runs an asynq server on queue with handler and returns it;
+// the test shuts it down, or cleanup does.
+func startServer(t *testing.T, queue string, concurrency int, handler asynq.HandlerFunc, cfg asynq.Config) *asynq.Server {
+	t.Helper()
+	cfg.Concurrency = concurrency
+	cfg.Queues = map[string]int{queue: 1}
+	cfg.TaskCheckInterval = 50 * time.Millisecond
+	cfg.DelayedTaskCheckInterval = 100 * time.Millisecond
+	cfg.LogLevel = asynq.FatalLevel
+	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: redisServer.Addr}, cfg)
+	if err := srv.Start(handler); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
+}
+
+func TestReadStatsAsynqPendingScheduledPaused(t *testing.T) {
+	rdb := newReader(t)
+	client := newAsynqClient(t)
+	inspector := asynq.NewInspector(asynq.RedisClientOpt{Addr: redisServer.Addr})
+	t.Cleanup(func() { _ = inspector.Close() })
+
+	beforeFirst := time.Now()
+	enqueue(t, client, "critical", "a")
+	afterFirst := time.Now()
+	// A gap, so the age of the newest task could not pass for the oldest.
+	time.Sleep(50 * time.Millisecond)
+	enqueue(t, client, "critical", "b")
+	enqueue(t, client, "critical", "c")
+	enqueue(t, client, "critical", "in10m", asynq.ProcessIn(10*time.Minute))
+	enqueue(t, client, "critical", "in20m", asynq.ProcessIn(20*time.Minute))
+	enqueue(t, client, "critical", "in3h", asynq.ProcessIn(3*time.Hour))
+	enqueue(t, client, "low", "a")
+	if err := inspector.PauseQueue("low"); err != nil {
+		t.Fatal(err)
+	}
+
+	queues := []string{"critical", "low", "never-used"}
+	for _, tt := range []struct {
+		horizon       time.Duration
+		wantScheduled int64
+	}{
+		{horizon: 0, wantScheduled: 0},
+		{horizon: time.Hour, wantScheduled: 2},
+		{horizon: 4 * time.Hour, wantScheduled: 3},
+	} {
+		readAt := time.Now()
+		got, err := ReadStats(t.Context(), rdb, queues, readAt, tt.horizon)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := got["critical"]
+		if c.Pending != 3 || c.Scheduled != tt.wantScheduled || c.Active != 0 || c.Paused {
+			t.Errorf("horizon %v: critical = %+v, want 3 pending, %d scheduled, not paused", tt.horizon, c, tt.wantScheduled)
+		}
+		// asynq stamps pending_since with its own clock; the oldest task's
+		// age must lie between the reads of ours around its enqueue.
+		minAge, maxAge := readAt.Sub(afterFirst), readAt.Sub(beforeFirst)
+		if !c.OldestKnown || c.OldestPendingAge < minAge || c.OldestPendingAge > maxAge {
+			t.Errorf("critical: oldest age %v (known %v), want within [%v, %v]", c.OldestPendingAge, c.OldestKnown, minAge, maxAge)
+		}
+		if l := got["low"]; l.Pending != 1 || !l.Paused {
+			t.Errorf("low = %+v, want 1 pending and paused", l)
+		}
+		if n := got["never-used"]; n != (Stats{Queue: "never-used", OldestKnown: true}) {
+			t.Errorf("never-used = %+v, want zero and known", n)
+		}
+	}
+}
+
+// TestReadStatsAsynqActiveAndRequeued runs a worker that holds its task
+// until a graceful shutdown gives up on it: asynq then puts the task back
+// at the tail of pending without pending_since.
+func TestReadStatsAsynqActiveAndRequeued(t *testing.T) {
+	rdb := newReader(t)
+	client := newAsynqClient(t)
+	inspector := asynq.NewInspector(asynq.RedisClientOpt{Addr: redisServer.Addr})
+	t.Cleanup(func() { _ = inspector.Close() })
+
+	started := make(chan string, 1)
+	srv := startServer(t, "video", 1, func(ctx context.Context, task *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		started <- id
+		<-ctx.Done()
+		return ctx.Err()
+	}, asynq.Config{ShutdownTimeout: 200 * time.Millisecond})
+
+	held := enqueue(t, client, "video", "encode")
+	select {
+	case id := <-started:
+		if id != held.ID {
+			t.Fatalf("worker took %s, want %s", id, held.ID)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("worker did not start the task")
+	}
+	// With concurrency 1 and the worker busy, this one stays pending.
+	enqueue(t, client, "video", "encode")
+
+	got, err := ReadStats(t.Context(), rdb, []string{"video"}, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got["video"]; v.Active != 1 || v.Pending != 1 || !v.OldestKnown {
+		t.Errorf("while running: %+v, want 1 active, 1 pending, known age", v)
+	}
+
+	srv.Shutdown()
+	info, err := inspector.GetTaskInfo("video", held.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != asynq.TaskStatePending {
+		t.Fatalf("after shutdown the held task is %v, want pending", info.State)
+	}
+	tail, err := rdb.LIndex(t.Context(), keysFor("video").pending, -1).Result()
+	if err != nil || tail != held.ID {
+		t.Fatalf("tail of pending = %q, %v, want the requeued task %s", tail, err, held.ID)
+	}
+	if err := rdb.HGet(t.Context(), keysFor("video").taskPrefix+held.ID, pendingSinceField).Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("requeued task's pending_since: got err %v, want it absent", err)
+	}
+
+	got, err = ReadStats(t.Context(), rdb, []string{"video"}, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got["video"]; v.Active != 0 || v.Pending != 2 || v.OldestKnown || v.OldestPendingAge != 0 {
+		t.Errorf("after shutdown: %+v, want 0 active, 2 pending, unknown age", v)
+	}
+}
+
+// TestReadStatsAsynqRetryArchivedProcessed lets a worker finish, retry and
+// archive tasks, and checks the sets and the processed counter.
+func TestReadStatsAsynqRetryArchivedProcessed(t *testing.T) {
+	rdb := newReader(t)
+	client := newAsynqClient(t)
+	srv := startServer(t, "billing", 2, func(ctx context.Context, task *asynq.Task) error {
+		if task.Type() == "fail" {
+			return errors.New("card declined")
+		}
+		return nil
+	}, asynq.Config{
+		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return time.Hour },
+	})
+
+	enqueue(t, client, "billing", "ok")
+	enqueue(t, client, "billing", "ok")
+	enqueue(t, client, "billing", "fail", asynq.MaxRetry(1))
+	enqueue(t, client, "billing", "fail", asynq.MaxRetry(0))
+
+	var b Stats
+	deadline := time.Now().Add(waitFor)
+	for {
+		got, err := ReadStats(t.Context(), rdb, []string{"billing"}, time.Now(), 2*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = got["billing"]
+		if b.Processed == 4 && b.Retry == 1 && b.Archived == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("billing = %+v, want 4 processed, 1 retry, 1 archived", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv.Shutdown()
+	if b.Pending != 0 || b.Active != 0 {
+		t.Errorf("billing = %+v, want nothing pending or active", b)
+	}
+
+	// The retry is due in an hour: outside a zero horizon.
+	got, err := ReadStats(t.Context(), rdb, []string{"billing"}, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got["billing"].Retry; r != 0 {
+		t.Errorf("retry due now = %d, want 0", r)
+	}
+}

@@ -1,0 +1,303 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package queue
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+)
+
+func TestNewUniversalClient(t *testing.T) {
+	tests := []struct {
+		name    string
+		ep      resources.RedisEndpoint
+		creds   Credentials
+		wantErr bool
+	}{
+		{name: "standalone", ep: resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: "redis:6379", DB: 2}},
+		{name: "sentinel", ep: resources.RedisEndpoint{Mode: contract.ModeSentinel, MasterName: "mymaster", Addrs: []string{"s1:26379", "s2:26379"}}},
+		{name: "cluster", ep: resources.RedisEndpoint{Mode: contract.ModeCluster, Addrs: []string{"c1:6379"}}},
+		{name: "unknown mode", ep: resources.RedisEndpoint{Mode: "ring", Addr: "redis:6379"}, wantErr: true},
+		{name: "standalone without address", ep: resources.RedisEndpoint{Mode: contract.ModeStandalone}, wantErr: true},
+		{name: "sentinel without master", ep: resources.RedisEndpoint{Mode: contract.ModeSentinel, Addrs: []string{"s1:26379"}}, wantErr: true},
+		{name: "sentinel without sentinels", ep: resources.RedisEndpoint{Mode: contract.ModeSentinel, MasterName: "m"}, wantErr: true},
+		{name: "cluster without seeds", ep: resources.RedisEndpoint{Mode: contract.ModeCluster}, wantErr: true},
+		{name: "cluster with a db", ep: resources.RedisEndpoint{Mode: contract.ModeCluster, Addrs: []string{"c1:6379"}, DB: 1}, wantErr: true},
+		{name: "negative db", ep: resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: "redis:6379", DB: -1}, wantErr: true},
+		{
+			name:    "CA that is not PEM",
+			ep:      resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: "redis:6379", TLS: true},
+			creds:   Credentials{CAPEM: []byte("not a certificate")},
+			wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb, err := NewUniversalClient(tt.ep, tt.creds)
+			if tt.wantErr {
+				if err == nil {
+					_ = rdb.Close()
+					t.Fatal("got no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = rdb.Close() }()
+			switch c := rdb.(type) {
+			case *redis.Client:
+				o := c.Options()
+				if o.PoolSize != clientPoolSize || o.MaxRetries != clientMaxRetries || o.ReadTimeout != clientIOTimeout ||
+					o.DialTimeout != clientDialTimeout || o.Protocol != 2 || o.DB != int(tt.ep.DB) || o.ClientName != ClientName {
+					t.Errorf("options = %+v", o)
+				}
+				if tt.ep.Mode == contract.ModeCluster {
+					t.Errorf("cluster mode built a %T", rdb)
+				}
+			case *redis.ClusterClient:
+				o := c.Options()
+				if o.PoolSize != clientPoolSize || o.MaxRetries != clientMaxRetries || o.Protocol != 2 {
+					t.Errorf("options = %+v", o)
+				}
+				if tt.ep.Mode != contract.ModeCluster {
+					t.Errorf("%s mode built a %T", tt.ep.Mode, rdb)
+				}
+			default:
+				t.Errorf("built a %T", rdb)
+			}
+		})
+	}
+}
+
+func TestTLSConfigFor(t *testing.T) {
+	pki := newTestPKI(t)
+	ep := resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: "redis:6380", TLS: true, ServerName: "redis.test"}
+
+	c, err := tlsConfigFor(ep, Credentials{CAPEM: pki.caPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MinVersion != tls.VersionTLS12 || c.ServerName != "redis.test" || c.InsecureSkipVerify || c.RootCAs == nil {
+		t.Errorf("config = min %x, serverName %q, insecure %v, roots %v", c.MinVersion, c.ServerName, c.InsecureSkipVerify, c.RootCAs != nil)
+	}
+
+	ep.InsecureSkipVerify = true
+	if c, err := tlsConfigFor(ep, Credentials{}); err != nil || !c.InsecureSkipVerify || c.RootCAs != nil {
+		t.Errorf("insecure without CA: %+v, %v", c, err)
+	}
+
+	ep.TLS = false
+	if c, err := tlsConfigFor(ep, Credentials{CAPEM: pki.caPEM}); c != nil || err != nil {
+		t.Errorf("TLS off: got %v, %v, want nil, nil", c, err)
+	}
+}
+
+// TestNewUniversalClientTLS talks to a redis-server that serves TLS with a
+// certificate from a private CA.
+func TestNewUniversalClientTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	tlsPort := freePort(t)
+	srv, err := redistest.Start(
+		"tls-port "+strconv.Itoa(tlsPort),
+		"tls-cert-file "+pki.certFile,
+		"tls-key-file "+pki.keyFile,
+		"tls-ca-cert-file "+pki.caFile,
+		"tls-auth-clients no",
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+
+	tests := []struct {
+		name    string
+		ep      resources.RedisEndpoint
+		creds   Credentials
+		wantErr bool
+	}{
+		{name: "private CA", ep: resources.RedisEndpoint{TLS: true}, creds: Credentials{CAPEM: pki.caPEM}},
+		{name: "private CA and server name", ep: resources.RedisEndpoint{TLS: true, ServerName: "redis.test"}, creds: Credentials{CAPEM: pki.caPEM}},
+		{name: "wrong server name", ep: resources.RedisEndpoint{TLS: true, ServerName: "other.test"}, creds: Credentials{CAPEM: pki.caPEM}, wantErr: true},
+		{name: "system roots", ep: resources.RedisEndpoint{TLS: true}, wantErr: true},
+		{name: "insecure", ep: resources.RedisEndpoint{TLS: true, InsecureSkipVerify: true}},
+		{name: "plain TCP to the TLS port", ep: resources.RedisEndpoint{}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.ep.Mode = contract.ModeStandalone
+			tt.ep.Addr = addr
+			rdb, err := NewUniversalClient(tt.ep, tt.creds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = rdb.Close() }()
+			_, err = ReadStats(t.Context(), rdb, []string{"q"}, now, 0)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("ReadStats error = %v, want error %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestNewUniversalClientACL reads through an ACL user allowed only the
+// reader's commands on asynq's keys, which is what the package
+// documentation tells users to grant.
+func TestNewUniversalClientACL(t *testing.T) {
+	admin := newReader(t)
+	ctx := t.Context()
+	err := admin.Do(ctx, "ACL", "SETUSER", "qw-reader", "reset", "on", ">s3cret", "~asynq:*", "-@all",
+		"+llen", "+zcount", "+zcard", "+exists", "+lindex", "+get", "+hget",
+		"+hello", "+auth", "+client|setname", "+ping", "+select").Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Do(ctx, "ACL", "DELUSER", "qw-reader").Err() })
+	pushPending(t, admin, "payments", task{"a", strconv.FormatInt(now.UnixNano(), 10)})
+
+	for _, tt := range []struct {
+		name     string
+		password string
+		wantErr  bool
+	}{
+		{name: "right password", password: "s3cret"},
+		{name: "wrong password", password: "guess", wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ep := standalone()
+			ep.Username = "qw-reader"
+			rdb, err := NewUniversalClient(ep, Credentials{Password: tt.password})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = rdb.Close() }()
+			got, err := ReadStats(ctx, rdb, []string{"payments"}, now, 0)
+			if tt.wantErr {
+				if err == nil {
+					t.Error("got no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := got["payments"]; s.Pending != 1 || !s.OldestKnown {
+				t.Errorf("payments = %+v, want 1 pending with a known age", s)
+			}
+		})
+	}
+}
+
+// testPKI is a private CA and a server certificate for 127.0.0.1 and
+// redis.test, written to files for redis-server.
+type testPKI struct {
+	caPEM                     []byte
+	caFile, certFile, keyFile string
+}
+
+func newTestPKI(t *testing.T) testPKI {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "queue test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "redis.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		DNSNames:     []string{"redis.test"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := testPKI{
+		caPEM:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		caFile:   filepath.Join(dir, "ca.crt"),
+		certFile: filepath.Join(dir, "tls.crt"),
+		keyFile:  filepath.Join(dir, "tls.key"),
+	}
+	for file, data := range map[string][]byte{
+		p.caFile:   p.caPEM,
+		p.certFile: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		p.keyFile:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	} {
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().(*net.TCPAddr).Port
+}

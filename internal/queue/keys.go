@@ -1,0 +1,69 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package queue
+
+// The Redis key layout of asynq v0.26.0 (internal/base/base.go). Every key
+// of a queue carries the queue name as a hash tag, "{name}", so in Redis
+// Cluster all keys of one queue share a slot and different queues spread
+// over the nodes.
+//
+// What the reader relies on, and where asynq writes it
+// (internal/rdb/rdb.go unless noted):
+//   - pending is a list: enqueue LPUSHes the id and sets pending_since to
+//     the enqueue time in Unix nanoseconds on the task hash; dequeue
+//     RPOPLPUSHes from the tail into active and HDELs pending_since. The
+//     tail is therefore the oldest task.
+//   - a task put back by a graceful shutdown (requeue) is RPUSHed to the
+//     tail with state "pending" and no pending_since.
+//   - scheduled and retry are sorted sets scored by the due time in Unix
+//     seconds; the forwarder moves members with score <= now (inclusive)
+//     to pending.
+//   - archived is a sorted set scored by the time the task died.
+//   - paused exists while the queue is paused (SETNX, internal/rdb/inspect.go).
+//   - processed is the all-time counter of tasks that left active as done,
+//     completed, retried after a failure or archived; it wraps to 1 at
+//     MaxInt64. Daily counters processed:<yyyy-mm-dd> expire after 90 days.
+//   - the task hash is t:<id>.
+type queueKeys struct {
+	pending   string
+	active    string
+	scheduled string
+	retry     string
+	archived  string
+	paused    string
+	processed string
+	// taskPrefix is followed by a task id.
+	taskPrefix string
+}
+
+// pendingSinceField is the task hash field holding the enqueue time in
+// Unix nanoseconds while the task is pending.
+const pendingSinceField = "pending_since"
+
+func keysFor(queue string) queueKeys {
+	prefix := "asynq:{" + queue + "}:"
+	return queueKeys{
+		pending:    prefix + "pending",
+		active:     prefix + "active",
+		scheduled:  prefix + "scheduled",
+		retry:      prefix + "retry",
+		archived:   prefix + "archived",
+		paused:     prefix + "paused",
+		processed:  prefix + "processed",
+		taskPrefix: prefix + "t:",
+	}
+}

@@ -1,0 +1,295 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package queue
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+)
+
+// EndpointKey identifies one pooled client: everything that makes two
+// connections differ. The password and CA appear only as a fingerprint
+// keyed with a secret of the Pool that made the key, so a key is safe to
+// log and means nothing outside that process.
+type EndpointKey struct {
+	// Mode is contract.ModeStandalone, ModeSentinel or ModeCluster.
+	Mode string
+	// Addrs are the sorted addresses, comma-separated: the one address in
+	// standalone mode, the sentinels or the cluster seeds otherwise.
+	Addrs string
+	// MasterName is the sentinel master's name.
+	MasterName string
+	// DB is the database number.
+	DB int32
+	// Username is the ACL user.
+	Username string
+	// TLS, ServerName and InsecureSkipVerify are the TLS settings.
+	TLS                bool
+	ServerName         string
+	InsecureSkipVerify bool
+	// Secret fingerprints the password and CA; empty when neither is set.
+	Secret string
+}
+
+// String renders the key for logs and events.
+func (k EndpointKey) String() string {
+	var b strings.Builder
+	b.WriteString(k.Mode)
+	b.WriteString(" ")
+	b.WriteString(k.Addrs)
+	if k.MasterName != "" {
+		b.WriteString(" master=" + k.MasterName)
+	}
+	fmt.Fprintf(&b, " db=%d", k.DB)
+	if k.Username != "" {
+		b.WriteString(" user=" + k.Username)
+	}
+	if k.TLS {
+		b.WriteString(" tls")
+		if k.ServerName != "" {
+			b.WriteString(" serverName=" + k.ServerName)
+		}
+		if k.InsecureSkipVerify {
+			b.WriteString(" insecureSkipVerify")
+		}
+	}
+	if k.Secret != "" {
+		b.WriteString(" secret=" + k.Secret)
+	}
+	return b.String()
+}
+
+// Factory builds the go-redis client of an endpoint. NewUniversalClient is
+// the one the operator uses; tests wrap it to add hooks.
+type Factory func(resources.RedisEndpoint, Credentials) (redis.UniversalClient, error)
+
+// Pool keeps one go-redis client per distinct endpoint and credentials,
+// shared by every user of that endpoint and closed when the last one lets
+// go. It is safe for concurrent use.
+type Pool struct {
+	factory Factory
+	// secret keys the fingerprints of passwords and CAs in EndpointKeys.
+	secret []byte
+
+	mu      sync.Mutex
+	closed  bool
+	clients map[EndpointKey]*Client
+	users   map[string]*Client
+}
+
+// NewPool returns an empty Pool that builds clients with factory, or with
+// NewUniversalClient when factory is nil.
+func NewPool(factory Factory) *Pool {
+	if factory == nil {
+		factory = NewUniversalClient
+	}
+	secret := make([]byte, 32)
+	// crypto/rand.Read never fails (it panics instead), per its docs.
+	_, _ = rand.Read(secret)
+	return &Pool{
+		factory: factory,
+		secret:  secret,
+		clients: map[EndpointKey]*Client{},
+		users:   map[string]*Client{},
+	}
+}
+
+// Key returns the key under which the pool keeps the client of ep with
+// creds. Addresses are compared as a set, so two resources listing the same
+// seeds in another order share a client.
+func (p *Pool) Key(ep resources.RedisEndpoint, creds Credentials) EndpointKey {
+	addrs := slices.Clone(ep.Addrs)
+	if ep.Mode == contract.ModeStandalone {
+		addrs = []string{ep.Addr}
+	}
+	slices.Sort(addrs)
+	return EndpointKey{
+		Mode:               ep.Mode,
+		Addrs:              strings.Join(slices.Compact(addrs), ","),
+		MasterName:         ep.MasterName,
+		DB:                 ep.DB,
+		Username:           ep.Username,
+		TLS:                ep.TLS,
+		ServerName:         ep.ServerName,
+		InsecureSkipVerify: ep.InsecureSkipVerify,
+		Secret:             p.fingerprint(creds),
+	}
+}
+
+// fingerprint is an HMAC rather than a plain hash so that a key seen in a
+// log cannot be used to test guesses of a weak password.
+func (p *Pool) fingerprint(creds Credentials) string {
+	if creds.Password == "" && len(creds.CAPEM) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, p.secret)
+	// The length prefix keeps password "ab" + CA "c" apart from "a" + "bc".
+	_ = binary.Write(m, binary.BigEndian, uint64(len(creds.Password)))
+	m.Write([]byte(creds.Password))
+	m.Write(creds.CAPEM)
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// errPoolClosed is returned by Acquire and Use after Close.
+var errPoolClosed = errors.New("queue client pool is closed")
+
+// Acquire returns the shared client of ep with creds, building it on first
+// use, and a release func that gives it back; the last release closes it.
+// Release is idempotent. Acquire fits short-lived users; a controller that
+// reads an endpoint on every reconcile uses Use and Forget instead.
+func (p *Pool) Acquire(ep resources.RedisEndpoint, creds Credentials) (*Client, func(), error) {
+	key := p.Key(ep, creds)
+	p.mu.Lock()
+	c, err := p.acquireLocked(key, ep, creds)
+	p.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	var once sync.Once
+	return c, func() { once.Do(func() { p.release(c) }) }, nil
+}
+
+// Use makes user a holder of the client of ep with creds, with queues as
+// the queues it wants read, and returns that client. Calling it again with
+// the same endpoint only replaces the queues; with another endpoint it
+// moves user over and lets go of the old client; if the new client cannot
+// be built, user holds nothing and Use returns the error. A reconciler
+// calls Use on every pass, keyed by the object, and Forget when the object
+// goes away.
+func (p *Pool) Use(user string, ep resources.RedisEndpoint, creds Credentials, queues []string) (*Client, error) {
+	names, err := uniqueQueues(queues)
+	if err != nil {
+		return nil, err
+	}
+	key := p.Key(ep, creds)
+	p.mu.Lock()
+	old := p.users[user]
+	if old != nil && old.key == key {
+		old.watch(user, names)
+		p.mu.Unlock()
+		return old, nil
+	}
+	delete(p.users, user)
+	if old != nil {
+		old.unwatch(user)
+	}
+	c, err := p.acquireLocked(key, ep, creds)
+	if err == nil {
+		p.users[user] = c
+		c.watch(user, names)
+	}
+	p.mu.Unlock()
+	if old != nil {
+		p.release(old)
+	}
+	return c, err
+}
+
+// Forget lets go of the client user holds through Use, if any.
+func (p *Pool) Forget(user string) {
+	p.mu.Lock()
+	c := p.users[user]
+	delete(p.users, user)
+	if c != nil {
+		c.unwatch(user)
+	}
+	p.mu.Unlock()
+	if c != nil {
+		p.release(c)
+	}
+}
+
+// Len returns the number of open clients.
+func (p *Pool) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.clients)
+}
+
+// Close closes every client, whoever holds it, and makes Acquire and Use
+// fail from then on. Releases after Close do nothing.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	clients := make([]*Client, 0, len(p.clients))
+	for _, c := range p.clients {
+		c.refs = 0
+		clients = append(clients, c)
+	}
+	p.closed = true
+	clear(p.clients)
+	clear(p.users)
+	p.mu.Unlock()
+	var errs []error
+	for _, c := range clients {
+		if err := c.rdb.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing client of %s: %w", c.key, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Pool) acquireLocked(key EndpointKey, ep resources.RedisEndpoint, creds Credentials) (*Client, error) {
+	if p.closed {
+		return nil, errPoolClosed
+	}
+	if c := p.clients[key]; c != nil {
+		c.refs++
+		return c, nil
+	}
+	// Building a client opens no connection, so holding the lock is cheap.
+	rdb, err := p.factory(ep, creds)
+	if err != nil {
+		return nil, fmt.Errorf("building redis client for %s: %w", key, err)
+	}
+	c := newClient(key, rdb)
+	c.refs = 1
+	p.clients[key] = c
+	return c, nil
+}
+
+func (p *Pool) release(c *Client) {
+	p.mu.Lock()
+	if c.refs == 0 {
+		// Close got there first.
+		p.mu.Unlock()
+		return
+	}
+	c.refs--
+	last := c.refs == 0
+	if last {
+		delete(p.clients, c.key)
+	}
+	p.mu.Unlock()
+	if last {
+		// Nothing is left to report a close error to; the connections are
+		// gone either way.
+		_ = c.rdb.Close()
+	}
+}

@@ -1,0 +1,271 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package queue reads asynq queue statistics straight from Redis and keeps
+// one pooled Redis client per endpoint.
+//
+// A read costs at most two round trips whatever the number of queues: one
+// pipeline of O(1) and O(log n) commands for every queue, then, only for
+// queues with pending tasks, one pipeline reading the oldest task's enqueue
+// time. It never uses asynq's Inspector.GetQueueInfo, whose MEMORY USAGE
+// sampling is too heavy for a once-a-second poll.
+//
+// Round trips in detail: in standalone and sentinel mode, two per
+// read. In cluster mode each queue's keys share a hash slot, so go-redis
+// splits each pipeline by node and sends the parts in parallel: two per
+// node that owns a read queue, which is two in wall-clock time; a MOVED or
+// ASK redirect while slots migrate adds one per retry (at most 3), and
+// go-redis reloads the slot map (CLUSTER SLOTS) on its own schedule. A new
+// connection costs its handshake (HELLO, then CLIENT SETNAME and SELECT
+// when db is not 0) once, not per read; a broken one is retried once
+// (MaxRetries 1). In sentinel mode go-redis asks a sentinel for the master
+// when it dials a new connection, not per read.
+//
+// Pool keeps one client per endpoint and credentials, and Client.Read lets
+// every QueueWorker on that endpoint share one read per poll.
+//
+// The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
+// ZCARD, EXISTS, LINDEX, GET and HGET. An ACL user needs only those and the
+// ones a new connection sends, for example:
+//
+//	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
+//	  +llen +zcount +zcard +exists +lindex +get +hget
+//	  +hello +auth +client|setname +ping +select
+//
+// plus +cluster|slots in cluster mode, where go-redis loads the slot map.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Stats is what one read tells about one asynq queue.
+type Stats struct {
+	// Queue is the queue name.
+	Queue string
+	// Pending counts tasks waiting for a worker.
+	Pending int64
+	// Active counts tasks a worker holds right now.
+	Active int64
+	// Scheduled counts scheduled tasks due within the horizon of the read,
+	// including overdue ones asynq has not moved to pending yet.
+	Scheduled int64
+	// Retry counts tasks waiting to be retried that are due within the
+	// horizon of the read.
+	Retry int64
+	// Archived counts dead tasks kept for inspection.
+	Archived int64
+	// Paused reports a queue paused through asynq's Inspector or CLI;
+	// workers take nothing from it.
+	Paused bool
+	// OldestPendingAge is how long the oldest pending task has waited, zero
+	// when nothing is pending or the age is unknown.
+	OldestPendingAge time.Duration
+	// OldestKnown is false when tasks are pending but the oldest one's
+	// enqueue time could not be read. asynq drops it when a worker takes a
+	// task and does not restore it when a graceful shutdown puts the task
+	// back, and it keeps no other record of when the task was enqueued, so
+	// there is nothing sound to fall back on. It also happens when the tail
+	// task leaves the queue between the two reads. A caller should then
+	// scale on the backlog alone. An empty queue has a known age of zero.
+	OldestKnown bool
+	// Processed is asynq's all-time counter of tasks that left the active
+	// state: done, completed, or failed (retried or archived). The
+	// difference between two reads over their interval is the drain rate.
+	// It is zero for a queue that never processed a task, and it wraps to 1
+	// at MaxInt64, so a caller must treat a decrease as a reset.
+	Processed int64
+}
+
+// queueReads holds the commands of the first pipeline for one queue.
+type queueReads struct {
+	queue     string
+	keys      queueKeys
+	pending   *redis.IntCmd
+	active    *redis.IntCmd
+	scheduled *redis.IntCmd
+	retry     *redis.IntCmd
+	archived  *redis.IntCmd
+	paused    *redis.IntCmd
+	tail      *redis.StringCmd
+	processed *redis.StringCmd
+	since     *redis.StringCmd
+}
+
+// ReadStats reads the statistics of every named queue, with each name read
+// once however often it appears. Scheduled and retry tasks count when they
+// are due at or before now+horizon, compared in whole Unix seconds as asynq
+// scores them; horizon 0 counts the overdue tasks asynq's forwarder has not
+// moved to pending yet.
+//
+// It makes at most two round trips to a standalone or sentinel-managed
+// Redis: one pipeline for all queues, and one more only when some queue has
+// pending tasks. A ClusterClient splits each pipeline by node and sends the
+// parts concurrently, so each node sees at most two round trips per call,
+// plus a redirect retry while slots move.
+//
+// The reads of one queue are not a transaction: a worker may take a task
+// between two commands, so the numbers are as consistent as asynq's own
+// inspector's, which is enough to scale on.
+func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, now time.Time, horizon time.Duration) (map[string]Stats, error) {
+	names, err := uniqueQueues(queues)
+	if err != nil {
+		return nil, err
+	}
+	if horizon < 0 {
+		return nil, fmt.Errorf("horizon %v is negative", horizon)
+	}
+	out := make(map[string]Stats, len(names))
+	if len(names) == 0 {
+		return out, nil
+	}
+	dueBy := strconv.FormatInt(now.Add(horizon).Unix(), 10)
+
+	pipe := rdb.Pipeline()
+	reads := make([]queueReads, len(names))
+	for i, name := range names {
+		k := keysFor(name)
+		reads[i] = queueReads{
+			queue:     name,
+			keys:      k,
+			pending:   pipe.LLen(ctx, k.pending),
+			active:    pipe.LLen(ctx, k.active),
+			scheduled: pipe.ZCount(ctx, k.scheduled, "-inf", dueBy),
+			retry:     pipe.ZCount(ctx, k.retry, "-inf", dueBy),
+			archived:  pipe.ZCard(ctx, k.archived),
+			paused:    pipe.Exists(ctx, k.paused),
+			tail:      pipe.LIndex(ctx, k.pending, -1),
+			processed: pipe.Get(ctx, k.processed),
+		}
+	}
+	execErr := execPipeline(ctx, pipe)
+
+	second := rdb.Pipeline()
+	for i := range reads {
+		r := &reads[i]
+		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail, r.processed); err != nil {
+			return nil, fmt.Errorf("queue %q: %w", r.queue, err)
+		}
+		if id := r.tail.Val(); id != "" {
+			r.since = second.HGet(ctx, r.keys.taskPrefix+id, pendingSinceField)
+		}
+	}
+	if execErr != nil {
+		return nil, execErr
+	}
+	if second.Len() > 0 {
+		execErr = execPipeline(ctx, second)
+		for i := range reads {
+			if r := &reads[i]; r.since != nil {
+				if err := firstError(r.since); err != nil {
+					return nil, fmt.Errorf("queue %q: %w", r.queue, err)
+				}
+			}
+		}
+		if execErr != nil {
+			return nil, execErr
+		}
+	}
+
+	for i := range reads {
+		r := &reads[i]
+		s := Stats{
+			Queue:     r.queue,
+			Pending:   r.pending.Val(),
+			Active:    r.active.Val(),
+			Scheduled: r.scheduled.Val(),
+			Retry:     r.retry.Val(),
+			Archived:  r.archived.Val(),
+			Paused:    r.paused.Val() > 0,
+		}
+		// A counter that does not parse is not worth failing the read that
+		// scaling depends on; it reads as zero.
+		s.Processed, _ = strconv.ParseInt(r.processed.Val(), 10, 64)
+		if r.since == nil {
+			// No tail: the queue was empty, or it emptied between LLEN and
+			// LINDEX.
+			s.OldestKnown = s.Pending == 0
+		} else {
+			s.OldestPendingAge, s.OldestKnown = pendingAge(r.since.Val(), now)
+		}
+		out[r.queue] = s
+	}
+	return out, nil
+}
+
+// pendingAge turns a pending_since value into an age at now. An empty or
+// malformed value is unknown; a value after now (clocks of the worker
+// hosts and the operator disagree) is a known age of zero.
+func pendingAge(since string, now time.Time) (time.Duration, bool) {
+	if since == "" {
+		return 0, false
+	}
+	ns, err := strconv.ParseInt(since, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return max(now.Sub(time.Unix(0, ns)), 0), true
+}
+
+// execPipeline sends pipe and returns its error unless that is redis.Nil.
+// Exec returns the first failed command's error, where a missing key
+// (redis.Nil) counts as failed, so the caller checks each command for the
+// error and the queue it belongs to, then this one: go-redis v9.23 leaves
+// the commands without an error when the connection cannot be set up (a
+// wrong password, for one) and reports it only here. Ignoring it would
+// read every queue as empty.
+func execPipeline(ctx context.Context, pipe redis.Pipeliner) error {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
+}
+
+// firstError returns the first error of cmds other than redis.Nil, which
+// only means the key or field is absent.
+func firstError(cmds ...redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("%s: %w", c.Name(), err)
+		}
+	}
+	return nil
+}
+
+// uniqueQueues returns the names in first-seen order without repeats.
+// asynq rejects blank queue names, so they are an error here too.
+func uniqueQueues(queues []string) ([]string, error) {
+	seen := make(map[string]struct{}, len(queues))
+	names := make([]string, 0, len(queues))
+	for _, q := range queues {
+		if strings.TrimSpace(q) == "" {
+			return nil, errors.New("queue name is blank")
+		}
+		if _, ok := seen[q]; ok {
+			continue
+		}
+		seen[q] = struct{}{}
+		names = append(names, q)
+	}
+	return names, nil
+}

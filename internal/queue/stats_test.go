@@ -1,0 +1,366 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package queue
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// now is a fixed clock reading with a fractional second, so that the
+// truncation to whole seconds in ZCOUNT bounds is exercised.
+var now = time.Unix(1_760_000_000, 500_000_000)
+
+func TestReadStatsDueWithinHorizon(t *testing.T) {
+	base := now.Unix()
+	tests := []struct {
+		name    string
+		score   int64
+		horizon time.Duration
+		want    int64
+	}{
+		{name: "overdue, not forwarded yet", score: base - 60, horizon: 0, want: 1},
+		{name: "due this second", score: base, horizon: 0, want: 1},
+		{name: "due next second, no horizon", score: base + 1, horizon: 0, want: 0},
+		{name: "due exactly at the horizon", score: base + 3600, horizon: time.Hour, want: 1},
+		// now+59m59s is base+3599.5s, which truncates to base+3599.
+		{name: "due just after the horizon", score: base + 3600, horizon: time.Hour - time.Second, want: 0},
+		{name: "far future", score: base + 86400, horizon: time.Hour, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := newReader(t)
+			ctx := t.Context()
+			k := keysFor("q")
+			for _, key := range []string{k.scheduled, k.retry} {
+				if err := rdb.ZAdd(ctx, key, redis.Z{Score: float64(tt.score), Member: "t1"}).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := ReadStats(ctx, rdb, []string{"q"}, now, tt.horizon)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := got["q"]; s.Scheduled != tt.want || s.Retry != tt.want {
+				t.Errorf("scheduled, retry = %d, %d, want %d, %d", s.Scheduled, s.Retry, tt.want, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadStatsOldestPending(t *testing.T) {
+	ns := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).UnixNano(), 10) }
+	tests := []struct {
+		name string
+		// tasks are pushed in order, so the first is the oldest (the tail).
+		tasks     []task
+		dropHash  string
+		wantN     int64
+		wantAge   time.Duration
+		wantKnown bool
+	}{
+		{name: "empty queue", wantKnown: true},
+		{
+			name:  "oldest is the tail, not the head",
+			tasks: []task{{"a", ns(-90 * time.Second)}, {"b", ns(-10 * time.Second)}, {"c", ns(-time.Second)}},
+			wantN: 3, wantAge: 90 * time.Second, wantKnown: true,
+		},
+		{
+			// asynq's requeue RPUSHes to the tail and leaves no pending_since.
+			name:  "tail requeued by a graceful shutdown",
+			tasks: []task{{"requeued", ""}, {"b", ns(-10 * time.Second)}},
+			wantN: 2, wantKnown: false,
+		},
+		{
+			name:     "tail task hash gone",
+			tasks:    []task{{"a", ns(-5 * time.Second)}},
+			dropHash: "a",
+			wantN:    1, wantKnown: false,
+		},
+		{
+			name:  "enqueued by a host whose clock runs ahead",
+			tasks: []task{{"a", ns(3 * time.Second)}},
+			wantN: 1, wantAge: 0, wantKnown: true,
+		},
+		{
+			name:  "malformed pending_since",
+			tasks: []task{{"a", "yesterday"}},
+			wantN: 1, wantKnown: false,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := newReader(t)
+			pushPending(t, rdb, "q", tt.tasks...)
+			if tt.dropHash != "" {
+				if err := rdb.Del(t.Context(), keysFor("q").taskPrefix+tt.dropHash).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := ReadStats(t.Context(), rdb, []string{"q"}, now, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := got["q"]
+			if s.Pending != tt.wantN || s.OldestPendingAge != tt.wantAge || s.OldestKnown != tt.wantKnown {
+				t.Errorf("pending, age, known = %d, %v, %v, want %d, %v, %v",
+					s.Pending, s.OldestPendingAge, s.OldestKnown, tt.wantN, tt.wantAge, tt.wantKnown)
+			}
+		})
+	}
+}
+
+func TestReadStatsCountersAndFlags(t *testing.T) {
+	rdb := newReader(t)
+	ctx := t.Context()
+	k := keysFor("q")
+	pipe := rdb.Pipeline()
+	pipe.LPush(ctx, k.active, "a1", "a2")
+	pipe.ZAdd(ctx, k.archived, redis.Z{Score: 1, Member: "d1"}, redis.Z{Score: 2, Member: "d2"}, redis.Z{Score: 3, Member: "d3"})
+	pipe.Set(ctx, k.paused, now.Unix(), 0)
+	pipe.Set(ctx, k.processed, 1234, 0)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadStats(ctx, rdb, []string{"q", "untouched"}, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Stats{
+		"q":         {Queue: "q", Active: 2, Archived: 3, Paused: true, Processed: 1234, OldestKnown: true},
+		"untouched": {Queue: "untouched", OldestKnown: true},
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReadStatsArguments(t *testing.T) {
+	h := &counter{}
+	rdb := newReader(t, h)
+	ctx := t.Context()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+
+	got, err := ReadStats(ctx, rdb, nil, now, 0)
+	if err != nil || len(got) != 0 {
+		t.Errorf("no queues: got %v, %v, want an empty map", got, err)
+	}
+	if n := h.pipelines.Load() + h.singles.Load(); n != 0 {
+		t.Errorf("no queues sent %d requests, want 0", n)
+	}
+
+	got, err = ReadStats(ctx, rdb, []string{"a", "b", "a", "b", "a"}, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, []string{"a", "b"}) {
+		t.Errorf("queues read = %v, want [a b]", keys)
+	}
+	// Eight commands per distinct queue; both are empty, so no HGET.
+	if c := h.commands.Load(); c != 16 {
+		t.Errorf("sent %d commands for 2 distinct queues, want 16", c)
+	}
+
+	for _, tt := range []struct {
+		name    string
+		queues  []string
+		horizon time.Duration
+	}{
+		{name: "blank queue name", queues: []string{"a", " "}},
+		{name: "empty queue name", queues: []string{""}},
+		{name: "negative horizon", queues: []string{"a"}, horizon: -time.Second},
+	} {
+		if _, err := ReadStats(ctx, rdb, tt.queues, now, tt.horizon); err == nil {
+			t.Errorf("%s: got no error", tt.name)
+		}
+	}
+}
+
+// TestReadStatsRoundTrips pins the cost of one tick: two pipelines whatever
+// the number of queues, one when nothing is pending, no single commands.
+func TestReadStatsRoundTrips(t *testing.T) {
+	for _, n := range []int{1, 10, 100, 1000} {
+		for _, mixed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("queues=%d/mixed=%v", n, mixed), func(t *testing.T) {
+				h := &counter{}
+				rdb := newReader(t, h)
+				ctx := t.Context()
+				queues := queueNames("rt", n)
+				nonEmpty := seedQueues(t, rdb, queues, now, mixed)
+				// The connection handshake goes through the hooks too; it is
+				// paid once per connection, not per tick.
+				if err := rdb.Ping(ctx).Err(); err != nil {
+					t.Fatal(err)
+				}
+				h.reset()
+
+				got, err := ReadStats(ctx, rdb, queues, now, time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantPipelines := int64(1)
+				if nonEmpty > 0 {
+					wantPipelines = 2
+				}
+				if p := h.pipelines.Load(); p != wantPipelines {
+					t.Errorf("round trips = %d, want %d", p, wantPipelines)
+				}
+				if s := h.singles.Load(); s != 0 {
+					t.Errorf("single commands = %d, want 0", s)
+				}
+				if d := h.dials.Load(); d != 0 {
+					t.Errorf("dials = %d, want 0 on a warm client", d)
+				}
+				if c, want := h.commands.Load(), int64(8*n+nonEmpty); c != want {
+					t.Errorf("commands = %d, want %d", c, want)
+				}
+				var pending int64
+				for _, q := range queues {
+					s := got[q]
+					pending += s.Pending
+					if !s.OldestKnown {
+						t.Errorf("queue %s: oldest age unknown", q)
+					}
+				}
+				if want := int64(3 * n); !mixed && pending != want {
+					t.Errorf("pending total = %d, want %d", pending, want)
+				}
+			})
+		}
+	}
+}
+
+// TestReadStatsCommandsPerTick reads the server's own count of the
+// commands one tick runs (INFO commandstats after CONFIG RESETSTAT) and logs
+// it; run with -v to see the table.
+func TestReadStatsCommandsPerTick(t *testing.T) {
+	const n = 100
+	rdb := newReader(t)
+	ctx := t.Context()
+	queues := queueNames("cs", n)
+	nonEmpty := seedQueues(t, rdb, queues, now, true)
+
+	admin := redis.NewClient(&redis.Options{Addr: redisServer.Addr, Protocol: 2})
+	defer func() { _ = admin.Close() }()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadStats(ctx, rdb, queues, now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := commandStats(ctx, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The admin connection's own commands are not part of the tick.
+	delete(got, "config|resetstat")
+	delete(got, "info")
+
+	want := map[string]int64{
+		"llen":   2 * n,
+		"zcount": 2 * n,
+		"zcard":  n,
+		"exists": n,
+		"lindex": n,
+		"get":    n,
+		"hget":   int64(nonEmpty),
+	}
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(got)) {
+		fmt.Fprintf(&b, "\n  %-8s %5d", name, got[name])
+	}
+	t.Logf("server-side commands for one tick over %d queues (%d with pending tasks):%s", n, nonEmpty, b.String())
+	if !maps.Equal(got, want) {
+		t.Errorf("commandstats = %v, want %v", got, want)
+	}
+}
+
+// commandStats returns the calls per command from INFO commandstats.
+func commandStats(ctx context.Context, rdb *redis.Client) (map[string]int64, error) {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for line := range strings.Lines(info) {
+		// cmdstat_llen:calls=200,usec=...,usec_per_call=...
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd {
+			continue
+		}
+		calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
+		n, err := strconv.ParseInt(calls, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		out[name] = n
+	}
+	return out, nil
+}
+
+func TestReadStatsServerDown(t *testing.T) {
+	rdb := newReader(t)
+	ctx := t.Context()
+	pushPending(t, rdb, "q", task{"a", strconv.FormatInt(now.UnixNano(), 10)})
+	if _, err := ReadStats(ctx, rdb, []string{"q"}, now, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := redisServer.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = redisServer.Restart()
+		}
+	})
+	if got, err := ReadStats(ctx, rdb, []string{"q"}, now, 0); err == nil {
+		t.Fatalf("server down: got %v and no error", got)
+	} else {
+		t.Logf("server down: %v", err)
+	}
+
+	if err := redisServer.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	// The restarted server has no data; a new task shows the reader is back.
+	pushPending(t, rdb, "q", task{"b", strconv.FormatInt(now.UnixNano(), 10)})
+	got, err := ReadStats(ctx, rdb, []string{"q"}, now, 0)
+	if err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	if got["q"].Pending != 1 {
+		t.Errorf("after restart: pending = %d, want 1", got["q"].Pending)
+	}
+}
