@@ -72,6 +72,12 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 			st.stall(queueworkerv1alpha1.ReasonSecretKeyNotFound, "Secret %q has no key %q", k.Name, k.Key)
 			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
 		}
+		if ep.Password != nil && k == *ep.Password {
+			st.credentials.Password = string(v)
+		}
+		if ep.CA != nil && k == *ep.CA {
+			st.credentials.CAPEM = v
+		}
 		// Lengths keep "ab"+"c" and "a"+"bc" apart.
 		_, _ = fmt.Fprintf(h, "%s/%s:%d:", k.Name, k.Key, len(v))
 		_, _ = h.Write(v)

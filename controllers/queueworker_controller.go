@@ -25,15 +25,19 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
@@ -61,6 +65,11 @@ type QueueWorkerReconciler struct {
 	SecretResyncPeriod time.Duration
 	// StalledRetryPeriod overrides DefaultStalledRetryPeriod.
 	StalledRetryPeriod time.Duration
+	// Autoscaler reads the queues of autoscaled QueueWorkers and decides
+	// their replica counts; nil keeps them within their bounds only.
+	Autoscaler *Autoscaler
+	// Now is the clock for status times; time.Now when nil.
+	Now func() time.Time
 }
 
 // queueWorkerState is what the steps of one reconcile share.
@@ -70,6 +79,9 @@ type queueWorkerState struct {
 	endpoint resources.RedisEndpoint
 	// secretHash hashes the Secret data the connection uses.
 	secretHash string
+	// credentials are the password and CA the operator's own Redis client
+	// uses to read the queues.
+	credentials queue.Credentials
 	// deployment is the worker Deployment as last read or written.
 	deployment *appsv1.Deployment
 	// stalled holds the reason and message of a problem the operator
@@ -91,11 +103,17 @@ type queueWorkerStep func(context.Context, *queueWorkerState) (ctrl.Result, erro
 func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	qw := &queueworkerv1alpha1.QueueWorker{}
 	if err := r.Client.Get(ctx, req.NamespacedName, qw); err != nil {
+		if apierrors.IsNotFound(err) && r.Autoscaler != nil {
+			r.Autoscaler.Remove(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !qw.DeletionTimestamp.IsZero() {
 		// The garbage collector removes the Deployment through its owner
-		// reference; there is nothing to clean up.
+		// reference; only the autoscaler's poller needs to stop.
+		if r.Autoscaler != nil {
+			r.Autoscaler.Remove(req.NamespacedName)
+		}
 		return ctrl.Result{}, nil
 	}
 	orig := qw.DeepCopy()
@@ -250,13 +268,27 @@ func (r *QueueWorkerReconciler) stalledRetryPeriod() time.Duration {
 	return DefaultStalledRetryPeriod
 }
 
+func (r *QueueWorkerReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
 // SetupWithManager registers the controller: it reconciles on spec changes
-// of a QueueWorker and on any change of the Deployments it owns.
+// of a QueueWorker, on any change of the Deployments it owns, and when the
+// autoscaler has news for it. The autoscaler runs as a manager runnable.
 func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&queueworkerv1alpha1.QueueWorker{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
-		Named("queueworker").
-		Complete(r)
+		Named("queueworker")
+	if r.Autoscaler != nil {
+		if err := mgr.Add(r.Autoscaler); err != nil {
+			return err
+		}
+		b = b.WatchesRawSource(source.Channel(r.Autoscaler.Events, &handler.TypedEnqueueRequestForObject[client.Object]{}))
+	}
+	return b.Complete(r)
 }

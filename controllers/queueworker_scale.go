@@ -19,7 +19,10 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,14 +31,45 @@ import (
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
 
-// reconcileScale owns the worker Deployment's spec.replicas. Without
-// autoscaling the QueueWorker's spec.replicas (which `kubectl scale` sets
-// through /scale) rules, one worker when unset. With autoscaling the count
-// is kept within [minReplicas, maxReplicas].
+// reconcileScale owns the worker Deployment's spec.replicas and the
+// RedisReachable and ScalingActive conditions. Without autoscaling the
+// QueueWorker's spec.replicas (which `kubectl scale` sets through /scale)
+// rules, one worker when unset. With autoscaling the autoscaler's latest
+// decision rules; before its first read of Redis the count is only kept
+// within [minReplicas, maxReplicas]. The new count is written at once.
 func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw, dep := st.qw, st.deployment
 	current := ptr.Deref(dep.Spec.Replicas, 1)
 	desired := manualReplicas(qw, current)
+	cause := scaleCause(qw)
+
+	if qw.Spec.Autoscaling == nil || r.Autoscaler == nil {
+		if r.Autoscaler != nil {
+			r.Autoscaler.Remove(client.ObjectKeyFromObject(qw))
+		}
+		clearAutoscalingStatus(qw)
+	} else {
+		res, err := r.Autoscaler.Update(client.ObjectKeyFromObject(qw), Target{
+			Object:          qw,
+			Endpoint:        st.endpoint,
+			Credentials:     st.credentials,
+			Queues:          queuesOf(qw),
+			Spec:            *qw.Spec.Autoscaling,
+			Concurrency:     concurrencyOf(qw),
+			CurrentReplicas: current,
+			ReadyReplicas:   dep.Status.ReadyReplicas,
+			LastActiveTime:  lastActive(qw),
+		})
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("registering with the autoscaler: %w", err)
+		}
+		r.applyAutoscalingStatus(qw, res)
+		if res != nil {
+			desired = res.Decision.DesiredReplicas
+			cause = fmt.Sprintf("backlog %d: %s", res.Decision.Backlog, res.Decision.Reason)
+		}
+	}
+
 	qw.Status.DesiredReplicas = desired
 	if current == desired {
 		return ctrl.Result{}, nil
@@ -49,10 +83,78 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	if desired < current {
 		reason = queueworkerv1alpha1.ReasonScaledDown
 	}
-	logf.FromContext(ctx).Info("scaled the workers", "from", current, "to", desired)
-	r.Recorder.Eventf(qw, dep, "Normal", reason, "Scale", "scaled from %d to %d replicas: %s",
-		current, desired, scaleCause(qw))
+	now := metav1.NewTime(r.now())
+	qw.Status.LastScaleTime = &now
+	countScale(client.ObjectKeyFromObject(qw), current, desired)
+	logf.FromContext(ctx).Info("scaled the workers", "from", current, "to", desired, "cause", cause)
+	r.Recorder.Eventf(qw, dep, "Normal", reason, "Scale", "scaled from %d to %d replicas: %s", current, desired, cause)
 	return ctrl.Result{}, nil
+}
+
+// applyAutoscalingStatus copies the autoscaler's latest reading into the
+// status and sets RedisReachable and ScalingActive, with an event when
+// Redis becomes unreachable or reachable again.
+func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.QueueWorker, res *Result) {
+	if res == nil {
+		r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionUnknown,
+			queueworkerv1alpha1.ReasonAwaitingRead, "the queues have not been read yet")
+		r.setCondition(qw, queueworkerv1alpha1.ConditionScalingActive, metav1.ConditionFalse,
+			queueworkerv1alpha1.ReasonAwaitingRead, "the queues have not been read yet")
+		return
+	}
+	wasReachable := !apimeta.IsStatusConditionFalse(qw.Status.Conditions, queueworkerv1alpha1.ConditionRedisReachable)
+	if res.Err != nil {
+		msg := fmt.Sprintf("reading the queues: %v; %s", res.Err, res.Decision.Reason)
+		r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionFalse,
+			queueworkerv1alpha1.ReasonRedisUnreachable, msg)
+		r.setCondition(qw, queueworkerv1alpha1.ConditionScalingActive, metav1.ConditionFalse,
+			string(res.Decision.Rule), res.Decision.Reason)
+		if wasReachable {
+			r.Recorder.Eventf(qw, nil, "Warning", queueworkerv1alpha1.ReasonRedisUnreachable, "ReadQueues", "%s", msg)
+		}
+		// Keep the last statistics: they are what the held count rests on.
+		return
+	}
+	if !wasReachable {
+		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonRedisReachable, "ReadQueues",
+			"reading the queues again after %d failed reads", res.Decision.State.ConsecutiveFailures)
+	}
+	r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionTrue,
+		queueworkerv1alpha1.ReasonRedisReachable, fmt.Sprintf("read %d queues", len(res.Stats)))
+	r.setCondition(qw, queueworkerv1alpha1.ConditionScalingActive, metav1.ConditionTrue,
+		string(res.Decision.Rule), res.Decision.Reason)
+
+	qw.Status.Queues = qw.Status.Queues[:0]
+	var latency time.Duration
+	for _, s := range res.Stats {
+		qs := queueworkerv1alpha1.QueueStatus{
+			Name: s.Queue, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled,
+			Retry: s.Retry, Archived: s.Archived, Paused: s.Paused,
+		}
+		if s.OldestKnown && s.OldestPendingAge > 0 {
+			qs.Latency = &metav1.Duration{Duration: s.OldestPendingAge.Round(roundLatency)}
+			latency = max(latency, qs.Latency.Duration)
+		}
+		qw.Status.Queues = append(qw.Status.Queues, qs)
+	}
+	qw.Status.Backlog = res.Decision.Backlog
+	qw.Status.Latency = nil
+	if latency > 0 {
+		qw.Status.Latency = &metav1.Duration{Duration: latency}
+	}
+	if t := res.Decision.State.LastActiveTime; !t.IsZero() {
+		lat := metav1.NewTime(t.Truncate(secondPrecision))
+		qw.Status.LastActiveTime = &lat
+	}
+}
+
+// clearAutoscalingStatus drops what only the autoscaler reports.
+func clearAutoscalingStatus(qw *queueworkerv1alpha1.QueueWorker) {
+	apimeta.RemoveStatusCondition(&qw.Status.Conditions, queueworkerv1alpha1.ConditionRedisReachable)
+	apimeta.RemoveStatusCondition(&qw.Status.Conditions, queueworkerv1alpha1.ConditionScalingActive)
+	qw.Status.Queues = nil
+	qw.Status.Backlog = 0
+	qw.Status.Latency = nil
 }
 
 // initialReplicas is the replica count of a new worker Deployment.
@@ -77,4 +179,11 @@ func scaleCause(qw *queueworkerv1alpha1.QueueWorker) string {
 		return "kept within autoscaling.minReplicas and maxReplicas"
 	}
 	return "spec.replicas"
+}
+
+func concurrencyOf(qw *queueworkerv1alpha1.QueueWorker) int32 {
+	if qw.Spec.Concurrency > 0 {
+		return qw.Spec.Concurrency
+	}
+	return 4
 }

@@ -41,6 +41,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
@@ -49,9 +51,12 @@ import (
 // so tests that need a Deployment's status write it themselves.
 
 var (
-	testEnv   *envtest.Environment
-	k8sClient client.Client
-	testCtx   context.Context
+	// redisServer is a private redis-server for the autoscaling tests.
+	redisServer *redistest.Server
+	autoscaler  *Autoscaler
+	testEnv     *envtest.Environment
+	k8sClient   client.Client
+	testCtx     context.Context
 )
 
 // Periods short enough for tests to watch recovery and rotation happen.
@@ -109,7 +114,16 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	redisServer, err = redistest.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = redisServer.Close() }()
+	autoscaler = NewAutoscaler(queue.NewPool(nil))
+	autoscaler.StatusInterval = time.Second
 	err = (&QueueWorkerReconciler{
+		Autoscaler:         autoscaler,
 		Client:             mgr.GetClient(),
 		APIReader:          mgr.GetAPIReader(),
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),

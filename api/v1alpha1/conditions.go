@@ -59,6 +59,12 @@ const (
 	ReasonDeploymentCreated = "DeploymentCreated"
 	// ReasonDeploymentUpdated: the worker Deployment's template changed.
 	ReasonDeploymentUpdated = "DeploymentUpdated"
+	// ReasonAwaitingRead: the autoscaler has not read the queues yet.
+	ReasonAwaitingRead = "AwaitingRead"
+	// ReasonRedisUnreachable: the queues could not be read from Redis.
+	ReasonRedisUnreachable = "RedisUnreachable"
+	// ReasonRedisReachable: the queues were read from Redis.
+	ReasonRedisReachable = "RedisReachable"
 	// ReasonScaledUp: the replica count went up.
 	ReasonScaledUp = "ScaledUp"
 	// ReasonScaledDown: the replica count went down.

@@ -44,6 +44,7 @@ import (
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/controllers"
+	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	// +kubebuilder:scaffold:imports
 )
@@ -146,6 +147,7 @@ func main() {
 		APIReader:          mgr.GetAPIReader(),
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
 		SecretResyncPeriod: secretResync,
+		Autoscaler:         controllers.NewAutoscaler(queue.NewPool(nil)),
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "queueworker")
 		os.Exit(1)

@@ -1,0 +1,473 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/autoscale"
+	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+)
+
+// Defaults of the autoscaler.
+const (
+	// DefaultStatusInterval is the shortest time between two wake-ups of a
+	// QueueWorker for a status change alone; a new replica count wakes it
+	// at once.
+	DefaultStatusInterval = 5 * time.Second
+	// DefaultDueHorizon is how far ahead scheduled and retry tasks count as
+	// backlog: a task due within it needs a worker soon.
+	DefaultDueHorizon = 5 * time.Second
+	// readTimeout bounds one read of an endpoint's queues.
+	readTimeout = 3 * time.Second
+	// alignSlack lets targets whose next poll is this close ride along
+	// with a read, so QueueWorkers with the same interval share it.
+	alignSlack = 100 * time.Millisecond
+)
+
+// Target is what the reconciler tells the autoscaler about an autoscaled
+// QueueWorker each time it reconciles it.
+type Target struct {
+	// Object is the QueueWorker, used to wake its reconcile.
+	Object client.Object
+	// Endpoint and Credentials reach its Redis.
+	Endpoint    resources.RedisEndpoint
+	Credentials queue.Credentials
+	// Queues are the queue names in spec order.
+	Queues []string
+	// Spec is the autoscaling block; Concurrency the worker concurrency.
+	Spec        queueworkerv1alpha1.Autoscaling
+	Concurrency int32
+	// CurrentReplicas and ReadyReplicas describe the Deployment.
+	CurrentReplicas, ReadyReplicas int32
+	// LastActiveTime seeds the scale-to-zero delay after an operator
+	// restart, from status.lastActiveTime.
+	LastActiveTime time.Time
+}
+
+// Result is the autoscaler's latest reading and decision for a QueueWorker.
+type Result struct {
+	// At is when Redis was read.
+	At time.Time
+	// Stats holds the queues in spec order; empty when the read failed.
+	Stats []queue.Stats
+	// Err is the read error, if any.
+	Err error
+	// Decision is the replica decision for this reading.
+	Decision autoscale.Decision
+}
+
+// Autoscaler polls Redis for every autoscaled QueueWorker, one poller per
+// endpoint, and decides their replica counts. It wakes a QueueWorker's
+// reconcile (through Events, a channel source) only when the decision
+// changes, Redis becomes reachable or unreachable, or, at most every
+// StatusInterval, when the queue statistics change. It is a manager
+// runnable: it runs on the leader only.
+type Autoscaler struct {
+	pool *queue.Pool
+	// Events carries wake-ups to the QueueWorker controller.
+	Events chan event.TypedGenericEvent[client.Object]
+	// Now is the clock; time.Now unless a test sets it.
+	Now func() time.Time
+	// StatusInterval overrides DefaultStatusInterval.
+	StatusInterval time.Duration
+	// Horizon overrides DefaultDueHorizon.
+	Horizon time.Duration
+
+	mu      sync.Mutex
+	ctx     context.Context
+	cancel  context.CancelFunc
+	targets map[types.NamespacedName]*target
+	pollers map[queue.EndpointKey]*poller
+	metrics *autoscalerMetrics
+}
+
+// target is a registered QueueWorker.
+type target struct {
+	Target
+	key      queue.EndpointKey
+	release  func()
+	state    autoscale.State
+	nextPoll time.Time
+	result   *Result
+	// What the reconcile was last woken for.
+	wokenDesired   int32
+	wokenErr       bool
+	wokenSummary   string
+	lastStatusWake time.Time
+}
+
+// poller reads one endpoint's queues.
+type poller struct {
+	client *queue.Client
+	wake   chan struct{}
+	stop   context.CancelFunc
+}
+
+// NewAutoscaler returns an autoscaler that builds its Redis clients with
+// the given pool (queue.NewPool(nil) in production).
+func NewAutoscaler(pool *queue.Pool) *Autoscaler {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Autoscaler{
+		pool:    pool,
+		Events:  make(chan event.TypedGenericEvent[client.Object], 1024),
+		Now:     time.Now,
+		ctx:     ctx,
+		cancel:  cancel,
+		targets: map[types.NamespacedName]*target{},
+		pollers: map[queue.EndpointKey]*poller{},
+		metrics: newAutoscalerMetrics(),
+	}
+}
+
+// Start blocks until ctx ends, then stops every poller and closes the
+// Redis clients.
+func (a *Autoscaler) Start(ctx context.Context) error {
+	<-ctx.Done()
+	a.cancel()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name, t := range a.targets {
+		t.release()
+		delete(a.targets, name)
+	}
+	for key, p := range a.pollers {
+		p.stop()
+		delete(a.pollers, key)
+	}
+	return a.pool.Close()
+}
+
+// Update registers or refreshes an autoscaled QueueWorker and returns its
+// latest result, if Redis has been read for it since it was registered.
+func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, error) {
+	key := a.pool.Key(in.Endpoint, in.Credentials)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ctx.Err() != nil {
+		return nil, errors.New("the autoscaler has stopped")
+	}
+	t, ok := a.targets[name]
+	if ok && t.key != key {
+		// The endpoint or its credentials changed: start over on the
+		// new client, keeping the decision history.
+		a.dropLocked(name, t)
+		state := t.state
+		t = nil
+		ok = false
+		defer func() {
+			if nt := a.targets[name]; nt != nil {
+				nt.state = state
+			}
+		}()
+	}
+	if !ok {
+		c, release, err := a.pool.Acquire(in.Endpoint, in.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		now := a.Now()
+		t = &target{key: key, release: release, nextPoll: now}
+		// Remember the current count as a recommendation, so that an
+		// operator restart does not scale down before the window has
+		// seen the load again.
+		t.state.Recommendations = []autoscale.Recommendation{{Time: now, Replicas: in.CurrentReplicas}}
+		t.state.LastActiveTime = in.LastActiveTime
+		t.wokenDesired = in.CurrentReplicas
+		a.targets[name] = t
+		p := a.pollers[key]
+		if p == nil {
+			p = a.startPollerLocked(key, c)
+		}
+		defer p.nudge()
+	}
+	changedInterval := pollInterval(t.Spec) != pollInterval(in.Spec)
+	t.Target = in
+	if changedInterval {
+		t.nextPoll = a.Now()
+		defer a.pollers[key].nudge()
+	}
+	if t.result == nil {
+		return nil, nil
+	}
+	r := *t.result
+	return &r, nil
+}
+
+// Remove forgets a QueueWorker that is gone or no longer autoscaled.
+func (a *Autoscaler) Remove(name types.NamespacedName) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t, ok := a.targets[name]; ok {
+		a.dropLocked(name, t)
+	}
+}
+
+// Clients is the number of open Redis clients: one per endpoint and
+// credentials in use.
+func (a *Autoscaler) Clients() int { return a.pool.Len() }
+
+func (a *Autoscaler) dropLocked(name types.NamespacedName, t *target) {
+	delete(a.targets, name)
+	t.release()
+	a.metrics.forget(name)
+	for _, other := range a.targets {
+		if other.key == t.key {
+			return
+		}
+	}
+	if p := a.pollers[t.key]; p != nil {
+		p.stop()
+		delete(a.pollers, t.key)
+	}
+}
+
+func (a *Autoscaler) startPollerLocked(key queue.EndpointKey, c *queue.Client) *poller {
+	ctx, cancel := context.WithCancel(a.ctx)
+	p := &poller{client: c, wake: make(chan struct{}, 1), stop: cancel}
+	a.pollers[key] = p
+	go a.runPoller(ctx, key, p)
+	return p
+}
+
+func (p *poller) nudge() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runPoller reads the endpoint whenever a target is due: the queues of all
+// targets due within alignSlack go into one read (one pipeline, two round
+// trips at most).
+func (a *Autoscaler) runPoller(ctx context.Context, key queue.EndpointKey, p *poller) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		case <-timer.C:
+		}
+		next := a.pollOnce(ctx, key, p)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(time.Until(next), 0))
+	}
+}
+
+// pollOnce reads for the due targets and returns when the next is due.
+func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *poller) time.Time {
+	now := a.Now()
+	a.mu.Lock()
+	var due []types.NamespacedName
+	var names []string
+	for name, t := range a.targets {
+		if t.key == key && !t.nextPoll.After(now.Add(alignSlack)) {
+			due = append(due, name)
+			names = append(names, t.Queues...)
+		}
+	}
+	a.mu.Unlock()
+
+	if len(due) > 0 {
+		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
+		start := time.Now()
+		stats, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, a.horizon())
+		cancel()
+		a.metrics.observeRead(key.String(), time.Since(start), err)
+		if ctx.Err() != nil {
+			return now
+		}
+		var wake []client.Object
+		a.mu.Lock()
+		for _, name := range due {
+			t, ok := a.targets[name]
+			if !ok || t.key != key {
+				continue
+			}
+			if a.decideLocked(name, t, now, stats, err) {
+				wake = append(wake, t.Object)
+			}
+		}
+		a.mu.Unlock()
+		for _, obj := range wake {
+			select {
+			case a.Events <- event.TypedGenericEvent[client.Object]{Object: obj}:
+			case <-ctx.Done():
+				return now
+			}
+		}
+	}
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next := time.Time{}
+	for _, t := range a.targets {
+		if t.key == key && (next.IsZero() || t.nextPoll.Before(next)) {
+			next = t.nextPoll
+		}
+	}
+	if next.IsZero() {
+		next = now.Add(time.Minute)
+	}
+	return next
+}
+
+// decideLocked runs the decision for one target and reports whether its
+// reconcile should wake.
+func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time.Time,
+	stats map[string]queue.Stats, readErr error) bool {
+	obs := autoscale.Observation{Err: readErr}
+	var ordered []queue.Stats
+	if readErr == nil {
+		for _, q := range t.Queues {
+			s := stats[q]
+			s.Queue = q
+			ordered = append(ordered, s)
+			obs.Queues = append(obs.Queues, autoscale.QueueStats{
+				Name: q, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled, Retry: s.Retry,
+				Paused: s.Paused, OldestPendingAge: s.OldestPendingAge,
+			})
+		}
+	}
+	ready := t.ReadyReplicas
+	d := autoscale.Decide(autoscale.Input{
+		Now:             now,
+		Spec:            t.Spec,
+		Concurrency:     t.Concurrency,
+		CurrentReplicas: t.CurrentReplicas,
+		ReadyReplicas:   &ready,
+		Observation:     obs,
+		State:           t.state,
+	})
+	t.state = d.State
+	t.result = &Result{At: now, Stats: ordered, Err: readErr, Decision: d}
+	t.nextPoll = now.Add(pollInterval(t.Spec))
+	a.metrics.observeDecision(name, t.result, t.CurrentReplicas)
+
+	wake := d.DesiredReplicas != t.wokenDesired
+	if (readErr != nil) != t.wokenErr {
+		wake = true
+	}
+	summary := summarizeStats(ordered, readErr)
+	if summary != t.wokenSummary && now.Sub(t.lastStatusWake) >= a.statusInterval() {
+		wake = true
+	}
+	if wake {
+		t.wokenDesired = d.DesiredReplicas
+		t.wokenErr = readErr != nil
+		t.wokenSummary = summary
+		t.lastStatusWake = now
+	}
+	return wake
+}
+
+// summarizeStats is what the status shows of a reading, with latencies to
+// the second, so that an unchanged queue does not count as a change.
+func summarizeStats(stats []queue.Stats, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	b := make([]byte, 0, 64*len(stats))
+	for _, s := range stats {
+		b = append(b, s.Queue...)
+		for _, n := range []int64{s.Pending, s.Active, s.Scheduled, s.Retry, s.Archived, int64(s.OldestPendingAge / time.Second)} {
+			b = append(b, ' ')
+			b = appendInt(b, n)
+		}
+		if s.Paused {
+			b = append(b, " paused"...)
+		}
+		b = append(b, ';')
+	}
+	return string(b)
+}
+
+func appendInt(b []byte, n int64) []byte {
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	var digits [20]byte
+	i := len(digits)
+	for {
+		i--
+		digits[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, digits[i:]...)
+}
+
+func pollInterval(spec queueworkerv1alpha1.Autoscaling) time.Duration {
+	return autoscale.SettingsFor(spec, 1).PollInterval
+}
+
+func (a *Autoscaler) statusInterval() time.Duration {
+	if a.StatusInterval > 0 {
+		return a.StatusInterval
+	}
+	return DefaultStatusInterval
+}
+
+func (a *Autoscaler) horizon() time.Duration {
+	if a.Horizon > 0 {
+		return a.Horizon
+	}
+	return DefaultDueHorizon
+}
+
+// queuesOf lists a QueueWorker's queue names in spec order.
+func queuesOf(qw *queueworkerv1alpha1.QueueWorker) []string {
+	names := make([]string, 0, len(qw.Spec.Queues))
+	for _, q := range qw.Spec.Queues {
+		names = append(names, q.Name)
+	}
+	return names
+}
+
+// Status precision: latencies to a tenth of a second, times to the second
+// (what metav1.Time keeps), so an unchanged reading writes nothing.
+const (
+	roundLatency    = 100 * time.Millisecond
+	secondPrecision = time.Second
+)
+
+// lastActive reads status.lastActiveTime, zero when unset.
+func lastActive(qw *queueworkerv1alpha1.QueueWorker) time.Time {
+	if qw.Status.LastActiveTime == nil {
+		return time.Time{}
+	}
+	return qw.Status.LastActiveTime.Time
+}
