@@ -1,0 +1,260 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/redistest"
+)
+
+// These tests scale real Deployments in a real API server on queues in a
+// real redis-server. No worker runs, so enqueued tasks stay pending until a
+// test removes them.
+
+func autoscaledQueueWorker(ns, name, addr string, as queueworkerv1alpha1.Autoscaling) *queueworkerv1alpha1.QueueWorker {
+	qw := newQueueWorker(ns, name)
+	qw.Spec.Queues = []queueworkerv1alpha1.Queue{{Name: ns + "-" + name, Priority: 1}}
+	qw.Spec.Concurrency = 2
+	qw.Spec.Redis.Addr = addr
+	qw.Spec.Autoscaling = &as
+	return qw
+}
+
+func enqueue(t *testing.T, addr, queue string, n int) {
+	t.Helper()
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: addr})
+	defer func() { _ = c.Close() }()
+	for i := range n {
+		if _, err := c.Enqueue(asynq.NewTask("test:noop", []byte(fmt.Sprint(i))), asynq.Queue(queue)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func inspector(t *testing.T, addr string) *asynq.Inspector {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return asynq.NewInspectorFromRedisClient(rdb)
+}
+
+func waitDeploymentReplicas(t *testing.T, ns, name string, want int32) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("Deployment %s at %d replicas", name, want), func() error {
+		dep, err := getDeployment(t, ns, name)
+		if err != nil {
+			return err
+		}
+		if got := ptr.Deref(dep.Spec.Replicas, -1); got != want {
+			return fmt.Errorf("replicas %d", got)
+		}
+		return nil
+	})
+}
+
+func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+
+// TestAutoscaleBurstAndDrain: a burst raises the replicas to
+// ceil(backlog / concurrency) in one step; when the queue drains they go
+// back to minReplicas after the scale-down window.
+func TestAutoscaleBurstAndDrain(t *testing.T) {
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "burst", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
+		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(2 * time.Second)},
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploymentReplicas(t, ns, "burst", 1)
+	eventually(t, "RedisReachable=True", func() error {
+		return conditionIs(getQueueWorker(t, ns, "burst"), queueworkerv1alpha1.ConditionRedisReachable,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
+	})
+
+	enqueue(t, redisServer.Addr, q, 11) // ceil(11/2) = 6
+	waitDeploymentReplicas(t, ns, "burst", 6)
+	eventually(t, "status shows the backlog", func() error {
+		got := getQueueWorker(t, ns, "burst")
+		if got.Status.Backlog != 11 || got.Status.DesiredReplicas != 6 || len(got.Status.Queues) != 1 ||
+			got.Status.Queues[0].Pending != 11 || got.Status.LastScaleTime == nil {
+			return fmt.Errorf("status %+v", got.Status)
+		}
+		return nil
+	})
+	eventually(t, "ScaledUp event", func() error { return hasEvent(t, ns, "burst", queueworkerv1alpha1.ReasonScaledUp) })
+
+	// More than maxReplicas can use is clamped.
+	enqueue(t, redisServer.Addr, q, 40)
+	waitDeploymentReplicas(t, ns, "burst", 10)
+
+	if _, err := inspector(t, redisServer.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploymentReplicas(t, ns, "burst", 1)
+	eventually(t, "ScaledDown event", func() error { return hasEvent(t, ns, "burst", queueworkerv1alpha1.ReasonScaledDown) })
+}
+
+// TestAutoscaleToZeroAndWake: with minReplicas 0 the workers go to zero
+// once the queue has been empty for scaleToZeroDelay, and wake on work.
+func TestAutoscaleToZeroAndWake(t *testing.T) {
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "zero", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](0), MaxReplicas: 4,
+		ScaleToZeroDelay: dur(2 * time.Second),
+		ScaleDown:        &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploymentReplicas(t, ns, "zero", 0)
+	enqueue(t, redisServer.Addr, q, 1)
+	waitDeploymentReplicas(t, ns, "zero", 1)
+}
+
+// TestAutoscalePausedQueue: tasks waiting in a paused queue need no
+// workers.
+func TestAutoscalePausedQueue(t *testing.T) {
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "paused", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 5,
+	})
+	q := qw.Spec.Queues[0].Name
+	enqueue(t, redisServer.Addr, q, 8)
+	if err := inspector(t, redisServer.Addr).PauseQueue(q); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the paused queue is read", func() error {
+		got := getQueueWorker(t, ns, "paused")
+		if len(got.Status.Queues) != 1 || !got.Status.Queues[0].Paused || got.Status.Queues[0].Pending != 8 {
+			return fmt.Errorf("queues %+v", got.Status.Queues)
+		}
+		if got.Status.Backlog != 0 || got.Status.DesiredReplicas != 1 {
+			return fmt.Errorf("backlog %d desired %d, want 0 and 1", got.Status.Backlog, got.Status.DesiredReplicas)
+		}
+		return nil
+	})
+	waitDeploymentReplicas(t, ns, "paused", 1)
+
+	if err := inspector(t, redisServer.Addr).UnpauseQueue(q); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploymentReplicas(t, ns, "paused", 4)
+}
+
+// TestAutoscaleRedisDownHolds: when Redis stops answering the replicas
+// stay where they are, RedisReachable turns False with an event, and it
+// recovers when Redis is back.
+func TestAutoscaleRedisDownHolds(t *testing.T) {
+	srv, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "outage", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
+		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+	})
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, qw.Spec.Queues[0].Name, 6)
+	waitDeploymentReplicas(t, ns, "outage", 3)
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "RedisReachable=False", func() error {
+		return conditionIs(getQueueWorker(t, ns, "outage"), queueworkerv1alpha1.ConditionRedisReachable,
+			metav1.ConditionFalse, queueworkerv1alpha1.ReasonRedisUnreachable)
+	})
+	eventually(t, "RedisUnreachable event", func() error {
+		return hasEvent(t, ns, "outage", queueworkerv1alpha1.ReasonRedisUnreachable)
+	})
+	// Several failed polls later the count is still held: with no window,
+	// an empty reading would have scaled down at once.
+	time.Sleep(3 * time.Second)
+	waitDeploymentReplicas(t, ns, "outage", 3)
+	got := getQueueWorker(t, ns, "outage")
+	if got.Status.Backlog != 6 {
+		t.Errorf("status.backlog = %d during the outage, want the last reading 6", got.Status.Backlog)
+	}
+
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "RedisReachable=True again", func() error {
+		return conditionIs(getQueueWorker(t, ns, "outage"), queueworkerv1alpha1.ConditionRedisReachable,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
+	})
+	// The restarted server kept no data (persistence is off in tests), so
+	// the queue is empty and the workers scale in.
+	waitDeploymentReplicas(t, ns, "outage", 1)
+}
+
+// TestAutoscaleSharesOneClient: two QueueWorkers on one Redis use one
+// client; it is closed when the last of them stops autoscaling.
+func TestAutoscaleSharesOneClient(t *testing.T) {
+	srv, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	before := autoscaler.Clients()
+	ns := createNamespace(t)
+	as := queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](1), MaxReplicas: 3}
+	for _, name := range []string{"one", "two"} {
+		if err := k8sClient.Create(testCtx, autoscaledQueueWorker(ns, name, srv.Addr, as)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"one", "two"} {
+		eventually(t, name+" reads Redis", func() error {
+			return conditionIs(getQueueWorker(t, ns, name), queueworkerv1alpha1.ConditionRedisReachable,
+				metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
+		})
+	}
+	if got := autoscaler.Clients(); got != before+1 {
+		t.Fatalf("%d Redis clients after two QueueWorkers on one endpoint, want %d", got, before+1)
+	}
+	for _, name := range []string{"one", "two"} {
+		updateQueueWorker(t, ns, name, func(q *queueworkerv1alpha1.QueueWorker) {
+			q.Spec.Autoscaling = nil
+		})
+	}
+	eventually(t, "the client is closed", func() error {
+		if got := autoscaler.Clients(); got != before {
+			return fmt.Errorf("%d clients, want %d", got, before)
+		}
+		return nil
+	})
+}
