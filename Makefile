@@ -68,6 +68,15 @@ test: vet redis ## Run the unit and integration tests (envtest with the pinned K
 	echo "==> tests $$result in $$(( $$(date +%s) - start ))s"; \
 	exit $$rc
 
+.PHONY: bench
+bench: redis ## Run the benchmarks: queue reads (1..1000 queues), decisions, decision latency and idle API writes.
+	@assets="$$(hack/build-test-binaries.sh --print-assets)"; \
+	go test -run '^$$' -bench ReadStats -benchtime 200x -benchmem ./internal/queue/ && \
+	go test -count=1 -run TestReadStatsCommandsPerTick -v ./internal/queue/ && \
+	go test -run '^$$' -bench Decide -benchmem ./internal/autoscale/ && \
+	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench DecisionLatency -benchtime 20x ./controllers/ && \
+	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench IdleWrites -benchtime 1x -timeout 20m ./controllers/
+
 # Packages whose test binaries link envtest or internal/redistest need the
 # Kubernetes test binaries or redis-server; test-unit leaves them out.
 INTEGRATION_DEPS = sigs.k8s.io/controller-runtime/pkg/envtest github.com/queueworker/queueworker-operator/internal/redistest

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -107,6 +108,15 @@ func TestAutoscaleBurstAndDrain(t *testing.T) {
 		return nil
 	})
 	eventually(t, "ScaledUp event", func() error { return hasEvent(t, ns, "burst", queueworkerv1alpha1.ReasonScaledUp) })
+	eventually(t, "backlog metric", func() error {
+		if v := testutil.ToFloat64(metricQueueBacklog.WithLabelValues(ns, "burst", q)); v != 11 {
+			return fmt.Errorf("queueworker_queue_backlog = %v, want 11", v)
+		}
+		if v := testutil.ToFloat64(metricScaleEvents.WithLabelValues(ns, "burst", "up")); v < 1 {
+			return fmt.Errorf("queueworker_scale_events_total{direction=up} = %v", v)
+		}
+		return nil
+	})
 
 	// More than maxReplicas can use is clamped.
 	enqueue(t, redisServer.Addr, q, 40)

@@ -19,8 +19,10 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -96,13 +99,18 @@ func runSuite(m *testing.M) int {
 	}
 	defer func() { _ = testEnv.Stop() }()
 
+	// Count the operator's writes to the API server (for the idle-write
+	// benchmark); the test client below uses its own copy of the config.
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &writeCounter{next: rt} })
+
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// The same cache restriction as cmd/manager: only our Deployments.
@@ -157,6 +165,19 @@ func zapLevel() zapcore.Level {
 	return zapcore.ErrorLevel
 }
 
+// operatorWrites counts the operator's requests that write to the API
+// server (everything but GET, LIST and WATCH).
+var operatorWrites atomic.Int64
+
+type writeCounter struct{ next http.RoundTripper }
+
+func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet {
+		operatorWrites.Add(1)
+	}
+	return w.next.RoundTrip(req)
+}
+
 // eventually polls f until it returns nil or the timeout passes.
 func eventually(t *testing.T, what string, f func() error) {
 	t.Helper()
@@ -172,7 +193,7 @@ func eventually(t *testing.T, what string, f func() error) {
 }
 
 // createNamespace gives each test its own namespace.
-func createNamespace(t *testing.T) string {
+func createNamespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{}
 	ns.GenerateName = "qw-test-"
@@ -207,3 +228,5 @@ func scaleTo(t *testing.T, qw *queueworkerv1alpha1.QueueWorker, replicas int32) 
 		t.Fatalf("scaling to %d: %v", replicas, err)
 	}
 }
+
+func inNamespace(ns string) client.InNamespace { return client.InNamespace(ns) }
