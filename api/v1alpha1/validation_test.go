@@ -28,6 +28,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -324,5 +325,107 @@ func TestScaleSubresource(t *testing.T) {
 	err := scaleTo3(auto)
 	if err == nil || !strings.Contains(err.Error(), "spec.replicas and spec.autoscaling are mutually exclusive") {
 		t.Fatalf("scaling an autoscaled QueueWorker by hand: got %v", err)
+	}
+}
+
+func validRedisConfig(name string) *v1.RedisConfig {
+	return &v1.RedisConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:       v1.RedisConfigSpec{},
+	}
+}
+
+func TestRedisConfigDefaults(t *testing.T) {
+	ctx := context.Background()
+	rc := validRedisConfig("rc-defaults")
+	if err := k8s.Create(ctx, rc); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	got := &v1.RedisConfig{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(rc), got); err != nil {
+		t.Fatal(err)
+	}
+	s := got.Spec
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"mode", s.Mode, v1.RedisConfigManaged},
+		{"memory.policy", s.Memory.Policy, v1.MaxMemoryPolicy("noeviction")},
+		{"aof.enabled", *s.Persistence.AOF.Enabled, true},
+		{"aof.fsync", s.Persistence.AOF.Fsync, v1.AppendFsync("everysec")},
+		{"tcpBacklog", s.Network.TCPBacklog, int32(511)},
+		{"timeout", s.Network.Timeout.Duration, 300 * time.Second},
+		{"tcpKeepalive", s.Network.TCPKeepalive.Duration, 300 * time.Second},
+		{"maxClients", s.Network.MaxClients, int32(10000)},
+		{"lazyFree.eviction", *s.LazyFree.Eviction, true},
+		{"lazyFree.userDel", *s.LazyFree.UserDel, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestRedisConfigInvalidRejected(t *testing.T) {
+	ctx := context.Background()
+	q := func(s string) *resource.Quantity {
+		v := resource.MustParse(s)
+		return &v
+	}
+	cases := []struct {
+		name   string
+		mutate func(*v1.RedisConfig)
+		want   string
+	}{
+		{"evicting policy without allowEviction", func(r *v1.RedisConfig) { r.Spec.Memory.Policy = "allkeys-lru" },
+			"evicted task keys are lost tasks: set memory.allowEviction: true"},
+		{"unknown policy", func(r *v1.RedisConfig) { r.Spec.Memory.Policy = "lru" },
+			`spec.memory.policy: Unsupported value: "lru"`},
+		{"negative maxMemory", func(r *v1.RedisConfig) { r.Spec.Memory.MaxMemory = q("-1Mi") },
+			"memory.maxMemory must be positive"},
+		{"unknown fsync", func(r *v1.RedisConfig) { r.Spec.Persistence.AOF.Fsync = "sometimes" },
+			`spec.persistence.aof.fsync: Unsupported value: "sometimes"`},
+		{"unknown extraConfig key", func(r *v1.RedisConfig) { r.Spec.ExtraConfig = map[string]v1.ExtraConfigValue{"rename-command": "CONFIG x"} },
+			"extraConfig keys must be on the allow-list"},
+		{"extraConfig key owned by a field", func(r *v1.RedisConfig) { r.Spec.ExtraConfig = map[string]v1.ExtraConfigValue{"maxmemory": "1gb"} },
+			"extraConfig keys must be on the allow-list"},
+		{"extraConfig value with a newline", func(r *v1.RedisConfig) {
+			r.Spec.ExtraConfig = map[string]v1.ExtraConfigValue{"hz": "10\nrequirepass x"}
+		}, "extraConfig values must be one line"},
+		{"External without a connection", func(r *v1.RedisConfig) { r.Spec.Mode = v1.RedisConfigExternal },
+			"mode External needs spec.external"},
+		{"external block in Managed mode", func(r *v1.RedisConfig) {
+			r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+		}, "spec.external applies to mode External only"},
+		{"two external endpoints", func(r *v1.RedisConfig) {
+			r.Spec.Mode = v1.RedisConfigExternal
+			r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379", Cluster: &v1.RedisCluster{Addrs: []string{"n:7000"}}}
+		}, "exactly one of external.addr, external.sentinel or external.cluster must be set"},
+		{"recheck too often", func(r *v1.RedisConfig) {
+			r.Spec.Mode = v1.RedisConfigExternal
+			r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379", RecheckInterval: &metav1.Duration{Duration: time.Second}}
+		}, "external.recheckInterval must be at least 10s"},
+		{"tcpBacklog zero", func(r *v1.RedisConfig) { r.Spec.Network.TCPBacklog = -5 },
+			"spec.network.tcpBacklog: Invalid value"},
+		{"unknown mode", func(r *v1.RedisConfig) { r.Spec.Mode = "Hosted" },
+			`spec.mode: Unsupported value: "Hosted"`},
+		{"save rule of zero seconds", func(r *v1.RedisConfig) {
+			r.Spec.Persistence.RDB = &v1.RedisRDB{Save: []v1.RDBSaveRule{{Seconds: 0, Changes: 1}}}
+		}, "spec.persistence.rdb.save[0].seconds: Invalid value"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rc := validRedisConfig(fmt.Sprintf("rc-invalid-%d", i))
+			c.mutate(rc)
+			err := k8s.Create(ctx, rc)
+			if err == nil {
+				t.Fatalf("accepted an invalid object, want an error containing %q", c.want)
+			}
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error does not say %q:\n%v", c.want, err)
+			}
+		})
 	}
 }

@@ -1,0 +1,460 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// RedisConfigMode says whether the operator runs Redis or configures one
+// that exists.
+// +kubebuilder:validation:Enum=Managed;External
+type RedisConfigMode string
+
+// The modes of a RedisConfig.
+const (
+	// RedisConfigManaged: the operator runs Redis as a StatefulSet.
+	RedisConfigManaged RedisConfigMode = "Managed"
+	// RedisConfigExternal: the operator applies the configuration to a
+	// Redis it does not run, with CONFIG SET.
+	RedisConfigExternal RedisConfigMode = "External"
+)
+
+// MaxMemoryPolicy is Redis's maxmemory-policy.
+// +kubebuilder:validation:Enum=noeviction;allkeys-lru;allkeys-lfu;allkeys-random;volatile-lru;volatile-lfu;volatile-random;volatile-ttl
+type MaxMemoryPolicy string
+
+// AppendFsync is Redis's appendfsync.
+// +kubebuilder:validation:Enum=always;everysec;no
+type AppendFsync string
+
+// RedisConfigSpec declares a Redis server's configuration for task queues,
+// and whether the operator runs that server or applies the configuration to
+// one that exists.
+//
+// +kubebuilder:validation:XValidation:rule="self.mode != 'External' || has(self.external)",message="mode External needs spec.external: the connection to the Redis to configure"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'Managed' || !has(self.external)",message="spec.external applies to mode External only"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'External' || !has(self.managed)",message="spec.managed applies to mode Managed only"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'External' || !has(self.tls)",message="spec.tls configures the server the operator runs (mode Managed); for mode External set spec.external.tls"
+type RedisConfigSpec struct {
+	// Mode is Managed (the operator runs Redis) or External (the operator
+	// configures a Redis it does not run).
+	// +kubebuilder:default=Managed
+	// +optional
+	Mode RedisConfigMode `json:"mode,omitempty"`
+
+	// Managed configures the Redis the operator runs.
+	// +optional
+	Managed *ManagedRedis `json:"managed,omitempty"`
+
+	// External is the connection to a Redis the operator configures.
+	// +optional
+	External *ExternalRedis `json:"external,omitempty"`
+
+	// Auth is the password clients authenticate with. In mode Managed a
+	// random password is generated into a new Secret when it is unset.
+	// +optional
+	Auth *RedisAuth `json:"auth,omitempty"`
+
+	// TLS serves Redis over TLS (mode Managed).
+	// +optional
+	TLS *RedisServerTLS `json:"tls,omitempty"`
+
+	// Memory limits Redis's memory and says what happens at the limit.
+	// +kubebuilder:default={}
+	// +optional
+	Memory RedisMemory `json:"memory,omitempty"`
+
+	// Persistence keeps the queues across restarts.
+	// +kubebuilder:default={}
+	// +optional
+	Persistence RedisPersistence `json:"persistence,omitempty"`
+
+	// Network tunes connections.
+	// +kubebuilder:default={}
+	// +optional
+	Network RedisNetwork `json:"network,omitempty"`
+
+	// LazyFree frees memory in a background thread instead of blocking.
+	// +kubebuilder:default={}
+	// +optional
+	LazyFree RedisLazyFree `json:"lazyFree,omitempty"`
+
+	// ExtraConfig sets further redis.conf keys from an allow-list
+	// (hz, io-threads, slowlog-log-slower-than, ...). Keys the typed fields
+	// own are refused.
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['hz', 'dynamic-hz', 'io-threads', 'io-threads-do-reads', 'slowlog-log-slower-than', 'slowlog-max-len', 'latency-monitor-threshold', 'activedefrag', 'active-defrag-ignore-bytes', 'active-defrag-threshold-lower', 'active-defrag-threshold-upper', 'active-defrag-cycle-min', 'active-defrag-cycle-max', 'maxmemory-samples', 'maxmemory-eviction-tenacity', 'lfu-log-factor', 'lfu-decay-time', 'aof-use-rdb-preamble', 'aof-rewrite-incremental-fsync', 'auto-aof-rewrite-percentage', 'auto-aof-rewrite-min-size', 'no-appendfsync-on-rewrite', 'rdbcompression', 'rdbchecksum', 'client-output-buffer-limit', 'notify-keyspace-events', 'list-max-listpack-size', 'list-compress-depth', 'hash-max-listpack-entries', 'hash-max-listpack-value', 'zset-max-listpack-entries', 'zset-max-listpack-value', 'set-max-intset-entries', 'stream-node-max-bytes', 'stream-node-max-entries', 'lua-time-limit', 'busy-reply-threshold', 'proto-max-bulk-len', 'client-query-buffer-limit', 'replica-lazy-flush', 'lazyfree-lazy-user-flush', 'jemalloc-bg-thread', 'oom-score-adj', 'oom-score-adj-values', 'loglevel'])",message="extraConfig keys must be on the allow-list (see the RedisConfig documentation); keys the typed fields own (maxmemory, appendonly, save, timeout, tcp-backlog, requirepass, ...) are set through those fields"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !self[k].contains('\\n') && !self[k].contains('\\r'))",message="extraConfig values must be one line"
+	// +optional
+	ExtraConfig map[string]ExtraConfigValue `json:"extraConfig,omitempty"`
+}
+
+// ExtraConfigValue is the value of an extraConfig key.
+// +kubebuilder:validation:MaxLength=256
+type ExtraConfigValue string
+
+// ManagedRedis is the Redis the operator runs: a one-replica StatefulSet.
+type ManagedRedis struct {
+	// Image of the Redis server.
+	// +kubebuilder:default="redis:7.4"
+	// +kubebuilder:validation:MinLength=1
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// Resources of the Redis container. Set a memory limit above
+	// memory.maxMemory: Redis needs room for buffers and forks.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Storage is the volume for the append-only file and snapshots, used
+	// when persistence is on.
+	// +kubebuilder:default={}
+	// +optional
+	Storage ManagedStorage `json:"storage,omitempty"`
+
+	// Exporter runs a redis_exporter sidecar for Prometheus.
+	// +optional
+	Exporter *RedisExporter `json:"exporter,omitempty"`
+}
+
+// ManagedStorage sizes the data volume.
+type ManagedStorage struct {
+	// Size of the volume.
+	// +kubebuilder:default="1Gi"
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// StorageClassName of the volume; the cluster's default when unset.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+}
+
+// RedisExporter is the Prometheus exporter sidecar.
+type RedisExporter struct {
+	// Enabled runs the sidecar.
+	Enabled bool `json:"enabled"`
+
+	// Image of redis_exporter.
+	// +kubebuilder:default="oliver006/redis_exporter:v1.62.0"
+	// +optional
+	Image string `json:"image,omitempty"`
+
+	// Resources of the exporter container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// ExternalRedis is a Redis the operator configures but does not run.
+//
+// +kubebuilder:validation:XValidation:rule="[has(self.addr), has(self.sentinel), has(self.cluster)].filter(x, x).size() == 1",message="exactly one of external.addr, external.sentinel or external.cluster must be set"
+type ExternalRedis struct {
+	// Addr is the host:port of a standalone Redis server.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[^\\\\s,/]+:[0-9]{1,5}$')",message="external.addr must be host:port"
+	// +optional
+	Addr string `json:"addr,omitempty"`
+
+	// Sentinel reaches the master of a Sentinel group; the configuration
+	// is applied to the master and again after a failover.
+	// +optional
+	Sentinel *RedisSentinel `json:"sentinel,omitempty"`
+
+	// Cluster reaches a Redis Cluster; the configuration is applied to
+	// every node.
+	// +optional
+	Cluster *RedisCluster `json:"cluster,omitempty"`
+
+	// Username is the ACL user the operator applies the configuration as;
+	// it needs the CONFIG command. Empty means the default user.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	Username string `json:"username,omitempty"`
+
+	// TLS of the connection.
+	// +optional
+	TLS *RedisTLS `json:"tls,omitempty"`
+
+	// RecheckInterval is how often the configuration is read back and
+	// applied again where it drifted.
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="external.recheckInterval must be at least 10s"
+	// +optional
+	RecheckInterval *metav1.Duration `json:"recheckInterval,omitempty"`
+
+	// PersistToFile runs CONFIG REWRITE after applying, so the server's
+	// own config file keeps the values across its restarts.
+	// +optional
+	PersistToFile bool `json:"persistToFile,omitempty"`
+}
+
+// RedisAuth is the password of Redis's default user.
+type RedisAuth struct {
+	// PasswordSecretRef selects the password in a Secret of the same
+	// namespace.
+	// +optional
+	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty"`
+}
+
+// RedisServerTLS serves Redis over TLS.
+type RedisServerTLS struct {
+	// CertSecretName names a Secret with tls.crt, tls.key and ca.crt (as
+	// cert-manager writes them).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	CertSecretName string `json:"certSecretName"`
+
+	// RequireClientCerts makes clients present a certificate signed by
+	// ca.crt.
+	// +optional
+	RequireClientCerts bool `json:"requireClientCerts,omitempty"`
+}
+
+// RedisMemory limits memory. Task queues must never lose data to eviction:
+// the default policy is noeviction, and an evicting policy needs
+// allowEviction.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.policy) || self.policy == 'noeviction' || (has(self.allowEviction) && self.allowEviction)",message="memory.policy other than noeviction evicts keys, and evicted task keys are lost tasks: set memory.allowEviction: true to accept that"
+type RedisMemory struct {
+	// MaxMemory is the memory limit of the data set (maxmemory). Unset
+	// means no limit; on a pod, set it below the container's memory limit.
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('0')) > 0",message="memory.maxMemory must be positive"
+	// +optional
+	MaxMemory *resource.Quantity `json:"maxMemory,omitempty"`
+
+	// Policy is what Redis does at maxMemory (maxmemory-policy). With
+	// noeviction writes fail and no task is ever dropped.
+	// +kubebuilder:default=noeviction
+	// +optional
+	Policy MaxMemoryPolicy `json:"policy,omitempty"`
+
+	// AllowEviction accepts an evicting policy knowing that tasks can be
+	// lost.
+	// +optional
+	AllowEviction bool `json:"allowEviction,omitempty"`
+}
+
+// RedisPersistence configures the append-only file and snapshots.
+type RedisPersistence struct {
+	// AOF is the append-only file.
+	// +kubebuilder:default={}
+	// +optional
+	AOF RedisAOF `json:"aof,omitempty"`
+
+	// RDB is point-in-time snapshots.
+	// +optional
+	RDB *RedisRDB `json:"rdb,omitempty"`
+}
+
+// RedisAOF is the append-only file: at most a second of writes is lost
+// with everysec.
+type RedisAOF struct {
+	// Enabled turns the append-only file on (appendonly).
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// Fsync is appendfsync.
+	// +kubebuilder:default=everysec
+	// +optional
+	Fsync AppendFsync `json:"fsync,omitempty"`
+}
+
+// RedisRDB is Redis's snapshotting (save).
+type RedisRDB struct {
+	// Save rules: snapshot after Seconds if at least Changes keys changed.
+	// Empty turns snapshots off.
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=atomic
+	// +optional
+	Save []RDBSaveRule `json:"save,omitempty"`
+}
+
+// RDBSaveRule is one "save <seconds> <changes>" rule.
+type RDBSaveRule struct {
+	// Seconds since the last snapshot.
+	// +kubebuilder:validation:Minimum=1
+	Seconds int32 `json:"seconds"`
+	// Changes since the last snapshot.
+	// +kubebuilder:validation:Minimum=1
+	Changes int32 `json:"changes"`
+}
+
+// RedisNetwork tunes connections.
+type RedisNetwork struct {
+	// TCPBacklog is tcp-backlog. The kernel caps it at the pod's
+	// net.core.somaxconn (128 unless the pod sets the sysctl).
+	// +kubebuilder:default=511
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	TCPBacklog int32 `json:"tcpBacklog,omitempty"`
+
+	// Timeout closes a client connection idle this long; 0s never does.
+	// +kubebuilder:default="300s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('24h')",message="network.timeout must be between 0s and 24h"
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// TCPKeepalive is how often Redis sends TCP keep-alives to clients.
+	// +kubebuilder:default="300s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('24h')",message="network.tcpKeepalive must be between 0s and 24h"
+	// +optional
+	TCPKeepalive *metav1.Duration `json:"tcpKeepalive,omitempty"`
+
+	// MaxClients is the most client connections (maxclients). Size it for
+	// every worker's pool: replicas x pool.size, plus the operator's.
+	// +kubebuilder:default=10000
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	MaxClients int32 `json:"maxClients,omitempty"`
+}
+
+// RedisLazyFree frees memory in a background thread.
+type RedisLazyFree struct {
+	// Eviction is lazyfree-lazy-eviction.
+	// +kubebuilder:default=true
+	// +optional
+	Eviction *bool `json:"eviction,omitempty"`
+	// Expire is lazyfree-lazy-expire.
+	// +kubebuilder:default=true
+	// +optional
+	Expire *bool `json:"expire,omitempty"`
+	// ServerDel is lazyfree-lazy-server-del.
+	// +kubebuilder:default=true
+	// +optional
+	ServerDel *bool `json:"serverDel,omitempty"`
+	// UserDel is lazyfree-lazy-user-del.
+	// +kubebuilder:default=true
+	// +optional
+	UserDel *bool `json:"userDel,omitempty"`
+}
+
+// ConfigDrift is a key whose value on the server is not the rendered one.
+type ConfigDrift struct {
+	// Key is the redis.conf key.
+	Key string `json:"key"`
+	// Want is the rendered value.
+	Want string `json:"want"`
+	// Have is the server's value, empty when it could not be read.
+	// +optional
+	Have string `json:"have,omitempty"`
+	// Node is the server (host:port) the drift was seen on.
+	// +optional
+	Node string `json:"node,omitempty"`
+	// Reason says why it was not applied: RestartRequired, Refused or
+	// Unreadable.
+	Reason string `json:"reason"`
+	// Message is the server's error, if any.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// RedisConfigStatus is what the operator observed.
+type RedisConfigStatus struct {
+	// ObservedGeneration is the generation of the spec this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Address is host:port of Redis: the Service's DNS name in mode
+	// Managed, the configured address in mode External.
+	// +optional
+	Address string `json:"address,omitempty"`
+
+	// PasswordSecretRef is where clients find the password.
+	// +optional
+	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty"`
+
+	// TLS is true when clients must use TLS.
+	// +optional
+	TLS bool `json:"tls,omitempty"`
+
+	// ConfigHash is a hash of the rendered redis.conf.
+	// +optional
+	ConfigHash string `json:"configHash,omitempty"`
+
+	// AppliedAt is when the configuration was last applied.
+	// +optional
+	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
+
+	// Persistence summarises the persistence in force, e.g. "aof everysec".
+	// +optional
+	Persistence string `json:"persistence,omitempty"`
+
+	// Drift lists keys whose value on the server is not the rendered one.
+	// +listType=atomic
+	// +optional
+	Drift []ConfigDrift `json:"drift,omitempty"`
+
+	// Conditions: Rendered, Applied, Ready, QueueSafe.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rc,categories=queueworker
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="MaxMemory",type=string,JSONPath=`.spec.memory.maxMemory`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.memory.policy`
+// +kubebuilder:printcolumn:name="Persistence",type=string,JSONPath=`.status.persistence`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// RedisConfig declares the configuration of the Redis behind task queues
+// and runs that Redis (mode Managed) or applies the configuration to an
+// existing one (mode External).
+type RedisConfig struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// +required
+	Spec RedisConfigSpec `json:"spec"`
+
+	// +optional
+	Status RedisConfigStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// RedisConfigList contains a list of RedisConfig.
+type RedisConfigList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []RedisConfig `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &RedisConfig{}, &RedisConfigList{})
+		return nil
+	})
+}
