@@ -1,0 +1,235 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package redisadmin applies a rendered configuration to running Redis
+// servers with CONFIG SET, reads it back with CONFIG GET and reports the
+// keys whose value on a server is not the rendered one. It never runs
+// CONFIG REWRITE unless asked to.
+package redisadmin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Setting is one redis.conf key with its value as CONFIG SET takes it
+// (unquoted: "3600 1 300 100" for save, not the redis.conf quoting).
+type Setting struct {
+	Key   string
+	Value string
+	// Runtime is true when CONFIG SET changes the key on a running server;
+	// false when only a restart does.
+	Runtime bool
+}
+
+// Reasons of a Drift.
+const (
+	// ReasonRestartRequired: the key changes only with a restart.
+	ReasonRestartRequired = "RestartRequired"
+	// ReasonRefused: the server refused CONFIG SET (ACL, renamed command,
+	// bad value).
+	ReasonRefused = "Refused"
+	// ReasonUnreadable: CONFIG GET did not return the key.
+	ReasonUnreadable = "Unreadable"
+	// ReasonNotApplied: CONFIG SET succeeded but CONFIG GET reads another
+	// value.
+	ReasonNotApplied = "NotApplied"
+)
+
+// Drift is a key whose value on a server is not the rendered one.
+type Drift struct {
+	Key, Want, Have, Node, Reason, Message string
+}
+
+// Report is the outcome of applying to every node.
+type Report struct {
+	// Nodes are the servers the configuration was applied to.
+	Nodes []string
+	// Applied counts the successful CONFIG SET calls.
+	Applied int
+	// Drift lists what is not as rendered, sorted by node and key.
+	Drift []Drift
+	// Rewritten is true when CONFIG REWRITE ran on every node.
+	Rewritten bool
+}
+
+// ErrAuth wraps authentication failures, which no retry fixes until the
+// credentials change.
+var ErrAuth = errors.New("authentication failed")
+
+// Apply sets every runtime key on every node the client reaches (each
+// master and replica of a cluster, the current master of a sentinel group,
+// the server itself otherwise), reads all keys back, and with persist runs
+// CONFIG REWRITE. Errors of single keys become Drift; an error that stops
+// the whole node (unreachable, wrong password) is returned.
+func Apply(ctx context.Context, rdb redis.UniversalClient, settings []Setting, persist bool) (Report, error) {
+	var (
+		mu     sync.Mutex
+		report = Report{Rewritten: persist}
+	)
+	apply := func(ctx context.Context, node *redis.Client) error {
+		name := node.Options().Addr
+		applied, drift, rewritten, err := applyNode(ctx, node, name, settings, persist)
+		mu.Lock()
+		defer mu.Unlock()
+		report.Nodes = append(report.Nodes, name)
+		report.Applied += applied
+		report.Drift = append(report.Drift, drift...)
+		report.Rewritten = report.Rewritten && rewritten
+		return err
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachShard(ctx, apply)
+	case *redis.Client:
+		err = apply(ctx, c)
+	default:
+		return Report{}, fmt.Errorf("unsupported client %T", rdb)
+	}
+	sort.Strings(report.Nodes)
+	sort.Slice(report.Drift, func(i, j int) bool {
+		a, b := report.Drift[i], report.Drift[j]
+		if a.Node != b.Node {
+			return a.Node < b.Node
+		}
+		return a.Key < b.Key
+	})
+	if err != nil {
+		return report, err
+	}
+	return report, nil
+}
+
+func applyNode(ctx context.Context, node *redis.Client, name string, settings []Setting, persist bool) (int, []Drift, bool, error) {
+	if err := node.Ping(ctx).Err(); err != nil {
+		return 0, nil, false, classify(name, err)
+	}
+	var drift []Drift
+	applied := 0
+	refused := map[string]bool{}
+	for _, s := range settings {
+		if !s.Runtime {
+			continue
+		}
+		if err := node.ConfigSet(ctx, s.Key, s.Value).Err(); err != nil {
+			if isConnErr(err) {
+				return applied, drift, false, classify(name, err)
+			}
+			refused[s.Key] = true
+			drift = append(drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonRefused, Message: err.Error()})
+			continue
+		}
+		applied++
+	}
+	for _, s := range settings {
+		if refused[s.Key] {
+			continue
+		}
+		got, err := node.ConfigGet(ctx, s.Key).Result()
+		if err != nil {
+			if isConnErr(err) {
+				return applied, drift, false, classify(name, err)
+			}
+			drift = append(drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonUnreadable, Message: err.Error()})
+			continue
+		}
+		have, ok := got[s.Key]
+		if !ok {
+			drift = append(drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonUnreadable,
+				Message: "CONFIG GET returned no value"})
+			continue
+		}
+		if Normalize(have) == Normalize(s.Value) {
+			continue
+		}
+		reason := ReasonNotApplied
+		if !s.Runtime {
+			reason = ReasonRestartRequired
+		}
+		drift = append(drift, Drift{Key: s.Key, Want: s.Value, Have: have, Node: name, Reason: reason})
+	}
+	rewritten := false
+	if persist {
+		if err := node.ConfigRewrite(ctx).Err(); err != nil {
+			if isConnErr(err) {
+				return applied, drift, false, classify(name, err)
+			}
+			drift = append(drift, Drift{Key: "CONFIG REWRITE", Node: name, Reason: ReasonRefused, Message: err.Error()})
+		} else {
+			rewritten = true
+		}
+	}
+	return applied, drift, rewritten, nil
+}
+
+// isConnErr tells a failure of the connection (or of authentication, which
+// happens when it opens) from a refusal of one command.
+func isConnErr(err error) bool {
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		return strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "WRONGPASS") ||
+			strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password")
+	}
+	return true
+}
+
+func classify(node string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "NOAUTH") || strings.Contains(msg, "WRONGPASS") ||
+		strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password") {
+		return fmt.Errorf("%s: %w: %s", node, ErrAuth, msg)
+	}
+	return fmt.Errorf("%s: %w", node, err)
+}
+
+var memoryToken = regexp.MustCompile(`^([0-9]+)(k|kb|m|mb|g|gb)$`)
+
+// Normalize makes a value as written in redis.conf comparable with the
+// value CONFIG GET reports: no surrounding quotes, lower case, single
+// spaces, and memory units (1mb, 100k) in bytes, as Redis reports them.
+func Normalize(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		if u, err := strconv.Unquote(v); err == nil {
+			v = u
+		}
+	}
+	fields := strings.Fields(strings.ToLower(v))
+	for i, f := range fields {
+		m := memoryToken.FindStringSubmatch(f)
+		if m == nil {
+			continue
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		mult := map[string]int64{"k": 1000, "kb": 1024, "m": 1000 * 1000, "mb": 1024 * 1024,
+			"g": 1000 * 1000 * 1000, "gb": 1024 * 1024 * 1024}[m[2]]
+		fields[i] = strconv.FormatInt(n*mult, 10)
+	}
+	return strings.Join(fields, " ")
+}
