@@ -24,6 +24,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -33,17 +34,33 @@ import (
 
 // reconcileConnection resolves the Redis endpoint and hashes the data of the
 // Secrets it uses. Secrets are read with an uncached GET, one per referenced
-// Secret. A missing Secret, key or RedisConfig stalls the QueueWorker (the
+// Secret; redis.configRef resolves through the RedisConfig's status. A
+// missing or unready RedisConfig, Secret or key stalls the QueueWorker (the
 // Stalled condition) and is looked for again after StalledRetryPeriod, so
 // the QueueWorker recovers by itself once it appears.
 func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw := st.qw
 	ep, ok := resources.EndpointFromSpec(qw.Spec.Redis)
 	if !ok {
-		st.stall(queueworkerv1alpha1.ReasonRedisConfigNotFound,
-			"redis.configRef %q cannot be resolved: this version of the operator does not serve the RedisConfig API",
-			qw.Spec.Redis.ConfigRef.Name)
-		return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
+		name := qw.Spec.Redis.ConfigRef.Name
+		rc := &queueworkerv1alpha1.RedisConfig{}
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: qw.Namespace, Name: name}, rc)
+		if apierrors.IsNotFound(err) {
+			st.stall(queueworkerv1alpha1.ReasonRedisConfigNotFound, "RedisConfig %q not found", name)
+			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
+		}
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("reading RedisConfig %q: %w", name, err)
+		}
+		if !apimeta.IsStatusConditionTrue(rc.Status.Conditions, queueworkerv1alpha1.ConditionReady) || rc.Status.Address == "" {
+			msg := "it has no address yet"
+			if c := apimeta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionReady); c != nil {
+				msg = c.Reason + ": " + c.Message
+			}
+			st.stall(queueworkerv1alpha1.ReasonRedisConfigNotReady, "RedisConfig %q is not ready: %s", name, msg)
+			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
+		}
+		ep = resources.EndpointFromRedisConfig(rc)
 	}
 	st.endpoint = ep
 

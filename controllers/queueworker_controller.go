@@ -33,7 +33,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -95,6 +97,7 @@ type queueWorkerStep func(context.Context, *queueWorkerState) (ctrl.Result, erro
 // +kubebuilder:rbac:groups=queueworker.io,resources=queueworkers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=queueworker.io,resources=queueworkers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=queueworker.io,resources=queueworkers/finalizers,verbs=update
+// +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -268,6 +271,25 @@ func (r *QueueWorkerReconciler) stalledRetryPeriod() time.Duration {
 	return DefaultStalledRetryPeriod
 }
 
+// configRefIndex indexes QueueWorkers by the RedisConfig they use.
+const configRefIndex = "spec.redis.configRef.name"
+
+// queueWorkersUsing maps a RedisConfig to the QueueWorkers that use it, so
+// a change of its address, password or readiness reaches them at once.
+func (r *QueueWorkerReconciler) queueWorkersUsing(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &queueworkerv1alpha1.QueueWorkerList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(o.GetNamespace()),
+		client.MatchingFields{configRefIndex: o.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "listing the QueueWorkers of a RedisConfig", "redisConfig", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, qw := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&qw)})
+	}
+	return reqs
+}
+
 func (r *QueueWorkerReconciler) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
@@ -279,10 +301,21 @@ func (r *QueueWorkerReconciler) now() time.Time {
 // of a QueueWorker, on any change of the Deployments it owns, and when the
 // autoscaler has news for it. The autoscaler runs as a manager runnable.
 func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &queueworkerv1alpha1.QueueWorker{}, configRefIndex,
+		func(o client.Object) []string {
+			if ref := o.(*queueworkerv1alpha1.QueueWorker).Spec.Redis.ConfigRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("indexing QueueWorkers by RedisConfig: %w", err)
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&queueworkerv1alpha1.QueueWorker{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
+		Watches(&queueworkerv1alpha1.RedisConfig{}, handler.EnqueueRequestsFromMapFunc(r.queueWorkersUsing)).
 		Named("queueworker")
 	if r.Autoscaler != nil {
 		if err := mgr.Add(r.Autoscaler); err != nil {

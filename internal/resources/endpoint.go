@@ -21,6 +21,7 @@ package resources
 
 import (
 	"slices"
+	"strings"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
@@ -108,4 +109,33 @@ func (e RedisEndpoint) SecretKeys() []SecretKey {
 		keys = append(keys, *e.CA)
 	}
 	return keys
+}
+
+// EndpointFromRedisConfig resolves redis.configRef: the address, password
+// and TLS settings a RedisConfig publishes. Mode Managed serves one
+// standalone server at status.address; mode External is reached as its
+// spec.external says, with the RedisConfig's password.
+func EndpointFromRedisConfig(rc *queueworkerv1alpha1.RedisConfig) RedisEndpoint {
+	var e RedisEndpoint
+	if ref := rc.Status.PasswordSecretRef; ref != nil {
+		e.Password = &SecretKey{Name: ref.Name, Key: ref.Key}
+	}
+	if rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal && rc.Spec.External != nil {
+		x := rc.Spec.External
+		ext, _ := EndpointFromSpec(queueworkerv1alpha1.RedisConnection{
+			Addr: x.Addr, Sentinel: x.Sentinel, Cluster: x.Cluster, TLS: x.TLS,
+		})
+		ext.Password = e.Password
+		return ext
+	}
+	e.Mode = contract.ModeStandalone
+	e.Addr = rc.Status.Address
+	if rc.Spec.TLS != nil {
+		e.TLS = true
+		e.CA = &SecretKey{Name: rc.Spec.TLS.CertSecretName, Key: "ca.crt"}
+		if host, _, ok := strings.Cut(rc.Status.Address, ":"); ok {
+			e.ServerName = host
+		}
+	}
+	return e
 }
