@@ -95,9 +95,9 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 		if ep.CA != nil && k == *ep.CA {
 			st.credentials.CAPEM = v
 		}
-		// Lengths keep "ab"+"c" and "a"+"bc" apart.
-		_, _ = fmt.Fprintf(h, "%s/%s:%d:", k.Name, k.Key, len(v))
-		_, _ = h.Write(v)
+		// Each value enters keyed with its Secret's UID, so the annotation
+		// does not let someone who reads pods test password guesses.
+		_, _ = fmt.Fprintf(h, "%s/%s:%s;", k.Name, k.Key, secretDigest(sec, v))
 	}
 	st.secretHash = hex.EncodeToString(h.Sum(nil))[:16]
 	// Secrets are not watched: look again later to notice a rotation.

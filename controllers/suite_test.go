@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,12 +111,16 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
+	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: resources.ManagerName})}
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// The same cache restriction as cmd/manager: only our Deployments.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}: {Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: resources.ManagerName})},
+			&appsv1.Deployment{}:  ours,
+			&appsv1.StatefulSet{}: ours,
+			&corev1.Service{}:     ours,
+			&corev1.ConfigMap{}:   ours,
 		}},
 	})
 	if err != nil {
@@ -137,6 +142,21 @@ func runSuite(m *testing.M) int {
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
 		SecretResyncPeriod: testSecretResync,
 		StalledRetryPeriod: testStalledRetry,
+	}).SetupWithManager(mgr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	err = (&RedisConfigReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("queueworker-operator"),
+		DialAddress: func(rc *queueworkerv1alpha1.RedisConfig) string {
+			if addr, ok := managedRedisAddrs.Load(rc.Namespace + "/" + rc.Name); ok {
+				return addr.(string)
+			}
+			return "127.0.0.1:1" // nothing listens: the managed pod "is not reachable"
+		},
 	}).SetupWithManager(mgr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -164,6 +184,11 @@ func zapLevel() zapcore.Level {
 	}
 	return zapcore.ErrorLevel
 }
+
+// managedRedisAddrs maps namespace/name of a managed RedisConfig to the
+// address of a redis-server a test runs for it with the rendered
+// configuration: envtest runs no pods.
+var managedRedisAddrs sync.Map
 
 // operatorWrites counts the operator's requests that write to the API
 // server (everything but GET, LIST and WATCH).

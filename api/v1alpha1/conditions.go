@@ -33,6 +33,18 @@ const (
 	ConditionScalingActive = "ScalingActive"
 )
 
+// Condition types of a RedisConfig (Ready as above).
+const (
+	// ConditionRendered is True when the spec rendered into redis.conf.
+	ConditionRendered = "Rendered"
+	// ConditionApplied is True when every key has its rendered value on
+	// the server; status.drift lists the keys that do not.
+	ConditionApplied = "Applied"
+	// ConditionQueueSafe is False when the configuration can lose queued
+	// tasks (an evicting maxmemory-policy).
+	ConditionQueueSafe = "QueueSafe"
+)
+
 // Reasons used in conditions and events.
 const (
 	// ReasonReconciled: everything the spec asks for exists.
@@ -65,6 +77,30 @@ const (
 	ReasonRedisUnreachable = "RedisUnreachable"
 	// ReasonRedisReachable: the queues were read from Redis.
 	ReasonRedisReachable = "RedisReachable"
+	// ReasonRendered: the spec rendered into redis.conf.
+	ReasonRendered = "Rendered"
+	// ReasonInvalidSpec: the spec cannot be rendered.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonNoEviction: maxmemory-policy is noeviction.
+	ReasonNoEviction = "NoEviction"
+	// ReasonEvictionAllowed: an evicting maxmemory-policy is allowed.
+	ReasonEvictionAllowed = "EvictionAllowed"
+	// ReasonTCPBacklogCapped: tcpBacklog is above the pod's somaxconn.
+	ReasonTCPBacklogCapped = "TCPBacklogCapped"
+	// ReasonApplied: every key has its rendered value on the server.
+	ReasonApplied = "Applied"
+	// ReasonDrift: some keys do not have their rendered value.
+	ReasonDrift = "Drift"
+	// ReasonAuthFailed: the server refused the credentials.
+	ReasonAuthFailed = "AuthFailed"
+	// ReasonUnreachable: the server did not answer.
+	ReasonUnreachable = "Unreachable"
+	// ReasonWaitingForRedis: the managed Redis is not ready yet.
+	ReasonWaitingForRedis = "WaitingForRedis"
+	// ReasonPasswordGenerated: a password was generated into a Secret.
+	ReasonPasswordGenerated = "PasswordGenerated"
+	// ReasonConfigChanged: a new configuration was applied.
+	ReasonConfigChanged = "ConfigChanged"
 	// ReasonScaledUp: the replica count went up.
 	ReasonScaledUp = "ScaledUp"
 	// ReasonScaledDown: the replica count went down.

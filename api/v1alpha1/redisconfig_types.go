@@ -405,6 +405,12 @@ type RedisConfigStatus struct {
 	// +optional
 	Persistence string `json:"persistence,omitempty"`
 
+	// Nodes are the servers the configuration was last applied to (the
+	// current master of a sentinel group).
+	// +listType=atomic
+	// +optional
+	Nodes []string `json:"nodes,omitempty"`
+
 	// Drift lists keys whose value on the server is not the rendered one.
 	// +listType=atomic
 	// +optional

@@ -387,7 +387,9 @@ func TestRedisConfigInvalidRejected(t *testing.T) {
 			"memory.maxMemory must be positive"},
 		{"unknown fsync", func(r *v1.RedisConfig) { r.Spec.Persistence.AOF.Fsync = "sometimes" },
 			`spec.persistence.aof.fsync: Unsupported value: "sometimes"`},
-		{"unknown extraConfig key", func(r *v1.RedisConfig) { r.Spec.ExtraConfig = map[string]v1.ExtraConfigValue{"rename-command": "CONFIG x"} },
+		{"unknown extraConfig key", func(r *v1.RedisConfig) {
+			r.Spec.ExtraConfig = map[string]v1.ExtraConfigValue{"rename-command": "CONFIG x"}
+		},
 			"extraConfig keys must be on the allow-list"},
 		{"extraConfig key owned by a field", func(r *v1.RedisConfig) { r.Spec.ExtraConfig = map[string]v1.ExtraConfigValue{"maxmemory": "1gb"} },
 			"extraConfig keys must be on the allow-list"},

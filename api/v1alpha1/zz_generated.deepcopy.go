@@ -587,6 +587,11 @@ func (in *RedisConfigStatus) DeepCopyInto(out *RedisConfigStatus) {
 		in, out := &in.AppliedAt, &out.AppliedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.Nodes != nil {
+		in, out := &in.Nodes, &out.Nodes
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Drift != nil {
 		in, out := &in.Drift, &out.Drift
 		*out = make([]ConfigDrift, len(*in))

@@ -30,6 +30,7 @@ import (
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -110,11 +111,16 @@ func main() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
+	// Cache only the objects this operator manages, not every Deployment,
+	// StatefulSet, Service and ConfigMap of the cluster. Secrets are never
+	// cached: they are read with direct GETs.
+	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: resources.ManagerName})}
 	cacheOpts := cache.Options{
-		// Cache only the Deployments this operator manages, not every
-		// Deployment of the cluster.
 		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}: {Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: resources.ManagerName})},
+			&appsv1.Deployment{}:  ours,
+			&appsv1.StatefulSet{}: ours,
+			&corev1.Service{}:     ours,
+			&corev1.ConfigMap{}:   ours,
 		},
 	}
 	if watchNamespaces != "" {
@@ -150,6 +156,14 @@ func main() {
 		Autoscaler:         controllers.NewAutoscaler(queue.NewPool(nil)),
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "queueworker")
+		os.Exit(1)
+	}
+	if err := (&controllers.RedisConfigReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("queueworker-operator"),
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Failed to create controller", "controller", "redisconfig")
 		os.Exit(1)
 	}
 	// +kubebuilder:scaffold:builder

@@ -187,8 +187,7 @@ func applyNode(ctx context.Context, node *redis.Client, name string, settings []
 // isConnErr tells a failure of the connection (or of authentication, which
 // happens when it opens) from a refusal of one command.
 func isConnErr(err error) bool {
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
+	if rerr, ok := errors.AsType[redis.Error](err); ok {
 		msg := rerr.Error()
 		return strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "WRONGPASS") ||
 			strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password")

@@ -1,0 +1,205 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/redisconf"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+)
+
+// Defaults of the RedisConfig reconciler.
+const (
+	// DefaultRecheckInterval is how often a configuration is read back and
+	// applied again where it drifted, unless external.recheckInterval says.
+	DefaultRecheckInterval = 5 * time.Minute
+	// sentinelRecheckInterval bounds the time until a failover of a
+	// sentinel group is noticed and the new master configured.
+	sentinelRecheckInterval = 30 * time.Second
+	// unreachableRetry is how soon an unreachable server is tried again.
+	unreachableRetry = 15 * time.Second
+	// applyTimeout bounds one application of the configuration.
+	applyTimeout = 30 * time.Second
+	// defaultSomaxconn is the pod's net.core.somaxconn unless a sysctl
+	// raises it; the kernel silently caps tcp-backlog there.
+	defaultSomaxconn = 128
+)
+
+// RedisConfigReconciler renders a RedisConfig into redis.conf and either
+// runs Redis with it (mode Managed) or applies it to an existing Redis with
+// CONFIG SET (mode External).
+type RedisConfigReconciler struct {
+	// Client reads from the cache and writes to the API server.
+	Client client.Client
+	// APIReader reads Secrets straight from the API server, uncached.
+	APIReader client.Reader
+	// Recorder emits events on transitions.
+	Recorder events.EventRecorder
+	// Random is the source of generated passwords; crypto/rand when nil.
+	Random io.Reader
+	// Now is the clock for status times; time.Now when nil.
+	Now func() time.Time
+	// DialAddress overrides the address the operator dials to configure a
+	// managed Redis (its Service's address when nil). Tests use it to run
+	// the managed server outside a cluster.
+	DialAddress func(*queueworkerv1alpha1.RedisConfig) string
+	// NewClient builds the Redis client; queue.NewUniversalClient when nil.
+	NewClient func(resources.RedisEndpoint, queue.Credentials) (redis.UniversalClient, error)
+}
+
+// redisConfigState is what the steps of one reconcile share.
+type redisConfigState struct {
+	rc          *queueworkerv1alpha1.RedisConfig
+	directives  []redisconf.Directive
+	conf        []byte
+	configHash  string
+	restartHash string
+	password    string
+	passwordRef resources.SecretKey
+	secretHash  string
+	sts         *appsv1.StatefulSet
+	// stalled holds a problem the operator cannot fix itself.
+	stalledReason, stalledMessage string
+	// applied is set once the configuration reached the server.
+	appliedReason, appliedMessage string
+	applied                       bool
+	nodes                         []string
+}
+
+func (st *redisConfigState) stall(reason, format string, args ...any) {
+	st.stalledReason = reason
+	st.stalledMessage = fmt.Sprintf(format, args...)
+}
+
+type redisConfigStep func(context.Context, *redisConfigState) (ctrl.Result, error)
+
+// +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;patch
+
+// Reconcile renders, runs or applies one RedisConfig.
+func (r *RedisConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	rc := &queueworkerv1alpha1.RedisConfig{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !rc.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	orig := rc.DeepCopy()
+	st := &redisConfigState{rc: rc}
+	defer func() {
+		r.summarizeRedisConfig(st)
+		if equality.Semantic.DeepEqual(orig.Status, rc.Status) {
+			return
+		}
+		if err := r.Client.Status().Patch(ctx, rc, client.MergeFrom(orig)); err != nil && retErr == nil {
+			retErr = client.IgnoreNotFound(err)
+			if retErr != nil {
+				retErr = fmt.Errorf("patching status: %w", retErr)
+			}
+		}
+	}()
+
+	steps := []redisConfigStep{r.reconcileRender, r.reconcileAuth}
+	if rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal {
+		steps = append(steps, r.reconcileExternal)
+	} else {
+		steps = append(steps, r.reconcileManaged, r.reconcileManagedApply)
+	}
+	var res ctrl.Result
+	for _, step := range steps {
+		stepRes, err := step(ctx, st)
+		if err != nil {
+			return stepRes, err
+		}
+		if stepRes.RequeueAfter > 0 && (res.RequeueAfter == 0 || stepRes.RequeueAfter < res.RequeueAfter) {
+			res.RequeueAfter = stepRes.RequeueAfter
+		}
+		if st.stalledReason != "" {
+			return res, nil
+		}
+	}
+	return res, nil
+}
+
+func (r *RedisConfigReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *RedisConfigReconciler) setCondition(rc *queueworkerv1alpha1.RedisConfig, condType string,
+	status metav1.ConditionStatus, reason, msg string) (changed bool) {
+	old := apimeta.FindStatusCondition(rc.Status.Conditions, condType)
+	changed = old == nil || old.Status != status || old.Reason != reason
+	apimeta.SetStatusCondition(&rc.Status.Conditions, metav1.Condition{
+		Type: condType, Status: status, Reason: reason, Message: msg, ObservedGeneration: rc.Generation,
+	})
+	return changed
+}
+
+// SetupWithManager registers the controller. It owns the ConfigMap,
+// Service and StatefulSet of a managed Redis (the cache holds only objects
+// labelled as the operator's); Secrets are read uncached and not watched.
+func (r *RedisConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&queueworkerv1alpha1.RedisConfig{}, builder.WithPredicates(
+			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Service{}).
+		Owns(&appsv1.StatefulSet{}).
+		Named("redisconfig").
+		Complete(r)
+}
+
+func (r *RedisConfigReconciler) random() io.Reader {
+	if r.Random != nil {
+		return r.Random
+	}
+	return rand.Reader
+}
+
+func (r *RedisConfigReconciler) newClient(ep resources.RedisEndpoint, creds queue.Credentials) (redis.UniversalClient, error) {
+	if r.NewClient != nil {
+		return r.NewClient(ep, creds)
+	}
+	return queue.NewUniversalClient(ep, creds)
+}

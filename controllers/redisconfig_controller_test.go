@@ -1,0 +1,426 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+)
+
+func getRedisConfig(t *testing.T, ns, name string) *queueworkerv1alpha1.RedisConfig {
+	t.Helper()
+	rc := &queueworkerv1alpha1.RedisConfig{}
+	if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name}, rc); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+func rcConditionIs(rc *queueworkerv1alpha1.RedisConfig, condType string, status metav1.ConditionStatus, reason string) error {
+	for _, c := range rc.Status.Conditions {
+		if c.Type == condType {
+			if c.Status != status || c.Reason != reason {
+				return fmt.Errorf("%s = %s/%s (%s), want %s/%s", condType, c.Status, c.Reason, c.Message, status, reason)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s condition", condType)
+}
+
+func updateRedisConfig(t *testing.T, ns, name string, mutate func(*queueworkerv1alpha1.RedisConfig)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		rc := getRedisConfig(t, ns, name)
+		mutate(rc)
+		return k8sClient.Update(testCtx, rc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func configGet(t *testing.T, rdb *redis.Client, key string) string {
+	t.Helper()
+	v, err := rdb.ConfigGet(context.Background(), key).Result()
+	if err != nil {
+		t.Fatalf("CONFIG GET %s: %v", key, err)
+	}
+	return v[key]
+}
+
+func productionRedisConfig(ns, name string) *queueworkerv1alpha1.RedisConfig {
+	mem := resource.MustParse("512Mi")
+	return &queueworkerv1alpha1.RedisConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: queueworkerv1alpha1.RedisConfigSpec{
+			Memory: queueworkerv1alpha1.RedisMemory{MaxMemory: &mem},
+		},
+	}
+}
+
+// startRenderedRedis runs a real redis-server with the configuration the
+// operator rendered into the ConfigMap and the password file from the
+// auth Secret, as the managed pod would, on a free loopback port.
+func startRenderedRedis(t *testing.T, conf string, passwordConf []byte) (addr string) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	pwPath := filepath.Join(dir, "password.conf")
+	if err := os.WriteFile(pwPath, passwordConf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Only the placement differs from the pod: paths and port.
+	conf = strings.ReplaceAll(conf, resources.RedisPasswordConfPath, pwPath)
+	conf = strings.ReplaceAll(conf, "dir "+resources.RedisDataDir, "dir "+dir)
+	conf = strings.ReplaceAll(conf, "port 6379", "port "+strconv.Itoa(port))
+	conf += "bind 127.0.0.1\n"
+	confPath := filepath.Join(dir, "redis.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, confPath)
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	probe := &redistest.Server{Addr: addr}
+	eventually(t, "the rendered redis-server answers", probe.Ping)
+	return addr
+}
+
+// TestRedisConfigManaged: mode Managed writes the ConfigMap (no password
+// in it), the generated password Secret, the Service and the StatefulSet;
+// once the server runs, a runtime change reaches it with CONFIG SET and no
+// restart, while a restart-only change rolls the pod and shows as drift.
+func TestRedisConfigManaged(t *testing.T) {
+	ns := createNamespace(t)
+	rc := productionRedisConfig(ns, "jobs")
+	if err := k8sClient.Create(testCtx, rc); err != nil {
+		t.Fatal(err)
+	}
+
+	cm := &corev1.ConfigMap{}
+	eventually(t, "ConfigMap written", func() error {
+		return k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: "jobs-redis-config"}, cm)
+	})
+	conf := cm.Data["redis.conf"]
+	for _, want := range []string{"maxmemory 536870912\n", "maxmemory-policy noeviction\n", "appendonly yes\n",
+		"appendfsync everysec\n", "tcp-backlog 511\n", "timeout 300\n", "tcp-keepalive 300\n", "maxclients 10000\n",
+		"lazyfree-lazy-eviction yes\n", "include " + resources.RedisPasswordConfPath + "\n"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("redis.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "requirepass") {
+		t.Error("the ConfigMap carries requirepass")
+	}
+
+	sec := &corev1.Secret{}
+	eventually(t, "password Secret generated", func() error {
+		return k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: "jobs-redis-auth"}, sec)
+	})
+	password := string(sec.Data["password"])
+	if len(password) < 32 {
+		t.Fatalf("generated password has %d characters", len(password))
+	}
+	if strings.Contains(conf, password) {
+		t.Fatal("the ConfigMap carries the password")
+	}
+
+	svc := &corev1.Service{}
+	sts := &appsv1.StatefulSet{}
+	eventually(t, "Service and StatefulSet written", func() error {
+		if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: "jobs-redis"}, svc); err != nil {
+			return err
+		}
+		return k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: "jobs-redis"}, sts)
+	})
+	if len(sts.Spec.VolumeClaimTemplates) != 1 {
+		t.Errorf("StatefulSet has %d claim templates, want 1 (AOF is on)", len(sts.Spec.VolumeClaimTemplates))
+	}
+	c := sts.Spec.Template.Spec.Containers[0]
+	if c.ReadinessProbe == nil || c.ReadinessProbe.Exec == nil || c.LivenessProbe == nil {
+		t.Errorf("redis container probes: readiness %+v liveness %+v", c.ReadinessProbe, c.LivenessProbe)
+	}
+	for _, e := range c.Env {
+		if e.Value == password {
+			t.Errorf("env %s carries the password by value", e.Name)
+		}
+	}
+	for _, a := range append(c.Command, c.Args...) {
+		if strings.Contains(a, password) {
+			t.Error("the password is in the container's command line")
+		}
+	}
+	restartHash := sts.Spec.Template.Annotations[resources.AnnotationConfigHash]
+	if restartHash == "" {
+		t.Fatalf("pod template lacks %s", resources.AnnotationConfigHash)
+	}
+	eventually(t, "status before the pod is ready", func() error {
+		got := getRedisConfig(t, ns, "jobs")
+		if got.Status.Address != "jobs-redis."+ns+".svc:6379" {
+			return fmt.Errorf("address %q", got.Status.Address)
+		}
+		if got.Status.PasswordSecretRef == nil || got.Status.PasswordSecretRef.Name != "jobs-redis-auth" {
+			return fmt.Errorf("passwordSecretRef %+v", got.Status.PasswordSecretRef)
+		}
+		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue, queueworkerv1alpha1.ReasonNoEviction); err != nil {
+			return err
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionApplied, metav1.ConditionFalse, queueworkerv1alpha1.ReasonWaitingForRedis)
+	})
+
+	// The pod starts: a real redis-server from the rendered files.
+	addr := startRenderedRedis(t, conf, sec.Data[resources.RedisPasswordConfKey])
+	managedRedisAddrs.Store(ns+"/jobs", addr)
+	sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: 1,
+		CurrentReplicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}
+	if err := k8sClient.Status().Update(testCtx, sts); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Ready and Applied", func() error {
+		got := getRedisConfig(t, ns, "jobs")
+		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionApplied, metav1.ConditionTrue, queueworkerv1alpha1.ReasonApplied); err != nil {
+			return err
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionTrue, queueworkerv1alpha1.ReasonReady)
+	})
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Password: password})
+	defer func() { _ = rdb.Close() }()
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("the generated password does not open the server: %v", err)
+	}
+
+	// A runtime key: CONFIG SET on the running server, no roll.
+	updateRedisConfig(t, ns, "jobs", func(rc *queueworkerv1alpha1.RedisConfig) {
+		q := resource.MustParse("256Mi")
+		rc.Spec.Memory.MaxMemory = &q
+	})
+	eventually(t, "maxmemory reaches the running server", func() error {
+		if v := configGet(t, rdb, "maxmemory"); v != "268435456" {
+			return fmt.Errorf("maxmemory %s", v)
+		}
+		return nil
+	})
+	if err := k8sClient.Get(testCtx, client2key(sts), sts); err != nil {
+		t.Fatal(err)
+	}
+	if got := sts.Spec.Template.Annotations[resources.AnnotationConfigHash]; got != restartHash {
+		t.Errorf("a runtime change rolled the pod: hash %s -> %s", restartHash, got)
+	}
+
+	// A restart-only key: the pod rolls, and until it restarts the running
+	// server shows the drift.
+	updateRedisConfig(t, ns, "jobs", func(rc *queueworkerv1alpha1.RedisConfig) { rc.Spec.Network.TCPBacklog = 1024 })
+	eventually(t, "restart-only change rolls the pod and shows drift", func() error {
+		if err := k8sClient.Get(testCtx, client2key(sts), sts); err != nil {
+			return err
+		}
+		if sts.Spec.Template.Annotations[resources.AnnotationConfigHash] == restartHash {
+			return errors.New("config hash unchanged")
+		}
+		got := getRedisConfig(t, ns, "jobs")
+		for _, d := range got.Status.Drift {
+			if d.Key == "tcp-backlog" && d.Reason == "RestartRequired" && d.Want == "1024" && d.Have == "511" {
+				return rcConditionIs(got, queueworkerv1alpha1.ConditionApplied, metav1.ConditionFalse, queueworkerv1alpha1.ReasonDrift)
+			}
+		}
+		return fmt.Errorf("drift %+v", got.Status.Drift)
+	})
+}
+
+func client2key(o metav1.Object) types.NamespacedName {
+	return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
+}
+
+// TestRedisConfigExternal: mode External applies every runtime key to a
+// running redis-server, a later change reaches it within one reconcile,
+// a restart-only key shows as drift, and a wrong password is reported.
+func TestRedisConfigExternal(t *testing.T) {
+	srv, err := redistest.Start("requirepass ext-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ns := createNamespace(t)
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ext"},
+		Data: map[string][]byte{"password": []byte("ext-pass")}}
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	rc := productionRedisConfig(ns, "ext")
+	rc.Spec.Mode = queueworkerv1alpha1.RedisConfigExternal
+	rc.Spec.External = &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr}
+	rc.Spec.Auth = &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "ext", Key: "password"}}
+	if err := k8sClient.Create(testCtx, rc); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "ext-pass"})
+	defer func() { _ = rdb.Close() }()
+
+	eventually(t, "Applied and Ready", func() error {
+		got := getRedisConfig(t, ns, "ext")
+		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionApplied, metav1.ConditionTrue, queueworkerv1alpha1.ReasonApplied); err != nil {
+			return err
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionTrue, queueworkerv1alpha1.ReasonReady)
+	})
+	for key, want := range map[string]string{"maxmemory": "536870912", "maxmemory-policy": "noeviction",
+		"appendonly": "yes", "appendfsync": "everysec", "timeout": "300", "tcp-keepalive": "300",
+		"maxclients": "10000", "lazyfree-lazy-user-del": "yes"} {
+		if got := configGet(t, rdb, key); got != want {
+			t.Errorf("CONFIG GET %s = %q, want %q", key, got, want)
+		}
+	}
+	if got := getRedisConfig(t, ns, "ext"); got.Status.Address != srv.Addr || got.Status.AppliedAt == nil {
+		t.Errorf("status address %q appliedAt %v", got.Status.Address, got.Status.AppliedAt)
+	}
+
+	updateRedisConfig(t, ns, "ext", func(rc *queueworkerv1alpha1.RedisConfig) {
+		q := resource.MustParse("1Gi")
+		rc.Spec.Memory.MaxMemory = &q
+		rc.Spec.Network.TCPBacklog = 2048
+	})
+	eventually(t, "the change reaches the server and tcp-backlog drifts", func() error {
+		if v := configGet(t, rdb, "maxmemory"); v != "1073741824" {
+			return fmt.Errorf("maxmemory %s", v)
+		}
+		got := getRedisConfig(t, ns, "ext")
+		if len(got.Status.Drift) != 1 || got.Status.Drift[0].Key != "tcp-backlog" || got.Status.Drift[0].Reason != "RestartRequired" {
+			return fmt.Errorf("drift %+v", got.Status.Drift)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionApplied, metav1.ConditionFalse, queueworkerv1alpha1.ReasonDrift)
+	})
+
+	sec.Data["password"] = []byte("wrong")
+	if err := k8sClient.Update(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	// Secrets are not watched: a spec touch makes the next reconcile now.
+	updateRedisConfig(t, ns, "ext", func(rc *queueworkerv1alpha1.RedisConfig) { rc.Spec.Network.TCPBacklog = 511 })
+	eventually(t, "a wrong password is reported", func() error {
+		got := getRedisConfig(t, ns, "ext")
+		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionApplied, metav1.ConditionFalse, queueworkerv1alpha1.ReasonAuthFailed); err != nil {
+			return err
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonAuthFailed)
+	})
+}
+
+// TestQueueWorkerWithConfigRef: a QueueWorker waits for its RedisConfig,
+// then takes its address and password; the workers roll when the password
+// changes.
+func TestQueueWorkerWithConfigRef(t *testing.T) {
+	srv, err := redistest.Start("requirepass first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "refd")
+	qw.Spec.Redis = queueworkerv1alpha1.RedisConnection{ConfigRef: &queueworkerv1alpha1.RedisConfigReference{Name: "shared"}}
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Stalled: RedisConfig not found", func() error {
+		return conditionIs(getQueueWorker(t, ns, "refd"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisConfigNotFound)
+	})
+
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shared-pw"},
+		Data: map[string][]byte{"password": []byte("first")}}
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	rc := productionRedisConfig(ns, "shared")
+	rc.Spec.Mode = queueworkerv1alpha1.RedisConfigExternal
+	rc.Spec.External = &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr}
+	rc.Spec.Auth = &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "shared-pw", Key: "password"}}
+	if err := k8sClient.Create(testCtx, rc); err != nil {
+		t.Fatal(err)
+	}
+	var before string
+	eventually(t, "Deployment from the RedisConfig", func() error {
+		dep, err := getDeployment(t, ns, "refd")
+		if err != nil {
+			return err
+		}
+		env := envMap(&dep.Spec.Template.Spec.Containers[0])
+		if env[contract.EnvRedisAddr].Value != srv.Addr {
+			return fmt.Errorf("addr env %q", env[contract.EnvRedisAddr].Value)
+		}
+		pw := env[contract.EnvRedisPassword]
+		if pw.ValueFrom == nil || pw.ValueFrom.SecretKeyRef == nil || pw.ValueFrom.SecretKeyRef.Name != "shared-pw" {
+			return fmt.Errorf("password env %+v", pw)
+		}
+		before = dep.Spec.Template.Annotations[resources.AnnotationSecretHash]
+		return nil
+	})
+	eventually(t, "Stalled=False", func() error {
+		return conditionIs(getQueueWorker(t, ns, "refd"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionFalse, queueworkerv1alpha1.ReasonReconciled)
+	})
+
+	sec.Data["password"] = []byte("second")
+	if err := k8sClient.Update(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "workers roll on the new password", func() error {
+		dep, err := getDeployment(t, ns, "refd")
+		if err != nil {
+			return err
+		}
+		if dep.Spec.Template.Annotations[resources.AnnotationSecretHash] == before {
+			return errors.New("secret hash unchanged")
+		}
+		return nil
+	})
+
+}

@@ -1,0 +1,101 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/redisconf"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+)
+
+// placementKeys are rendered for the server the operator runs but never set
+// on a running server: they say where it listens and finds its files.
+var placementKeys = map[string]bool{
+	"port": true, "tls-port": true, "dir": true, "include": true,
+	"tls-cert-file": true, "tls-key-file": true, "tls-ca-cert-file": true, "tls-auth-clients": true,
+}
+
+// reconcileRender renders the spec into redis.conf and hashes it, the whole
+// file (status.configHash) and its restart-only keys (the pod annotation
+// that rolls a managed Redis). It owns the Rendered and QueueSafe
+// conditions: an evicting policy the user allowed makes QueueSafe False
+// with a Warning event, and a tcpBacklog above the pod's somaxconn earns a
+// Warning event when the configuration changes.
+func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConfigState) (ctrl.Result, error) {
+	rc := st.rc
+	opts := redisconf.Options{}
+	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
+		if err := resources.CheckRedisConfigName(rc.Name); err != nil {
+			return r.renderFailed(st, err)
+		}
+		opts.PasswordFile = resources.RedisPasswordConfPath
+		opts.TLSDir = resources.RedisTLSDir
+		opts.DataDir = resources.RedisDataDir
+	}
+	ds, err := redisconf.Directives(rc.Spec, opts)
+	if err != nil {
+		return r.renderFailed(st, err)
+	}
+	conf, err := redisconf.Render(rc.Spec, opts)
+	if err != nil {
+		return r.renderFailed(st, err)
+	}
+	st.directives, st.conf = ds, conf
+	st.configHash = redisconf.Hash(conf)
+	var restart strings.Builder
+	for _, d := range ds {
+		if redisconf.ModeOf(d.Key) == redisconf.RestartRequired {
+			restart.WriteString(d.Key + " " + d.Value + "\n")
+		}
+	}
+	st.restartHash = redisconf.Hash([]byte(restart.String()))
+
+	changed := rc.Status.ConfigHash != st.configHash
+	r.setCondition(rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionTrue,
+		queueworkerv1alpha1.ReasonRendered, "redis.conf rendered: "+st.configHash)
+
+	policy := rc.Spec.Memory.Policy
+	if policy == "" || policy == "noeviction" {
+		r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue,
+			queueworkerv1alpha1.ReasonNoEviction, "maxmemory-policy noeviction: Redis refuses writes at the limit and never drops a task")
+	} else if r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
+		queueworkerv1alpha1.ReasonEvictionAllowed, "maxmemory-policy "+string(policy)+
+			" evicts keys at the memory limit: queued tasks can be lost") {
+		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonEvictionAllowed, "Render",
+			"maxmemory-policy %s evicts keys at the memory limit: queued tasks can be lost", policy)
+	}
+	if changed && rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal && rc.Spec.Network.TCPBacklog > defaultSomaxconn {
+		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonTCPBacklogCapped, "Render",
+			"tcpBacklog %d is above the pod's net.core.somaxconn (%d unless a sysctl raises it): the kernel caps the backlog at %d",
+			rc.Spec.Network.TCPBacklog, defaultSomaxconn, defaultSomaxconn)
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *RedisConfigReconciler) renderFailed(st *redisConfigState, err error) (ctrl.Result, error) {
+	r.setCondition(st.rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionFalse,
+		queueworkerv1alpha1.ReasonInvalidSpec, err.Error())
+	st.stall(queueworkerv1alpha1.ReasonInvalidSpec, "%v", err)
+	return ctrl.Result{}, reconcile.TerminalError(err)
+}
