@@ -107,11 +107,19 @@ func TestSampleYieldsWorkerDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	samples := filepath.Join("..", "config", "samples", "queueworker_v1alpha1_queueworker.yaml")
-	if _, stderr, err := kubectl.Run("apply", "--namespace", ns, "-f", samples); err != nil {
+	samples := filepath.Join("..", "config", "samples")
+	if _, stderr, err := kubectl.Run("apply", "--namespace", ns,
+		"-f", filepath.Join(samples, "queueworker_v1alpha1_redisconfig.yaml"),
+		"-f", filepath.Join(samples, "queueworker_v1alpha1_queueworker.yaml")); err != nil {
 		b, _ := io.ReadAll(stderr)
-		t.Fatalf("kubectl apply %s: %v\n%s", samples, err, b)
+		t.Fatalf("kubectl apply of %s: %v\n%s", samples, err, b)
 	}
+	// The QueueWorker waits for its RedisConfig until the Redis runs.
+	eventually(t, "QueueWorker waits for the RedisConfig", func() error {
+		return conditionIs(getQueueWorker(t, ns, "email"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisConfigNotReady)
+	})
+	_, password := runManagedRedis(t, ns, "redis")
 
 	var dep *appsv1.Deployment
 	eventually(t, "worker Deployment created", func() (err error) {
@@ -124,8 +132,8 @@ func TestSampleYieldsWorkerDeployment(t *testing.T) {
 	if !metav1.IsControlledBy(dep, qw) {
 		t.Errorf("Deployment owner references %v do not name QueueWorker %s as controller", dep.OwnerReferences, qw.UID)
 	}
-	if got := ptr.Deref(dep.Spec.Replicas, -1); got != 2 {
-		t.Errorf("spec.replicas = %d, want 2 from the sample", got)
+	if got := ptr.Deref(dep.Spec.Replicas, -1); got != 1 {
+		t.Errorf("spec.replicas = %d, want autoscaling.minReplicas 1 from the sample", got)
 	}
 
 	wantLabels := map[string]string{
@@ -169,7 +177,7 @@ func TestSampleYieldsWorkerDeployment(t *testing.T) {
 		contract.EnvShutdownTimeout:      "25s",
 		contract.EnvHealthCheckInterval:  "15s",
 		contract.EnvRedisMode:            "standalone",
-		contract.EnvRedisAddr:            "redis.default.svc:6379",
+		contract.EnvRedisAddr:            "redis-redis." + ns + ".svc:6379",
 		contract.EnvRedisDB:              "0",
 		contract.EnvRedisTLS:             "false",
 		contract.EnvRedisPoolSize:        "50",
@@ -192,12 +200,12 @@ func TestSampleYieldsWorkerDeployment(t *testing.T) {
 		t.Errorf("no %s in the worker env", contract.EnvRedisPassword)
 	case pw.Value != "" || pw.ValueFrom == nil || pw.ValueFrom.SecretKeyRef == nil:
 		t.Errorf("%s is not set by secretKeyRef: %+v", contract.EnvRedisPassword, pw)
-	case pw.ValueFrom.SecretKeyRef.Name != "redis-auth" || pw.ValueFrom.SecretKeyRef.Key != "password":
-		t.Errorf("%s refers to %s/%s, want redis-auth/password", contract.EnvRedisPassword,
+	case pw.ValueFrom.SecretKeyRef.Name != "redis-redis-auth" || pw.ValueFrom.SecretKeyRef.Key != "password":
+		t.Errorf("%s refers to %s/%s, want redis-redis-auth/password", contract.EnvRedisPassword,
 			pw.ValueFrom.SecretKeyRef.Name, pw.ValueFrom.SecretKeyRef.Key)
 	}
 	for _, e := range worker.Env {
-		if strings.Contains(e.Value, "change-me") {
+		if strings.Contains(e.Value, password) {
 			t.Errorf("env %s carries the password by value", e.Name)
 		}
 	}

@@ -218,13 +218,7 @@ func TestRedisConfigManaged(t *testing.T) {
 	})
 
 	// The pod starts: a real redis-server from the rendered files.
-	addr := startRenderedRedis(t, conf, sec.Data[resources.RedisPasswordConfKey])
-	managedRedisAddrs.Store(ns+"/jobs", addr)
-	sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: 1,
-		CurrentReplicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}
-	if err := k8sClient.Status().Update(testCtx, sts); err != nil {
-		t.Fatal(err)
-	}
+	addr, _ := runManagedRedis(t, ns, "jobs")
 	eventually(t, "Ready and Applied", func() error {
 		got := getRedisConfig(t, ns, "jobs")
 		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionApplied, metav1.ConditionTrue, queueworkerv1alpha1.ReasonApplied); err != nil {
@@ -274,6 +268,40 @@ func TestRedisConfigManaged(t *testing.T) {
 		}
 		return fmt.Errorf("drift %+v", got.Status.Drift)
 	})
+}
+
+// runManagedRedis plays the managed Redis pod of a RedisConfig: it starts a
+// redis-server with the ConfigMap's redis.conf and the auth Secret's
+// password file, points the operator at it and marks the StatefulSet
+// ready, as kube-controller-manager would once the pod runs.
+func runManagedRedis(t *testing.T, ns, name string) (addr, password string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	sec := &corev1.Secret{}
+	sts := &appsv1.StatefulSet{}
+	eventually(t, "the managed Redis objects", func() error {
+		if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name + "-redis-config"}, cm); err != nil {
+			return err
+		}
+		if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name + "-redis-auth"}, sec); err != nil {
+			return err
+		}
+		return k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name + "-redis"}, sts)
+	})
+	addr = startRenderedRedis(t, cm.Data["redis.conf"], sec.Data[resources.RedisPasswordConfKey])
+	managedRedisAddrs.Store(ns+"/"+name, addr)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(testCtx, client2key(sts), sts); err != nil {
+			return err
+		}
+		sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: 1,
+			CurrentReplicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}
+		return k8sClient.Status().Update(testCtx, sts)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, string(sec.Data["password"])
 }
 
 func client2key(o metav1.Object) types.NamespacedName {
