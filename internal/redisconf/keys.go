@@ -185,13 +185,19 @@ func checkInt(v string) (string, error) {
 	return v, nil
 }
 
+// The two words of a Redis boolean.
+const (
+	yes = "yes"
+	no  = "no"
+)
+
 // checkBool accepts yes or no, in any case, as Redis does.
 func checkBool(v string) (string, error) {
 	switch strings.ToLower(v) {
-	case "yes":
-		return "yes", nil
-	case "no":
-		return "no", nil
+	case yes:
+		return yes, nil
+	case no:
+		return no, nil
 	}
 	return "", errors.New(`must be "yes" or "no"`)
 }
@@ -213,7 +219,7 @@ func checkOneOf(words ...string) func(string) (string, error) {
 func checkOOMScoreAdj(v string) (string, error) {
 	v, err := checkOneOf("no", "yes", "relative", "absolute")(v)
 	if v == "relative" {
-		v = "yes"
+		v = yes
 	}
 	return v, err
 }

@@ -71,9 +71,12 @@ const (
 
 // Names of the files in a TLS Secret, as cert-manager writes them.
 const (
+	// TLSCertFile is the server certificate (tls-cert-file).
 	TLSCertFile = "tls.crt"
-	TLSKeyFile  = "tls.key"
-	TLSCAFile   = "ca.crt"
+	// TLSKeyFile is the certificate's private key (tls-key-file).
+	TLSKeyFile = "tls.key"
+	// TLSCAFile is the CA that signs client certificates (tls-ca-cert-file).
+	TLSCAFile = "ca.crt"
 )
 
 // Options is what a rendered file needs beyond the spec: where the server the

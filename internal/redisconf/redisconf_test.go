@@ -523,8 +523,7 @@ func TestRenderPasswordFile(t *testing.T) {
 	}
 	for _, pw := range []string{"", "nul\x00byte"} {
 		_, err := RenderPasswordFile(pw)
-		var fe *FieldError
-		if !errors.As(err, &fe) {
+		if _, ok := errors.AsType[*FieldError](err); !ok {
 			t.Fatalf("%q: error %v, want a FieldError", pw, err)
 		}
 		if pw != "" && strings.Contains(err.Error(), pw) {
@@ -604,8 +603,9 @@ func TestExtraConfigKeysMatchCRD(t *testing.T) {
 	if rule == nil {
 		t.Fatal("no allow-list rule (self.all(k, k in [...])) in redisconfig_types.go")
 	}
-	var crd []string
-	for _, m := range regexp.MustCompile(`'([^']*)'`).FindAllSubmatch(rule[1], -1) {
+	matches := regexp.MustCompile(`'([^']*)'`).FindAllSubmatch(rule[1], -1)
+	crd := make([]string, 0, len(matches))
+	for _, m := range matches {
 		crd = append(crd, string(m[1]))
 	}
 	if !slices.Equal(crd, extraConfigKeys) {

@@ -24,8 +24,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	v1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
 
@@ -184,8 +182,15 @@ func (r *renderer) persistence(p v1alpha1.RedisPersistence) {
 
 func (r *renderer) network(n v1alpha1.RedisNetwork) {
 	r.add("tcp-backlog", r.count("spec.network.tcpBacklog", n.TCPBacklog, defaultTCPBacklog, 65535))
-	r.add("timeout", r.seconds("spec.network.timeout", n.Timeout, defaultTimeout))
-	r.add("tcp-keepalive", r.seconds("spec.network.tcpKeepalive", n.TCPKeepalive, defaultTCPKeepalive))
+	timeout, keepalive := defaultTimeout, defaultTCPKeepalive
+	if n.Timeout != nil {
+		timeout = n.Timeout.Duration
+	}
+	if n.TCPKeepalive != nil {
+		keepalive = n.TCPKeepalive.Duration
+	}
+	r.add("timeout", r.seconds("spec.network.timeout", timeout))
+	r.add("tcp-keepalive", r.seconds("spec.network.tcpKeepalive", keepalive))
 	r.add("maxclients", r.count("spec.network.maxClients", n.MaxClients, defaultMaxClients, 1000000))
 }
 
@@ -200,14 +205,9 @@ func (r *renderer) count(field string, v, def, maxV int32) string {
 	return strconv.Itoa(int(v))
 }
 
-// seconds returns d, or def when d is nil, in whole seconds. A fraction of
-// a second rounds up: 0 turns timeout and tcp-keepalive off, and 500ms
-// must not.
-func (r *renderer) seconds(field string, d *metav1.Duration, def time.Duration) string {
-	v := def
-	if d != nil {
-		v = d.Duration
-	}
+// seconds returns v in whole seconds. A fraction of a second rounds up: 0
+// turns timeout and tcp-keepalive off, and 500ms must not.
+func (r *renderer) seconds(field string, v time.Duration) string {
 	if v < 0 || v > maxDuration {
 		r.fail(field, "must be between 0s and 24h, not %s", v)
 	}
@@ -269,9 +269,9 @@ func sortDirectives(ds []Directive) {
 
 func yesNo(b bool) string {
 	if b {
-		return "yes"
+		return yes
 	}
-	return "no"
+	return no
 }
 
 func joinStrings[S ~string](values []S) string {
