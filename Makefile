@@ -30,15 +30,27 @@ help: ## Display this help.
 
 ##@ Development
 
-# CHART_CRDS_DIR receives a copy of the generated CRDs when the Helm chart keeps
-# them in a crds/ directory, so the chart never ships a stale schema.
-CHART_CRDS_DIR ?= charts/queueworker-operator/crds
+# CHART_DIR is the operator's Helm chart. `make manifests` copies into it what
+# controller-gen generates, so the chart never ships a stale schema or grants
+# other permissions than the code declares (and `make verify` catches a copy
+# that was not refreshed):
+# - CHART_CRDS_DIR receives the CRDs;
+# - CHART_MANAGER_RULES receives the rules of the generated ClusterRole
+#   manager-role (config/rbac/role.yaml), which the chart's roles render.
+CHART_DIR ?= charts/queueworker-operator
+CHART_CRDS_DIR ?= $(CHART_DIR)/crds
+CHART_MANAGER_RULES ?= $(CHART_DIR)/files/manager-rules.yaml
 
 .PHONY: manifests
-manifests: ## Generate the ClusterRole, WebhookConfiguration and CustomResourceDefinition objects.
+manifests: ## Generate the ClusterRole, WebhookConfiguration and CustomResourceDefinition objects (and the chart's copies).
 	@cg="$(call tool-path,controller-gen)"; \
 	"$$cg" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true webhook paths="./..." output:crd:artifacts:config=config/crd/bases
-	@if [ -d "$(CHART_CRDS_DIR)" ]; then cp config/crd/bases/*.yaml "$(CHART_CRDS_DIR)/"; fi
+	@$(MAKE) --no-print-directory chart-sync
+
+.PHONY: chart-sync
+chart-sync: ## Copy the generated CRDs and manager rules from config/ into the Helm chart (make manifests runs it).
+	@if [ -d "$(CHART_CRDS_DIR)" ]; then rm -f "$(CHART_CRDS_DIR)"/*.yaml; cp config/crd/bases/*.yaml "$(CHART_CRDS_DIR)/"; fi
+	@if [ -d "$(dir $(CHART_MANAGER_RULES))" ]; then $(call chart-manager-rules,config/rbac/role.yaml,$(CHART_MANAGER_RULES)); fi
 
 .PHONY: generate
 generate: ## Generate the DeepCopy, DeepCopyInto and DeepCopyObject methods.
@@ -57,13 +69,15 @@ vet: ## Run go vet against code, the e2e suite (build tag e2e) included.
 TEST_FLAGS ?=
 
 .PHONY: test
-test: vet redis ## Run the unit and integration tests (envtest with the pinned Kubernetes binaries, real redis-server).
+test: vet redis ## Run the unit and integration tests (envtest with the pinned Kubernetes binaries, real redis-server, the chart with the pinned helm).
 	@start=$$(date +%s); \
 	echo "==> Kubernetes test binaries for envtest"; \
 	assets="$$(hack/build-test-binaries.sh --print-assets)"; \
-	echo "==> go test ./... (KUBEBUILDER_ASSETS=$$assets)"; \
+	echo "==> helm for the chart tests (test/chart)"; \
+	helm="$$(hack/build-test-binaries.sh --path helm)"; \
+	echo "==> go test ./... (KUBEBUILDER_ASSETS=$$assets HELM=$$helm)"; \
 	rc=0; \
-	KUBEBUILDER_ASSETS="$$assets" go test ./... -count=1 -coverprofile=cover.out $(TEST_FLAGS) || rc=$$?; \
+	KUBEBUILDER_ASSETS="$$assets" HELM="$$helm" go test ./... -count=1 -coverprofile=cover.out $(TEST_FLAGS) || rc=$$?; \
 	if [ $$rc -eq 0 ]; then result=passed; else result=FAILED; fi; \
 	echo "==> tests $$result in $$(( $$(date +%s) - start ))s"; \
 	exit $$rc
@@ -94,7 +108,7 @@ test-unit: ## Run the tests that need neither envtest nor redis-server (go test 
 VERIFY_DIRS = api config charts
 
 .PHONY: verify
-verify: ## Fail if generated files (deepcopy, CRDs, RBAC, chart CRDs), gofmt or go.mod/go.sum are out of date.
+verify: ## Fail if generated files (deepcopy, CRDs, RBAC, the chart's CRDs and rules), gofmt or go.mod/go.sum are out of date.
 	@snapshot() { find $$(ls -d $(VERIFY_DIRS) 2>/dev/null) -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum; }; \
 	before="$$(mktemp)"; after="$$(mktemp)"; trap 'rm -f "$$before" "$$after"' EXIT; \
 	snapshot >"$$before"; \
@@ -127,6 +141,13 @@ verify: ## Fail if generated files (deepcopy, CRDs, RBAC, chart CRDs), gofmt or 
 	fi; \
 	if [ $$failed -ne 0 ]; then exit 1; fi; \
 	echo "==> verify passed"
+
+.PHONY: helm-lint
+helm-lint: ## Lint the Helm chart (pinned helm, --strict) with its default values and with every optional object on.
+	@helm="$(call tool-path,helm)"; \
+	"$$helm" lint --strict $(CHART_DIR) && \
+	"$$helm" lint --strict $(CHART_DIR) --set 'watchNamespaces={team-a,team-b}' \
+		--set metrics.serviceMonitor.enabled=true --set metrics.certSecretName=metrics-server-cert
 
 .PHONY: lint
 lint: ## Run golangci-lint.
@@ -256,6 +277,10 @@ golangci-lint: ## Build golangci-lint if necessary and print its path.
 kustomize: ## Build kustomize if necessary and print its path.
 	@hack/build-test-binaries.sh --path kustomize
 
+.PHONY: helm
+helm: ## Build helm if necessary and print its path.
+	@hack/build-test-binaries.sh --path helm
+
 # tool-path expands, inside a recipe, to the path of the pinned tool $(1),
 # building it first if it is not cached; progress goes to stderr. Use it in an
 # assignment (x="$(call tool-path,NAME)"), so a failed build stops the recipe.
@@ -263,6 +288,27 @@ tool-path = $$(hack/build-test-binaries.sh --path $(1))
 
 # kubectl-path expands to KUBECTL when it is on PATH, else to the pinned kubectl.
 kubectl-path = $$(command -v $(KUBECTL) || hack/build-test-binaries.sh --path kubectl)
+
+# chart-manager-rules writes to $(2) the rules of the ClusterRole manager-role
+# found in $(1) (controller-gen's role.yaml, possibly several documents), under
+# a header, through a temporary file so a failure leaves $(2) as it was.
+define chart-manager-rules
+awk ' \
+	/^---$$/ { doc++; inrules = 0; next } \
+	/^kind: ClusterRole$$/ { clusterrole[doc] = 1 } \
+	/^  name: manager-role$$/ { named[doc] = 1 } \
+	/^rules:/ { inrules = 1; next } \
+	inrules && /^[^ -]/ { inrules = 0 } \
+	inrules { rules[doc] = rules[doc] $$0 "\n" } \
+	END { \
+		for (i = 0; i <= doc; i++) if (clusterrole[i] && named[i] && rules[i] != "") { \
+			print "# The rules of the ClusterRole manager-role, generated by `make manifests`"; \
+			print "# from config/rbac/role.yaml (the +kubebuilder:rbac markers). Do not edit."; \
+			printf "%s", rules[i]; exit 0 \
+		} \
+		print "no rules of a ClusterRole manager-role in $(1)" > "/dev/stderr"; exit 1 \
+	}' $(1) > $(2).tmp && mv $(2).tmp $(2) || { rm -f $(2).tmp; exit 1; }
+endef
 
 # kustomize-with-image builds config/default with the operator image set to
 # IMG, through a throwaway overlay, so the checkout is left untouched.
