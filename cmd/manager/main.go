@@ -19,8 +19,10 @@ limitations under the License.
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -29,6 +31,8 @@ import (
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
+	"github.com/go-logr/logr"
+	"github.com/redis/go-redis/v9"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -61,6 +65,13 @@ func init() {
 	// +kubebuilder:scaffold:scheme
 }
 
+// redisLogger sends go-redis's messages to the operator's log at V(1).
+type redisLogger struct{ log logr.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.V(1).Info(fmt.Sprintf(format, v...))
+}
+
 func main() {
 	var (
 		metricsAddr, metricsCertPath, metricsCertName, metricsCertKey string
@@ -90,6 +101,9 @@ func main() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// go-redis reports dial failures on its own logger; the autoscaler
+	// already turns them into conditions and metrics, so they are detail.
+	redis.SetLogger(redisLogger{log: ctrl.Log.WithName("redis")})
 
 	var tlsOpts []func(*tls.Config)
 	if !enableHTTP2 {
