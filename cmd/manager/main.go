@@ -75,7 +75,7 @@ func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 func main() {
 	var (
 		metricsAddr, metricsCertPath, metricsCertName, metricsCertKey string
-		probeAddr, watchNamespaces                                    string
+		probeAddr, watchNamespaces, leaderElectionNamespace           string
 		enableLeaderElection, secureMetrics, enableHTTP2              bool
 		secretResync                                                  time.Duration
 	)
@@ -92,6 +92,9 @@ func main() {
 	flag.StringVar(&metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset and Stream Cancellation CVEs).")
+	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
+		"Namespace of the leader-election Lease; defaults to $POD_NAMESPACE, else the namespace of the "+
+			"in-cluster service account.")
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces to watch; all namespaces when empty.")
 	flag.DurationVar(&secretResync, "secret-resync-period", controllers.DefaultSecretResyncPeriod,
@@ -147,11 +150,12 @@ func main() {
 	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsServerOptions,
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         enableLeaderElection,
-		LeaderElectionID:       "queueworker-operator.queueworker.io",
+		Scheme:                  scheme,
+		Metrics:                 metricsServerOptions,
+		HealthProbeBindAddress:  probeAddr,
+		LeaderElection:          enableLeaderElection,
+		LeaderElectionID:        "queueworker-operator.queueworker.io",
+		LeaderElectionNamespace: leaderElectionNamespace,
 		// The process exits right after the manager stops, so releasing the
 		// lease on the way out is safe and lets a new leader start at once.
 		LeaderElectionReleaseOnCancel: true,
