@@ -1,0 +1,95 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package podrunner
+
+import (
+	"strings"
+
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+)
+
+// The image repositories of this project's own images (the Dockerfile's
+// manager and worker stages).
+const (
+	ManagerRepository = "queueworker-operator"
+	WorkerRepository  = "queueworker-worker"
+)
+
+// Program is a local executable that stands in for a container image.
+type Program struct {
+	// Binary is the path of the executable.
+	Binary string
+	// Entrypoint is the image's ENTRYPOINT. A container command that
+	// starts with it runs Binary; no other command can run, since the
+	// images hold nothing else.
+	Entrypoint string
+	// Addresses are the listen addresses the program reads from flags or
+	// environment variables. Replicas of a pod would all ask for the same
+	// port, so each process gets free loopback ports instead.
+	Addresses []AddressSetting
+}
+
+// Images maps an image repository name to the program that runs it.
+type Images map[string]Program
+
+// DefaultImages maps the project's two images to local builds of
+// cmd/manager and cmd/worker.
+func DefaultImages(managerBin, workerBin string) Images {
+	return Images{
+		ManagerRepository: {
+			Binary:     managerBin,
+			Entrypoint: "/manager",
+			// The flags of cmd/manager, with its defaults: metrics are off
+			// unless asked for, probes default to :8081.
+			Addresses: []AddressSetting{
+				{Flag: "metrics-bind-address", Default: "0"},
+				{Flag: "health-probe-bind-address", Default: ":8081"},
+			},
+		},
+		WorkerRepository: {
+			Binary:     workerBin,
+			Entrypoint: "/worker",
+			// The worker refuses to start without the variable, so it gets
+			// no default.
+			Addresses: []AddressSetting{{Env: contract.EnvHTTPAddr}},
+		},
+	}
+}
+
+// Lookup returns the program for an image reference such as
+// "queueworker-worker:dev" or "ghcr.io/org/queueworker-operator@sha256:...":
+// the registry, the path before the last element, the tag and the digest do
+// not matter.
+func (im Images) Lookup(image string) (Program, bool) {
+	p, ok := im[Repository(image)]
+	return p, ok
+}
+
+// Repository returns the last path element of an image reference, without
+// tag or digest.
+func Repository(image string) string {
+	if i := strings.IndexByte(image, '@'); i >= 0 {
+		image = image[:i]
+	}
+	if i := strings.LastIndexByte(image, '/'); i >= 0 {
+		image = image[i+1:]
+	}
+	if i := strings.IndexByte(image, ':'); i >= 0 {
+		image = image[:i]
+	}
+	return image
+}
