@@ -69,7 +69,7 @@ vet: ## Run go vet against code, the e2e suite (build tag e2e) included.
 TEST_FLAGS ?=
 
 .PHONY: test
-test: vet redis ## Run the unit and integration tests (envtest with the pinned Kubernetes binaries, real redis-server, the chart with the pinned helm).
+test: vet redis ## Run the unit and integration tests (envtest with the pinned Kubernetes binaries, real redis-server, the chart with the pinned helm), then the end-to-end suite (test-e2e).
 	@start=$$(date +%s); \
 	echo "==> Kubernetes test binaries for envtest"; \
 	assets="$$(hack/build-test-binaries.sh --print-assets)"; \
@@ -81,6 +81,7 @@ test: vet redis ## Run the unit and integration tests (envtest with the pinned K
 	if [ $$rc -eq 0 ]; then result=passed; else result=FAILED; fi; \
 	echo "==> tests $$result in $$(( $$(date +%s) - start ))s"; \
 	exit $$rc
+	@$(MAKE) --no-print-directory test-e2e
 
 .PHONY: bench
 bench: redis ## Run the benchmarks: queue reads (1..1000 queues), decisions, decision latency and idle API writes.
@@ -103,6 +104,35 @@ test-unit: ## Run the tests that need neither envtest nor redis-server (go test 
 			$$1 ~ /\.test$$/ { for (i = 2; i <= NF; i++) if ($$i in skip) next; sub(/\.test$$/, "", $$1); print $$1 }')"; \
 	if [ -z "$$pkgs" ]; then echo "no unit test packages"; exit 0; fi; \
 	go test -short -count=1 $(TEST_FLAGS) $$pkgs
+
+# E2E_FLAGS are extra flags for the end-to-end suite's go test, e.g.
+# E2E_FLAGS='-run TestE2E/burst' (the cluster and the chart are set up whatever
+# runs). The suite reads E2E_* variables from the environment; test/e2e/README.md
+# lists them.
+E2E_FLAGS ?=
+# E2E_TIMEOUT bounds one run of the end-to-end suite.
+E2E_TIMEOUT ?= 45m
+
+.PHONY: test-e2e
+test-e2e: redis ## Run the end-to-end suite on a local control plane of its own (hack/local-cluster.sh), torn down at the end unless E2E_KEEP_CLUSTER=1.
+	@start=$$(date +%s); \
+	echo "==> Kubernetes binaries, kwok and helm for the local cluster"; \
+	assets="$$(hack/build-test-binaries.sh --print-assets)"; \
+	hack/build-test-binaries.sh --path kwok >/dev/null; \
+	helm="$$(hack/build-test-binaries.sh --path helm)"; \
+	echo "==> go test -tags e2e ./test/e2e/ (E2E_PROVIDER=local)"; \
+	rc=0; \
+	E2E_PROVIDER=local KUBECTL="$$assets/kubectl" HELM="$$helm" \
+		go test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/ $(E2E_FLAGS) || rc=$$?; \
+	if [ $$rc -eq 0 ]; then result=passed; else result=FAILED; fi; \
+	echo "==> end-to-end tests $$result in $$(( $$(date +%s) - start ))s"; \
+	exit $$rc
+
+.PHONY: test-e2e-kind
+test-e2e-kind: ## Run the end-to-end suite on a kind cluster (needs kind and a running Docker engine; builds and loads both images).
+	@helm="$$(hack/build-test-binaries.sh --path helm)"; \
+	E2E_PROVIDER=kind KIND="$(KIND)" CONTAINER_TOOL="$(CONTAINER_TOOL)" HELM="$$helm" \
+		go test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) ./test/e2e/ $(E2E_FLAGS)
 
 # VERIFY_DIRS hold the generated files that must be committed up to date.
 VERIFY_DIRS = api config charts
@@ -319,3 +349,17 @@ printf 'resources:\n- %s\n' "$$(realpath --relative-to="$$overlay" config/defaul
 (cd "$$overlay" && "$$kustomize" edit set image controller=$(IMG)); \
 "$$kustomize" build "$$overlay"
 endef
+
+##@ Demo
+
+# PURGE=1 makes demo-down also delete the local cluster's state dir (etcd
+# data, logs, the demo's Redis data).
+PURGE ?=
+
+.PHONY: demo
+demo: ## Run the demo: a local cluster (or the one of your kubeconfig), the operator, a burst of tasks watched live; it stays running.
+	@IMG="$(IMG)" WORKER_IMG="$(WORKER_IMG)" hack/demo.sh up
+
+.PHONY: demo-down
+demo-down: ## Tear the demo down: uninstall it, stop its redis-server and the local cluster (PURGE=1 deletes their state too).
+	@hack/demo.sh down $(if $(PURGE),--purge)
