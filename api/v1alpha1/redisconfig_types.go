@@ -425,7 +425,7 @@ type RedisConfigStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=rc,categories=queueworker
+// +kubebuilder:resource:shortName=rc
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="MaxMemory",type=string,JSONPath=`.spec.memory.maxMemory`
