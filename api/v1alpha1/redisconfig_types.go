@@ -425,7 +425,7 @@ type RedisConfigStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=rc
+// +kubebuilder:resource:shortName=rcfg
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="MaxMemory",type=string,JSONPath=`.spec.memory.maxMemory`
