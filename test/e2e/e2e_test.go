@@ -24,6 +24,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +41,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
@@ -113,8 +116,10 @@ func setUp(t *testing.T) *suite {
 	}
 	s := &suite{provider: p, root: root, report: newReport(p.name())}
 	// The scenarios stop Redis on purpose; the suite's clients would log
-	// every failed dial. Failures reach the test as errors anyway.
+	// every failed dial. Failures reach the test as errors anyway, and the
+	// Kubernetes client has nothing to log that a test reads.
 	redis.SetLogger(quietRedisLog{})
+	ctrllog.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	t.Logf("provider %s", p.name())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -104,9 +104,8 @@ func (s *suite) testRedisOutage(t *testing.T) {
 	}
 	sc.result.note("replicas held at %d or more while Redis was unreachable (lowest %d)", held.desired, low)
 
-	c := sc.waitDrained(w.queue, ids)
+	sc.waitDrained(w.queue, ids)
 	sc.result.drained = time.Since(start)
-	sc.result.tally = &c
 	sc.result.peak, _ = m.peak(start)
 	sc.result.note("every task done %s after Redis came back; replicas %s",
 		time.Since(restartAt).Round(100*time.Millisecond), m.timeline(start))
@@ -114,6 +113,7 @@ func (s *suite) testRedisOutage(t *testing.T) {
 		sc.result.note("%d tasks stayed active with nothing pending from +%s to +%s: their workers lost Redis mid-task, and asynq recovers such a task once its lease expires",
 			n, from.Sub(start).Round(time.Second), to.Sub(start).Round(time.Second))
 	}
+	c := sc.finalTally(ids)
 	if c.lost != 0 || c.unknown != 0 {
 		t.Errorf("every task must complete; ledger: %s", c)
 	}
@@ -121,7 +121,7 @@ func (s *suite) testRedisOutage(t *testing.T) {
 		t.Errorf("%d tasks ran twice, more than the %d that can have been running at the stop", c.duplicated, inFlight)
 	}
 	if c.duplicated > 0 {
-		sc.result.note("%d tasks completed twice: running when Redis went away, their acknowledgement was lost", c.duplicated)
+		sc.result.note("tasks completed twice: %d (running when Redis went away, their acknowledgement was lost)", c.duplicated)
 	}
 	sc.checkEvents(name, queueworkerv1alpha1.ReasonRedisUnreachable, queueworkerv1alpha1.ReasonRedisReachable)
 }
@@ -179,12 +179,11 @@ func (s *suite) testOperatorCrash(t *testing.T) {
 	up2 := sc.waitScaleUp(m, w.minReplicas, second)
 	sc.result.note("second burst under the new leader: first scale-up after %s", up2.at.Sub(second).Round(100*time.Millisecond))
 
-	c := sc.waitDrained(w.queue, ids)
+	sc.waitDrained(w.queue, ids)
 	sc.result.drained = time.Since(start)
-	sc.result.tally = &c
 	back = sc.waitBackToMin(m, w.minReplicas)
 	sc.result.backToMin = back.Sub(start)
 	sc.result.peak, _ = m.peak(start)
 	sc.result.note("replicas %s", m.timeline(start))
-	sc.checkExactlyOnce(c)
+	sc.checkExactlyOnce(sc.finalTally(ids))
 }

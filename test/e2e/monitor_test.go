@@ -376,8 +376,9 @@ func (m *monitor) lastObservation(t time.Time) (observation, bool) {
 // strandedActive looks, after t, for tasks that stayed in the active list
 // once nothing was pending any more: tasks whose worker lost Redis while
 // running them, which asynq hands back only when their lease has expired.
-// It returns the most such tasks seen, and the first and last poll that
-// saw them.
+// It returns how many the last such poll saw (the first ones also count
+// tasks that were just finishing), and the first and last poll that saw
+// any.
 func (m *monitor) strandedActive(t time.Time) (n int64, from, to time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -388,8 +389,7 @@ func (m *monitor) strandedActive(t time.Time) (n int64, from, to time.Time) {
 		if from.IsZero() {
 			from = o.at
 		}
-		to = o.at
-		n = max(n, o.active)
+		to, n = o.at, o.active
 	}
 	return n, from, to
 }

@@ -47,9 +47,8 @@ func (s *suite) testBurst(t *testing.T) {
 	up := sc.waitScaleUp(m, w.minReplicas, start)
 	sc.result.reaction = up.at.Sub(start)
 
-	c := sc.waitDrained(w.queue, ids)
+	sc.waitDrained(w.queue, ids)
 	sc.result.drained = time.Since(start)
-	sc.result.tally = &c
 	back := sc.waitBackToMin(m, w.minReplicas)
 	sc.result.backToMin = back.Sub(start)
 
@@ -62,7 +61,7 @@ func (s *suite) testBurst(t *testing.T) {
 	if peak > w.maxReplicas {
 		t.Errorf("the workers were scaled to %d, above maxReplicas %d", peak, w.maxReplicas)
 	}
-	sc.checkExactlyOnce(c)
+	sc.checkExactlyOnce(sc.finalTally(ids))
 	sc.checkEvents(name, queueworkerv1alpha1.ReasonScaledUp, queueworkerv1alpha1.ReasonScaledDown)
 }
 
@@ -95,9 +94,8 @@ func (s *suite) testScaleInMidTask(t *testing.T) {
 	sc.result.reaction = up.at.Sub(start)
 	ids = append(ids, trickled()...)
 
-	c := sc.waitDrained(w.queue, ids)
+	sc.waitDrained(w.queue, ids)
 	sc.result.drained = time.Since(start)
-	sc.result.tally = &c
 	back := sc.waitBackToMin(m, w.minReplicas)
 	sc.result.backToMin = back.Sub(start)
 	sc.result.peak, _ = m.peak(start)
@@ -121,5 +119,5 @@ func (s *suite) testScaleInMidTask(t *testing.T) {
 		running += e.running
 	}
 	sc.result.note("%d worker pods stopped; asynq's records show at least %d tasks still running in them at SIGTERM", exits, running)
-	sc.checkExactlyOnce(c)
+	sc.checkExactlyOnce(sc.finalTally(ids))
 }

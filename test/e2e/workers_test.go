@@ -276,11 +276,10 @@ func ledgerTally(ctx context.Context, rdb *redis.Client, ids []string) (tally, e
 // waitDrained waits until every task of ids has completed and the queue
 // holds nothing: no pending, running, scheduled or retrying task. An
 // archived task has failed for good, so it fails the wait at once.
-func (sc *scenario) waitDrained(queue string, ids []string) tally {
+func (sc *scenario) waitDrained(queue string, ids []string) {
 	t := sc.t
 	t.Helper()
 	inspector := asynq.NewInspectorFromRedisClient(sc.rdb)
-	var last tally
 	eventually(t, "every task completes and the queue is empty", longWait, func() (bool, error) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		defer cancel()
@@ -288,7 +287,6 @@ func (sc *scenario) waitDrained(queue string, ids []string) tally {
 		if err != nil {
 			return false, err
 		}
-		last = c
 		info, err := inspector.GetQueueInfo(queue)
 		if err != nil {
 			return false, fmt.Errorf("reading queue %s: %w", queue, err)
@@ -308,7 +306,19 @@ func (sc *scenario) waitDrained(queue string, ids []string) tally {
 	if len(active) > 0 {
 		t.Fatalf("%d tasks are left in queue %s's active list", len(active), queue)
 	}
-	return last
+}
+
+// finalTally reads the ledger at the end of a scenario, so that a
+// completion that came after the drain counts too, and puts it in the
+// report.
+func (sc *scenario) finalTally(ids []string) tally {
+	sc.t.Helper()
+	c, err := ledgerTally(sc.t.Context(), sc.rdb, ids)
+	if err != nil {
+		sc.t.Fatalf("reading the ledger: %v", err)
+	}
+	sc.result.tally = &c
+	return c
 }
 
 // waitBackToMin waits until the operator has scaled the workers down to
