@@ -237,14 +237,22 @@ func readiness(st *queueWorkerState) (metav1.ConditionStatus, string, string) {
 // whether its status or reason changed.
 func (r *QueueWorkerReconciler) setCondition(qw *queueworkerv1alpha1.QueueWorker, condType string,
 	status metav1.ConditionStatus, reason, msg string) bool {
-	old := apimeta.FindStatusCondition(qw.Status.Conditions, condType)
+	return setCondition(&qw.Status.Conditions, qw.Generation, condType, status, reason, msg)
+}
+
+// setCondition sets a condition with the object's generation and reports
+// whether its status or reason changed, so callers emit events on
+// transitions only. Both reconcilers use it.
+func setCondition(conds *[]metav1.Condition, generation int64, condType string,
+	status metav1.ConditionStatus, reason, msg string) bool {
+	old := apimeta.FindStatusCondition(*conds, condType)
 	changed := old == nil || old.Status != status || old.Reason != reason
-	apimeta.SetStatusCondition(&qw.Status.Conditions, metav1.Condition{
+	apimeta.SetStatusCondition(conds, metav1.Condition{
 		Type:               condType,
 		Status:             status,
 		Reason:             reason,
 		Message:            msg,
-		ObservedGeneration: qw.Generation,
+		ObservedGeneration: generation,
 	})
 	return changed
 }

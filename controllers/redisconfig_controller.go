@@ -27,7 +27,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -167,13 +166,8 @@ func (r *RedisConfigReconciler) now() time.Time {
 }
 
 func (r *RedisConfigReconciler) setCondition(rc *queueworkerv1alpha1.RedisConfig, condType string,
-	status metav1.ConditionStatus, reason, msg string) (changed bool) {
-	old := apimeta.FindStatusCondition(rc.Status.Conditions, condType)
-	changed = old == nil || old.Status != status || old.Reason != reason
-	apimeta.SetStatusCondition(&rc.Status.Conditions, metav1.Condition{
-		Type: condType, Status: status, Reason: reason, Message: msg, ObservedGeneration: rc.Generation,
-	})
-	return changed
+	status metav1.ConditionStatus, reason, msg string) bool {
+	return setCondition(&rc.Status.Conditions, rc.Generation, condType, status, reason, msg)
 }
 
 // SetupWithManager registers the controller. It owns the ConfigMap,
