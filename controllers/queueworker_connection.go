@@ -20,28 +20,40 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"reflect"
+	"sync"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
-// reconcileConnection resolves the Redis endpoint and hashes the data of the
-// Secrets it uses. Secrets are read with an uncached GET, one per referenced
-// Secret; redis.configRef resolves through the RedisConfig's status. A
-// missing or unready RedisConfig, Secret or key stalls the QueueWorker (the
-// Stalled condition) and is looked for again after StalledRetryPeriod, so
-// the QueueWorker recovers by itself once it appears.
+// reconcileConnection resolves the Redis endpoint and reads the Secret
+// values it uses. Secrets are read with uncached GETs; redis.configRef
+// resolves through the RedisConfig's status. A Secret named directly in
+// spec.redis must allow QueueWorkers to use it (and, when it says so, the
+// address the password goes to); the Secrets of a RedisConfig were checked
+// by the RedisConfig controller. A missing or unready RedisConfig, a
+// missing Secret or key, or a Secret that does not allow the use stalls the
+// QueueWorker (the Stalled condition) and is looked for again after
+// StalledRetryPeriod, so the QueueWorker recovers by itself. The values are
+// kept in memory and read again when the endpoint changes and every
+// SecretResyncPeriod, so the autoscaler's wake-ups do not GET them each time.
 func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw := st.qw
-	ep, ok := resources.EndpointFromSpec(qw.Spec.Redis)
-	if !ok {
+	key := client.ObjectKeyFromObject(qw)
+	ep, direct := resources.EndpointFromSpec(qw.Spec.Redis)
+	if !direct {
 		name := qw.Spec.Redis.ConfigRef.Name
 		rc := &queueworkerv1alpha1.RedisConfig{}
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: qw.Namespace, Name: name}, rc)
@@ -52,11 +64,7 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("reading RedisConfig %q: %w", name, err)
 		}
-		if !apimeta.IsStatusConditionTrue(rc.Status.Conditions, queueworkerv1alpha1.ConditionReady) || rc.Status.Address == "" {
-			msg := "it has no address yet"
-			if c := apimeta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionReady); c != nil {
-				msg = c.Reason + ": " + c.Message
-			}
+		if msg, ready := redisConfigReady(rc); !ready {
 			st.stall(queueworkerv1alpha1.ReasonRedisConfigNotReady, "RedisConfig %q is not ready: %s", name, msg)
 			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
 		}
@@ -64,42 +72,129 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 	}
 	st.endpoint = ep
 
-	keys := ep.SecretKeys()
-	if len(keys) == 0 {
+	uses := connectionSecretUses(ep, direct)
+	if len(uses) == 0 {
+		r.connections.forget(key)
 		return ctrl.Result{}, nil
 	}
+	now := r.now()
+	if c, ok := r.connections.get(key, ep, now, r.secretResyncPeriod()); ok {
+		st.credentials, st.secretHash = c.credentials, c.secretHash
+		return ctrl.Result{RequeueAfter: c.readAt.Add(r.secretResyncPeriod()).Sub(now)}, nil
+	}
+
 	h := sha256.New()
-	secrets := map[string]*corev1.Secret{}
-	for _, k := range keys {
-		sec, found := secrets[k.Name]
-		if !found {
-			sec = &corev1.Secret{}
-			err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: qw.Namespace, Name: k.Name}, sec)
-			if apierrors.IsNotFound(err) {
-				st.stall(queueworkerv1alpha1.ReasonSecretNotFound, "Secret %q not found", k.Name)
-				return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
-			}
-			if err != nil {
-				return ctrl.Result{}, fmt.Errorf("reading Secret %q: %w", k.Name, err)
-			}
-			secrets[k.Name] = sec
-		}
-		v, found := sec.Data[k.Key]
-		if !found {
-			st.stall(queueworkerv1alpha1.ReasonSecretKeyNotFound, "Secret %q has no key %q", k.Name, k.Key)
+	for _, use := range uses {
+		sec, v, err := readSecretKey(ctx, r.APIReader, qw.Namespace, use)
+		if se, ok := errors.AsType[*stallError](err); ok {
+			r.connections.forget(key)
+			st.stall(se.reason, "%s", se.msg)
 			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
 		}
-		if ep.Password != nil && k == *ep.Password {
-			st.credentials.Password = string(v)
+		if err != nil {
+			return ctrl.Result{}, err
 		}
-		if ep.CA != nil && k == *ep.CA {
+		switch use.field {
+		case fieldPassword:
+			st.credentials.Password = string(v)
+		case fieldCA:
 			st.credentials.CAPEM = v
 		}
 		// Each value enters keyed with its Secret's UID, so the annotation
 		// does not let someone who reads pods test password guesses.
-		_, _ = fmt.Fprintf(h, "%s/%s:%s;", k.Name, k.Key, secretDigest(sec, v))
+		_, _ = fmt.Fprintf(h, "%s/%s:%s;", use.name, use.key, secretDigest(sec, v))
 	}
 	st.secretHash = hex.EncodeToString(h.Sum(nil))[:16]
+	r.connections.put(key, cachedConnection{endpoint: ep, credentials: st.credentials, secretHash: st.secretHash, readAt: now})
 	// Secrets are not watched: look again later to notice a rotation.
 	return ctrl.Result{RequeueAfter: r.secretResyncPeriod()}, nil
+}
+
+// redisConfigReady tells whether a RedisConfig's status may be used, and
+// why not. Its status must describe its current spec: the endpoint comes
+// from the spec and the credentials from the status, and a spec that moved
+// to another address must not get the credentials its controller checked
+// for the old one.
+func redisConfigReady(rc *queueworkerv1alpha1.RedisConfig) (string, bool) {
+	c := apimeta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionReady)
+	switch {
+	case c == nil || rc.Status.Address == "":
+		return "it has no address yet", false
+	case rc.Status.ObservedGeneration != rc.Generation || c.ObservedGeneration != rc.Generation:
+		return fmt.Sprintf("its generation %d is not reconciled yet", rc.Generation), false
+	case c.Status != metav1.ConditionTrue:
+		return c.Reason + ": " + c.Message, false
+	}
+	return "", true
+}
+
+// Fields of a QueueWorker's connection that name Secrets, as messages
+// name them.
+const (
+	fieldPassword = "redis.passwordSecretRef"
+	fieldCA       = "redis.tls.caSecretRef"
+)
+
+// connectionSecretUses lists the Secret keys the endpoint uses, password
+// first. Those named directly in spec.redis are checked against the
+// Secret's annotations; those of a RedisConfig (direct false) were checked
+// by its controller, and kind is left empty.
+func connectionSecretUses(ep resources.RedisEndpoint, direct bool) []secretUse {
+	kind := ""
+	if direct {
+		kind = queueworkerv1alpha1.KindQueueWorker
+	}
+	var uses []secretUse
+	if ep.Password != nil {
+		uses = append(uses, secretUse{kind: kind, field: fieldPassword, name: ep.Password.Name, key: ep.Password.Key,
+			sendTo: ep.Addresses()})
+	}
+	if ep.CA != nil {
+		uses = append(uses, secretUse{kind: kind, field: fieldCA, name: ep.CA.Name, key: ep.CA.Key})
+	}
+	return uses
+}
+
+// connectionCache keeps the Secret values of each QueueWorker's connection
+// between reconciles. It is safe for concurrent use; the zero value is
+// ready.
+type connectionCache struct {
+	mu      sync.Mutex
+	entries map[types.NamespacedName]cachedConnection
+}
+
+// cachedConnection is what one read of a connection's Secrets found.
+type cachedConnection struct {
+	endpoint    resources.RedisEndpoint
+	credentials queue.Credentials
+	secretHash  string
+	readAt      time.Time
+}
+
+// get returns the entry of key when it was read for the same endpoint less
+// than maxAge before now.
+func (c *connectionCache) get(key types.NamespacedName, ep resources.RedisEndpoint, now time.Time,
+	maxAge time.Duration) (cachedConnection, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || !reflect.DeepEqual(e.endpoint, ep) || now.Sub(e.readAt) >= maxAge || now.Before(e.readAt) {
+		return cachedConnection{}, false
+	}
+	return e, true
+}
+
+func (c *connectionCache) put(key types.NamespacedName, e cachedConnection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[types.NamespacedName]cachedConnection{}
+	}
+	c.entries[key] = e
+}
+
+func (c *connectionCache) forget(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, key)
 }

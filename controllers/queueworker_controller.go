@@ -72,6 +72,10 @@ type QueueWorkerReconciler struct {
 	Autoscaler *Autoscaler
 	// Now is the clock for status times; time.Now when nil.
 	Now func() time.Time
+
+	// connections keeps the Secret values each connection uses between
+	// reconciles.
+	connections connectionCache
 }
 
 // queueWorkerState is what the steps of one reconcile share.
@@ -106,14 +110,18 @@ type queueWorkerStep func(context.Context, *queueWorkerState) (ctrl.Result, erro
 func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	qw := &queueworkerv1alpha1.QueueWorker{}
 	if err := r.Client.Get(ctx, req.NamespacedName, qw); err != nil {
-		if apierrors.IsNotFound(err) && r.Autoscaler != nil {
-			r.Autoscaler.Remove(req.NamespacedName)
+		if apierrors.IsNotFound(err) {
+			r.connections.forget(req.NamespacedName)
+			if r.Autoscaler != nil {
+				r.Autoscaler.Remove(req.NamespacedName)
+			}
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !qw.DeletionTimestamp.IsZero() {
 		// The garbage collector removes the Deployment through its owner
 		// reference; only the autoscaler's poller needs to stop.
+		r.connections.forget(req.NamespacedName)
 		if r.Autoscaler != nil {
 			r.Autoscaler.Remove(req.NamespacedName)
 		}

@@ -284,8 +284,7 @@ func TestMissingSecretStallsAndRecovers(t *testing.T) {
 	}
 
 	// A Secret without the key is a different problem with its own reason.
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "later"},
-		Data: map[string][]byte{"other": []byte("x")}}
+	sec := usableSecret(ns, "later", map[string]string{"other": "x"}, queueworkerv1alpha1.KindQueueWorker)
 	if err := k8sClient.Create(testCtx, sec); err != nil {
 		t.Fatal(err)
 	}
@@ -316,8 +315,7 @@ func TestMissingSecretStallsAndRecovers(t *testing.T) {
 // pod template's hash annotation, which rolls the workers.
 func TestPasswordRotationRollsWorkers(t *testing.T) {
 	ns := createNamespace(t)
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "redis"},
-		Data: map[string][]byte{"password": []byte("one")}}
+	sec := usableSecret(ns, "redis", map[string]string{"password": "one"}, queueworkerv1alpha1.KindQueueWorker)
 	if err := k8sClient.Create(testCtx, sec); err != nil {
 		t.Fatal(err)
 	}

@@ -26,58 +26,149 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/redisconf"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
-// reconcileAuth finds the password. With spec.auth.passwordSecretRef it is
-// read from the user's Secret; in mode Managed without one, a random
-// password is generated once into a Secret the RedisConfig owns. A managed
-// server reads it from a derived Secret holding only the redis.conf lines
-// that set it. Secrets are read with uncached GETs; a missing one stalls
-// the RedisConfig until it appears.
+// reconcileAuth reads every Secret the RedisConfig names and decides what
+// its clients receive. The server's password comes from
+// spec.auth.passwordSecretRef or, in mode Managed without one, from a
+// random password generated once into a Secret the RedisConfig owns; a
+// managed server reads it from a derived Secret holding only the redis.conf
+// lines that set it. Every Secret the user names must allow RedisConfigs to
+// use it (and, when it says so, the address the password goes to); a Secret
+// the operator writes must be controlled by this RedisConfig. In mode
+// External the clients (QueueWorkers through redis.configRef) get
+// spec.clientAuth, never the operator's credentials unless
+// clientAuth.useAdminCredentials says so; in mode Managed they get the
+// server's password. Secrets are read with uncached GETs; a missing or
+// refused one stalls the RedisConfig until it is fixed.
 func (r *RedisConfigReconciler) reconcileAuth(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
+	if err := r.readAuth(ctx, st); err != nil {
+		return stallOn(st, err, DefaultStalledRetryPeriod)
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *RedisConfigReconciler) readAuth(ctx context.Context, st *redisConfigState) error {
 	rc := st.rc
 	managed := rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal
+	sendTo := redisConfigAddresses(rc)
 	switch {
 	case resources.RedisUserPassword(rc):
 		ref := rc.Spec.Auth.PasswordSecretRef
-		sec := &corev1.Secret{}
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: rc.Namespace, Name: ref.Name}, sec)
-		if apierrors.IsNotFound(err) {
-			st.stall(queueworkerv1alpha1.ReasonSecretNotFound, "Secret %q not found", ref.Name)
-			return ctrl.Result{RequeueAfter: DefaultStalledRetryPeriod}, nil
-		}
+		sec, pw, err := readSecretKey(ctx, r.APIReader, rc.Namespace, secretUse{kind: queueworkerv1alpha1.KindRedisConfig,
+			field: "spec.auth.passwordSecretRef", name: ref.Name, key: ref.Key, sendTo: sendTo})
 		if err != nil {
-			return ctrl.Result{}, fmt.Errorf("reading Secret %q: %w", ref.Name, err)
-		}
-		pw, ok := sec.Data[ref.Key]
-		if !ok {
-			st.stall(queueworkerv1alpha1.ReasonSecretKeyNotFound, "Secret %q has no key %q", ref.Name, ref.Key)
-			return ctrl.Result{RequeueAfter: DefaultStalledRetryPeriod}, nil
+			return err
 		}
 		st.password = string(pw)
 		st.passwordRef = resources.SecretKey{Name: ref.Name, Key: ref.Key}
 		st.secretHash = secretDigest(sec, pw)
 		if managed {
 			if err := r.ensureAuthConf(ctx, st); err != nil {
-				return ctrl.Result{}, err
+				return err
 			}
 		}
 	case managed:
 		if err := r.ensureGeneratedPassword(ctx, st); err != nil {
-			return ctrl.Result{}, err
+			return err
 		}
 	}
-	return ctrl.Result{}, nil
+
+	if managed {
+		// A managed server has one user: its clients get its password.
+		st.clientPasswordRef = st.passwordRef
+		return r.readServerTLS(ctx, st)
+	}
+	x := rc.Spec.External
+	if x.TLS != nil && x.TLS.Enabled && x.TLS.CASecretRef != nil {
+		ref := x.TLS.CASecretRef
+		_, ca, err := readSecretKey(ctx, r.APIReader, rc.Namespace, secretUse{kind: queueworkerv1alpha1.KindRedisConfig,
+			field: "spec.external.tls.caSecretRef", name: ref.Name, key: ref.Key})
+		if err != nil {
+			return err
+		}
+		st.caPEM = ca
+	}
+	switch ca := rc.Spec.ClientAuth; {
+	case ca == nil:
+		// No client credentials: the workers connect as the default user
+		// without a password.
+	case ca.UseAdminCredentials:
+		st.clientPasswordRef = st.passwordRef
+		st.clientUsername = x.Username
+	default:
+		st.clientUsername = ca.Username
+		if ref := ca.PasswordSecretRef; ref != nil {
+			if _, _, err := readSecretKey(ctx, r.APIReader, rc.Namespace, secretUse{kind: queueworkerv1alpha1.KindRedisConfig,
+				field: "spec.clientAuth.passwordSecretRef", name: ref.Name, key: ref.Key, sendTo: sendTo}); err != nil {
+				return err
+			}
+			st.clientPasswordRef = resources.SecretKey{Name: ref.Name, Key: ref.Key}
+		}
+	}
+	return nil
+}
+
+// readServerTLS checks the certificate Secret a managed server mounts, and
+// keeps its CA for the operator's own connection. Client certificates are
+// refused: nobody would present one.
+func (r *RedisConfigReconciler) readServerTLS(ctx context.Context, st *redisConfigState) error {
+	rc := st.rc
+	if !resources.RedisTLSEnabled(rc) {
+		return nil
+	}
+	if rc.Spec.TLS.RequireClientCerts {
+		// The API server refuses the field; an object stored before it did
+		// would lock out the operator and every worker.
+		return stallf(queueworkerv1alpha1.ReasonUnsupported,
+			"spec.tls.requireClientCerts is not supported yet: neither the operator nor the workers present a client certificate; remove it")
+	}
+	name := rc.Spec.TLS.CertSecretName
+	sec, ca, err := readSecretKey(ctx, r.APIReader, rc.Namespace, secretUse{kind: queueworkerv1alpha1.KindRedisConfig,
+		field: "spec.tls.certSecretName", name: name, key: redisconf.TLSCAFile})
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{redisconf.TLSCertFile, redisconf.TLSKeyFile} {
+		if _, ok := sec.Data[k]; !ok {
+			return stallf(queueworkerv1alpha1.ReasonSecretKeyNotFound, "Secret %q (spec.tls.certSecretName) has no key %q", name, k)
+		}
+	}
+	st.caPEM = ca
+	return nil
+}
+
+// redisConfigAddresses are the addresses the RedisConfig's passwords are
+// sent to: the managed Service, or the external server, sentinels or seeds.
+func redisConfigAddresses(rc *queueworkerv1alpha1.RedisConfig) []string {
+	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
+		return []string{resources.RedisAddress(rc)}
+	}
+	return externalEndpoint(rc).Addresses()
+}
+
+// externalEndpoint is how the operator reaches the server of an External
+// RedisConfig, with the operator's own username.
+func externalEndpoint(rc *queueworkerv1alpha1.RedisConfig) resources.RedisEndpoint {
+	x := rc.Spec.External
+	ep, _ := resources.EndpointFromSpec(queueworkerv1alpha1.RedisConnection{
+		Addr: x.Addr, Sentinel: x.Sentinel, Cluster: x.Cluster, Username: x.Username, TLS: x.TLS,
+	})
+	return ep
 }
 
 // ensureGeneratedPassword creates the generated password Secret once and
-// reads it back on every later reconcile.
+// reads it back on every later reconcile. A Secret of that name that this
+// RedisConfig does not control is neither read nor adopted: its password
+// would become the server's and be handed to every client.
 func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st *redisConfigState) error {
 	rc := st.rc
 	name := resources.RedisPasswordSecretName(rc)
@@ -96,17 +187,23 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 			return err
 		}
 		if err := r.Client.Create(ctx, sec); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return notOwned("Secret", name)
+			}
 			return fmt.Errorf("creating the password Secret: %w", err)
 		}
 		r.Recorder.Eventf(rc, sec, "Normal", queueworkerv1alpha1.ReasonPasswordGenerated, "Create",
 			"generated a password into Secret %s", name)
 	} else if err != nil {
 		return fmt.Errorf("reading the password Secret: %w", err)
+	} else if !metav1.IsControlledBy(sec, rc) {
+		return notOwned("Secret", name)
 	}
 	key := resources.RedisPasswordSecretKey(rc)
 	pw, ok := sec.Data[key.Key]
 	if !ok {
-		return fmt.Errorf("the generated Secret %s lacks key %q", name, key.Key)
+		return stallf(queueworkerv1alpha1.ReasonSecretKeyNotFound,
+			"the generated Secret %q has no key %q: delete it and a new password is generated", name, key.Key)
 	}
 	st.password = string(pw)
 	st.passwordRef = key
@@ -115,14 +212,14 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 }
 
 // ensureAuthConf writes the derived Secret a managed server mounts when
-// the password is the user's.
+// the password is the user's. It never updates a Secret this RedisConfig
+// does not control.
 func (r *RedisConfigReconciler) ensureAuthConf(ctx context.Context, st *redisConfigState) error {
 	rc := st.rc
 	want, err := resources.BuildRedisAuthConfSecret(rc, st.password)
 	if err != nil {
-		st.stall(queueworkerv1alpha1.ReasonInvalidSpec, "the password in Secret %q cannot be used: %v",
+		return stallf(queueworkerv1alpha1.ReasonInvalidSpec, "the password in Secret %q cannot be used: %v",
 			rc.Spec.Auth.PasswordSecretRef.Name, err)
-		return nil
 	}
 	have := &corev1.Secret{}
 	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: rc.Namespace, Name: want.Name}, have)
@@ -131,12 +228,18 @@ func (r *RedisConfigReconciler) ensureAuthConf(ctx context.Context, st *redisCon
 			return err
 		}
 		if err := r.Client.Create(ctx, want); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return notOwned("Secret", want.Name)
+			}
 			return fmt.Errorf("creating Secret %s: %w", want.Name, err)
 		}
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading Secret %s: %w", want.Name, err)
+	}
+	if !metav1.IsControlledBy(have, rc) {
+		return notOwned("Secret", want.Name)
 	}
 	if secretDataEqual(have.Data, want.Data) {
 		return nil
@@ -147,6 +250,13 @@ func (r *RedisConfigReconciler) ensureAuthConf(ctx context.Context, st *redisCon
 		return fmt.Errorf("updating Secret %s: %w", want.Name, err)
 	}
 	return nil
+}
+
+// notOwned is the stall for an object the RedisConfig would write that
+// exists and is controlled by someone else.
+func notOwned(kind, name string) *stallError {
+	return stallf(queueworkerv1alpha1.ReasonResourceConflict,
+		"a %s named %q exists and is not controlled by this RedisConfig: rename or delete it", kind, name)
 }
 
 func secretDataEqual(a, b map[string][]byte) bool {

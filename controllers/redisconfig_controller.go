@@ -77,6 +77,11 @@ type RedisConfigReconciler struct {
 	DialAddress func(*queueworkerv1alpha1.RedisConfig) string
 	// NewClient builds the Redis client; queue.NewUniversalClient when nil.
 	NewClient func(resources.RedisEndpoint, queue.Credentials) (redis.UniversalClient, error)
+	// AllowedImages are the image patterns a Managed RedisConfig may run
+	// (the server and the exporter): an entry ending in "*" matches every
+	// image it prefixes, any other entry one image exactly.
+	// DefaultAllowedImages when nil.
+	AllowedImages []string
 }
 
 // redisConfigState is what the steps of one reconcile share.
@@ -86,10 +91,18 @@ type redisConfigState struct {
 	conf        []byte
 	configHash  string
 	restartHash string
+	// password is the server's (mode Managed) or the operator's (mode
+	// External) password, and passwordRef where it is.
 	password    string
 	passwordRef resources.SecretKey
 	secretHash  string
-	sts         *appsv1.StatefulSet
+	// clientPasswordRef and clientUsername are what the RedisConfig's
+	// clients get; empty when they get nothing.
+	clientPasswordRef resources.SecretKey
+	clientUsername    string
+	// caPEM is the CA the operator checks the server against, if any.
+	caPEM []byte
+	sts   *appsv1.StatefulSet
 	// stalled holds a problem the operator cannot fix itself.
 	stalledReason, stalledMessage string
 	// applied is set once the configuration reached the server.

@@ -318,8 +318,7 @@ func TestRedisConfigExternal(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	ns := createNamespace(t)
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ext"},
-		Data: map[string][]byte{"password": []byte("ext-pass")}}
+	sec := usableSecret(ns, "ext", map[string]string{"password": "ext-pass"}, queueworkerv1alpha1.KindRedisConfig)
 	if err := k8sClient.Create(testCtx, sec); err != nil {
 		t.Fatal(err)
 	}
@@ -402,8 +401,7 @@ func TestQueueWorkerWithConfigRef(t *testing.T) {
 			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisConfigNotFound)
 	})
 
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shared-pw"},
-		Data: map[string][]byte{"password": []byte("first")}}
+	sec := usableSecret(ns, "shared-pw", map[string]string{"password": "first"}, queueworkerv1alpha1.KindRedisConfig)
 	if err := k8sClient.Create(testCtx, sec); err != nil {
 		t.Fatal(err)
 	}
@@ -411,6 +409,8 @@ func TestQueueWorkerWithConfigRef(t *testing.T) {
 	rc.Spec.Mode = queueworkerv1alpha1.RedisConfigExternal
 	rc.Spec.External = &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr}
 	rc.Spec.Auth = &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "shared-pw", Key: "password"}}
+	// The server has one user: the workers get the operator's password.
+	rc.Spec.ClientAuth = &queueworkerv1alpha1.RedisClientAuth{UseAdminCredentials: true}
 	if err := k8sClient.Create(testCtx, rc); err != nil {
 		t.Fatal(err)
 	}

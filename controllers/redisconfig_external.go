@@ -29,7 +29,6 @@ import (
 	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/redisadmin"
 	"github.com/queueworker/queueworker-operator/internal/redisconf"
-	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
 // reconcileExternal applies every runtime key to an existing Redis with
@@ -43,18 +42,8 @@ import (
 func (r *RedisConfigReconciler) reconcileExternal(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	x := rc.Spec.External
-	ep, _ := resources.EndpointFromSpec(queueworkerv1alpha1.RedisConnection{
-		Addr: x.Addr, Sentinel: x.Sentinel, Cluster: x.Cluster, Username: x.Username, TLS: x.TLS,
-	})
-	creds := queue.Credentials{Password: st.password}
-	if ep.CA != nil {
-		ca, err := r.readSecretKey(ctx, rc.Namespace, ep.CA.Name, ep.CA.Key)
-		if err != nil {
-			st.stall(queueworkerv1alpha1.ReasonSecretNotFound, "%v", err)
-			return ctrl.Result{RequeueAfter: DefaultStalledRetryPeriod}, nil
-		}
-		creds.CAPEM = ca
-	}
+	ep := externalEndpoint(rc)
+	creds := queue.Credentials{Password: st.password, CAPEM: st.caPEM}
 	recheck := DefaultRecheckInterval
 	if x.RecheckInterval != nil && x.RecheckInterval.Duration > 0 {
 		recheck = x.RecheckInterval.Duration

@@ -44,9 +44,27 @@ import (
 // the one-replica StatefulSet of a managed Redis. The pod template carries
 // a hash of the restart-only keys and of the password: a change of either
 // rolls the pod, while runtime keys reach the running server through
-// reconcileManagedApply without a restart.
+// reconcileManagedApply without a restart. Every image must be on the
+// operator's allow-list (AllowedImages), and an object of the same name
+// that this RedisConfig does not control is never touched: either stalls
+// the RedisConfig with a reason.
 func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
+	res, err := r.writeManaged(ctx, st)
+	if err != nil {
+		return stallOn(st, err, DefaultStalledRetryPeriod)
+	}
+	return res, nil
+}
+
+func (r *RedisConfigReconciler) writeManaged(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
+	for _, image := range resources.RedisImages(rc) {
+		if !imageAllowed(image, r.allowedImages()) {
+			return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonImageNotAllowed,
+				"image %q is not allowed by the operator (allowed: %s); use one of those, or ask the operator's administrator to allow it",
+				image, strings.Join(r.allowedImages(), ", "))
+		}
+	}
 	cm := resources.BuildRedisConfigMap(rc, st.conf)
 	if err := r.writeOwned(ctx, rc, cm, func(have client.Object) bool {
 		h := have.(*corev1.ConfigMap)
@@ -125,7 +143,8 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 
 // writeOwned creates obj with the RedisConfig as controller, or lets
 // update change the existing object and writes it when update says so. An
-// object of the same name that the RedisConfig does not own stalls it.
+// object of the same name that the RedisConfig does not control is left
+// alone and returned as a *stallError.
 func (r *RedisConfigReconciler) writeOwned(ctx context.Context, rc *queueworkerv1alpha1.RedisConfig,
 	obj client.Object, update func(have client.Object) bool) error {
 	have := obj.DeepCopyObject().(client.Object)
@@ -136,7 +155,9 @@ func (r *RedisConfigReconciler) writeOwned(ctx context.Context, rc *queueworkerv
 		}
 		if err := r.Client.Create(ctx, obj); err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("%T %s exists and is not managed by this RedisConfig", obj, obj.GetName())
+				// The cache holds only objects labelled as ours, so a
+				// foreign one of the same name shows up here.
+				return notOwned(kindOf(obj), obj.GetName())
 			}
 			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
 		}
@@ -146,7 +167,7 @@ func (r *RedisConfigReconciler) writeOwned(ctx context.Context, rc *queueworkerv
 		return fmt.Errorf("reading %T %s: %w", obj, obj.GetName(), err)
 	}
 	if !metav1.IsControlledBy(have, rc) {
-		return fmt.Errorf("%T %s exists and is not managed by this RedisConfig", obj, obj.GetName())
+		return notOwned(kindOf(obj), obj.GetName())
 	}
 	if !update(have) {
 		return nil
@@ -175,13 +196,8 @@ func (r *RedisConfigReconciler) reconcileManagedApply(ctx context.Context, st *r
 	creds := queue.Credentials{Password: st.password}
 	if ep.TLS {
 		// The operator checks the server against the CA of the mounted
-		// certificate Secret.
-		ca, err := r.readSecretKey(ctx, rc.Namespace, rc.Spec.TLS.CertSecretName, redisconf.TLSCAFile)
-		if err != nil {
-			st.appliedReason, st.appliedMessage = queueworkerv1alpha1.ReasonUnreachable, err.Error()
-			return ctrl.Result{RequeueAfter: unreachableRetry}, nil
-		}
-		creds.CAPEM = ca
+		// certificate Secret (read by reconcileAuth).
+		creds.CAPEM = st.caPEM
 		ep.ServerName = resources.RedisServiceName(rc) + "." + rc.Namespace + ".svc"
 	}
 	var settings []redisadmin.Setting
@@ -193,19 +209,6 @@ func (r *RedisConfigReconciler) reconcileManagedApply(ctx context.Context, st *r
 			Runtime: redisconf.ModeOf(d.Key) == redisconf.Runtime})
 	}
 	return r.apply(ctx, st, ep, creds, settings, false, DefaultRecheckInterval)
-}
-
-// readSecretKey reads one key of a Secret with an uncached GET.
-func (r *RedisConfigReconciler) readSecretKey(ctx context.Context, ns, name, key string) ([]byte, error) {
-	sec := &corev1.Secret{}
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, sec); err != nil {
-		return nil, fmt.Errorf("reading Secret %q: %w", name, err)
-	}
-	v, ok := sec.Data[key]
-	if !ok {
-		return nil, fmt.Errorf("secret %q has no key %q", name, key)
-	}
-	return v, nil
 }
 
 // apply connects, applies and records the outcome for the summary.
@@ -265,6 +268,56 @@ func driftMessage(drift []redisadmin.Drift) string {
 	}
 	b.WriteString("; see status.drift")
 	return b.String()
+}
+
+// DefaultAllowedImages are the images a Managed RedisConfig may run when
+// the operator is not told otherwise: the official Redis image and
+// redis_exporter, which the RedisConfig defaults to.
+var DefaultAllowedImages = []string{
+	"redis:*",
+	"docker.io/library/redis:*",
+	"oliver006/redis_exporter:*",
+	"docker.io/oliver006/redis_exporter:*",
+}
+
+func (r *RedisConfigReconciler) allowedImages() []string {
+	if r.AllowedImages != nil {
+		return r.AllowedImages
+	}
+	return DefaultAllowedImages
+}
+
+// imageAllowed matches image against the patterns: an entry ending in "*"
+// matches every image it prefixes ("*" alone matches every image), any
+// other entry exactly one image. A managed Redis pod mounts the password
+// and certificate Secrets, so who may create a RedisConfig must not pick
+// what runs with them.
+func imageAllowed(image string, patterns []string) bool {
+	for _, p := range patterns {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(image, prefix) {
+				return true
+			}
+		} else if image == p {
+			return true
+		}
+	}
+	return false
+}
+
+// kindOf names the kind of an object the RedisConfig writes, for messages.
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *corev1.ConfigMap:
+		return "ConfigMap"
+	case *corev1.Service:
+		return "Service"
+	case *appsv1.StatefulSet:
+		return "StatefulSet"
+	case *corev1.Secret:
+		return "Secret"
+	}
+	return fmt.Sprintf("%T", obj)
 }
 
 func mergeLabels(base, owned map[string]string) map[string]string {

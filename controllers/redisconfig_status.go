@@ -49,10 +49,13 @@ func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState) {
 	}
 	rc.Status.TLS = (external && rc.Spec.External.TLS != nil && rc.Spec.External.TLS.Enabled) ||
 		(!external && resources.RedisTLSEnabled(rc))
-	if st.passwordRef.Name != "" {
-		rc.Status.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: st.passwordRef.Name, Key: st.passwordRef.Key}
-	} else if st.stalledReason == "" {
+	// A stall keeps what clients were told last: they still work.
+	if st.stalledReason == "" {
 		rc.Status.PasswordSecretRef = nil
+		if ref := st.clientPasswordRef; ref.Name != "" {
+			rc.Status.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: ref.Name, Key: ref.Key}
+		}
+		rc.Status.Username = st.clientUsername
 	}
 	if len(st.nodes) > 0 {
 		rc.Status.Nodes = st.nodes

@@ -266,6 +266,14 @@ ensure_password() {
 	say "Secret $NS/redis-auth created with $from (key password)"
 }
 
+# allow_password_use <addr> lets RedisConfigs use the Secret redis-auth, and
+# only for the demo's server at addr: the operator refuses a Secret that does
+# not say so (docs/security.md).
+allow_password_use() {
+	k -n "$NS" annotate --overwrite secret redis-auth \
+		queueworker.io/usable-by=RedisConfig "queueworker.io/usable-with=$1" >/dev/null
+}
+
 # redis_up writes the server's config and starts it unless it already runs
 # with that config. The config sets what a server needs to start (where it
 # listens, its files, the password) and persistence, so a restart reloads
@@ -425,6 +433,7 @@ up_local() {
 	local port
 	port="$(redis_port)"
 	ensure_password
+	allow_password_use "127.0.0.1:$port"
 	redis_up "$port" "$PASSWORD"
 
 	step 5 "Installing the operator with Helm ($RELEASE in $RELEASE_NS, image queueworker-operator:dev)"

@@ -57,6 +57,19 @@ const (
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonSecretKeyNotFound: a referenced Secret lacks the referenced key.
 	ReasonSecretKeyNotFound = "SecretKeyNotFound"
+	// ReasonSecretNotAllowed: a referenced Secret does not allow this kind
+	// of object to use it, or not with this Redis address (see
+	// AnnotationSecretUsableBy and AnnotationSecretUsableWith).
+	ReasonSecretNotAllowed = "SecretNotAllowed"
+	// ReasonResourceConflict: an object the operator writes for a
+	// RedisConfig (its Secrets, ConfigMap, Service or StatefulSet) exists
+	// and is not controlled by that RedisConfig.
+	ReasonResourceConflict = "ResourceConflict"
+	// ReasonImageNotAllowed: an image is not on the operator's allow-list.
+	ReasonImageNotAllowed = "ImageNotAllowed"
+	// ReasonUnsupported: the spec asks for something this version cannot
+	// do safely.
+	ReasonUnsupported = "Unsupported"
 	// ReasonRedisConfigNotFound: redis.configRef names no RedisConfig.
 	ReasonRedisConfigNotFound = "RedisConfigNotFound"
 	// ReasonRedisConfigNotReady: the RedisConfig exists but is not Ready.

@@ -53,6 +53,7 @@ type AppendFsync string
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Managed' || !has(self.external)",message="spec.external applies to mode External only"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'External' || !has(self.managed)",message="spec.managed applies to mode Managed only"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'External' || !has(self.tls)",message="spec.tls configures the server the operator runs (mode Managed); for mode External set spec.external.tls"
+// +kubebuilder:validation:XValidation:rule="self.mode == 'External' || !has(self.clientAuth)",message="spec.clientAuth applies to mode External only: a Managed Redis has one password, which the QueueWorkers that name it receive"
 type RedisConfigSpec struct {
 	// Mode is Managed (the operator runs Redis) or External (the operator
 	// configures a Redis it does not run).
@@ -68,10 +69,22 @@ type RedisConfigSpec struct {
 	// +optional
 	External *ExternalRedis `json:"external,omitempty"`
 
-	// Auth is the password clients authenticate with. In mode Managed a
-	// random password is generated into a new Secret when it is unset.
+	// Auth is the password of the server. In mode Managed it is the
+	// password of the server the operator runs, and every QueueWorker that
+	// names this RedisConfig in redis.configRef receives it; a random one is
+	// generated into a new Secret when it is unset. In mode External it is
+	// the password the operator authenticates with (as external.username) to
+	// run CONFIG SET; QueueWorkers do not receive it unless
+	// clientAuth.useAdminCredentials says so.
 	// +optional
 	Auth *RedisAuth `json:"auth,omitempty"`
+
+	// ClientAuth is what the QueueWorkers that name this RedisConfig in
+	// redis.configRef authenticate with (mode External). Unset, they connect
+	// without credentials: the credentials that may run CONFIG are never
+	// handed to workers unless useAdminCredentials is true.
+	// +optional
+	ClientAuth *RedisClientAuth `json:"clientAuth,omitempty"`
 
 	// TLS serves Redis over TLS (mode Managed).
 	// +optional
@@ -215,7 +228,35 @@ type RedisAuth struct {
 	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty"`
 }
 
+// RedisClientAuth are the credentials a RedisConfig hands to the workers
+// that use it.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.useAdminCredentials) && self.useAdminCredentials) || (!has(self.username) && !has(self.passwordSecretRef))",message="clientAuth.useAdminCredentials gives the workers external.username and auth.passwordSecretRef: remove clientAuth.username and clientAuth.passwordSecretRef, or set useAdminCredentials to false"
+type RedisClientAuth struct {
+	// Username is the Redis ACL user of the workers. Empty means the
+	// default user.
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\\\s]')",message="clientAuth.username must not contain white space"
+	// +optional
+	Username string `json:"username,omitempty"`
+
+	// PasswordSecretRef selects the workers' password in a Secret of the
+	// same namespace. The Secret must allow RedisConfigs to use it (see
+	// docs/security.md).
+	// +optional
+	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty"`
+
+	// UseAdminCredentials gives the workers the credentials the operator
+	// configures the server with (external.username and
+	// auth.passwordSecretRef). Only for a server whose only user may also run
+	// CONFIG: every worker pod then holds that password.
+	// +optional
+	UseAdminCredentials bool `json:"useAdminCredentials,omitempty"`
+}
+
 // RedisServerTLS serves Redis over TLS.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.requireClientCerts) || !self.requireClientCerts",message="tls.requireClientCerts is not supported yet: neither the operator nor the workers present a client certificate, so Redis would refuse every one of them; remove it"
 type RedisServerTLS struct {
 	// CertSecretName names a Secret with tls.crt, tls.key and ca.crt (as
 	// cert-manager writes them).
@@ -223,8 +264,9 @@ type RedisServerTLS struct {
 	// +kubebuilder:validation:MaxLength=253
 	CertSecretName string `json:"certSecretName"`
 
-	// RequireClientCerts makes clients present a certificate signed by
-	// ca.crt.
+	// RequireClientCerts would make clients present a certificate signed by
+	// ca.crt. It is refused until the operator and the workers can present
+	// one.
 	// +optional
 	RequireClientCerts bool `json:"requireClientCerts,omitempty"`
 }
@@ -385,9 +427,15 @@ type RedisConfigStatus struct {
 	// +optional
 	Address string `json:"address,omitempty"`
 
-	// PasswordSecretRef is where clients find the password.
+	// PasswordSecretRef is where clients (the QueueWorkers that name this
+	// RedisConfig) find their password; unset when they get none.
 	// +optional
 	PasswordSecretRef *SecretKeyReference `json:"passwordSecretRef,omitempty"`
+
+	// Username is the ACL user clients authenticate as; empty for the
+	// default user.
+	// +optional
+	Username string `json:"username,omitempty"`
 
 	// TLS is true when clients must use TLS.
 	// +optional

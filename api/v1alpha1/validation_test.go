@@ -413,6 +413,22 @@ func TestRedisConfigInvalidRejected(t *testing.T) {
 			"spec.network.tcpBacklog: Invalid value"},
 		{"unknown mode", func(r *v1.RedisConfig) { r.Spec.Mode = "Hosted" },
 			`spec.mode: Unsupported value: "Hosted"`},
+		{"client certificates, which nobody presents", func(r *v1.RedisConfig) {
+			r.Spec.TLS = &v1.RedisServerTLS{CertSecretName: "certs", RequireClientCerts: true}
+		}, "tls.requireClientCerts is not supported yet"},
+		{"clientAuth in Managed mode", func(r *v1.RedisConfig) {
+			r.Spec.ClientAuth = &v1.RedisClientAuth{Username: "worker"}
+		}, "spec.clientAuth applies to mode External only"},
+		{"admin credentials and a client user", func(r *v1.RedisConfig) {
+			r.Spec.Mode = v1.RedisConfigExternal
+			r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+			r.Spec.ClientAuth = &v1.RedisClientAuth{UseAdminCredentials: true, Username: "worker"}
+		}, "clientAuth.useAdminCredentials gives the workers external.username"},
+		{"client username with a blank", func(r *v1.RedisConfig) {
+			r.Spec.Mode = v1.RedisConfigExternal
+			r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+			r.Spec.ClientAuth = &v1.RedisClientAuth{Username: "a b"}
+		}, "clientAuth.username must not contain white space"},
 		{"save rule of zero seconds", func(r *v1.RedisConfig) {
 			r.Spec.Persistence.RDB = &v1.RedisRDB{Save: []v1.RDBSaveRule{{Seconds: 0, Changes: 1}}}
 		}, "spec.persistence.rdb.save[0].seconds: Invalid value"},

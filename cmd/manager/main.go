@@ -72,12 +72,25 @@ func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 	l.log.V(1).Info(fmt.Sprintf(format, v...))
 }
 
+// splitImages splits the --allowed-redis-images list; an empty list allows
+// no image at all.
+func splitImages(s string) []string {
+	images := []string{}
+	for image := range strings.SplitSeq(s, ",") {
+		if image = strings.TrimSpace(image); image != "" {
+			images = append(images, image)
+		}
+	}
+	return images
+}
+
 func main() {
 	var (
 		metricsAddr, metricsCertPath, metricsCertName, metricsCertKey string
 		probeAddr, watchNamespaces, leaderElectionNamespace           string
 		enableLeaderElection, secureMetrics, enableHTTP2              bool
 		secretResync                                                  time.Duration
+		allowedImages                                                 string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
@@ -99,6 +112,10 @@ func main() {
 		"Comma-separated namespaces to watch; all namespaces when empty.")
 	flag.DurationVar(&secretResync, "secret-resync-period", controllers.DefaultSecretResyncPeriod,
 		"How often Secrets used by a QueueWorker are read again to notice a rotated password.")
+	flag.StringVar(&allowedImages, "allowed-redis-images", strings.Join(controllers.DefaultAllowedImages, ","),
+		"Comma-separated images a Managed RedisConfig may run (the Redis server and its exporter): an entry ending "+
+			"in * matches every image it prefixes, any other entry exactly one image. A RedisConfig with another image "+
+			"stalls with the reason ImageNotAllowed.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -177,9 +194,10 @@ func main() {
 		os.Exit(1)
 	}
 	if err := (&controllers.RedisConfigReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("queueworker-operator"),
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("queueworker-operator"),
+		AllowedImages: splitImages(allowedImages),
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "redisconfig")
 		os.Exit(1)

@@ -111,21 +111,34 @@ func (e RedisEndpoint) SecretKeys() []SecretKey {
 	return keys
 }
 
-// EndpointFromRedisConfig resolves redis.configRef: the address, password
-// and TLS settings a RedisConfig publishes. Mode Managed serves one
-// standalone server at status.address; mode External is reached as its
-// spec.external says, with the RedisConfig's password.
+// Addresses are the addresses the endpoint dials first: the server in
+// standalone mode, the sentinels or the cluster's seed nodes otherwise.
+func (e RedisEndpoint) Addresses() []string {
+	if e.Mode == contract.ModeStandalone {
+		return []string{e.Addr}
+	}
+	return slices.Clone(e.Addrs)
+}
+
+// EndpointFromRedisConfig resolves redis.configRef: the address, client
+// credentials and TLS settings a RedisConfig publishes. Mode Managed serves
+// one standalone server at status.address; mode External is reached as its
+// spec.external says, with the client username and password of its status
+// (never the credentials the operator configures the server with, unless
+// the RedisConfig hands those to clients).
 func EndpointFromRedisConfig(rc *queueworkerv1alpha1.RedisConfig) RedisEndpoint {
 	var e RedisEndpoint
 	if ref := rc.Status.PasswordSecretRef; ref != nil {
 		e.Password = &SecretKey{Name: ref.Name, Key: ref.Key}
 	}
+	e.Username = rc.Status.Username
 	if rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal && rc.Spec.External != nil {
 		x := rc.Spec.External
 		ext, _ := EndpointFromSpec(queueworkerv1alpha1.RedisConnection{
 			Addr: x.Addr, Sentinel: x.Sentinel, Cluster: x.Cluster, TLS: x.TLS,
 		})
 		ext.Password = e.Password
+		ext.Username = e.Username
 		return ext
 	}
 	e.Mode = contract.ModeStandalone

@@ -567,6 +567,23 @@ func redisPortName(rc *queueworkerv1alpha1.RedisConfig) string {
 	return RedisPortName
 }
 
+// RedisImages are the images a managed Redis runs: the server's, and the
+// exporter's when it is enabled.
+func RedisImages(rc *queueworkerv1alpha1.RedisConfig) []string {
+	images := []string{DefaultRedisImage}
+	if m := rc.Spec.Managed; m != nil && m.Image != "" {
+		images[0] = m.Image
+	}
+	if exp := redisExporter(rc); exp != nil {
+		image := exp.Image
+		if image == "" {
+			image = DefaultRedisExporterImage
+		}
+		images = append(images, image)
+	}
+	return images
+}
+
 // redisExporter is the exporter's spec when it runs, else nil.
 func redisExporter(rc *queueworkerv1alpha1.RedisConfig) *queueworkerv1alpha1.RedisExporter {
 	if m := rc.Spec.Managed; m != nil && m.Exporter != nil && m.Exporter.Enabled {

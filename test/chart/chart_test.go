@@ -605,7 +605,20 @@ func TestDeploymentValues(t *testing.T) {
 		{
 			name:      "defaults",
 			wantImage: "queueworker-operator:0.1.0",
+			wantArgs:  []string{"--allowed-redis-images=redis:*,docker.io/library/redis:*,oliver006/redis_exporter:*,docker.io/oliver006/redis_exporter:*"},
 			noArgs:    []string{"--watch-namespaces", "--secret-resync-period", "--metrics-cert-path"},
+		},
+		{
+			name:      "allowed Redis images",
+			values:    "allowedRedisImages: [registry.example.com/redis:7.4, registry.example.com/exporter*]",
+			wantImage: "queueworker-operator:0.1.0",
+			wantArgs:  []string{"--allowed-redis-images=registry.example.com/redis:7.4,registry.example.com/exporter*"},
+		},
+		{
+			name:      "no Managed Redis at all",
+			values:    "allowedRedisImages: []",
+			wantImage: "queueworker-operator:0.1.0",
+			wantArgs:  []string{"--allowed-redis-images="},
 		},
 		{
 			name:      "watched namespaces",
@@ -799,6 +812,7 @@ func TestInvalidValuesAreRejected(t *testing.T) {
 		{"zero replicas", `replicaCount: 0`, "replicaCount"},
 		{"bad log level", `logging: {level: verbose}`, "/logging/level"},
 		{"bad resync period", `secretResyncPeriod: "1 minute"`, "/secretResyncPeriod"},
+		{"image list with a comma", `allowedRedisImages: ["redis:7,redis:8"]`, "/allowedRedisImages"},
 		{"empty image repository", `image: {repository: ""}`, "/image/repository"},
 		{"metrics on the probe port", `metrics: {port: 8081}`, "metrics.port must not be 8081"},
 		{"monitor without metrics", `metrics: {enabled: false, serviceMonitor: {enabled: true}}`, "metrics.serviceMonitor.enabled needs metrics.enabled"},
