@@ -44,8 +44,8 @@ type Connection struct {
 }
 
 // ResolveRedis finds the Redis of qw the way the operator does: through
-// the RedisConfig of spec.redis.configRef (its status.address and
-// status.passwordSecretRef), or spec.redis.addr and passwordSecretRef.
+// the RedisConfig of spec.redis.configRef (its status.address, username and
+// passwordSecretRef), or spec.redis.addr and passwordSecretRef.
 // Sentinel, cluster and TLS connections are refused: the view reads one
 // plain standalone server.
 func ResolveRedis(ctx context.Context, kube client.Reader, qw *queueworkerv1alpha1.QueueWorker) (Connection, error) {
@@ -76,9 +76,10 @@ func ResolveRedis(ctx context.Context, kube client.Reader, qw *queueworkerv1alph
 		}
 		conn.Addr = rc.Status.Address
 		conn.From = "RedisConfig " + rc.Name
-		if pwRef == nil {
-			pwRef = rc.Status.PasswordSecretRef
-		}
+		// The client credentials the RedisConfig publishes, as the workers
+		// get them.
+		conn.Username = rc.Status.Username
+		pwRef = rc.Status.PasswordSecretRef
 	case spec.Addr != "":
 		conn.Addr = spec.Addr
 		conn.From = "QueueWorker " + qw.Name + " spec.redis.addr"

@@ -108,6 +108,19 @@ func TestResolveRedis(t *testing.T) {
 			want: Connection{Addr: "127.0.0.1:16479", Password: "pw", From: "RedisConfig redis"},
 		},
 		{
+			name: "external RedisConfig with a client ACL user",
+			qw:   queueWorker(queueworkerv1alpha1.RedisConnection{ConfigRef: ref}),
+			objs: []client.Object{
+				redisConfig(queueworkerv1alpha1.RedisConfigExternal, queueworkerv1alpha1.RedisConfigStatus{
+					Address:           "127.0.0.1:16479",
+					Username:          "workers",
+					PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "workers", Key: "password"},
+				}),
+				passwordSecret("workers", "password", "wpw"),
+			},
+			want: Connection{Addr: "127.0.0.1:16479", Username: "workers", Password: "wpw", From: "RedisConfig redis"},
+		},
+		{
 			name: "addr with a password Secret and a user",
 			qw: queueWorker(queueworkerv1alpha1.RedisConnection{Addr: "redis:6379", Username: "worker",
 				PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "pw", Key: "p"}}),
