@@ -40,15 +40,16 @@ import (
 
 // reconcileConnection resolves the Redis endpoint and reads the Secret
 // values it uses. Secrets are read with uncached GETs; redis.configRef
-// resolves through the RedisConfig's status. A Secret named directly in
-// spec.redis must allow QueueWorkers to use it (and, when it says so, the
-// address the password goes to); the Secrets of a RedisConfig were checked
-// by the RedisConfig controller. A missing or unready RedisConfig, a
-// missing Secret or key, or a Secret that does not allow the use stalls the
-// QueueWorker (the Stalled condition) and is looked for again after
-// StalledRetryPeriod, so the QueueWorker recovers by itself. The values are
-// kept in memory and read again when the endpoint changes and every
-// SecretResyncPeriod, so the autoscaler's wake-ups do not GET them each time.
+// resolves through the RedisConfig's spec and status. Every Secret the
+// workers get must allow QueueWorkers to use it (and, when it says so, the
+// address the password goes to; the operator's own client then dials no
+// other). A missing or unready RedisConfig, a missing Secret or key, or a
+// Secret that does not allow the use stalls the QueueWorker (the Stalled
+// condition) and is looked for again after StalledRetryPeriod, so the
+// QueueWorker recovers by itself; a Secret problem also stops the
+// autoscaler's reads with it. The values are kept in memory and read again
+// when the endpoint changes and every SecretResyncPeriod, so the
+// autoscaler's wake-ups do not GET them each time.
 func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw := st.qw
 	key := client.ObjectKeyFromObject(qw)
@@ -65,6 +66,16 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 			return ctrl.Result{}, fmt.Errorf("reading RedisConfig %q: %w", name, err)
 		}
 		if msg, ready := redisConfigReady(rc); !ready {
+			if !serverTrouble(rc) {
+				// The RedisConfig itself is refused (a Secret that no
+				// longer allows it, say): stop reading with what it
+				// published. While its server is merely unreachable, the
+				// autoscaler keeps holding or falling back as configured.
+				r.connections.forget(key)
+				if r.Autoscaler != nil {
+					r.Autoscaler.Remove(key)
+				}
+			}
 			st.stall(queueworkerv1alpha1.ReasonRedisConfigNotReady, "RedisConfig %q is not ready: %s", name, msg)
 			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
 		}
@@ -72,7 +83,7 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 	}
 	st.endpoint = ep
 
-	uses := connectionSecretUses(ep, direct)
+	uses := connectionSecretUses(ep, qw.Spec.Redis.ConfigRef)
 	if len(uses) == 0 {
 		r.connections.forget(key)
 		return ctrl.Result{}, nil
@@ -87,17 +98,22 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 	for _, use := range uses {
 		sec, v, err := readSecretKey(ctx, r.APIReader, qw.Namespace, use)
 		if se, ok := errors.AsType[*stallError](err); ok {
+			// Stop using what the Secret no longer allows: the cached
+			// values, and the autoscaler's connection with them.
 			r.connections.forget(key)
+			if r.Autoscaler != nil {
+				r.Autoscaler.Remove(key)
+			}
 			st.stall(se.reason, "%s", se.msg)
 			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
 		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		switch use.field {
-		case fieldPassword:
+		if use.sendTo != nil {
 			st.credentials.Password = string(v)
-		case fieldCA:
+			st.credentials.AllowedAddrs = secretPins(sec)
+		} else {
 			st.credentials.CAPEM = v
 		}
 		// Each value enters keyed with its Secret's UID, so the annotation
@@ -106,7 +122,8 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 	}
 	st.secretHash = hex.EncodeToString(h.Sum(nil))[:16]
 	r.connections.put(key, cachedConnection{endpoint: ep, credentials: st.credentials, secretHash: st.secretHash, readAt: now})
-	// Secrets are not watched: look again later to notice a rotation.
+	// Secrets are not watched: look again later to notice a rotation, or a
+	// Secret that no longer allows the use.
 	return ctrl.Result{RequeueAfter: r.secretResyncPeriod()}, nil
 }
 
@@ -128,29 +145,42 @@ func redisConfigReady(rc *queueworkerv1alpha1.RedisConfig) (string, bool) {
 	return "", true
 }
 
-// Fields of a QueueWorker's connection that name Secrets, as messages
-// name them.
-const (
-	fieldPassword = "redis.passwordSecretRef"
-	fieldCA       = "redis.tls.caSecretRef"
-)
+// serverTrouble tells whether a RedisConfig is not ready only because of its
+// server (unreachable, refusing the operator's credentials, starting) or a
+// change its controller has not reconciled yet, rather than because it is
+// refused.
+func serverTrouble(rc *queueworkerv1alpha1.RedisConfig) bool {
+	c := apimeta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionReady)
+	if c == nil || c.ObservedGeneration != rc.Generation {
+		return true
+	}
+	switch c.Reason {
+	case queueworkerv1alpha1.ReasonUnreachable, queueworkerv1alpha1.ReasonAuthFailed,
+		queueworkerv1alpha1.ReasonWaitingForRedis, queueworkerv1alpha1.ReasonProgressing, queueworkerv1alpha1.ReasonReady:
+		return true
+	}
+	return false
+}
 
 // connectionSecretUses lists the Secret keys the endpoint uses, password
-// first. Those named directly in spec.redis are checked against the
-// Secret's annotations; those of a RedisConfig (direct false) were checked
-// by its controller, and kind is left empty.
-func connectionSecretUses(ep resources.RedisEndpoint, direct bool) []secretUse {
-	kind := ""
-	if direct {
-		kind = queueworkerv1alpha1.KindQueueWorker
+// first. Every one reaches the worker pods, so every one must allow
+// QueueWorkers, whether spec.redis names it or the RedisConfig of
+// redis.configRef publishes it; a password also the addresses it is sent
+// to.
+func connectionSecretUses(ep resources.RedisEndpoint, ref *queueworkerv1alpha1.RedisConfigReference) []secretUse {
+	passwordField, caField := "spec.redis.passwordSecretRef", "spec.redis.tls.caSecretRef"
+	if ref != nil {
+		passwordField = fmt.Sprintf("the password of RedisConfig %q", ref.Name)
+		caField = fmt.Sprintf("the CA of RedisConfig %q", ref.Name)
 	}
 	var uses []secretUse
 	if ep.Password != nil {
-		uses = append(uses, secretUse{kind: kind, field: fieldPassword, name: ep.Password.Name, key: ep.Password.Key,
-			sendTo: ep.Addresses()})
+		uses = append(uses, secretUse{kind: queueworkerv1alpha1.KindQueueWorker, field: passwordField,
+			name: ep.Password.Name, key: ep.Password.Key, sendTo: ep.Addresses()})
 	}
 	if ep.CA != nil {
-		uses = append(uses, secretUse{kind: kind, field: fieldCA, name: ep.CA.Name, key: ep.CA.Key})
+		uses = append(uses, secretUse{kind: queueworkerv1alpha1.KindQueueWorker, field: caField,
+			name: ep.CA.Name, key: ep.CA.Key})
 	}
 	return uses
 }

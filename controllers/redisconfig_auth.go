@@ -71,6 +71,11 @@ func (r *RedisConfigReconciler) readAuth(ctx context.Context, st *redisConfigSta
 		st.password = string(pw)
 		st.passwordRef = resources.SecretKey{Name: ref.Name, Key: ref.Key}
 		st.secretHash = secretDigest(sec, pw)
+		if !managed {
+			// The operator's client dials no address the Secret does not
+			// allow; a managed server is the operator's own Service.
+			st.passwordPins = secretPins(sec)
+		}
 		if managed {
 			if err := r.ensureAuthConf(ctx, st); err != nil {
 				return err
@@ -80,6 +85,13 @@ func (r *RedisConfigReconciler) readAuth(ctx context.Context, st *redisConfigSta
 		if err := r.ensureGeneratedPassword(ctx, st); err != nil {
 			return err
 		}
+	case !r.AllowPasswordlessExternal:
+		// Without a password nothing shows that the author may configure
+		// that server: the operator would reach, and rewrite, any Redis
+		// its own pod can reach.
+		return stallf(queueworkerv1alpha1.ReasonPasswordRequired,
+			"mode External needs spec.auth.passwordSecretRef: the operator configures only servers whose password it was given "+
+				"(an administrator can allow password-less servers with --allow-passwordless-external-redis)")
 	}
 
 	if managed {
@@ -198,6 +210,13 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 		return fmt.Errorf("reading the password Secret: %w", err)
 	} else if !metav1.IsControlledBy(sec, rc) {
 		return notOwned("Secret", name)
+	} else if want := resources.RedisPasswordSecretAnnotations(rc); !hasLabels(sec.Annotations, want) {
+		// A Secret generated before it carried them: the QueueWorkers
+		// that use this RedisConfig need them.
+		sec.Annotations = mergeLabels(sec.Annotations, want)
+		if err := r.Client.Update(ctx, sec); err != nil {
+			return fmt.Errorf("annotating the password Secret: %w", err)
+		}
 	}
 	key := resources.RedisPasswordSecretKey(rc)
 	pw, ok := sec.Data[key.Key]

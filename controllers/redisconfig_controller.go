@@ -27,6 +27,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -82,6 +83,15 @@ type RedisConfigReconciler struct {
 	// image it prefixes, any other entry one image exactly.
 	// DefaultAllowedImages when nil.
 	AllowedImages []string
+	// AllowPasswordlessExternal lets an External RedisConfig without
+	// spec.auth configure a server that needs no password.
+	AllowPasswordlessExternal bool
+	// SecretResyncPeriod is how often the Secrets a RedisConfig names are
+	// read and checked again; DefaultSecretResyncPeriod when zero.
+	SecretResyncPeriod time.Duration
+
+	// applied remembers the last successful application per RedisConfig.
+	applied appliedCache
 }
 
 // redisConfigState is what the steps of one reconcile share.
@@ -96,6 +106,9 @@ type redisConfigState struct {
 	password    string
 	passwordRef resources.SecretKey
 	secretHash  string
+	// passwordPins are the addresses the password may be sent to, nil
+	// when any.
+	passwordPins []string
 	// clientPasswordRef and clientUsername are what the RedisConfig's
 	// clients get; empty when they get nothing.
 	clientPasswordRef resources.SecretKey
@@ -129,9 +142,13 @@ type redisConfigStep func(context.Context, *redisConfigState) (ctrl.Result, erro
 func (r *RedisConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	rc := &queueworkerv1alpha1.RedisConfig{}
 	if err := r.Client.Get(ctx, req.NamespacedName, rc); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.applied.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !rc.DeletionTimestamp.IsZero() {
+		r.applied.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	orig := rc.DeepCopy()
@@ -195,6 +212,13 @@ func (r *RedisConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.StatefulSet{}).
 		Named("redisconfig").
 		Complete(r)
+}
+
+func (r *RedisConfigReconciler) secretResyncPeriod() time.Duration {
+	if r.SecretResyncPeriod > 0 {
+		return r.SecretResyncPeriod
+	}
+	return DefaultSecretResyncPeriod
 }
 
 func (r *RedisConfigReconciler) random() io.Reader {

@@ -401,7 +401,8 @@ func TestQueueWorkerWithConfigRef(t *testing.T) {
 			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisConfigNotFound)
 	})
 
-	sec := usableSecret(ns, "shared-pw", map[string]string{"password": "first"}, queueworkerv1alpha1.KindRedisConfig)
+	sec := usableSecret(ns, "shared-pw", map[string]string{"password": "first"},
+		queueworkerv1alpha1.KindRedisConfig, queueworkerv1alpha1.KindQueueWorker)
 	if err := k8sClient.Create(testCtx, sec); err != nil {
 		t.Fatal(err)
 	}

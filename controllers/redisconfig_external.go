@@ -43,7 +43,7 @@ func (r *RedisConfigReconciler) reconcileExternal(ctx context.Context, st *redis
 	rc := st.rc
 	x := rc.Spec.External
 	ep := externalEndpoint(rc)
-	creds := queue.Credentials{Password: st.password, CAPEM: st.caPEM}
+	creds := queue.Credentials{Password: st.password, CAPEM: st.caPEM, AllowedAddrs: st.passwordPins}
 	recheck := DefaultRecheckInterval
 	if x.RecheckInterval != nil && x.RecheckInterval.Duration > 0 {
 		recheck = x.RecheckInterval.Duration

@@ -18,16 +18,21 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/distribution/reference"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -211,10 +216,25 @@ func (r *RedisConfigReconciler) reconcileManagedApply(ctx context.Context, st *r
 	return r.apply(ctx, st, ep, creds, settings, false, DefaultRecheckInterval)
 }
 
-// apply connects, applies and records the outcome for the summary.
+// apply connects, applies and records the outcome for the summary. When
+// nothing it would send changed since the last successful application and
+// recheck has not passed, it does not connect at all: the reconcile then
+// only read and checked the Secrets again, which it does every
+// SecretResyncPeriod, so that a Secret that stops allowing the use is
+// noticed without waiting for the recheck.
 func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState, ep resources.RedisEndpoint,
 	creds queue.Credentials, settings []redisadmin.Setting, persist bool, recheck time.Duration) (ctrl.Result, error) {
 	rc := st.rc
+	key := client.ObjectKeyFromObject(rc)
+	digest := applyDigest(ep, creds, settings, persist)
+	now := r.now()
+	resync := min(recheck, r.secretResyncPeriod())
+	if prev, ok := r.applied.get(key); ok && prev.digest == digest && !now.Before(prev.at) && now.Sub(prev.at) < recheck {
+		st.applied, st.nodes = true, prev.nodes
+		st.appliedReason, st.appliedMessage = prev.reason, prev.message
+		return ctrl.Result{RequeueAfter: min(prev.at.Add(recheck).Sub(now), resync)}, nil
+	}
+	r.applied.forget(key)
 	rdb, err := r.newClient(ep, creds)
 	if err != nil {
 		st.appliedReason, st.appliedMessage = queueworkerv1alpha1.ReasonInvalidSpec, err.Error()
@@ -253,7 +273,55 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 		st.appliedReason = queueworkerv1alpha1.ReasonDrift
 		st.appliedMessage = driftMessage(report.Drift)
 	}
-	return ctrl.Result{RequeueAfter: recheck}, nil
+	r.applied.put(key, appliedRecord{digest: digest, at: now, nodes: st.nodes,
+		reason: st.appliedReason, message: st.appliedMessage})
+	return ctrl.Result{RequeueAfter: resync}, nil
+}
+
+// appliedCache remembers, per RedisConfig, what was last applied
+// successfully and when. It holds a digest of the credentials, never the
+// credentials. The zero value is ready; it is safe for concurrent use.
+type appliedCache struct {
+	mu      sync.Mutex
+	entries map[types.NamespacedName]appliedRecord
+}
+
+// appliedRecord is one successful application and its outcome.
+type appliedRecord struct {
+	digest          string
+	at              time.Time
+	nodes           []string
+	reason, message string
+}
+
+func (c *appliedCache) get(key types.NamespacedName) (appliedRecord, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	return e, ok
+}
+
+func (c *appliedCache) put(key types.NamespacedName, e appliedRecord) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[types.NamespacedName]appliedRecord{}
+	}
+	c.entries[key] = e
+}
+
+func (c *appliedCache) forget(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, key)
+}
+
+// applyDigest hashes everything an application sends: where, as whom,
+// and what.
+func applyDigest(ep resources.RedisEndpoint, creds queue.Credentials, settings []redisadmin.Setting, persist bool) string {
+	h := sha256.New()
+	_, _ = fmt.Fprintf(h, "%#v\n%q\n%q\n%q\n%#v\n%v", ep, creds.Password, creds.CAPEM, creds.AllowedAddrs, settings, persist)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func driftMessage(drift []redisadmin.Drift) string {
@@ -271,14 +339,9 @@ func driftMessage(drift []redisadmin.Drift) string {
 }
 
 // DefaultAllowedImages are the images a Managed RedisConfig may run when
-// the operator is not told otherwise: the official Redis image and
-// redis_exporter, which the RedisConfig defaults to.
-var DefaultAllowedImages = []string{
-	"redis:*",
-	"docker.io/library/redis:*",
-	"oliver006/redis_exporter:*",
-	"docker.io/oliver006/redis_exporter:*",
-}
+// the operator is not told otherwise: any tag or digest of the official
+// Redis image and of redis_exporter, which the RedisConfig defaults to.
+var DefaultAllowedImages = []string{"redis", "oliver006/redis_exporter"}
 
 func (r *RedisConfigReconciler) allowedImages() []string {
 	if r.AllowedImages != nil {
@@ -287,18 +350,61 @@ func (r *RedisConfigReconciler) allowedImages() []string {
 	return DefaultAllowedImages
 }
 
-// imageAllowed matches image against the patterns: an entry ending in "*"
-// matches every image it prefixes ("*" alone matches every image), any
-// other entry exactly one image. A managed Redis pod mounts the password
-// and certificate Secrets, so who may create a RedisConfig must not pick
-// what runs with them.
-func imageAllowed(image string, patterns []string) bool {
+// CheckImagePatterns returns an error naming the first pattern that
+// imageAllowed cannot use, so the operator refuses a bad
+// --allowed-redis-images at start rather than every image later.
+func CheckImagePatterns(patterns []string) error {
 	for _, p := range patterns {
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(image, prefix) {
+		if p == "*" {
+			continue
+		}
+		if _, err := reference.ParseNormalizedNamed(strings.TrimSuffix(p, "/*")); err != nil {
+			return fmt.Errorf("image pattern %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// imageAllowed matches image against the patterns, comparing image
+// references the way a container runtime resolves them (redis is
+// docker.io/library/redis). A pattern is a repository (any tag or digest of
+// it: "redis", "registry.example.com/mirror/redis"), a repository with a
+// tag or digest (that one only: "redis:7.4"), a repository path ending in
+// "/*" (every repository under it on that registry), or "*" (any image). A
+// managed Redis pod mounts the password and certificate Secrets, so who may
+// create a RedisConfig must not choose what runs with them.
+func imageAllowed(image string, patterns []string) bool {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return false
+	}
+	for _, p := range patterns {
+		if p == "*" {
+			return true
+		}
+		if dir, ok := strings.CutSuffix(p, "/*"); ok {
+			d, err := reference.ParseNormalizedNamed(dir)
+			if err == nil && strings.HasPrefix(ref.Name(), d.Name()+"/") {
 				return true
 			}
-		} else if image == p {
+			continue
+		}
+		want, err := reference.ParseNormalizedNamed(p)
+		if err != nil || want.Name() != ref.Name() {
+			continue
+		}
+		wantTag, tagged := want.(reference.Tagged)
+		wantDigest, digested := want.(reference.Digested)
+		switch {
+		case digested:
+			if d, ok := ref.(reference.Digested); ok && d.Digest() == wantDigest.Digest() {
+				return true
+			}
+		case tagged:
+			if t, ok := ref.(reference.Tagged); ok && t.Tag() == wantTag.Tag() {
+				return true
+			}
+		default:
 			return true
 		}
 	}

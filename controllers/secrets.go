@@ -73,19 +73,34 @@ func checkSecretUse(sec *corev1.Secret, use secretUse) error {
 			"Secret %q (%s) does not allow %ss to use it: someone who may edit Secrets in this namespace must annotate it %s=%s",
 			use.name, use.field, use.kind, queueworkerv1alpha1.AnnotationSecretUsableBy, use.kind)
 	}
-	allowed, pinned := sec.Annotations[queueworkerv1alpha1.AnnotationSecretUsableWith]
-	if !pinned || use.sendTo == nil {
+	addrs := secretPins(sec)
+	if addrs == nil || use.sendTo == nil {
 		return nil
 	}
-	addrs := splitList(allowed)
 	for _, a := range use.sendTo {
 		if !slices.ContainsFunc(addrs, func(b string) bool { return strings.EqualFold(a, b) }) {
+			// The allowed addresses are not repeated: whoever reads the
+			// condition may not be allowed to read the Secret.
 			return stallf(queueworkerv1alpha1.ReasonSecretNotAllowed,
-				"Secret %q (%s) may be sent only to %s (annotation %s), not to %s",
-				use.name, use.field, strings.Join(addrs, ", "), queueworkerv1alpha1.AnnotationSecretUsableWith, a)
+				"Secret %q (%s) may not be sent to %s: its annotation %s lists other addresses",
+				use.name, use.field, a, queueworkerv1alpha1.AnnotationSecretUsableWith)
 		}
 	}
 	return nil
+}
+
+// secretPins are the addresses the Secret's password may be sent to, nil
+// when it does not pin any (and an empty, non-nil list when it pins none).
+func secretPins(sec *corev1.Secret) []string {
+	v, ok := sec.Annotations[queueworkerv1alpha1.AnnotationSecretUsableWith]
+	if !ok {
+		return nil
+	}
+	addrs := splitList(v)
+	if addrs == nil {
+		addrs = []string{}
+	}
+	return addrs
 }
 
 // readSecretKey reads the Secret of use with an uncached GET (Secrets are

@@ -148,9 +148,10 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	err = (&RedisConfigReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("queueworker-operator"),
+		Client:             mgr.GetClient(),
+		APIReader:          mgr.GetAPIReader(),
+		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
+		SecretResyncPeriod: testSecretResync,
 		DialAddress: func(rc *queueworkerv1alpha1.RedisConfig) string {
 			if addr, ok := managedRedisAddrs.Load(rc.Namespace + "/" + rc.Name); ok {
 				return addr.(string)

@@ -266,12 +266,13 @@ ensure_password() {
 	say "Secret $NS/redis-auth created with $from (key password)"
 }
 
-# allow_password_use <addr> lets RedisConfigs use the Secret redis-auth, and
-# only for the demo's server at addr: the operator refuses a Secret that does
-# not say so (docs/security.md).
+# allow_password_use <addr> lets the RedisConfig, and the workers it hands
+# the password to, use the Secret redis-auth, and only for the demo's server
+# at addr: the operator refuses a Secret that does not say so
+# (docs/security.md).
 allow_password_use() {
 	k -n "$NS" annotate --overwrite secret redis-auth \
-		queueworker.io/usable-by=RedisConfig "queueworker.io/usable-with=$1" >/dev/null
+		queueworker.io/usable-by=RedisConfig,QueueWorker "queueworker.io/usable-with=$1" >/dev/null
 }
 
 # redis_up writes the server's config and starts it unless it already runs

@@ -65,6 +65,9 @@ const (
 	// RedisConfig (its Secrets, ConfigMap, Service or StatefulSet) exists
 	// and is not controlled by that RedisConfig.
 	ReasonResourceConflict = "ResourceConflict"
+	// ReasonPasswordRequired: an External RedisConfig names no password,
+	// and the operator configures only servers whose password it was given.
+	ReasonPasswordRequired = "PasswordRequired"
 	// ReasonImageNotAllowed: an image is not on the operator's allow-list.
 	ReasonImageNotAllowed = "ImageNotAllowed"
 	// ReasonUnsupported: the spec asks for something this version cannot

@@ -91,6 +91,7 @@ func main() {
 		enableLeaderElection, secureMetrics, enableHTTP2              bool
 		secretResync                                                  time.Duration
 		allowedImages                                                 string
+		allowPasswordless                                             bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
@@ -111,16 +112,27 @@ func main() {
 	flag.StringVar(&watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces to watch; all namespaces when empty.")
 	flag.DurationVar(&secretResync, "secret-resync-period", controllers.DefaultSecretResyncPeriod,
-		"How often Secrets used by a QueueWorker are read again to notice a rotated password.")
+		"How often the Secrets QueueWorkers and RedisConfigs use are read again, to notice a rotated password "+
+			"or a Secret that no longer allows the use.")
 	flag.StringVar(&allowedImages, "allowed-redis-images", strings.Join(controllers.DefaultAllowedImages, ","),
-		"Comma-separated images a Managed RedisConfig may run (the Redis server and its exporter): an entry ending "+
-			"in * matches every image it prefixes, any other entry exactly one image. A RedisConfig with another image "+
+		"Comma-separated images a Managed RedisConfig may run (the Redis server and its exporter): a repository "+
+			"(any tag or digest of it, e.g. redis), a repository with a tag or digest (that one only, e.g. redis:7.4), "+
+			"a path ending in /* (every repository under it, e.g. registry.example.com/mirror/*) or * (any image). "+
+			"References are compared normalized (redis is docker.io/library/redis). A RedisConfig with another image "+
 			"stalls with the reason ImageNotAllowed.")
+	flag.BoolVar(&allowPasswordless, "allow-passwordless-external-redis", false,
+		"Let an External RedisConfig without spec.auth configure a Redis that needs no password. Off by default: "+
+			"nothing would show that its author may change that server, which any pod of the operator can reach.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	images := splitImages(allowedImages)
+	if err := controllers.CheckImagePatterns(images); err != nil {
+		setupLog.Error(err, "Invalid --allowed-redis-images")
+		os.Exit(1)
+	}
 	// go-redis reports dial failures on its own logger; the autoscaler
 	// already turns them into conditions and metrics, so they are detail.
 	redis.SetLogger(redisLogger{log: ctrl.Log.WithName("redis")})
@@ -194,10 +206,12 @@ func main() {
 		os.Exit(1)
 	}
 	if err := (&controllers.RedisConfigReconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		Recorder:      mgr.GetEventRecorder("queueworker-operator"),
-		AllowedImages: splitImages(allowedImages),
+		Client:                    mgr.GetClient(),
+		APIReader:                 mgr.GetAPIReader(),
+		Recorder:                  mgr.GetEventRecorder("queueworker-operator"),
+		AllowedImages:             images,
+		AllowPasswordlessExternal: allowPasswordless,
+		SecretResyncPeriod:        secretResync,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "redisconfig")
 		os.Exit(1)

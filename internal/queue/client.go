@@ -17,10 +17,14 @@ limitations under the License.
 package queue
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,7 +42,42 @@ type Credentials struct {
 	// CAPEM holds PEM CA certificates that replace the system roots when
 	// TLS is on.
 	CAPEM []byte
+	// AllowedAddrs, when not nil, are the only addresses (host:port) the
+	// client may dial: the Secret that holds the password pins them
+	// (queueworker.io/usable-with). Every connection is checked, so the
+	// password never reaches a master a sentinel names or a node a cluster
+	// redirects to unless it is listed too.
+	AllowedAddrs []string
 }
+
+// ErrAddressNotAllowed is returned, wrapped, for a dial to an address the
+// credentials do not allow.
+var ErrAddressNotAllowed = errors.New("address not allowed by the password's Secret (queueworker.io/usable-with)")
+
+// dialerFor returns nil, go-redis's own dialer, when the credentials allow
+// any address, else a dialer that refuses every other address before it
+// opens a connection. It dials as go-redis's default dialer does.
+func dialerFor(creds Credentials, tlsConfig *tls.Config) func(context.Context, string, string) (net.Conn, error) {
+	if creds.AllowedAddrs == nil {
+		return nil
+	}
+	allowed := slices.Clone(creds.AllowedAddrs)
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if !slices.ContainsFunc(allowed, func(a string) bool { return strings.EqualFold(a, addr) }) {
+			return nil, fmt.Errorf("dialing %s: %w", addr, ErrAddressNotAllowed)
+		}
+		d := &net.Dialer{Timeout: clientDialTimeout, KeepAliveConfig: keepAlive}
+		if tlsConfig == nil {
+			return d.DialContext(ctx, network, addr)
+		}
+		td := &tls.Dialer{NetDialer: d, Config: tlsConfig}
+		return td.DialContext(ctx, network, addr)
+	}
+}
+
+// keepAlive probes an idle connection after 30s and gives up after three
+// unanswered probes, as go-redis's own dialer does.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}
 
 // The settings of the operator's own clients. The operator reads a few keys
 // per queue once per poll, so it needs few connections, and a poll that
@@ -106,6 +145,7 @@ func NewUniversalClient(ep resources.RedisEndpoint, creds Credentials) (redis.Un
 			PipelinePoolSize: clientPipelinePoolSize,
 			DisableIdentity:  clientDisableIdentity,
 			TLSConfig:        tlsConfig,
+			Dialer:           dialerFor(creds, tlsConfig),
 		}), nil
 	case contract.ModeSentinel:
 		if ep.MasterName == "" || len(ep.Addrs) == 0 {
@@ -129,6 +169,7 @@ func NewUniversalClient(ep resources.RedisEndpoint, creds Credentials) (redis.Un
 			PipelinePoolSize: clientPipelinePoolSize,
 			DisableIdentity:  clientDisableIdentity,
 			TLSConfig:        tlsConfig,
+			Dialer:           dialerFor(creds, tlsConfig),
 		}), nil
 	case contract.ModeCluster:
 		if len(ep.Addrs) == 0 {
@@ -154,6 +195,7 @@ func NewUniversalClient(ep resources.RedisEndpoint, creds Credentials) (redis.Un
 			PipelinePoolSize: clientPipelinePoolSize,
 			DisableIdentity:  clientDisableIdentity,
 			TLSConfig:        tlsConfig,
+			Dialer:           dialerFor(creds, tlsConfig),
 		}), nil
 	}
 	return nil, fmt.Errorf("unknown redis mode %q", ep.Mode)

@@ -24,11 +24,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -300,4 +303,57 @@ func freePort(t *testing.T) int {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestAllowedAddrs: credentials pinned to addresses dial only those: a
+// standalone server outside the pin is refused before any byte is sent,
+// and in a cluster the nodes that CLUSTER SLOTS names must be pinned too.
+func TestAllowedAddrs(t *testing.T) {
+	ctx := t.Context()
+	ping := func(ep resources.RedisEndpoint, pins []string) error {
+		t.Helper()
+		rdb, err := NewUniversalClient(ep, Credentials{AllowedAddrs: pins})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = rdb.Close() }()
+		_, err = ReadStats(ctx, rdb, []string{"default"}, time.Now(), 0)
+		return err
+	}
+	if err := ping(standalone(), nil); err != nil {
+		t.Fatalf("no pins: %v", err)
+	}
+	if err := ping(standalone(), []string{"10.0.0.1:6379", strings.ToUpper(redisServer.Addr)}); err != nil {
+		t.Fatalf("pinned: %v", err)
+	}
+	for _, pins := range [][]string{{"10.0.0.1:6379"}, {}} {
+		if err := ping(standalone(), pins); !errors.Is(err, ErrAddressNotAllowed) {
+			t.Fatalf("pins %q: error %v, want ErrAddressNotAllowed", pins, err)
+		}
+	}
+
+	nodes := startCluster(t, 3)
+	cluster := resources.RedisEndpoint{Mode: contract.ModeCluster, Addrs: nodes[:1]}
+	if err := ping(cluster, nodes); err != nil {
+		t.Fatalf("every node pinned: %v", err)
+	}
+	// Only the seed: the queues that live on other nodes cannot be read.
+	rdb, err := NewUniversalClient(cluster, Credentials{AllowedAddrs: nodes[:1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rdb.Close() }()
+	queues := make([]string, 0, 30)
+	for i := range 30 {
+		queues = append(queues, fmt.Sprintf("q%d", i))
+	}
+	if _, err := ReadStats(ctx, rdb, queues, time.Now(), 0); !errors.Is(err, ErrAddressNotAllowed) {
+		t.Fatalf("seed pinned only: error %v, want ErrAddressNotAllowed", err)
+	}
+	// Two clients that differ only in their pins are not shared.
+	p := NewPool(nil)
+	defer func() { _ = p.Close() }()
+	if p.Key(standalone(), Credentials{}) == p.Key(standalone(), Credentials{AllowedAddrs: []string{redisServer.Addr}}) {
+		t.Fatal("a pinned and an unpinned client share a pool key")
+	}
 }

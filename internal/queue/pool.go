@@ -146,14 +146,19 @@ func (p *Pool) Key(ep resources.RedisEndpoint, creds Credentials) EndpointKey {
 // fingerprint is an HMAC rather than a plain hash so that a key seen in a
 // log cannot be used to test guesses of a weak password.
 func (p *Pool) fingerprint(creds Credentials) string {
-	if creds.Password == "" && len(creds.CAPEM) == 0 {
+	if creds.Password == "" && len(creds.CAPEM) == 0 && creds.AllowedAddrs == nil {
 		return ""
 	}
 	m := hmac.New(sha256.New, p.secret)
 	// The length prefix keeps password "ab" + CA "c" apart from "a" + "bc".
 	_ = binary.Write(m, binary.BigEndian, uint64(len(creds.Password)))
 	m.Write([]byte(creds.Password))
+	_ = binary.Write(m, binary.BigEndian, uint64(len(creds.CAPEM)))
 	m.Write(creds.CAPEM)
+	// A client pinned to some addresses is not one that may dial any.
+	if creds.AllowedAddrs != nil {
+		m.Write([]byte("pinned:" + strings.Join(creds.AllowedAddrs, ",")))
+	}
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 

@@ -353,7 +353,22 @@ func BuildRedisConfigMap(rc *queueworkerv1alpha1.RedisConfig, conf []byte) *core
 // clients read RedisPasswordKey, the pod mounts RedisPasswordConfKey. The
 // controller creates it once and never regenerates a password that exists.
 func BuildRedisPasswordSecret(rc *queueworkerv1alpha1.RedisConfig, password string) (*corev1.Secret, error) {
-	return buildRedisAuthSecret(rc, RedisPasswordSecretName(rc), password)
+	sec, err := buildRedisAuthSecret(rc, RedisPasswordSecretName(rc), password)
+	if err != nil {
+		return nil, err
+	}
+	sec.Annotations = RedisPasswordSecretAnnotations(rc)
+	return sec, nil
+}
+
+// RedisPasswordSecretAnnotations let the QueueWorkers of the namespace use
+// the generated password, and only with the managed server's address: a
+// QueueWorker that names the Secret with another address is refused.
+func RedisPasswordSecretAnnotations(rc *queueworkerv1alpha1.RedisConfig) map[string]string {
+	return map[string]string{
+		queueworkerv1alpha1.AnnotationSecretUsableBy:   queueworkerv1alpha1.KindQueueWorker,
+		queueworkerv1alpha1.AnnotationSecretUsableWith: RedisAddress(rc),
+	}
 }
 
 // BuildRedisAuthConfSecret returns the Secret derived from the password in

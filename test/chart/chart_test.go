@@ -605,14 +605,14 @@ func TestDeploymentValues(t *testing.T) {
 		{
 			name:      "defaults",
 			wantImage: "queueworker-operator:0.1.0",
-			wantArgs:  []string{"--allowed-redis-images=redis:*,docker.io/library/redis:*,oliver006/redis_exporter:*,docker.io/oliver006/redis_exporter:*"},
-			noArgs:    []string{"--watch-namespaces", "--secret-resync-period", "--metrics-cert-path"},
+			wantArgs:  []string{"--allowed-redis-images=redis,oliver006/redis_exporter"},
+			noArgs:    []string{"--watch-namespaces", "--secret-resync-period", "--metrics-cert-path", "--allow-passwordless-external-redis"},
 		},
 		{
 			name:      "allowed Redis images",
-			values:    "allowedRedisImages: [registry.example.com/redis:7.4, registry.example.com/exporter*]",
+			values:    "{allowedRedisImages: [registry.example.com/redis:7.4, registry.example.com/mirror/*], allowPasswordlessExternalRedis: true}",
 			wantImage: "queueworker-operator:0.1.0",
-			wantArgs:  []string{"--allowed-redis-images=registry.example.com/redis:7.4,registry.example.com/exporter*"},
+			wantArgs:  []string{"--allowed-redis-images=registry.example.com/redis:7.4,registry.example.com/mirror/*", "--allow-passwordless-external-redis"},
 		},
 		{
 			name:      "no Managed Redis at all",
@@ -813,6 +813,7 @@ func TestInvalidValuesAreRejected(t *testing.T) {
 		{"bad log level", `logging: {level: verbose}`, "/logging/level"},
 		{"bad resync period", `secretResyncPeriod: "1 minute"`, "/secretResyncPeriod"},
 		{"image list with a comma", `allowedRedisImages: ["redis:7,redis:8"]`, "/allowedRedisImages"},
+		{"passwordless as a string", `allowPasswordlessExternalRedis: "yes"`, "/allowPasswordlessExternalRedis"},
 		{"empty image repository", `image: {repository: ""}`, "/image/repository"},
 		{"metrics on the probe port", `metrics: {port: 8081}`, "metrics.port must not be 8081"},
 		{"monitor without metrics", `metrics: {enabled: false, serviceMonitor: {enabled: true}}`, "metrics.serviceMonitor.enabled needs metrics.enabled"},

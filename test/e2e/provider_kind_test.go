@@ -190,7 +190,9 @@ func (p *kindProvider) down(ctx context.Context, failed bool) error {
 
 // helmValues: the images are loaded into the nodes, never pulled.
 func (p *kindProvider) helmValues() []string {
-	return []string{"image.repository=" + operatorImage, "image.tag=" + imageTag, "image.pullPolicy=Never"}
+	// The suite's redis-server has no password, and its External
+	// RedisConfig none either.
+	return []string{"image.repository=" + operatorImage, "image.tag=" + imageTag, "allowPasswordlessExternalRedis=true", "image.pullPolicy=Never"}
 }
 
 // operatorIdentity: a container cannot be asked who it is (the image has no

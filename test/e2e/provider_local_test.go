@@ -142,7 +142,9 @@ func (p *localProvider) down(ctx context.Context, _ bool) error {
 }
 
 func (p *localProvider) helmValues() []string {
-	return []string{"image.repository=" + operatorImage, "image.tag=" + imageTag}
+	// The suite's redis-server has no password, and its External
+	// RedisConfig none either.
+	return []string{"image.repository=" + operatorImage, "image.tag=" + imageTag, "allowPasswordlessExternalRedis=true"}
 }
 
 // startRedis starts a redis-server on a free loopback port that writes
