@@ -161,6 +161,17 @@ func TestRedisConfigManaged(t *testing.T) {
 	if strings.Contains(conf, "requirepass") {
 		t.Error("the ConfigMap carries requirepass")
 	}
+	// tcpBacklog is unset, so the server gets 511, above the pod's
+	// somaxconn of 128: the kernel caps it, and a Warning says so.
+	eventually(t, "a TCPBacklogCapped event for the default tcp-backlog", func() error {
+		for _, e := range eventsFor(t, ns, "jobs") {
+			if e.Reason == queueworkerv1alpha1.ReasonTCPBacklogCapped && e.Type == "Warning" &&
+				strings.Contains(e.Note, "tcp-backlog 511") {
+				return nil
+			}
+		}
+		return errors.New("no TCPBacklogCapped event")
+	})
 
 	sec := &corev1.Secret{}
 	eventually(t, "password Secret generated", func() error {

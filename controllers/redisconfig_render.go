@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,12 +86,32 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonEvictionAllowed, "Render",
 			"maxmemory-policy %s evicts keys at the memory limit: queued tasks can be lost", policy)
 	}
-	if changed && rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal && rc.Spec.Network.TCPBacklog > defaultSomaxconn {
+	// The rendered value, not the spec's: an unset tcpBacklog is 511 on
+	// the server the operator runs, and the kernel caps that too.
+	if backlog := renderedInt(ds, "tcp-backlog"); changed && rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal &&
+		backlog > defaultSomaxconn {
 		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonTCPBacklogCapped, "Render",
-			"tcpBacklog %d is above the pod's net.core.somaxconn (%d unless a sysctl raises it): the kernel caps the backlog at %d",
-			rc.Spec.Network.TCPBacklog, defaultSomaxconn, defaultSomaxconn)
+			"tcp-backlog %d is above the pod's net.core.somaxconn (%d unless a sysctl raises it): the kernel caps the backlog at %d",
+			backlog, defaultSomaxconn, defaultSomaxconn)
 	}
 	return ctrl.Result{}, nil
+}
+
+// renderedInt is the value of key among ds as a number, 0 when it is not
+// rendered.
+func renderedInt(ds []redisconf.Directive, key string) int {
+	n, _ := strconv.Atoi(rendered(ds, key))
+	return n
+}
+
+// rendered is the value of key among ds, "" when it is not rendered.
+func rendered(ds []redisconf.Directive, key string) string {
+	for _, d := range ds {
+		if d.Key == key {
+			return d.Value
+		}
+	}
+	return ""
 }
 
 func (r *RedisConfigReconciler) renderFailed(st *redisConfigState, err error) (ctrl.Result, error) {
