@@ -220,7 +220,7 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	defer func() { _ = rdb.Close() }()
 	actx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
-	report, err := redisadmin.Apply(actx, rdb, settings, persist)
+	report, err := redisadmin.Apply(actx, rdb, settings, nil, persist)
 	if err != nil {
 		reason := queueworkerv1alpha1.ReasonUnreachable
 		if errors.Is(err, redisadmin.ErrAuth) {
