@@ -192,7 +192,7 @@ func (r *RedisConfigReconciler) reconcileManagedApply(ctx context.Context, st *r
 		settings = append(settings, redisadmin.Setting{Key: d.Key, Value: d.Value,
 			Runtime: redisconf.ModeOf(d.Key) == redisconf.Runtime})
 	}
-	return r.apply(ctx, st, ep, creds, settings, false, DefaultRecheckInterval)
+	return r.apply(ctx, st, ep, creds, settings, nil, false, DefaultRecheckInterval)
 }
 
 // readSecretKey reads one key of a Secret with an uncached GET.
@@ -208,9 +208,10 @@ func (r *RedisConfigReconciler) readSecretKey(ctx context.Context, ns, name, key
 	return v, nil
 }
 
-// apply connects, applies and records the outcome for the summary.
+// apply connects, applies, reads back the settings and the observe keys,
+// and records the outcome for the summary.
 func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState, ep resources.RedisEndpoint,
-	creds queue.Credentials, settings []redisadmin.Setting, persist bool, recheck time.Duration) (ctrl.Result, error) {
+	creds queue.Credentials, settings []redisadmin.Setting, observe []string, persist bool, recheck time.Duration) (ctrl.Result, error) {
 	rc := st.rc
 	rdb, err := r.newClient(ep, creds)
 	if err != nil {
@@ -220,7 +221,7 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	defer func() { _ = rdb.Close() }()
 	actx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
-	report, err := redisadmin.Apply(actx, rdb, settings, nil, persist)
+	report, err := redisadmin.Apply(actx, rdb, settings, observe, persist)
 	if err != nil {
 		reason := queueworkerv1alpha1.ReasonUnreachable
 		if errors.Is(err, redisadmin.ErrAuth) {
@@ -231,6 +232,7 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	}
 	st.applied = true
 	st.nodes = report.Nodes
+	st.values = report.Values
 	rc.Status.Drift = nil
 	for _, d := range report.Drift {
 		rc.Status.Drift = append(rc.Status.Drift, queueworkerv1alpha1.ConfigDrift{

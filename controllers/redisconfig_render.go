@@ -39,10 +39,12 @@ var placementKeys = map[string]bool{
 
 // reconcileRender renders the spec into redis.conf and hashes it, the whole
 // file (status.configHash) and its restart-only keys (the pod annotation
-// that rolls a managed Redis). It owns the Rendered and QueueSafe
-// conditions: an evicting policy the user allowed makes QueueSafe False
-// with a Warning event, and a tcpBacklog above the pod's somaxconn earns a
-// Warning event when the configuration changes.
+// that rolls a managed Redis). It owns the Rendered condition, and
+// QueueSafe whenever the rendered configuration decides the policy: an
+// evicting policy the user allowed makes QueueSafe False with a Warning
+// event. In mode External without memory.policy the server's own policy
+// stays, and reconcileExternal judges it instead. A tcp-backlog above the
+// pod's somaxconn earns a Warning event when the configuration changes.
 func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	opts := redisconf.Options{}
@@ -76,13 +78,19 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 	r.setCondition(rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionTrue,
 		queueworkerv1alpha1.ReasonRendered, "redis.conf rendered: "+st.configHash)
 
+	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
+		st.inForce = renderedInForce(ds)
+	}
 	policy := rc.Spec.Memory.Policy
-	if policy == "" || policy == "noeviction" {
+	switch {
+	case policy == "" && rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal:
+		// The server's policy: reconcileExternal reads and judges it.
+	case policy == "" || policy == noEviction:
 		r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue,
 			queueworkerv1alpha1.ReasonNoEviction, "maxmemory-policy noeviction: Redis refuses writes at the limit and never drops a task")
-	} else if r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
+	case r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
 		queueworkerv1alpha1.ReasonEvictionAllowed, "maxmemory-policy "+string(policy)+
-			" evicts keys at the memory limit: queued tasks can be lost") {
+			" evicts keys at the memory limit: queued tasks can be lost"):
 		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonEvictionAllowed, "Render",
 			"maxmemory-policy %s evicts keys at the memory limit: queued tasks can be lost", policy)
 	}
@@ -112,6 +120,15 @@ func rendered(ds []redisconf.Directive, key string) string {
 		}
 	}
 	return ""
+}
+
+// renderedInForce describes the configuration the operator runs Redis with.
+func renderedInForce(ds []redisconf.Directive) *inForce {
+	return &inForce{
+		maxMemory:   formatMaxMemory(rendered(ds, "maxmemory")),
+		policy:      rendered(ds, "maxmemory-policy"),
+		persistence: persistenceOf(rendered(ds, "appendonly"), rendered(ds, "appendfsync"), rendered(ds, "save")),
+	}
 }
 
 func (r *RedisConfigReconciler) renderFailed(st *redisConfigState, err error) (ctrl.Result, error) {

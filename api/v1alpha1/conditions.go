@@ -85,6 +85,12 @@ const (
 	ReasonNoEviction = "NoEviction"
 	// ReasonEvictionAllowed: an evicting maxmemory-policy is allowed.
 	ReasonEvictionAllowed = "EvictionAllowed"
+	// ReasonServerPolicyEvicts: the spec sets no memory.policy (mode
+	// External) and the server's own maxmemory-policy evicts keys.
+	ReasonServerPolicyEvicts = "ServerPolicyEvicts"
+	// ReasonPolicyUnknown: the spec sets no memory.policy (mode External)
+	// and the server's has not been read.
+	ReasonPolicyUnknown = "PolicyUnknown"
 	// ReasonTCPBacklogCapped: tcpBacklog is above the pod's somaxconn.
 	ReasonTCPBacklogCapped = "TCPBacklogCapped"
 	// ReasonApplied: every key has its rendered value on the server.

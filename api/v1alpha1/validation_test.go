@@ -335,36 +335,92 @@ func validRedisConfig(name string) *v1.RedisConfig {
 	}
 }
 
+// TestRedisConfigDefaults checks that the API server defaults the mode and
+// nothing that would be set on a server: in mode External an unset field
+// must stay unset, so that the operator leaves the server's value alone.
+// Mode Managed's defaults are the renderer's (internal/redisconf).
 func TestRedisConfigDefaults(t *testing.T) {
 	ctx := context.Background()
-	rc := validRedisConfig("rc-defaults")
-	if err := k8s.Create(ctx, rc); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	got := &v1.RedisConfig{}
-	if err := k8s.Get(ctx, client.ObjectKeyFromObject(rc), got); err != nil {
-		t.Fatal(err)
-	}
-	s := got.Spec
-	checks := []struct {
-		name      string
-		got, want any
-	}{
-		{"mode", s.Mode, v1.RedisConfigManaged},
-		{"memory.policy", s.Memory.Policy, v1.MaxMemoryPolicy("noeviction")},
-		{"aof.enabled", *s.Persistence.AOF.Enabled, true},
-		{"aof.fsync", s.Persistence.AOF.Fsync, v1.AppendFsync("everysec")},
-		{"tcpBacklog", s.Network.TCPBacklog, int32(511)},
-		{"timeout", s.Network.Timeout.Duration, 300 * time.Second},
-		{"tcpKeepalive", s.Network.TCPKeepalive.Duration, 300 * time.Second},
-		{"maxClients", s.Network.MaxClients, int32(10000)},
-		{"lazyFree.eviction", *s.LazyFree.Eviction, true},
-		{"lazyFree.userDel", *s.LazyFree.UserDel, true},
-	}
-	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+	managed := validRedisConfig("rc-defaults")
+	external := validRedisConfig("rc-defaults-external")
+	external.Spec.Mode = v1.RedisConfigExternal
+	external.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+	for _, rc := range []*v1.RedisConfig{managed, external} {
+		if err := k8s.Create(ctx, rc); err != nil {
+			t.Fatalf("create %s: %v", rc.Name, err)
 		}
+		got := &v1.RedisConfig{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(rc), got); err != nil {
+			t.Fatal(err)
+		}
+		s := got.Spec
+		wantMode := rc.Spec.Mode
+		if wantMode == "" {
+			wantMode = v1.RedisConfigManaged
+		}
+		if s.Mode != wantMode {
+			t.Errorf("%s: mode = %q, want %q", rc.Name, s.Mode, wantMode)
+		}
+		unset := map[string]bool{
+			"memory.maxMemory":        s.Memory.MaxMemory == nil,
+			"memory.policy":           s.Memory.Policy == "",
+			"persistence.aof.enabled": s.Persistence.AOF.Enabled == nil,
+			"persistence.aof.fsync":   s.Persistence.AOF.Fsync == "",
+			"persistence.rdb":         s.Persistence.RDB == nil,
+			"network.tcpBacklog":      s.Network.TCPBacklog == 0,
+			"network.timeout":         s.Network.Timeout == nil,
+			"network.tcpKeepalive":    s.Network.TCPKeepalive == nil,
+			"network.maxClients":      s.Network.MaxClients == 0,
+			"lazyFree.eviction":       s.LazyFree.Eviction == nil,
+			"lazyFree.expire":         s.LazyFree.Expire == nil,
+			"lazyFree.serverDel":      s.LazyFree.ServerDel == nil,
+			"lazyFree.userDel":        s.LazyFree.UserDel == nil,
+		}
+		for field, ok := range unset {
+			if !ok {
+				t.Errorf("%s: the API server set spec.%s: %+v", rc.Name, field, s)
+			}
+		}
+	}
+}
+
+func TestRedisConfigValidAccepted(t *testing.T) {
+	ctx := context.Background()
+	external := func(r *v1.RedisConfig) {
+		r.Spec.Mode = v1.RedisConfigExternal
+		r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+	}
+	cases := []struct {
+		name   string
+		mutate func(*v1.RedisConfig)
+	}{
+		{"Managed, nothing set", func(*v1.RedisConfig) {}},
+		{"External, only the connection", external},
+		{"External, an evicting policy allowed", func(r *v1.RedisConfig) {
+			external(r)
+			r.Spec.Memory = v1.RedisMemory{Policy: "allkeys-lru", AllowEviction: true}
+		}},
+		{"External, noeviction without allowEviction", func(r *v1.RedisConfig) {
+			external(r)
+			r.Spec.Memory.Policy = "noeviction"
+		}},
+		{"External, allowEviction without a policy", func(r *v1.RedisConfig) {
+			external(r)
+			r.Spec.Memory.AllowEviction = true
+		}},
+		{"External, snapshots off", func(r *v1.RedisConfig) {
+			external(r)
+			r.Spec.Persistence.RDB = &v1.RedisRDB{Save: []v1.RDBSaveRule{}}
+		}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rc := validRedisConfig(fmt.Sprintf("rc-valid-%d", i))
+			c.mutate(rc)
+			if err := k8s.Create(ctx, rc); err != nil {
+				t.Fatalf("rejected a valid object: %v", err)
+			}
+		})
 	}
 }
 
@@ -381,6 +437,11 @@ func TestRedisConfigInvalidRejected(t *testing.T) {
 	}{
 		{"evicting policy without allowEviction", func(r *v1.RedisConfig) { r.Spec.Memory.Policy = "allkeys-lru" },
 			"evicted task keys are lost tasks: set memory.allowEviction: true"},
+		{"evicting policy without allowEviction in mode External", func(r *v1.RedisConfig) {
+			r.Spec.Mode = v1.RedisConfigExternal
+			r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+			r.Spec.Memory = v1.RedisMemory{Policy: "volatile-ttl", AllowEviction: false}
+		}, "evicted task keys are lost tasks: set memory.allowEviction: true"},
 		{"unknown policy", func(r *v1.RedisConfig) { r.Spec.Memory.Policy = "lru" },
 			`spec.memory.policy: Unsupported value: "lru"`},
 		{"negative maxMemory", func(r *v1.RedisConfig) { r.Spec.Memory.MaxMemory = q("-1Mi") },
