@@ -470,6 +470,18 @@ type RedisConfigStatus struct {
 // RedisConfig declares the configuration of the Redis behind task queues
 // and runs that Redis (mode Managed) or applies the configuration to an
 // existing one (mode External).
+//
+// In mode Managed the name names the StatefulSet and the Service
+// "<name>-redis". The Service name is a DNS-1035 label, so the name starts
+// with a letter and holds no dots; and the StatefulSet's pods carry a
+// controller-revision-hash label "<name>-redis-<hash>" of up to 63
+// characters, so the name has at most 46. The rules judge a name when the
+// RedisConfig is created or enters mode Managed (oldSelf is absent on
+// create; a name never changes), so that one stored before the rules keeps
+// accepting writes, its status included, and the controller can say why it
+// runs no Redis for it.
+// +kubebuilder:validation:XValidation:rule="self.spec.mode != 'Managed' || (oldSelf.hasValue() && oldSelf.value().spec.mode == 'Managed') || self.metadata.name.size() <= 46",message="in mode Managed, metadata.name must be at most 46 characters: the StatefulSet <name>-redis labels its pods with controller-revision-hash <name>-redis-<hash>, which must fit in 63",optionalOldSelf=true
+// +kubebuilder:validation:XValidation:rule="self.spec.mode != 'Managed' || (oldSelf.hasValue() && oldSelf.value().spec.mode == 'Managed') || self.metadata.name.matches('^[a-z][-a-z0-9]*$')",message="in mode Managed, metadata.name must start with a letter and consist of lower-case letters, digits and '-': the Service <name>-redis is a DNS-1035 label",optionalOldSelf=true
 type RedisConfig struct {
 	metav1.TypeMeta `json:",inline"`
 
