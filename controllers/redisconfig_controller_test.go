@@ -636,3 +636,50 @@ func TestQueueWorkerWithConfigRef(t *testing.T) {
 	})
 
 }
+
+// TestRedisConfigNameTooLongForManaged: a managed RedisConfig whose name
+// cannot name its StatefulSet's pods, stored before the API server refused
+// such names, is not rendered (InvalidName, one Warning event), and the
+// operator creates none of its objects.
+func TestRedisConfigNameTooLongForManaged(t *testing.T) {
+	ns := createNamespace(t)
+	name := "r" + strings.Repeat("0", resources.MaxRedisConfigNameLength)
+	rc := &queueworkerv1alpha1.RedisConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	probe := &queueworkerv1alpha1.RedisConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "9redis"}}
+	storeBeforeNameRules(t, "redisconfigs.queueworker.io", rc, probe)
+
+	eventually(t, "Rendered and Ready False: InvalidName", func() error {
+		got := getRedisConfig(t, ns, name)
+		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionRendered, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidName); err != nil {
+			return err
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidName)
+	})
+	updateRedisConfig(t, ns, name, func(rc *queueworkerv1alpha1.RedisConfig) {
+		q := resource.MustParse("64Mi")
+		rc.Spec.Memory.MaxMemory = &q
+	})
+	eventually(t, "still InvalidName for the new generation", func() error {
+		got := getRedisConfig(t, ns, name)
+		c := apimeta.FindStatusCondition(got.Status.Conditions, queueworkerv1alpha1.ConditionReady)
+		if c == nil || c.ObservedGeneration != got.Generation {
+			return fmt.Errorf("Ready %+v at generation %d", c, got.Generation)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidName)
+	})
+	invalid := 0
+	for _, e := range eventsFor(t, ns, name) {
+		if e.Reason == queueworkerv1alpha1.ReasonInvalidName && e.Type == "Warning" {
+			invalid++
+		}
+	}
+	if invalid != 1 {
+		t.Errorf("%d InvalidName Warning events, want one", invalid)
+	}
+	for _, path := range []string{"/api/v1/namespaces/" + ns + "/configmaps", "/api/v1/namespaces/" + ns + "/services",
+		"/api/v1/namespaces/" + ns + "/secrets", "/apis/apps/v1/namespaces/" + ns + "/statefulsets"} {
+		if n := createsOf(path); n != 0 {
+			t.Errorf("the operator sent %d creates to %s", n, path)
+		}
+	}
+}

@@ -49,8 +49,10 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 	rc := st.rc
 	opts := redisconf.Options{}
 	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
+		// The API server refuses such names on create; one stored before
+		// that rule still arrives here.
 		if err := resources.CheckRedisConfigName(rc.Name); err != nil {
-			return r.renderFailed(st, err)
+			return r.renderFailedFor(st, queueworkerv1alpha1.ReasonInvalidName, err)
 		}
 		opts.PasswordFile = resources.RedisPasswordConfPath
 		opts.TLSDir = resources.RedisTLSDir
@@ -132,8 +134,13 @@ func renderedInForce(ds []redisconf.Directive) *inForce {
 }
 
 func (r *RedisConfigReconciler) renderFailed(st *redisConfigState, err error) (ctrl.Result, error) {
-	r.setCondition(st.rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionFalse,
-		queueworkerv1alpha1.ReasonInvalidSpec, err.Error())
-	st.stall(queueworkerv1alpha1.ReasonInvalidSpec, "%v", err)
+	return r.renderFailedFor(st, queueworkerv1alpha1.ReasonInvalidSpec, err)
+}
+
+// renderFailedFor stalls the RedisConfig with reason: only the user can fix
+// it, so the error is terminal.
+func (r *RedisConfigReconciler) renderFailedFor(st *redisConfigState, reason string, err error) (ctrl.Result, error) {
+	r.setCondition(st.rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionFalse, reason, err.Error())
+	st.stall(reason, "%v", err)
 	return ctrl.Result{}, reconcile.TerminalError(err)
 }

@@ -23,8 +23,9 @@ const (
 	// ready count is in status.readyReplicas.
 	ConditionReady = "Ready"
 	// ConditionStalled is True when the operator cannot make progress until
-	// something outside it changes: a Secret or RedisConfig is missing, or
-	// the spec cannot be turned into a Deployment.
+	// something outside it changes: a Secret or RedisConfig is missing, the
+	// spec cannot be turned into a Deployment, or the name cannot label one
+	// (an object stored before the API server refused such names).
 	ConditionStalled = "Stalled"
 	// ConditionRedisReachable is True while the autoscaler reads the queues.
 	ConditionRedisReachable = "RedisReachable"
@@ -67,6 +68,10 @@ const (
 	// ReasonInvalidTemplate: the pod template cannot be turned into a
 	// worker Deployment.
 	ReasonInvalidTemplate = "InvalidTemplate"
+	// ReasonInvalidName: the object's name cannot name or label the
+	// objects the operator would derive from it; only a new object with
+	// another name helps.
+	ReasonInvalidName = "InvalidName"
 	// ReasonDeploymentCreated: the worker Deployment was created.
 	ReasonDeploymentCreated = "DeploymentCreated"
 	// ReasonDeploymentUpdated: the worker Deployment's template changed.
