@@ -144,6 +144,7 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}()
 
 	return runSteps(ctx, st,
+		r.reconcileName,
 		r.reconcileConnection,
 		r.reconcileDeployment,
 		r.reconcileScale,

@@ -521,3 +521,44 @@ func hasEvent(t *testing.T, ns, name, reason string) error {
 	}
 	return nil
 }
+
+// TestQueueWorkerNameTooLong: a QueueWorker whose name cannot label its
+// pods, stored before the API server refused such names, stalls with
+// InvalidName and one Warning event, and the operator never asks for its
+// Deployment, not even after a spec change.
+func TestQueueWorkerNameTooLong(t *testing.T) {
+	ns := createNamespace(t)
+	name := strings.Repeat("n", resources.MaxQueueWorkerNameLength+1)
+	storeBeforeNameRules(t, "queueworkers.queueworker.io", newQueueWorker(ns, name),
+		newQueueWorker(ns, strings.Repeat("p", resources.MaxQueueWorkerNameLength+1)))
+
+	eventually(t, "Stalled: InvalidName", func() error {
+		qw := getQueueWorker(t, ns, name)
+		if err := conditionIs(qw, queueworkerv1alpha1.ConditionStalled, metav1.ConditionTrue, queueworkerv1alpha1.ReasonInvalidName); err != nil {
+			return err
+		}
+		return conditionIs(qw, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidName)
+	})
+	c := apimeta.FindStatusCondition(getQueueWorker(t, ns, name).Status.Conditions, queueworkerv1alpha1.ConditionStalled)
+	if !strings.Contains(c.Message, "63") || !strings.Contains(c.Message, resources.LabelInstance) {
+		t.Errorf("Stalled message %q says neither the limit nor the label", c.Message)
+	}
+
+	// A spec change is reconciled again, and changes nothing.
+	updateQueueWorker(t, ns, name, func(q *queueworkerv1alpha1.QueueWorker) { q.Spec.Concurrency = 2 })
+	eventually(t, "Stalled for the new generation", func() error {
+		return conditionIs(getQueueWorker(t, ns, name), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonInvalidName)
+	})
+	if n := countEvents(t, ns, name, queueworkerv1alpha1.ReasonInvalidName); n != 1 {
+		t.Errorf("%d InvalidName events, want one", n)
+	}
+	for _, e := range eventsFor(t, ns, name) {
+		if e.Reason == queueworkerv1alpha1.ReasonInvalidName && e.Type != "Warning" {
+			t.Errorf("InvalidName event of type %s", e.Type)
+		}
+	}
+	if n := createsOf("/apis/apps/v1/namespaces/" + ns + "/deployments"); n != 0 {
+		t.Errorf("the operator sent %d Deployment creates for a name no Deployment can carry", n)
+	}
+}

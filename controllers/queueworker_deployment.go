@@ -36,6 +36,20 @@ import (
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
+// reconcileName stalls a QueueWorker whose name cannot label its worker
+// Deployment and pods (resources.CheckQueueWorkerName), before anything
+// else: the API server refuses such names on create, but one stored before
+// that rule still arrives here, and asking for its Deployment would only
+// be refused, again and again. It owns nothing but the stall; only a new
+// QueueWorker with a shorter name helps, so the error is terminal.
+func (r *QueueWorkerReconciler) reconcileName(_ context.Context, st *queueWorkerState) (ctrl.Result, error) {
+	if err := resources.CheckQueueWorkerName(st.qw.Name); err != nil {
+		st.stall(queueworkerv1alpha1.ReasonInvalidName, "%v", err)
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	return ctrl.Result{}, nil
+}
+
 // reconcileDeployment creates the worker Deployment or brings its pod
 // template up to date. It writes only when the built template's hash
 // differs from the one recorded on the Deployment, and never touches

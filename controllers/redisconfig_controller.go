@@ -37,6 +37,7 @@ import (
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/redisadmin"
 	"github.com/queueworker/queueworker-operator/internal/redisconf"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
@@ -122,6 +123,19 @@ type redisConfigState struct {
 	appliedReason, appliedMessage string
 	applied                       bool
 	nodes                         []string
+	// values are what the apply read back from the servers: the keys it
+	// set and, in mode External, the typed keys the spec leaves unset.
+	values []redisadmin.Value
+	// inForce describes the memory limit, policy and persistence in force,
+	// for the status and its printer columns: rendered in mode Managed,
+	// read from the server in mode External; nil when unknown.
+	inForce *inForce
+}
+
+// inForce is what status.maxMemory, status.policy and status.persistence
+// say.
+type inForce struct {
+	maxMemory, policy, persistence string
 }
 
 func (st *redisConfigState) stall(reason, format string, args ...any) {

@@ -20,23 +20,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/redisconf"
 	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
@@ -161,6 +166,17 @@ func TestRedisConfigManaged(t *testing.T) {
 	if strings.Contains(conf, "requirepass") {
 		t.Error("the ConfigMap carries requirepass")
 	}
+	// tcpBacklog is unset, so the server gets 511, above the pod's
+	// somaxconn of 128: the kernel caps it, and a Warning says so.
+	eventually(t, "a TCPBacklogCapped event for the default tcp-backlog", func() error {
+		for _, e := range eventsFor(t, ns, "jobs") {
+			if e.Reason == queueworkerv1alpha1.ReasonTCPBacklogCapped && e.Type == "Warning" &&
+				strings.Contains(e.Note, "tcp-backlog 511") {
+				return nil
+			}
+		}
+		return errors.New("no TCPBacklogCapped event")
+	})
 
 	sec := &corev1.Secret{}
 	eventually(t, "password Secret generated", func() error {
@@ -210,6 +226,12 @@ func TestRedisConfigManaged(t *testing.T) {
 		}
 		if got.Status.PasswordSecretRef == nil || got.Status.PasswordSecretRef.Name != "jobs-redis-auth" {
 			return fmt.Errorf("passwordSecretRef %+v", got.Status.PasswordSecretRef)
+		}
+		// The printer columns: what the operator runs Redis with, the
+		// defaults of mode Managed included.
+		if got.Status.MaxMemory != "512Mi" || got.Status.Policy != "noeviction" || got.Status.Persistence != "aof everysec" {
+			return fmt.Errorf("maxMemory %q policy %q persistence %q, want 512Mi, noeviction, aof everysec",
+				got.Status.MaxMemory, got.Status.Policy, got.Status.Persistence)
 		}
 		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue, queueworkerv1alpha1.ReasonNoEviction); err != nil {
 			return err
@@ -308,9 +330,10 @@ func client2key(o metav1.Object) types.NamespacedName {
 	return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}
 }
 
-// TestRedisConfigExternal: mode External applies every runtime key to a
-// running redis-server, a later change reaches it within one reconcile,
-// a restart-only key shows as drift, and a wrong password is reported.
+// TestRedisConfigExternal: mode External applies every runtime key the spec
+// sets to a running redis-server, a later change reaches it within one
+// reconcile, a restart-only key shows as drift, and a wrong password is
+// reported.
 func TestRedisConfigExternal(t *testing.T) {
 	srv, err := redistest.Start("requirepass ext-pass")
 	if err != nil {
@@ -326,6 +349,13 @@ func TestRedisConfigExternal(t *testing.T) {
 	rc.Spec.Mode = queueworkerv1alpha1.RedisConfigExternal
 	rc.Spec.External = &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr}
 	rc.Spec.Auth = &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "ext", Key: "password"}}
+	// Mode External sets only what the spec sets: these are the settings
+	// the checks below expect on the server.
+	rc.Spec.Memory.Policy = "noeviction"
+	rc.Spec.Persistence.AOF = queueworkerv1alpha1.RedisAOF{Enabled: new(true), Fsync: "everysec"}
+	rc.Spec.Network = queueworkerv1alpha1.RedisNetwork{Timeout: &metav1.Duration{Duration: 300 * time.Second},
+		TCPKeepalive: &metav1.Duration{Duration: 300 * time.Second}, MaxClients: 10000}
+	rc.Spec.LazyFree.UserDel = new(true)
 	if err := k8sClient.Create(testCtx, rc); err != nil {
 		t.Fatal(err)
 	}
@@ -378,6 +408,153 @@ func TestRedisConfigExternal(t *testing.T) {
 			return err
 		}
 		return rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonAuthFailed)
+	})
+}
+
+// ownSettings are the settings a Redis that predates the operator runs with,
+// none of them Redis's default nor the one mode Managed would render.
+var ownSettings = map[string]string{
+	"maxmemory":        "104857600",
+	"save":             "3600 1",
+	"maxmemory-policy": "allkeys-lru",
+	"appendonly":       "no",
+	"maxclients":       "500",
+}
+
+// TestRedisConfigExternalChangesOnlyWhatIsSet: a minimal External
+// RedisConfig (nothing but the address and the password the operator
+// authenticates with) leaves every setting of an existing
+// Redis as it was, and is Applied with nothing to apply. Its status shows
+// what the server runs with: status.serverConfig, the memory limit, policy
+// and persistence, and QueueSafe=False (one Warning event) because the
+// server's own policy evicts. Setting memory.maxMemory later changes
+// maxmemory and nothing else; setting memory.policy: noeviction makes the
+// RedisConfig QueueSafe.
+func TestRedisConfigExternalChangesOnlyWhatIsSet(t *testing.T) {
+	srv, err := redistest.Start("maxmemory 100mb", "save 3600 1", "maxmemory-policy allkeys-lru",
+		"appendonly no", "maxclients 500", "requirepass own-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "own-pass"})
+	defer func() { _ = rdb.Close() }()
+	before := map[string]string{}
+	for _, key := range redisconf.TypedKeys() {
+		before[key] = configGet(t, rdb, key)
+	}
+	for key, want := range ownSettings {
+		if before[key] != want {
+			t.Fatalf("the test server runs with %s %q, want %q", key, before[key], want)
+		}
+	}
+
+	ns := createNamespace(t)
+	createObject(t, usableSecret(ns, "own", map[string]string{"password": "own-pass"}, queueworkerv1alpha1.KindRedisConfig))
+	createObject(t, externalRedisConfig(ns, "own", srv.Addr, "own"))
+	appliedAtGeneration(t, ns, "own")
+	for _, key := range redisconf.TypedKeys() {
+		if got := configGet(t, rdb, key); got != before[key] {
+			t.Errorf("a minimal External RedisConfig changed %s from %q to %q", key, before[key], got)
+		}
+	}
+	got := getRedisConfig(t, ns, "own")
+	if err := rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionTrue, queueworkerv1alpha1.ReasonReady); err != nil {
+		t.Error(err)
+	}
+	if len(got.Status.Drift) != 0 {
+		t.Errorf("drift %+v, want none", got.Status.Drift)
+	}
+	if c := apimeta.FindStatusCondition(got.Status.Conditions, queueworkerv1alpha1.ConditionApplied); c == nil ||
+		!strings.HasPrefix(c.Message, "0 keys applied") {
+		t.Errorf("Applied %+v, want 0 keys applied", c)
+	}
+	// Every typed key is unset, so status.serverConfig lists them all with
+	// the server's values.
+	if want := serverSettings(srv.Addr, before); !slices.Equal(got.Status.ServerConfig, want) {
+		t.Errorf("status.serverConfig\n%+v\nwant\n%+v", got.Status.ServerConfig, want)
+	}
+	if got.Status.MaxMemory != "100Mi" || got.Status.Policy != "allkeys-lru" || got.Status.Persistence != "rdb" {
+		t.Errorf("status maxMemory %q policy %q persistence %q, want the server's: 100Mi, allkeys-lru, rdb",
+			got.Status.MaxMemory, got.Status.Policy, got.Status.Persistence)
+	}
+	if err := rcConditionIs(got, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
+		queueworkerv1alpha1.ReasonServerPolicyEvicts); err != nil {
+		t.Error(err)
+	} else if c := apimeta.FindStatusCondition(got.Status.Conditions, queueworkerv1alpha1.ConditionQueueSafe); !strings.Contains(c.Message, "allkeys-lru on "+srv.Addr) ||
+		!strings.Contains(c.Message, "set spec.memory.policy: noeviction") {
+		t.Errorf("QueueSafe message %q names neither the server's policy nor the fix", c.Message)
+	}
+
+	updateRedisConfig(t, ns, "own", func(rc *queueworkerv1alpha1.RedisConfig) {
+		q := resource.MustParse("256Mi")
+		rc.Spec.Memory.MaxMemory = &q
+	})
+	appliedAtGeneration(t, ns, "own")
+	for _, key := range redisconf.TypedKeys() {
+		want := before[key]
+		if key == "maxmemory" {
+			want = "268435456"
+		}
+		if got := configGet(t, rdb, key); got != want {
+			t.Errorf("after setting memory.maxMemory, %s = %q, want %q", key, got, want)
+		}
+	}
+	got = getRedisConfig(t, ns, "own")
+	unset := maps.Clone(before)
+	delete(unset, "maxmemory")
+	if want := serverSettings(srv.Addr, unset); !slices.Equal(got.Status.ServerConfig, want) {
+		t.Errorf("status.serverConfig once maxMemory is set\n%+v\nwant\n%+v", got.Status.ServerConfig, want)
+	}
+	if got.Status.MaxMemory != "256Mi" {
+		t.Errorf("status.maxMemory %q, want 256Mi", got.Status.MaxMemory)
+	}
+
+	// The fix the QueueSafe message names.
+	updateRedisConfig(t, ns, "own", func(rc *queueworkerv1alpha1.RedisConfig) { rc.Spec.Memory.Policy = "noeviction" })
+	appliedAtGeneration(t, ns, "own")
+	if v := configGet(t, rdb, "maxmemory-policy"); v != "noeviction" {
+		t.Errorf("maxmemory-policy %q after setting memory.policy: noeviction", v)
+	}
+	got = getRedisConfig(t, ns, "own")
+	if err := rcConditionIs(got, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue, queueworkerv1alpha1.ReasonNoEviction); err != nil {
+		t.Error(err)
+	}
+	warnings := 0
+	for _, e := range eventsFor(t, ns, "own") {
+		if e.Reason == queueworkerv1alpha1.ReasonServerPolicyEvicts {
+			warnings++
+			if e.Type != "Warning" {
+				t.Errorf("%s event of type %s", e.Reason, e.Type)
+			}
+		}
+	}
+	if warnings != 1 {
+		t.Errorf("%d %s events over three reconciled generations, want one, on the transition",
+			warnings, queueworkerv1alpha1.ReasonServerPolicyEvicts)
+	}
+}
+
+// serverSettings is status.serverConfig for one node with these values.
+func serverSettings(node string, values map[string]string) []queueworkerv1alpha1.ServerSetting {
+	out := make([]queueworkerv1alpha1.ServerSetting, 0, len(values))
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		out = append(out, queueworkerv1alpha1.ServerSetting{Key: key, Value: values[key], Node: node})
+	}
+	return out
+}
+
+// appliedAtGeneration waits until the RedisConfig's Applied condition is
+// True for its current generation.
+func appliedAtGeneration(t *testing.T, ns, name string) {
+	t.Helper()
+	eventually(t, "Applied for the current generation", func() error {
+		got := getRedisConfig(t, ns, name)
+		c := apimeta.FindStatusCondition(got.Status.Conditions, queueworkerv1alpha1.ConditionApplied)
+		if c == nil || c.ObservedGeneration != got.Generation {
+			return fmt.Errorf("Applied %+v at generation %d", c, got.Generation)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionApplied, metav1.ConditionTrue, queueworkerv1alpha1.ReasonApplied)
 	})
 }
 
@@ -452,4 +629,51 @@ func TestQueueWorkerWithConfigRef(t *testing.T) {
 		return nil
 	})
 
+}
+
+// TestRedisConfigNameTooLongForManaged: a managed RedisConfig whose name
+// cannot name its StatefulSet's pods, stored before the API server refused
+// such names, is not rendered (InvalidName, one Warning event), and the
+// operator creates none of its objects.
+func TestRedisConfigNameTooLongForManaged(t *testing.T) {
+	ns := createNamespace(t)
+	name := "r" + strings.Repeat("0", resources.MaxRedisConfigNameLength)
+	rc := &queueworkerv1alpha1.RedisConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	probe := &queueworkerv1alpha1.RedisConfig{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "9redis"}}
+	storeBeforeNameRules(t, "redisconfigs.queueworker.io", rc, probe)
+
+	eventually(t, "Rendered and Ready False: InvalidName", func() error {
+		got := getRedisConfig(t, ns, name)
+		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionRendered, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidName); err != nil {
+			return err
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidName)
+	})
+	updateRedisConfig(t, ns, name, func(rc *queueworkerv1alpha1.RedisConfig) {
+		q := resource.MustParse("64Mi")
+		rc.Spec.Memory.MaxMemory = &q
+	})
+	eventually(t, "still InvalidName for the new generation", func() error {
+		got := getRedisConfig(t, ns, name)
+		c := apimeta.FindStatusCondition(got.Status.Conditions, queueworkerv1alpha1.ConditionReady)
+		if c == nil || c.ObservedGeneration != got.Generation {
+			return fmt.Errorf("Ready %+v at generation %d", c, got.Generation)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidName)
+	})
+	invalid := 0
+	for _, e := range eventsFor(t, ns, name) {
+		if e.Reason == queueworkerv1alpha1.ReasonInvalidName && e.Type == "Warning" {
+			invalid++
+		}
+	}
+	if invalid != 1 {
+		t.Errorf("%d InvalidName Warning events, want one", invalid)
+	}
+	for _, path := range []string{"/api/v1/namespaces/" + ns + "/configmaps", "/api/v1/namespaces/" + ns + "/services",
+		"/api/v1/namespaces/" + ns + "/secrets", "/apis/apps/v1/namespaces/" + ns + "/statefulsets"} {
+		if n := createsOf(path); n != 0 {
+			t.Errorf("the operator sent %d creates to %s", n, path)
+		}
+	}
 }

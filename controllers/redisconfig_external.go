@@ -19,10 +19,14 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -31,14 +35,21 @@ import (
 	"github.com/queueworker/queueworker-operator/internal/redisconf"
 )
 
-// reconcileExternal applies every runtime key to an existing Redis with
-// CONFIG SET (to each node of a cluster, to the current master of a
-// sentinel group), reads every key back, and lists what differs in
+// reconcileExternal applies every runtime key the spec sets to an existing
+// Redis with CONFIG SET (to each node of a cluster, to the current master of
+// a sentinel group), reads every key back, and lists what differs in
 // status.drift: restart-only keys, and keys the server refused. CONFIG
 // REWRITE runs only with external.persistToFile. It owns the Applied
 // condition in mode External and comes back every recheckInterval; a
 // sentinel group is looked at every 30s so that a failover is noticed and
 // the new master configured.
+//
+// The typed keys the spec leaves unset are not the operator's to change:
+// it reads them on the same connection and reports them in
+// status.serverConfig, and the memory limit, policy and persistence in
+// status come from the server. When the spec leaves memory.policy unset,
+// this step owns QueueSafe: False, with a Warning event, when the server's
+// own policy evicts keys.
 func (r *RedisConfigReconciler) reconcileExternal(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	x := rc.Spec.External
@@ -56,14 +67,130 @@ func (r *RedisConfigReconciler) reconcileExternal(ctx context.Context, st *redis
 		settings = append(settings, redisadmin.Setting{Key: d.Key, Value: d.Value,
 			Runtime: redisconf.ModeOf(d.Key) == redisconf.Runtime})
 	}
-	res, err := r.apply(ctx, st, ep, creds, settings, x.PersistToFile, recheck)
+	observe := unsetTypedKeys(st.directives)
+	res, err := r.apply(ctx, st, ep, creds, settings, observe, x.PersistToFile, recheck)
 	if err == nil && st.applied && x.Sentinel != nil {
 		// Name the master, so a failover shows as a change of nodes.
 		if master, merr := sentinelMaster(ctx, x.Sentinel, creds); merr == nil {
 			st.nodes = []string{master}
 		}
 	}
+	if st.applied {
+		rc.Status.ServerConfig = serverConfig(st.values, observe)
+		st.inForce = serverInForce(st.values)
+	}
+	if rc.Spec.Memory.Policy == "" {
+		r.judgeServerPolicy(st)
+	}
 	return res, err
+}
+
+// unsetTypedKeys are the keys of the typed fields that ds does not set.
+func unsetTypedKeys(ds []redisconf.Directive) []string {
+	var unset []string
+	for _, key := range redisconf.TypedKeys() {
+		if !slices.ContainsFunc(ds, func(d redisconf.Directive) bool { return d.Key == key }) {
+			unset = append(unset, key)
+		}
+	}
+	return unset
+}
+
+// serverConfig is status.serverConfig: the values of the keys in observe,
+// in the order of values (by node and key).
+func serverConfig(values []redisadmin.Value, observe []string) []queueworkerv1alpha1.ServerSetting {
+	var out []queueworkerv1alpha1.ServerSetting
+	for _, v := range values {
+		if slices.Contains(observe, v.Key) {
+			out = append(out, queueworkerv1alpha1.ServerSetting{Key: v.Key, Value: v.Value, Node: v.Node})
+		}
+	}
+	return out
+}
+
+// serverInForce describes what the servers run with, from every node's
+// values; where nodes differ, the summary lists each distinct value.
+func serverInForce(values []redisadmin.Value) *inForce {
+	byNode := map[string]map[string]string{}
+	for _, v := range values {
+		if byNode[v.Node] == nil {
+			byNode[v.Node] = map[string]string{}
+		}
+		byNode[v.Node][v.Key] = v.Value
+	}
+	maxMemory := make([]string, 0, len(byNode))
+	policy := make([]string, 0, len(byNode))
+	persistence := make([]string, 0, len(byNode))
+	for _, m := range byNode {
+		if v, ok := m["maxmemory"]; ok {
+			maxMemory = append(maxMemory, formatMaxMemory(v))
+		}
+		policy = append(policy, m["maxmemory-policy"])
+		if _, ok := m["appendonly"]; ok {
+			if _, ok := m["save"]; ok {
+				persistence = append(persistence, persistenceOf(m["appendonly"], m["appendfsync"], m["save"]))
+			}
+		}
+	}
+	return &inForce{maxMemory: distinct(maxMemory), policy: distinct(policy), persistence: distinct(persistence)}
+}
+
+// distinct joins the distinct non-empty values, sorted, with commas.
+func distinct(values []string) string {
+	values = slices.DeleteFunc(slices.Clone(values), func(v string) bool { return v == "" })
+	slices.Sort(values)
+	return strings.Join(slices.Compact(values), ",")
+}
+
+// noEviction is the one maxmemory-policy that never drops a key.
+const noEviction = "noeviction"
+
+// judgeServerPolicy sets QueueSafe from the servers' own maxmemory-policy,
+// for a spec that leaves memory.policy unset. Until a policy has been read
+// for the current generation it is Unknown; a server that cannot be reached
+// later leaves the last reading in place.
+func (r *RedisConfigReconciler) judgeServerPolicy(st *redisConfigState) {
+	rc := st.rc
+	evicting := map[string][]string{} // policy -> nodes
+	read := false
+	for _, v := range st.values {
+		if v.Key != "maxmemory-policy" {
+			continue
+		}
+		read = true
+		if v.Value != noEviction {
+			evicting[v.Value] = append(evicting[v.Value], v.Node)
+		}
+	}
+	switch {
+	case !read:
+		// Only this step sets QueueSafe for this spec: a condition of the
+		// current generation is its last reading, which stands.
+		c := apimeta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionQueueSafe)
+		if c != nil && c.ObservedGeneration == rc.Generation {
+			return
+		}
+		r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionUnknown,
+			queueworkerv1alpha1.ReasonPolicyUnknown,
+			"spec.memory.policy is unset and the server's maxmemory-policy has not been read yet")
+	case len(evicting) == 0:
+		r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue,
+			queueworkerv1alpha1.ReasonNoEviction,
+			"the server's maxmemory-policy is noeviction: Redis refuses writes at the limit and never drops a task "+
+				"(spec.memory.policy is unset, so the operator leaves the policy as the server has it)")
+	default:
+		var parts []string
+		for _, policy := range slices.Sorted(maps.Keys(evicting)) {
+			parts = append(parts, policy+" on "+strings.Join(evicting[policy], ", "))
+		}
+		msg := fmt.Sprintf("the server's maxmemory-policy (%s) evicts keys at the memory limit, and evicted "+
+			"task keys are lost tasks; spec.memory.policy is unset, so the operator leaves it: "+
+			"set spec.memory.policy: noeviction to have it applied", strings.Join(parts, "; "))
+		if r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
+			queueworkerv1alpha1.ReasonServerPolicyEvicts, msg) {
+			r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonServerPolicyEvicts, "Apply", "%s", msg)
+		}
+	}
 }
 
 // sentinelMaster asks the sentinels for the current master's address.

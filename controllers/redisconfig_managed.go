@@ -213,24 +213,25 @@ func (r *RedisConfigReconciler) reconcileManagedApply(ctx context.Context, st *r
 		settings = append(settings, redisadmin.Setting{Key: d.Key, Value: d.Value,
 			Runtime: redisconf.ModeOf(d.Key) == redisconf.Runtime})
 	}
-	return r.apply(ctx, st, ep, creds, settings, false, DefaultRecheckInterval)
+	return r.apply(ctx, st, ep, creds, settings, nil, false, DefaultRecheckInterval)
 }
 
-// apply connects, applies and records the outcome for the summary. When
-// nothing it would send changed since the last successful application and
-// recheck has not passed, it does not connect at all: the reconcile then
-// only read and checked the Secrets again, which it does every
-// SecretResyncPeriod, so that a Secret that stops allowing the use is
-// noticed without waiting for the recheck.
+// apply connects, applies, reads back the settings and the observe keys,
+// and records the outcome for the summary. When nothing it would send
+// changed since the last successful application and recheck has not
+// passed, it does not connect at all: the reconcile then only read and
+// checked the Secrets again, which it does every SecretResyncPeriod, so
+// that a Secret that stops allowing the use is noticed without waiting for
+// the recheck.
 func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState, ep resources.RedisEndpoint,
-	creds queue.Credentials, settings []redisadmin.Setting, persist bool, recheck time.Duration) (ctrl.Result, error) {
+	creds queue.Credentials, settings []redisadmin.Setting, observe []string, persist bool, recheck time.Duration) (ctrl.Result, error) {
 	rc := st.rc
 	key := client.ObjectKeyFromObject(rc)
-	digest := applyDigest(ep, creds, settings, persist)
+	digest := applyDigest(ep, creds, settings, observe, persist)
 	now := r.now()
 	resync := min(recheck, r.secretResyncPeriod())
 	if prev, ok := r.applied.get(key); ok && prev.digest == digest && !now.Before(prev.at) && now.Sub(prev.at) < recheck {
-		st.applied, st.nodes = true, prev.nodes
+		st.applied, st.nodes, st.values = true, prev.nodes, prev.values
 		st.appliedReason, st.appliedMessage = prev.reason, prev.message
 		return ctrl.Result{RequeueAfter: min(prev.at.Add(recheck).Sub(now), resync)}, nil
 	}
@@ -243,7 +244,7 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	defer func() { _ = rdb.Close() }()
 	actx, cancel := context.WithTimeout(ctx, applyTimeout)
 	defer cancel()
-	report, err := redisadmin.Apply(actx, rdb, settings, persist)
+	report, err := redisadmin.Apply(actx, rdb, settings, observe, persist)
 	if err != nil {
 		reason := queueworkerv1alpha1.ReasonUnreachable
 		if errors.Is(err, redisadmin.ErrAuth) {
@@ -254,6 +255,7 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	}
 	st.applied = true
 	st.nodes = report.Nodes
+	st.values = report.Values
 	rc.Status.Drift = nil
 	for _, d := range report.Drift {
 		rc.Status.Drift = append(rc.Status.Drift, queueworkerv1alpha1.ConfigDrift{
@@ -273,7 +275,7 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 		st.appliedReason = queueworkerv1alpha1.ReasonDrift
 		st.appliedMessage = driftMessage(report.Drift)
 	}
-	r.applied.put(key, appliedRecord{digest: digest, at: now, nodes: st.nodes,
+	r.applied.put(key, appliedRecord{digest: digest, at: now, nodes: st.nodes, values: st.values,
 		reason: st.appliedReason, message: st.appliedMessage})
 	return ctrl.Result{RequeueAfter: resync}, nil
 }
@@ -291,6 +293,7 @@ type appliedRecord struct {
 	digest          string
 	at              time.Time
 	nodes           []string
+	values          []redisadmin.Value
 	reason, message string
 }
 
@@ -318,9 +321,9 @@ func (c *appliedCache) forget(key types.NamespacedName) {
 
 // applyDigest hashes everything an application sends: where, as whom,
 // and what.
-func applyDigest(ep resources.RedisEndpoint, creds queue.Credentials, settings []redisadmin.Setting, persist bool) string {
+func applyDigest(ep resources.RedisEndpoint, creds queue.Credentials, settings []redisadmin.Setting, observe []string, persist bool) string {
 	h := sha256.New()
-	_, _ = fmt.Fprintf(h, "%#v\n%q\n%q\n%q\n%#v\n%v", ep, creds.Password, creds.CAPEM, creds.AllowedAddrs, settings, persist)
+	_, _ = fmt.Fprintf(h, "%#v\n%q\n%q\n%q\n%#v\n%q\n%v", ep, creds.Password, creds.CAPEM, creds.AllowedAddrs, settings, observe, persist)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

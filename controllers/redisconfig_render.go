@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,16 +39,20 @@ var placementKeys = map[string]bool{
 
 // reconcileRender renders the spec into redis.conf and hashes it, the whole
 // file (status.configHash) and its restart-only keys (the pod annotation
-// that rolls a managed Redis). It owns the Rendered and QueueSafe
-// conditions: an evicting policy the user allowed makes QueueSafe False
-// with a Warning event, and a tcpBacklog above the pod's somaxconn earns a
-// Warning event when the configuration changes.
+// that rolls a managed Redis). It owns the Rendered condition, and
+// QueueSafe whenever the rendered configuration decides the policy: an
+// evicting policy the user allowed makes QueueSafe False with a Warning
+// event. In mode External without memory.policy the server's own policy
+// stays, and reconcileExternal judges it instead. A tcp-backlog above the
+// pod's somaxconn earns a Warning event when the configuration changes.
 func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	opts := redisconf.Options{}
 	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
+		// The API server refuses such names on create; one stored before
+		// that rule still arrives here.
 		if err := resources.CheckRedisConfigName(rc.Name); err != nil {
-			return r.renderFailed(st, err)
+			return r.renderFailedFor(st, queueworkerv1alpha1.ReasonInvalidName, err)
 		}
 		opts.PasswordFile = resources.RedisPasswordConfPath
 		opts.TLSDir = resources.RedisTLSDir
@@ -75,27 +80,67 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 	r.setCondition(rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionTrue,
 		queueworkerv1alpha1.ReasonRendered, "redis.conf rendered: "+st.configHash)
 
+	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
+		st.inForce = renderedInForce(ds)
+	}
 	policy := rc.Spec.Memory.Policy
-	if policy == "" || policy == "noeviction" {
+	switch {
+	case policy == "" && rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal:
+		// The server's policy: reconcileExternal reads and judges it.
+	case policy == "" || policy == noEviction:
 		r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue,
 			queueworkerv1alpha1.ReasonNoEviction, "maxmemory-policy noeviction: Redis refuses writes at the limit and never drops a task")
-	} else if r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
+	case r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
 		queueworkerv1alpha1.ReasonEvictionAllowed, "maxmemory-policy "+string(policy)+
-			" evicts keys at the memory limit: queued tasks can be lost") {
+			" evicts keys at the memory limit: queued tasks can be lost"):
 		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonEvictionAllowed, "Render",
 			"maxmemory-policy %s evicts keys at the memory limit: queued tasks can be lost", policy)
 	}
-	if changed && rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal && rc.Spec.Network.TCPBacklog > defaultSomaxconn {
+	// The rendered value, not the spec's: an unset tcpBacklog is 511 on
+	// the server the operator runs, and the kernel caps that too.
+	if backlog := renderedInt(ds, "tcp-backlog"); changed && rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal &&
+		backlog > defaultSomaxconn {
 		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonTCPBacklogCapped, "Render",
-			"tcpBacklog %d is above the pod's net.core.somaxconn (%d unless a sysctl raises it): the kernel caps the backlog at %d",
-			rc.Spec.Network.TCPBacklog, defaultSomaxconn, defaultSomaxconn)
+			"tcp-backlog %d is above the pod's net.core.somaxconn (%d unless a sysctl raises it): the kernel caps the backlog at %d",
+			backlog, defaultSomaxconn, defaultSomaxconn)
 	}
 	return ctrl.Result{}, nil
 }
 
+// renderedInt is the value of key among ds as a number, 0 when it is not
+// rendered.
+func renderedInt(ds []redisconf.Directive, key string) int {
+	n, _ := strconv.Atoi(rendered(ds, key))
+	return n
+}
+
+// rendered is the value of key among ds, "" when it is not rendered.
+func rendered(ds []redisconf.Directive, key string) string {
+	for _, d := range ds {
+		if d.Key == key {
+			return d.Value
+		}
+	}
+	return ""
+}
+
+// renderedInForce describes the configuration the operator runs Redis with.
+func renderedInForce(ds []redisconf.Directive) *inForce {
+	return &inForce{
+		maxMemory:   formatMaxMemory(rendered(ds, "maxmemory")),
+		policy:      rendered(ds, "maxmemory-policy"),
+		persistence: persistenceOf(rendered(ds, "appendonly"), rendered(ds, "appendfsync"), rendered(ds, "save")),
+	}
+}
+
 func (r *RedisConfigReconciler) renderFailed(st *redisConfigState, err error) (ctrl.Result, error) {
-	r.setCondition(st.rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionFalse,
-		queueworkerv1alpha1.ReasonInvalidSpec, err.Error())
-	st.stall(queueworkerv1alpha1.ReasonInvalidSpec, "%v", err)
+	return r.renderFailedFor(st, queueworkerv1alpha1.ReasonInvalidSpec, err)
+}
+
+// renderFailedFor stalls the RedisConfig with reason: only the user can fix
+// it, so the error is terminal.
+func (r *RedisConfigReconciler) renderFailedFor(st *redisConfigState, reason string, err error) (ctrl.Result, error) {
+	r.setCondition(st.rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionFalse, reason, err.Error())
+	st.stall(reason, "%v", err)
 	return ctrl.Result{}, reconcile.TerminalError(err)
 }

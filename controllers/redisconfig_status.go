@@ -18,9 +18,11 @@ package controllers
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -28,15 +30,23 @@ import (
 )
 
 // summarizeRedisConfig derives the status: where clients find Redis and
-// its password, the config hash, and the Applied and Ready conditions.
+// its password, the config hash, the memory limit, policy and persistence
+// in force, and the Applied and Ready conditions.
 // Ready means clients can use the server: it answered and authenticated
 // the operator (a managed pod is ready too); keys that drifted show in
 // Applied, not in Ready.
 func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState) {
 	rc := st.rc
 	rc.Status.ObservedGeneration = rc.Generation
-	rc.Status.Persistence = persistenceSummary(rc)
 	external := rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal
+	// What is in force stays as last seen while it cannot be known (a spec
+	// that does not render, a server that cannot be read).
+	if f := st.inForce; f != nil {
+		rc.Status.MaxMemory, rc.Status.Policy, rc.Status.Persistence = f.maxMemory, f.policy, f.persistence
+	}
+	if !external {
+		rc.Status.ServerConfig = nil
+	}
 	switch {
 	case external && rc.Spec.External.Addr != "":
 		rc.Status.Address = rc.Spec.External.Addr
@@ -98,23 +108,37 @@ func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState) {
 	}
 }
 
-// persistenceSummary is the Persistence printer column: "aof everysec",
-// "aof everysec + rdb", "rdb" or "off".
-func persistenceSummary(rc *queueworkerv1alpha1.RedisConfig) string {
-	p := rc.Spec.Persistence
+// persistenceOf is the Persistence printer column, from the values of
+// appendonly, appendfsync and save: "aof everysec", "aof everysec + rdb",
+// "rdb" or "off".
+func persistenceOf(appendonly, appendfsync, save string) string {
 	var parts []string
-	if p.AOF.Enabled == nil || *p.AOF.Enabled {
-		fsync := string(p.AOF.Fsync)
-		if fsync == "" {
-			fsync = "everysec"
-		}
-		parts = append(parts, "aof "+fsync)
+	if appendonly == "yes" {
+		parts = append(parts, strings.TrimSpace("aof "+appendfsync))
 	}
-	if p.RDB != nil && len(p.RDB.Save) > 0 {
+	if strings.TrimSpace(save) != "" {
 		parts = append(parts, "rdb")
 	}
 	if len(parts) == 0 {
 		return "off"
 	}
 	return strings.Join(parts, " + ")
+}
+
+// formatMaxMemory is the MaxMemory printer column, from maxmemory in bytes:
+// the shorter of the binary and decimal quantities (512Mi, 2G), or
+// "unlimited" for 0, which is what 0 means to Redis.
+func formatMaxMemory(bytes string) string {
+	n, err := strconv.ParseInt(bytes, 10, 64)
+	switch {
+	case err != nil:
+		return bytes
+	case n == 0:
+		return "unlimited"
+	}
+	bin := resource.NewQuantity(n, resource.BinarySI).String()
+	if dec := resource.NewQuantity(n, resource.DecimalSI).String(); len(dec) < len(bin) {
+		return dec
+	}
+	return bin
 }

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -45,6 +47,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/crdtest"
 	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
@@ -195,13 +198,49 @@ var managedRedisAddrs sync.Map
 // server (everything but GET, LIST and WATCH).
 var operatorWrites atomic.Int64
 
+// operatorCreates counts the operator's create requests (POST) by URL path,
+// e.g. /apis/apps/v1/namespaces/<ns>/deployments, so a test can show that
+// something was never even tried.
+var operatorCreates sync.Map
+
 type writeCounter struct{ next http.RoundTripper }
 
 func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet {
 		operatorWrites.Add(1)
 	}
+	if req.Method == http.MethodPost {
+		n, _ := operatorCreates.LoadOrStore(req.URL.Path, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+	}
 	return w.next.RoundTrip(req)
+}
+
+// createsOf is how many create requests the operator sent to path.
+func createsOf(path string) int64 {
+	if n, ok := operatorCreates.Load(path); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// storeBeforeNameRules creates obj as the API server accepted it before the
+// CRD's rules on metadata.name: with those rules taken out for the moment.
+// probe is an object the rules refuse, to tell when they are back.
+func storeBeforeNameRules(t *testing.T, crd string, obj, probe client.Object) {
+	t.Helper()
+	err := crdtest.StoreWithoutRootRules(testCtx, k8sClient, crd, "metadata.name",
+		func() error { return k8sClient.Create(testCtx, obj.DeepCopyObject().(client.Object)) },
+		func() error {
+			err := k8sClient.Create(testCtx, probe.DeepCopyObject().(client.Object), client.DryRunAll)
+			if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "metadata.name must") {
+				return nil
+			}
+			return fmt.Errorf("the name rules do not refuse %s yet: %v", probe.GetName(), err)
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // eventually polls f until it returns nil or the timeout passes.

@@ -23,8 +23,9 @@ const (
 	// ready count is in status.readyReplicas.
 	ConditionReady = "Ready"
 	// ConditionStalled is True when the operator cannot make progress until
-	// something outside it changes: a Secret or RedisConfig is missing, or
-	// the spec cannot be turned into a Deployment.
+	// something outside it changes: a Secret or RedisConfig is missing, the
+	// spec cannot be turned into a Deployment, or the name cannot label one
+	// (an object stored before the API server refused such names).
 	ConditionStalled = "Stalled"
 	// ConditionRedisReachable is True while the autoscaler reads the queues.
 	ConditionRedisReachable = "RedisReachable"
@@ -83,6 +84,10 @@ const (
 	// ReasonInvalidTemplate: the pod template cannot be turned into a
 	// worker Deployment.
 	ReasonInvalidTemplate = "InvalidTemplate"
+	// ReasonInvalidName: the object's name cannot name or label the
+	// objects the operator would derive from it; only a new object with
+	// another name helps.
+	ReasonInvalidName = "InvalidName"
 	// ReasonDeploymentCreated: the worker Deployment was created.
 	ReasonDeploymentCreated = "DeploymentCreated"
 	// ReasonDeploymentUpdated: the worker Deployment's template changed.
@@ -101,6 +106,12 @@ const (
 	ReasonNoEviction = "NoEviction"
 	// ReasonEvictionAllowed: an evicting maxmemory-policy is allowed.
 	ReasonEvictionAllowed = "EvictionAllowed"
+	// ReasonServerPolicyEvicts: the spec sets no memory.policy (mode
+	// External) and the server's own maxmemory-policy evicts keys.
+	ReasonServerPolicyEvicts = "ServerPolicyEvicts"
+	// ReasonPolicyUnknown: the spec sets no memory.policy (mode External)
+	// and the server's has not been read.
+	ReasonPolicyUnknown = "PolicyUnknown"
 	// ReasonTCPBacklogCapped: tcpBacklog is above the pod's somaxconn.
 	ReasonTCPBacklogCapped = "TCPBacklogCapped"
 	// ReasonApplied: every key has its rendered value on the server.

@@ -505,6 +505,14 @@ type QueueStatus struct {
 
 // QueueWorker runs a Deployment of asynq workers for a set of task queues and
 // scales it on the queues' backlog.
+//
+// Its name is at most 63 characters: it is the value of the
+// app.kubernetes.io/instance label of the Deployment and its pods. The rule
+// judges a name when it is created (oldSelf is absent only then; a name
+// never changes), so that a QueueWorker stored before the rule keeps
+// accepting writes, its status included, and the controller can say why it
+// makes no Deployment for it.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: it is the app.kubernetes.io/instance label of the worker Deployment and its pods",optionalOldSelf=true
 type QueueWorker struct {
 	metav1.TypeMeta `json:",inline"`
 

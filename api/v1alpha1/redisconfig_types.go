@@ -49,6 +49,12 @@ type AppendFsync string
 // and whether the operator runs that server or applies the configuration to
 // one that exists.
 //
+// The defaults named on the fields below apply in mode Managed only, where
+// the operator renders the whole redis.conf. Mode External changes only what
+// the spec sets: a field left unset keeps the server's own value, which
+// status.serverConfig reports. The API server fills in none of these
+// defaults, so the operator can tell what the user set.
+//
 // +kubebuilder:validation:XValidation:rule="self.mode != 'External' || has(self.external)",message="mode External needs spec.external: the connection to the Redis to configure"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'Managed' || !has(self.external)",message="spec.external applies to mode External only"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'External' || !has(self.managed)",message="spec.managed applies to mode Managed only"
@@ -91,22 +97,18 @@ type RedisConfigSpec struct {
 	TLS *RedisServerTLS `json:"tls,omitempty"`
 
 	// Memory limits Redis's memory and says what happens at the limit.
-	// +kubebuilder:default={}
 	// +optional
 	Memory RedisMemory `json:"memory,omitempty"`
 
 	// Persistence keeps the queues across restarts.
-	// +kubebuilder:default={}
 	// +optional
 	Persistence RedisPersistence `json:"persistence,omitempty"`
 
 	// Network tunes connections.
-	// +kubebuilder:default={}
 	// +optional
 	Network RedisNetwork `json:"network,omitempty"`
 
 	// LazyFree frees memory in a background thread instead of blocking.
-	// +kubebuilder:default={}
 	// +optional
 	LazyFree RedisLazyFree `json:"lazyFree,omitempty"`
 
@@ -272,20 +274,22 @@ type RedisServerTLS struct {
 }
 
 // RedisMemory limits memory. Task queues must never lose data to eviction:
-// the default policy is noeviction, and an evicting policy needs
-// allowEviction.
+// the policy of mode Managed is noeviction unless set, and an evicting
+// policy needs allowEviction.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.policy) || self.policy == 'noeviction' || (has(self.allowEviction) && self.allowEviction)",message="memory.policy other than noeviction evicts keys, and evicted task keys are lost tasks: set memory.allowEviction: true to accept that"
 type RedisMemory struct {
 	// MaxMemory is the memory limit of the data set (maxmemory). Unset
-	// means no limit; on a pod, set it below the container's memory limit.
+	// means no limit in mode Managed, and the server's own limit in mode
+	// External. On a pod, set it below the container's memory limit.
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('0')) > 0",message="memory.maxMemory must be positive"
 	// +optional
 	MaxMemory *resource.Quantity `json:"maxMemory,omitempty"`
 
 	// Policy is what Redis does at maxMemory (maxmemory-policy). With
-	// noeviction writes fail and no task is ever dropped.
-	// +kubebuilder:default=noeviction
+	// noeviction writes fail and no task is ever dropped. Unset means
+	// noeviction in mode Managed, and the server's own policy in mode
+	// External (QueueSafe turns False when that one evicts).
 	// +optional
 	Policy MaxMemoryPolicy `json:"policy,omitempty"`
 
@@ -298,11 +302,11 @@ type RedisMemory struct {
 // RedisPersistence configures the append-only file and snapshots.
 type RedisPersistence struct {
 	// AOF is the append-only file.
-	// +kubebuilder:default={}
 	// +optional
 	AOF RedisAOF `json:"aof,omitempty"`
 
-	// RDB is point-in-time snapshots.
+	// RDB is point-in-time snapshots. Unset means none in mode Managed,
+	// and the server's own save rules in mode External.
 	// +optional
 	RDB *RedisRDB `json:"rdb,omitempty"`
 }
@@ -310,13 +314,12 @@ type RedisPersistence struct {
 // RedisAOF is the append-only file: at most a second of writes is lost
 // with everysec.
 type RedisAOF struct {
-	// Enabled turns the append-only file on (appendonly).
-	// +kubebuilder:default=true
+	// Enabled turns the append-only file on (appendonly). Default true in
+	// mode Managed.
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// Fsync is appendfsync.
-	// +kubebuilder:default=everysec
+	// Fsync is appendfsync. Default everysec in mode Managed.
 	// +optional
 	Fsync AppendFsync `json:"fsync,omitempty"`
 }
@@ -324,7 +327,7 @@ type RedisAOF struct {
 // RedisRDB is Redis's snapshotting (save).
 type RedisRDB struct {
 	// Save rules: snapshot after Seconds if at least Changes keys changed.
-	// Empty turns snapshots off.
+	// Empty turns snapshots off, in either mode.
 	// +kubebuilder:validation:MaxItems=8
 	// +listType=atomic
 	// +optional
@@ -343,16 +346,16 @@ type RDBSaveRule struct {
 
 // RedisNetwork tunes connections.
 type RedisNetwork struct {
-	// TCPBacklog is tcp-backlog. The kernel caps it at the pod's
-	// net.core.somaxconn (128 unless the pod sets the sysctl).
-	// +kubebuilder:default=511
+	// TCPBacklog is tcp-backlog, default 511 in mode Managed. The kernel
+	// caps it at the pod's net.core.somaxconn (128 unless the pod sets the
+	// sysctl).
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	// +optional
 	TCPBacklog int32 `json:"tcpBacklog,omitempty"`
 
 	// Timeout closes a client connection idle this long; 0s never does.
-	// +kubebuilder:default="300s"
+	// Default 300s in mode Managed.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('24h')",message="network.timeout must be between 0s and 24h"
@@ -360,38 +363,35 @@ type RedisNetwork struct {
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
 	// TCPKeepalive is how often Redis sends TCP keep-alives to clients.
-	// +kubebuilder:default="300s"
+	// Default 300s in mode Managed.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s') && duration(self) <= duration('24h')",message="network.tcpKeepalive must be between 0s and 24h"
 	// +optional
 	TCPKeepalive *metav1.Duration `json:"tcpKeepalive,omitempty"`
 
-	// MaxClients is the most client connections (maxclients). Size it for
-	// every worker's pool: replicas x pool.size, plus the operator's.
-	// +kubebuilder:default=10000
+	// MaxClients is the most client connections (maxclients), default
+	// 10000 in mode Managed. Size it for every worker's pool: replicas x
+	// pool.size, plus the operator's.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000
 	// +optional
 	MaxClients int32 `json:"maxClients,omitempty"`
 }
 
-// RedisLazyFree frees memory in a background thread.
+// RedisLazyFree frees memory in a background thread. Each key defaults to
+// true in mode Managed.
 type RedisLazyFree struct {
 	// Eviction is lazyfree-lazy-eviction.
-	// +kubebuilder:default=true
 	// +optional
 	Eviction *bool `json:"eviction,omitempty"`
 	// Expire is lazyfree-lazy-expire.
-	// +kubebuilder:default=true
 	// +optional
 	Expire *bool `json:"expire,omitempty"`
 	// ServerDel is lazyfree-lazy-server-del.
-	// +kubebuilder:default=true
 	// +optional
 	ServerDel *bool `json:"serverDel,omitempty"`
 	// UserDel is lazyfree-lazy-user-del.
-	// +kubebuilder:default=true
 	// +optional
 	UserDel *bool `json:"userDel,omitempty"`
 }
@@ -414,6 +414,18 @@ type ConfigDrift struct {
 	// Message is the server's error, if any.
 	// +optional
 	Message string `json:"message,omitempty"`
+}
+
+// ServerSetting is the value a server has for a key the spec leaves unset.
+type ServerSetting struct {
+	// Key is the redis.conf key.
+	Key string `json:"key"`
+	// Value is the server's value, as CONFIG GET reports it (memory in
+	// bytes, durations in seconds, "" for save without snapshots).
+	Value string `json:"value"`
+	// Node is the server (host:port) that reported it.
+	// +optional
+	Node string `json:"node,omitempty"`
 }
 
 // RedisConfigStatus is what the operator observed.
@@ -449,9 +461,31 @@ type RedisConfigStatus struct {
 	// +optional
 	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
 
-	// Persistence summarises the persistence in force, e.g. "aof everysec".
+	// Persistence summarises the persistence in force: "aof everysec",
+	// "aof everysec + rdb", "rdb" or "off". In mode External it is read from
+	// the server (appendonly, appendfsync, save), values that differ between
+	// nodes joined by commas.
 	// +optional
 	Persistence string `json:"persistence,omitempty"`
+
+	// MaxMemory is the memory limit in force (maxmemory), e.g. "512Mi", or
+	// "unlimited". In mode External it is read from the server.
+	// +optional
+	MaxMemory string `json:"maxMemory,omitempty"`
+
+	// Policy is the maxmemory-policy in force. In mode External it is read
+	// from the server.
+	// +optional
+	Policy string `json:"policy,omitempty"`
+
+	// ServerConfig lists, in mode External, the server's values of the
+	// keys of the typed fields (memory, persistence, network, lazyFree)
+	// that the spec leaves unset: the operator does not change them, and
+	// they are what the server runs with. Sorted by node and key; every
+	// node of a cluster is listed.
+	// +listType=atomic
+	// +optional
+	ServerConfig []ServerSetting `json:"serverConfig,omitempty"`
 
 	// Nodes are the servers the configuration was last applied to (the
 	// current master of a sentinel group).
@@ -476,14 +510,26 @@ type RedisConfigStatus struct {
 // +kubebuilder:resource:shortName=rcfg
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="MaxMemory",type=string,JSONPath=`.spec.memory.maxMemory`
-// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.spec.memory.policy`
+// +kubebuilder:printcolumn:name="MaxMemory",type=string,JSONPath=`.status.maxMemory`
+// +kubebuilder:printcolumn:name="Policy",type=string,JSONPath=`.status.policy`
 // +kubebuilder:printcolumn:name="Persistence",type=string,JSONPath=`.status.persistence`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // RedisConfig declares the configuration of the Redis behind task queues
 // and runs that Redis (mode Managed) or applies the configuration to an
 // existing one (mode External).
+//
+// In mode Managed the name names the StatefulSet and the Service
+// "<name>-redis". The Service name is a DNS-1035 label, so the name starts
+// with a letter and holds no dots; and the StatefulSet's pods carry a
+// controller-revision-hash label "<name>-redis-<hash>" of up to 63
+// characters, so the name has at most 46. The rules judge a name when the
+// RedisConfig is created or enters mode Managed (oldSelf is absent on
+// create; a name never changes), so that one stored before the rules keeps
+// accepting writes, its status included, and the controller can say why it
+// runs no Redis for it.
+// +kubebuilder:validation:XValidation:rule="self.spec.mode != 'Managed' || (oldSelf.hasValue() && oldSelf.value().spec.mode == 'Managed') || self.metadata.name.size() <= 46",message="in mode Managed, metadata.name must be at most 46 characters: the StatefulSet <name>-redis labels its pods with controller-revision-hash <name>-redis-<hash>, which must fit in 63",optionalOldSelf=true
+// +kubebuilder:validation:XValidation:rule="self.spec.mode != 'Managed' || (oldSelf.hasValue() && oldSelf.value().spec.mode == 'Managed') || self.metadata.name.matches('^[a-z][-a-z0-9]*$')",message="in mode Managed, metadata.name must start with a letter and consist of lower-case letters, digits and '-': the Service <name>-redis is a DNS-1035 label",optionalOldSelf=true
 type RedisConfig struct {
 	metav1.TypeMeta `json:",inline"`
 

@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/crdtest"
 )
 
 // These tests run the CRD's schema, defaults and CEL rules in a real
@@ -154,6 +155,7 @@ func TestValidObjectsAccepted(t *testing.T) {
 		{"configRef", func(q *v1.QueueWorker) {
 			q.Spec.Redis = v1.RedisConnection{ConfigRef: &v1.RedisConfigReference{Name: "redis"}}
 		}},
+		{"name of 63 characters", func(q *v1.QueueWorker) { q.Name = strings.Repeat("q", 63) }},
 		{"two containers, one named worker", func(q *v1.QueueWorker) {
 			q.Spec.Template.Spec.Containers = append(q.Spec.Template.Spec.Containers,
 				corev1.Container{Name: "sidecar", Image: "example.com/sidecar:1"})
@@ -194,6 +196,10 @@ func TestInvalidObjectsRejected(t *testing.T) {
 		mutate func(*v1.QueueWorker)
 		want   string
 	}{
+		{"name of 64 characters", func(q *v1.QueueWorker) { q.Name = strings.Repeat("q", 64) },
+			"metadata.name must be at most 63 characters"},
+		{"name of 253 characters", func(q *v1.QueueWorker) { q.Name = strings.Repeat("q", 253) },
+			"metadata.name must be at most 63 characters"},
 		{"no queues", func(q *v1.QueueWorker) { q.Spec.Queues = []v1.Queue{} },
 			"spec.queues: Invalid value"},
 		{"65 queues", func(q *v1.QueueWorker) { q.Spec.Queues = manyQueues },
@@ -335,36 +341,97 @@ func validRedisConfig(name string) *v1.RedisConfig {
 	}
 }
 
+// TestRedisConfigDefaults checks that the API server defaults the mode and
+// nothing that would be set on a server: in mode External an unset field
+// must stay unset, so that the operator leaves the server's value alone.
+// Mode Managed's defaults are the renderer's (internal/redisconf).
 func TestRedisConfigDefaults(t *testing.T) {
 	ctx := context.Background()
-	rc := validRedisConfig("rc-defaults")
-	if err := k8s.Create(ctx, rc); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	got := &v1.RedisConfig{}
-	if err := k8s.Get(ctx, client.ObjectKeyFromObject(rc), got); err != nil {
-		t.Fatal(err)
-	}
-	s := got.Spec
-	checks := []struct {
-		name      string
-		got, want any
-	}{
-		{"mode", s.Mode, v1.RedisConfigManaged},
-		{"memory.policy", s.Memory.Policy, v1.MaxMemoryPolicy("noeviction")},
-		{"aof.enabled", *s.Persistence.AOF.Enabled, true},
-		{"aof.fsync", s.Persistence.AOF.Fsync, v1.AppendFsync("everysec")},
-		{"tcpBacklog", s.Network.TCPBacklog, int32(511)},
-		{"timeout", s.Network.Timeout.Duration, 300 * time.Second},
-		{"tcpKeepalive", s.Network.TCPKeepalive.Duration, 300 * time.Second},
-		{"maxClients", s.Network.MaxClients, int32(10000)},
-		{"lazyFree.eviction", *s.LazyFree.Eviction, true},
-		{"lazyFree.userDel", *s.LazyFree.UserDel, true},
-	}
-	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+	managed := validRedisConfig("rc-defaults")
+	external := validRedisConfig("rc-defaults-external")
+	external.Spec.Mode = v1.RedisConfigExternal
+	external.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+	for _, rc := range []*v1.RedisConfig{managed, external} {
+		if err := k8s.Create(ctx, rc); err != nil {
+			t.Fatalf("create %s: %v", rc.Name, err)
 		}
+		got := &v1.RedisConfig{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(rc), got); err != nil {
+			t.Fatal(err)
+		}
+		s := got.Spec
+		wantMode := rc.Spec.Mode
+		if wantMode == "" {
+			wantMode = v1.RedisConfigManaged
+		}
+		if s.Mode != wantMode {
+			t.Errorf("%s: mode = %q, want %q", rc.Name, s.Mode, wantMode)
+		}
+		unset := map[string]bool{
+			"memory.maxMemory":        s.Memory.MaxMemory == nil,
+			"memory.policy":           s.Memory.Policy == "",
+			"persistence.aof.enabled": s.Persistence.AOF.Enabled == nil,
+			"persistence.aof.fsync":   s.Persistence.AOF.Fsync == "",
+			"persistence.rdb":         s.Persistence.RDB == nil,
+			"network.tcpBacklog":      s.Network.TCPBacklog == 0,
+			"network.timeout":         s.Network.Timeout == nil,
+			"network.tcpKeepalive":    s.Network.TCPKeepalive == nil,
+			"network.maxClients":      s.Network.MaxClients == 0,
+			"lazyFree.eviction":       s.LazyFree.Eviction == nil,
+			"lazyFree.expire":         s.LazyFree.Expire == nil,
+			"lazyFree.serverDel":      s.LazyFree.ServerDel == nil,
+			"lazyFree.userDel":        s.LazyFree.UserDel == nil,
+		}
+		for field, ok := range unset {
+			if !ok {
+				t.Errorf("%s: the API server set spec.%s: %+v", rc.Name, field, s)
+			}
+		}
+	}
+}
+
+func TestRedisConfigValidAccepted(t *testing.T) {
+	ctx := context.Background()
+	external := func(r *v1.RedisConfig) {
+		r.Spec.Mode = v1.RedisConfigExternal
+		r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+	}
+	cases := []struct {
+		name   string
+		mutate func(*v1.RedisConfig)
+	}{
+		{"Managed, nothing set", func(*v1.RedisConfig) {}},
+		{"Managed, name of 46 characters", func(r *v1.RedisConfig) { r.Name = "r" + strings.Repeat("0", 45) }},
+		{"External, only the connection", external},
+		{"External, a name mode Managed could not use", func(r *v1.RedisConfig) {
+			external(r)
+			r.Name = "1" + strings.Repeat("r", 60) + ".x"
+		}},
+		{"External, an evicting policy allowed", func(r *v1.RedisConfig) {
+			external(r)
+			r.Spec.Memory = v1.RedisMemory{Policy: "allkeys-lru", AllowEviction: true}
+		}},
+		{"External, noeviction without allowEviction", func(r *v1.RedisConfig) {
+			external(r)
+			r.Spec.Memory.Policy = "noeviction"
+		}},
+		{"External, allowEviction without a policy", func(r *v1.RedisConfig) {
+			external(r)
+			r.Spec.Memory.AllowEviction = true
+		}},
+		{"External, snapshots off", func(r *v1.RedisConfig) {
+			external(r)
+			r.Spec.Persistence.RDB = &v1.RedisRDB{Save: []v1.RDBSaveRule{}}
+		}},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rc := validRedisConfig(fmt.Sprintf("rc-valid-%d", i))
+			c.mutate(rc)
+			if err := k8s.Create(ctx, rc); err != nil {
+				t.Fatalf("rejected a valid object: %v", err)
+			}
+		})
 	}
 }
 
@@ -381,6 +448,21 @@ func TestRedisConfigInvalidRejected(t *testing.T) {
 	}{
 		{"evicting policy without allowEviction", func(r *v1.RedisConfig) { r.Spec.Memory.Policy = "allkeys-lru" },
 			"evicted task keys are lost tasks: set memory.allowEviction: true"},
+		{"evicting policy without allowEviction in mode External", func(r *v1.RedisConfig) {
+			r.Spec.Mode = v1.RedisConfigExternal
+			r.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+			r.Spec.Memory = v1.RedisMemory{Policy: "volatile-ttl", AllowEviction: false}
+		}, "evicted task keys are lost tasks: set memory.allowEviction: true"},
+		{"Managed, name of 47 characters", func(r *v1.RedisConfig) {
+			r.Spec.Mode = v1.RedisConfigManaged
+			r.Name = "r" + strings.Repeat("0", 46)
+		}, "in mode Managed, metadata.name must be at most 46 characters"},
+		{"mode unset (Managed), name of 47 characters", func(r *v1.RedisConfig) { r.Name = "r" + strings.Repeat("1", 46) },
+			"in mode Managed, metadata.name must be at most 46 characters"},
+		{"Managed, name starting with a digit", func(r *v1.RedisConfig) { r.Name = "1redis" },
+			"in mode Managed, metadata.name must start with a letter"},
+		{"Managed, name with a dot", func(r *v1.RedisConfig) { r.Name = "redis.prod" },
+			"in mode Managed, metadata.name must start with a letter and consist of"},
 		{"unknown policy", func(r *v1.RedisConfig) { r.Spec.Memory.Policy = "lru" },
 			`spec.memory.policy: Unsupported value: "lru"`},
 		{"negative maxMemory", func(r *v1.RedisConfig) { r.Spec.Memory.MaxMemory = q("-1Mi") },
@@ -445,5 +527,82 @@ func TestRedisConfigInvalidRejected(t *testing.T) {
 				t.Fatalf("error does not say %q:\n%v", c.want, err)
 			}
 		})
+	}
+}
+
+// TestRedisConfigSwitchToManagedChecksName: a name mode External accepts
+// is refused when the RedisConfig switches to mode Managed.
+func TestRedisConfigSwitchToManagedChecksName(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"s" + strings.Repeat("0", 46), "2redis"} {
+		rc := validRedisConfig(name)
+		rc.Spec.Mode = v1.RedisConfigExternal
+		rc.Spec.External = &v1.ExternalRedis{Addr: "redis:6379"}
+		if err := k8s.Create(ctx, rc); err != nil {
+			t.Fatalf("create %s in mode External: %v", name, err)
+		}
+		rc.Spec.Mode = v1.RedisConfigManaged
+		rc.Spec.External = nil
+		err := k8s.Update(ctx, rc)
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "in mode Managed, metadata.name must") {
+			t.Errorf("switching %s to mode Managed: %v, want the name refused", name, err)
+		}
+	}
+}
+
+// TestNameRulesKeepStoredObjectsWritable: the name rules judge a name when
+// it is created (or, for a RedisConfig, when it enters mode Managed). An
+// object stored before the rules existed stays writable, its status
+// included, so the operator can report why it cannot use the name: a rule
+// that judged every write would refuse those status updates too, since the
+// API server runs all rules on the status subresource as well.
+func TestNameRulesKeepStoredObjectsWritable(t *testing.T) {
+	ctx := context.Background()
+	dryRun := func(obj client.Object) func() error {
+		return func() error {
+			err := k8s.Create(ctx, obj.DeepCopyObject().(client.Object), client.DryRunAll)
+			if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "metadata.name must") {
+				return nil
+			}
+			return fmt.Errorf("a dry-run create of %s is not refused for its name: %v", obj.GetName(), err)
+		}
+	}
+
+	qw := validQueueWorker(strings.Repeat("q", 100))
+	err := crdtest.StoreWithoutRootRules(ctx, k8s, "queueworkers.queueworker.io", "metadata.name",
+		func() error { return k8s.Create(ctx, qw.DeepCopy()) },
+		dryRun(validQueueWorker(strings.Repeat("p", 64))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(qw), qw); err != nil {
+		t.Fatal(err)
+	}
+	qw.Status.ObservedGeneration = qw.Generation
+	if err := k8s.Status().Update(ctx, qw); err != nil {
+		t.Errorf("status update of a QueueWorker stored before the rule: %v", err)
+	}
+	qw.Spec.Concurrency = 7
+	if err := k8s.Update(ctx, qw); err != nil {
+		t.Errorf("spec update of a QueueWorker stored before the rule: %v", err)
+	}
+
+	rc := validRedisConfig("r" + strings.Repeat("0", 50))
+	err = crdtest.StoreWithoutRootRules(ctx, k8s, "redisconfigs.queueworker.io", "metadata.name",
+		func() error { return k8s.Create(ctx, rc.DeepCopy()) },
+		dryRun(validRedisConfig("9redis")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(rc), rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Status.ObservedGeneration = rc.Generation
+	if err := k8s.Status().Update(ctx, rc); err != nil {
+		t.Errorf("status update of a RedisConfig stored before the rule: %v", err)
+	}
+	rc.Spec.Memory.MaxMemory = new(resource.MustParse("1Gi"))
+	if err := k8s.Update(ctx, rc); err != nil {
+		t.Errorf("spec update of a RedisConfig stored before the rule: %v", err)
 	}
 }

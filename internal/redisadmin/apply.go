@@ -16,8 +16,9 @@ limitations under the License.
 
 // Package redisadmin applies a rendered configuration to running Redis
 // servers with CONFIG SET, reads it back with CONFIG GET and reports the
-// keys whose value on a server is not the rendered one. It never runs
-// CONFIG REWRITE unless asked to.
+// keys whose value on a server is not the rendered one, together with the
+// values of keys it was asked to read but not to set. It never runs CONFIG
+// REWRITE unless asked to.
 package redisadmin
 
 import (
@@ -62,6 +63,11 @@ type Drift struct {
 	Key, Want, Have, Node, Reason, Message string
 }
 
+// Value is a key's value as one server reported it with CONFIG GET.
+type Value struct {
+	Node, Key, Value string
+}
+
 // Report is the outcome of applying to every node.
 type Report struct {
 	// Nodes are the servers the configuration was applied to.
@@ -70,6 +76,10 @@ type Report struct {
 	Applied int
 	// Drift lists what is not as rendered, sorted by node and key.
 	Drift []Drift
+	// Values are what CONFIG GET read after applying, of every setting and
+	// every observed key, sorted by node and key. A key the server did not
+	// report is missing.
+	Values []Value
 	// Rewritten is true when CONFIG REWRITE ran on every node.
 	Rewritten bool
 }
@@ -80,23 +90,31 @@ var ErrAuth = errors.New("authentication failed")
 
 // Apply sets every runtime key on every node the client reaches (each
 // master and replica of a cluster, the current master of a sentinel group,
-// the server itself otherwise), reads all keys back, and with persist runs
-// CONFIG REWRITE. Errors of single keys become Drift; an error that stops
-// the whole node (unreachable, wrong password) is returned.
-func Apply(ctx context.Context, rdb redis.UniversalClient, settings []Setting, persist bool) (Report, error) {
+// the server itself otherwise), reads all keys back together with the
+// observe keys, which it does not set, and with persist runs CONFIG
+// REWRITE. Errors of single keys become Drift; an error that stops the
+// whole node (unreachable, wrong password) is returned.
+//
+// Everything on one node happens on one connection, so what is read back
+// is what that server holds after the writes, even behind a proxy that
+// would send another connection elsewhere.
+func Apply(ctx context.Context, rdb redis.UniversalClient, settings []Setting, observe []string, persist bool) (Report, error) {
 	var (
 		mu     sync.Mutex
 		report = Report{Rewritten: persist}
 	)
 	apply := func(ctx context.Context, node *redis.Client) error {
 		name := node.Options().Addr
-		applied, drift, rewritten, err := applyNode(ctx, node, name, settings, persist)
+		conn := node.Conn()
+		defer func() { _ = conn.Close() }()
+		n, err := applyNode(ctx, conn, name, settings, observe, persist)
 		mu.Lock()
 		defer mu.Unlock()
 		report.Nodes = append(report.Nodes, name)
-		report.Applied += applied
-		report.Drift = append(report.Drift, drift...)
-		report.Rewritten = report.Rewritten && rewritten
+		report.Applied += n.applied
+		report.Drift = append(report.Drift, n.drift...)
+		report.Values = append(report.Values, n.values...)
+		report.Rewritten = report.Rewritten && n.rewritten
 		return err
 	}
 	var err error
@@ -116,51 +134,66 @@ func Apply(ctx context.Context, rdb redis.UniversalClient, settings []Setting, p
 		}
 		return a.Key < b.Key
 	})
+	sort.Slice(report.Values, func(i, j int) bool {
+		a, b := report.Values[i], report.Values[j]
+		if a.Node != b.Node {
+			return a.Node < b.Node
+		}
+		return a.Key < b.Key
+	})
 	if err != nil {
 		return report, err
 	}
 	return report, nil
 }
 
-func applyNode(ctx context.Context, node *redis.Client, name string, settings []Setting, persist bool) (int, []Drift, bool, error) {
-	if err := node.Ping(ctx).Err(); err != nil {
-		return 0, nil, false, classify(name, err)
+// nodeReport is the outcome on one node.
+type nodeReport struct {
+	applied   int
+	drift     []Drift
+	values    []Value
+	rewritten bool
+}
+
+func applyNode(ctx context.Context, conn *redis.Conn, name string, settings []Setting, observe []string, persist bool) (nodeReport, error) {
+	var n nodeReport
+	if err := conn.Ping(ctx).Err(); err != nil {
+		return n, classify(name, err)
 	}
-	var drift []Drift
-	applied := 0
 	refused := map[string]bool{}
 	for _, s := range settings {
 		if !s.Runtime {
 			continue
 		}
-		if err := node.ConfigSet(ctx, s.Key, s.Value).Err(); err != nil {
+		if err := conn.ConfigSet(ctx, s.Key, s.Value).Err(); err != nil {
 			if isConnErr(err) {
-				return applied, drift, false, classify(name, err)
+				return n, classify(name, err)
 			}
 			refused[s.Key] = true
-			drift = append(drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonRefused, Message: err.Error()})
+			n.drift = append(n.drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonRefused, Message: err.Error()})
 			continue
 		}
-		applied++
+		n.applied++
 	}
 	for _, s := range settings {
 		if refused[s.Key] {
 			continue
 		}
-		got, err := node.ConfigGet(ctx, s.Key).Result()
+		got, err := conn.ConfigGet(ctx, s.Key).Result()
 		if err != nil {
 			if isConnErr(err) {
-				return applied, drift, false, classify(name, err)
+				return n, classify(name, err)
 			}
-			drift = append(drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonUnreadable, Message: err.Error()})
+			n.drift = append(n.drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonUnreadable, Message: err.Error()})
 			continue
 		}
 		have, ok := got[s.Key]
 		if !ok {
-			drift = append(drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonUnreadable,
+			n.drift = append(n.drift, Drift{Key: s.Key, Want: s.Value, Node: name, Reason: ReasonUnreadable,
 				Message: "CONFIG GET returned no value"})
 			continue
 		}
+		n.values = append(n.values, Value{Node: name, Key: s.Key, Value: have})
 		if Normalize(have) == Normalize(s.Value) {
 			continue
 		}
@@ -168,20 +201,33 @@ func applyNode(ctx context.Context, node *redis.Client, name string, settings []
 		if !s.Runtime {
 			reason = ReasonRestartRequired
 		}
-		drift = append(drift, Drift{Key: s.Key, Want: s.Value, Have: have, Node: name, Reason: reason})
+		n.drift = append(n.drift, Drift{Key: s.Key, Want: s.Value, Have: have, Node: name, Reason: reason})
 	}
-	rewritten := false
-	if persist {
-		if err := node.ConfigRewrite(ctx).Err(); err != nil {
+	// Keys nobody asked to set are only reported: one the server does not
+	// let us read is no drift, just missing from the values.
+	for _, key := range observe {
+		got, err := conn.ConfigGet(ctx, key).Result()
+		if err != nil {
 			if isConnErr(err) {
-				return applied, drift, false, classify(name, err)
+				return n, classify(name, err)
 			}
-			drift = append(drift, Drift{Key: "CONFIG REWRITE", Node: name, Reason: ReasonRefused, Message: err.Error()})
-		} else {
-			rewritten = true
+			continue
+		}
+		if have, ok := got[key]; ok {
+			n.values = append(n.values, Value{Node: name, Key: key, Value: have})
 		}
 	}
-	return applied, drift, rewritten, nil
+	if persist {
+		if err := conn.ConfigRewrite(ctx).Err(); err != nil {
+			if isConnErr(err) {
+				return n, classify(name, err)
+			}
+			n.drift = append(n.drift, Drift{Key: "CONFIG REWRITE", Node: name, Reason: ReasonRefused, Message: err.Error()})
+		} else {
+			n.rewritten = true
+		}
+	}
+	return n, nil
 }
 
 // isConnErr tells a failure of the connection (or of authentication, which

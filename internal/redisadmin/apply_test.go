@@ -19,6 +19,7 @@ package redisadmin
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,7 +51,7 @@ func TestApplyRuntimeKeysAndDrift(t *testing.T) {
 		{Key: "save", Value: "3600 1 300 100", Runtime: true},
 		{Key: "tcp-backlog", Value: "1024", Runtime: false}, // the server runs with 511
 	}
-	report, err := Apply(ctx, rdb, settings, false)
+	report, err := Apply(ctx, rdb, settings, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +81,40 @@ func TestApplyRuntimeKeysAndDrift(t *testing.T) {
 	}
 }
 
+// TestApplyReportsObservedValues: keys to observe are read, never set, and
+// reported with the read-back values of the settings, sorted by key.
+func TestApplyReportsObservedValues(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, "maxmemory 100mb", "maxmemory-policy allkeys-lru", "save 3600 1")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer func() { _ = rdb.Close() }()
+	report, err := Apply(ctx, rdb, []Setting{{Key: "timeout", Value: "120", Runtime: true}},
+		[]string{"save", "maxmemory-policy", "maxmemory", "no-such-key"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Value{
+		{Node: srv.Addr, Key: "maxmemory", Value: "104857600"},
+		{Node: srv.Addr, Key: "maxmemory-policy", Value: "allkeys-lru"},
+		{Node: srv.Addr, Key: "save", Value: "3600 1"},
+		{Node: srv.Addr, Key: "timeout", Value: "120"},
+	}
+	if !slices.Equal(report.Values, want) {
+		t.Errorf("values = %+v, want %+v", report.Values, want)
+	}
+	if report.Applied != 1 || len(report.Drift) != 0 {
+		t.Errorf("report = %+v, want timeout applied and no drift (an unknown observed key is no drift)", report)
+	}
+	stats, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One CONFIG SET: the timeout. The observed keys were only read.
+	if !strings.Contains(stats, "cmdstat_config|set:calls=1,") {
+		t.Errorf("CONFIG SET did not run exactly once:\n%s", stats)
+	}
+}
+
 func TestApplyRefusedByACL(t *testing.T) {
 	ctx := context.Background()
 	srv := startServer(t)
@@ -91,7 +126,7 @@ func TestApplyRefusedByACL(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "reader", Password: "pw"})
 	defer func() { _ = rdb.Close() }()
-	report, err := Apply(ctx, rdb, []Setting{{Key: "timeout", Value: "77", Runtime: true}}, false)
+	report, err := Apply(ctx, rdb, []Setting{{Key: "timeout", Value: "77", Runtime: true}}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +140,7 @@ func TestApplyWrongPassword(t *testing.T) {
 	srv := startServer(t, "requirepass right")
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "wrong"})
 	defer func() { _ = rdb.Close() }()
-	_, err := Apply(context.Background(), rdb, []Setting{{Key: "timeout", Value: "1", Runtime: true}}, false)
+	_, err := Apply(context.Background(), rdb, []Setting{{Key: "timeout", Value: "1", Runtime: true}}, nil, false)
 	if !errors.Is(err, ErrAuth) {
 		t.Fatalf("err = %v, want ErrAuth", err)
 	}
@@ -118,7 +153,7 @@ func TestApplyUnreachable(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1})
 	defer func() { _ = rdb.Close() }()
-	_, err := Apply(context.Background(), rdb, []Setting{{Key: "timeout", Value: "1", Runtime: true}}, false)
+	_, err := Apply(context.Background(), rdb, []Setting{{Key: "timeout", Value: "1", Runtime: true}}, nil, false)
 	if err == nil || errors.Is(err, ErrAuth) {
 		t.Fatalf("err = %v, want a connection error", err)
 	}

@@ -113,14 +113,21 @@ func FuzzRenderNoInjectedDirective(f *testing.F) {
 
 // expectedKeys lists, sorted, the keys a spec that renders must produce,
 // worked out from the spec without the renderer.
+// In mode External only the typed fields the spec sets have a key.
 func expectedKeys(spec v1.RedisConfigSpec, opts Options) []string {
-	want := []string{
-		"appendfsync", "appendonly", "lazyfree-lazy-eviction", "lazyfree-lazy-expire", "lazyfree-lazy-server-del",
-		"lazyfree-lazy-user-del", "maxclients", "maxmemory", "maxmemory-policy", "save", "tcp-backlog",
-		"tcp-keepalive", "timeout",
-	}
-	if spec.Mode != v1.RedisConfigExternal {
-		want = append(want, "dir", "port")
+	var want []string
+	if spec.Mode == v1.RedisConfigExternal {
+		if spec.Persistence.RDB != nil {
+			want = append(want, "save")
+		}
+		if spec.Persistence.AOF.Enabled != nil {
+			want = append(want, "appendonly")
+		}
+	} else {
+		want = append(want,
+			"appendfsync", "appendonly", "lazyfree-lazy-eviction", "lazyfree-lazy-expire", "lazyfree-lazy-server-del",
+			"lazyfree-lazy-user-del", "maxclients", "maxmemory", "maxmemory-policy", "save", "tcp-backlog",
+			"tcp-keepalive", "timeout", "dir", "port")
 		if opts.PasswordFile != "" {
 			want = append(want, "include")
 		}

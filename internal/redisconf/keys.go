@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -145,6 +146,22 @@ var keys = map[string]keyInfo{
 	"oom-score-adj":                 {Runtime, checkOOMScoreAdj},
 	"oom-score-adj-values":          {Runtime, checkOOMScoreAdjValues},
 	"loglevel":                      {Runtime, checkOneOf("debug", "verbose", "notice", "warning")},
+}
+
+// typedKeys are the keys the typed fields of the spec own, sorted.
+var typedKeys = []string{
+	"appendfsync", "appendonly", "lazyfree-lazy-eviction", "lazyfree-lazy-expire",
+	"lazyfree-lazy-server-del", "lazyfree-lazy-user-del", "maxclients", "maxmemory",
+	"maxmemory-policy", "save", "tcp-backlog", "tcp-keepalive", "timeout",
+}
+
+// TypedKeys returns, sorted, the keys the typed fields of the spec own
+// (memory, persistence, network, lazyFree): every key mode Managed always
+// renders apart from placement. In mode External the keys among them that a
+// spec leaves unset keep the server's values, which the controller reads
+// back and reports.
+func TypedKeys() []string {
+	return slices.Clone(typedKeys)
 }
 
 // extraConfigKeys is the allow-list of spec.extraConfig, in the order of the

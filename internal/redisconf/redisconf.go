@@ -43,6 +43,14 @@ limitations under the License.
 // it keeps its files and how it authenticates are not the operator's to set:
 // in mode External the directives carry only the tuning the spec declares,
 // and Options is not consulted.
+//
+// Nor are the defaults the operator's to impose on a server it does not
+// run: in mode External a field the spec leaves unset renders no directive,
+// and the server keeps its own value. Mode Managed fills unset fields with
+// the defaults the API documents (noeviction, AOF with everysec, no
+// snapshots, tcp-backlog 511, 300 s timeouts, maxclients 10000, lazy
+// freeing), so the server the operator runs never depends on Redis's
+// built-in defaults.
 package redisconf
 
 import (
@@ -141,10 +149,11 @@ func Render(spec v1alpha1.RedisConfigSpec, opts Options) ([]byte, error) {
 // appears once. The External applier sets them with CONFIG SET, after
 // asking ModeOf which of them a running server accepts.
 //
-// Fields left at their zero value take the defaults of the CRD, so an
-// undefaulted spec renders as the API server would have stored it. Fields
-// the CRD's validation would refuse are refused here too, together with what
-// CEL cannot check: the value types of extraConfig and the Options.
+// In mode Managed, fields left unset take the defaults the API documents;
+// in mode External they render nothing (see the package documentation).
+// Fields the CRD's validation would refuse are refused here too, together
+// with what CEL cannot check: the value types of extraConfig and the
+// Options.
 func Directives(spec v1alpha1.RedisConfigSpec, opts Options) ([]Directive, error) {
 	r := renderer{}
 	r.render(spec, opts)

@@ -20,9 +20,9 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -152,6 +152,8 @@ var goldenCases = []goldenCase{
 	},
 	{
 		// Mode External: tuning only, no placement; Options are ignored.
+		// Only the keys the spec sets: the server keeps its own values of
+		// the others.
 		name: "external",
 		spec: v1.RedisConfigSpec{
 			Mode:        v1.RedisConfigExternal,
@@ -161,6 +163,29 @@ var goldenCases = []goldenCase{
 			ExtraConfig: map[string]v1.ExtraConfigValue{"hz": "50", "io-threads": "4"},
 		},
 		opts: Options{Port: 1234, DataDir: "/ignored", PasswordFile: "/ignored"},
+	},
+	{
+		// Mode External with nothing but the connection: nothing to set,
+		// so the server's configuration stays as it is.
+		name: "external-minimal",
+		spec: v1.RedisConfigSpec{
+			Mode:     v1.RedisConfigExternal,
+			External: &v1.ExternalRedis{Addr: "redis.example:6379"},
+		},
+	},
+	{
+		// Mode External with a few fields set, some to the values mode
+		// Managed would default them to: set is set. An empty rdb turns
+		// snapshots off; the keys of unset fields are left out.
+		name: "external-partial",
+		spec: v1.RedisConfigSpec{
+			Mode:        v1.RedisConfigExternal,
+			External:    &v1.ExternalRedis{Addr: "redis.example:6379"},
+			Memory:      v1.RedisMemory{Policy: "noeviction"},
+			Persistence: v1.RedisPersistence{AOF: v1.RedisAOF{Enabled: new(false)}, RDB: &v1.RedisRDB{}},
+			Network:     v1.RedisNetwork{Timeout: dur(0), MaxClients: 500},
+			LazyFree:    v1.RedisLazyFree{Expire: new(false), UserDel: new(true)},
+		},
 	},
 }
 
@@ -248,14 +273,17 @@ func assertReadsAs(t testing.TB, conf []byte, ds []Directive) {
 		}
 		got = append(got, Directive{Key: args[0], Value: args[1]})
 	}
-	if !reflect.DeepEqual(got, ds) {
+	// slices.Equal, not reflect.DeepEqual: a spec with nothing to set has
+	// no directives, nil, and the file then reads as an empty list.
+	if !slices.Equal(got, ds) {
 		t.Fatalf("redis-server reads\n%q\nwant\n%q", got, ds)
 	}
 }
 
-// TestDefaultsMatchDefaultedSpec checks that an empty spec renders like the
-// spec the API server stores after applying the CRD's defaults.
-func TestDefaultsMatchDefaultedSpec(t *testing.T) {
+// TestManagedDefaults checks that an empty spec in mode Managed renders like
+// the spec with every default the API documents written out: the server the
+// operator runs starts from these, not from Redis's own defaults.
+func TestManagedDefaults(t *testing.T) {
 	defaulted := v1.RedisConfigSpec{
 		Mode:        v1.RedisConfigManaged,
 		Memory:      v1.RedisMemory{Policy: "noeviction"},
@@ -277,6 +305,65 @@ func TestDefaultsMatchDefaultedSpec(t *testing.T) {
 		if !bytes.Equal(empty, full) {
 			t.Errorf("with %+v the empty spec renders\n%s\nthe defaulted one\n%s", opts, empty, full)
 		}
+	}
+}
+
+// TestExternalRendersOnlySetFields sets one field at a time. In mode
+// External the field renders exactly the key it owns, with the value mode
+// Managed renders for the same spec; everything else stays unrendered, so
+// the server keeps its own value. The fields together cover every key an
+// empty spec renders in mode Managed apart from placement, so a new typed
+// field cannot be left out.
+func TestExternalRendersOnlySetFields(t *testing.T) {
+	fields := []struct {
+		name string
+		set  func(*v1.RedisConfigSpec)
+		key  string
+	}{
+		{"memory.maxMemory", func(s *v1.RedisConfigSpec) { s.Memory.MaxMemory = qty("1Gi") }, "maxmemory"},
+		{"memory.policy", func(s *v1.RedisConfigSpec) { s.Memory.Policy, s.Memory.AllowEviction = "allkeys-lru", true }, "maxmemory-policy"},
+		{"persistence.aof.enabled", func(s *v1.RedisConfigSpec) { s.Persistence.AOF.Enabled = new(false) }, "appendonly"},
+		{"persistence.aof.fsync", func(s *v1.RedisConfigSpec) { s.Persistence.AOF.Fsync = "no" }, "appendfsync"},
+		{"persistence.rdb", func(s *v1.RedisConfigSpec) {
+			s.Persistence.RDB = &v1.RedisRDB{Save: []v1.RDBSaveRule{{Seconds: 60, Changes: 5}}}
+		}, "save"},
+		{"network.tcpBacklog", func(s *v1.RedisConfigSpec) { s.Network.TCPBacklog = 1024 }, "tcp-backlog"},
+		{"network.timeout", func(s *v1.RedisConfigSpec) { s.Network.Timeout = dur(time.Minute) }, "timeout"},
+		{"network.tcpKeepalive", func(s *v1.RedisConfigSpec) { s.Network.TCPKeepalive = dur(0) }, "tcp-keepalive"},
+		{"network.maxClients", func(s *v1.RedisConfigSpec) { s.Network.MaxClients = 500 }, "maxclients"},
+		{"lazyFree.eviction", func(s *v1.RedisConfigSpec) { s.LazyFree.Eviction = new(false) }, "lazyfree-lazy-eviction"},
+		{"lazyFree.expire", func(s *v1.RedisConfigSpec) { s.LazyFree.Expire = new(true) }, "lazyfree-lazy-expire"},
+		{"lazyFree.serverDel", func(s *v1.RedisConfigSpec) { s.LazyFree.ServerDel = new(false) }, "lazyfree-lazy-server-del"},
+		{"lazyFree.userDel", func(s *v1.RedisConfigSpec) { s.LazyFree.UserDel = new(false) }, "lazyfree-lazy-user-del"},
+	}
+	covered := map[string]bool{}
+	for _, f := range fields {
+		t.Run(f.name, func(t *testing.T) {
+			external := v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, External: &v1.ExternalRedis{Addr: "r:6379"}}
+			managed := v1.RedisConfigSpec{Mode: v1.RedisConfigManaged}
+			f.set(&external)
+			f.set(&managed)
+			ext, man := directiveMap(t, external, Options{}), directiveMap(t, managed, Options{})
+			if _, ok := ext[f.key]; len(ext) != 1 || !ok {
+				t.Fatalf("mode External renders %q, want only %s", ext, f.key)
+			}
+			if have, want := ext[f.key], man[f.key]; have != want {
+				t.Errorf("%s = %q in mode External, %q in mode Managed", f.key, have, want)
+			}
+		})
+		covered[f.key] = true
+	}
+	managed := directiveMap(t, v1.RedisConfigSpec{}, Options{})
+	for k := range managed {
+		if !covered[k] && k != "dir" && k != "port" {
+			t.Errorf("mode Managed renders %s, which no field of this test sets", k)
+		}
+	}
+	// TypedKeys is what the controller reports the server's values of.
+	delete(managed, "dir")
+	delete(managed, "port")
+	if got, want := TypedKeys(), slices.Sorted(maps.Keys(managed)); !slices.Equal(got, want) {
+		t.Errorf("TypedKeys() = %q, want the keys of the typed fields %q", got, want)
 	}
 }
 
@@ -337,7 +424,29 @@ func TestDirectiveValues(t *testing.T) {
 		{name: "password include", opts: Options{PasswordFile: "/etc/redis/secret/password.conf"},
 			want: map[string]string{"include": "/etc/redis/secret/password.conf", "requirepass": "-", "masterauth": "-"}},
 		{name: "external has no placement", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal}, opts: Options{PasswordFile: "/p"},
-			want: map[string]string{"port": "-", "dir": "-", "include": "-", "maxmemory": "0"}},
+			want: map[string]string{"port": "-", "dir": "-", "include": "-"}},
+		{name: "external: no maxMemory leaves maxmemory and its policy alone", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal},
+			want: map[string]string{"maxmemory": "-", "maxmemory-policy": "-"}},
+		{name: "external: maxMemory without a policy", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, Memory: v1.RedisMemory{MaxMemory: qty("100Mi")}},
+			want: map[string]string{"maxmemory": "104857600", "maxmemory-policy": "-"}},
+		{name: "external: a policy without maxMemory", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, Memory: v1.RedisMemory{Policy: "noeviction"}},
+			want: map[string]string{"maxmemory": "-", "maxmemory-policy": "noeviction"}},
+		{name: "external: no rdb leaves save alone", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal},
+			want: map[string]string{"save": "-"}},
+		{name: "external: an empty rdb turns snapshots off", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, Persistence: v1.RedisPersistence{RDB: &v1.RedisRDB{}}},
+			want: map[string]string{"save": ""}},
+		{name: "external: an empty save list turns snapshots off", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, Persistence: v1.RedisPersistence{RDB: &v1.RedisRDB{Save: []v1.RDBSaveRule{}}}},
+			want: map[string]string{"save": ""}},
+		{name: "external: fsync without enabled", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, Persistence: v1.RedisPersistence{AOF: v1.RedisAOF{Fsync: "always"}}},
+			want: map[string]string{"appendfsync": "always", "appendonly": "-"}},
+		{name: "external: aof on without fsync", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, Persistence: v1.RedisPersistence{AOF: v1.RedisAOF{Enabled: new(true)}}},
+			want: map[string]string{"appendfsync": "-", "appendonly": "yes"}},
+		{name: "external: one network field", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, Network: v1.RedisNetwork{TCPKeepalive: dur(time.Minute)}},
+			want: map[string]string{"tcp-keepalive": "60", "timeout": "-", "tcp-backlog": "-", "maxclients": "-"}},
+		{name: "external: timeout 0s is set, not unset", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, Network: v1.RedisNetwork{Timeout: dur(0)}},
+			want: map[string]string{"timeout": "0"}},
+		{name: "external: one lazy free key", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal, LazyFree: v1.RedisLazyFree{ServerDel: new(false)}},
+			want: map[string]string{"lazyfree-lazy-server-del": "no", "lazyfree-lazy-eviction": "-", "lazyfree-lazy-expire": "-", "lazyfree-lazy-user-del": "-"}},
 		{name: "extraConfig normalised", spec: v1.RedisConfigSpec{ExtraConfig: map[string]v1.ExtraConfigValue{
 			"active-defrag-ignore-bytes": "100MB", "auto-aof-rewrite-min-size": "64m", "loglevel": "NOTICE",
 			"client-output-buffer-limit": "Pubsub  32mb 8MB 60", "oom-score-adj-values": " 0  100   200 ", "rdbcompression": "No"}},
@@ -427,6 +536,12 @@ func TestValidation(t *testing.T) {
 		{name: "newline in the password file path", opts: Options{PasswordFile: "/p\nrequirepass x"}, fields: []string{"options.passwordFile"}},
 		{name: "relative tls dir", spec: v1.RedisConfigSpec{TLS: &v1.RedisServerTLS{CertSecretName: "c"}}, opts: Options{TLSDir: "tls"},
 			fields: []string{"options.tlsDir"}},
+		{name: "evicting policy without allowEviction in mode External", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal,
+			Memory: v1.RedisMemory{Policy: "allkeys-lru"}}, fields: []string{"spec.memory.policy"}},
+		{name: "unknown fsync in mode External", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal,
+			Persistence: v1.RedisPersistence{AOF: v1.RedisAOF{Fsync: "sometimes"}}}, fields: []string{"spec.persistence.aof.fsync"}},
+		{name: "maxClients above the maximum in mode External", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal,
+			Network: v1.RedisNetwork{MaxClients: 1000001}}, fields: []string{"spec.network.maxClients"}},
 		{name: "bad options do not matter in mode External", spec: v1.RedisConfigSpec{Mode: v1.RedisConfigExternal},
 			opts: Options{Port: -1, DataDir: "x", PasswordFile: "y"}},
 		{name: "every error at once", spec: v1.RedisConfigSpec{

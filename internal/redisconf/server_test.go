@@ -543,48 +543,52 @@ func TestModeOfAgainstRedis(t *testing.T) {
 	}
 }
 
-// TestExternalDirectivesOnRedis sets the directives of the External golden
+// TestExternalDirectivesOnRedis sets the directives of each External golden
 // case with CONFIG SET on a server started with Redis's defaults, as the
 // External applier does: Runtime keys must be accepted and read back, and
 // RestartRequired ones, which the applier reports as drift instead, must be
 // refused.
 func TestExternalDirectivesOnRedis(t *testing.T) {
 	redisServerBinary(t)
-	i := slices.IndexFunc(goldenCases, func(c goldenCase) bool { return c.spec.Mode == v1.RedisConfigExternal })
-	tc := goldenCases[i]
-	ds, err := Directives(tc.spec, tc.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	conf := func(port int) []byte {
-		return []byte("port " + strconv.Itoa(port) + "\ndir " + quote(tmp) + "\nsave \"\"\n")
-	}
-	_, rdb := startRedis(t, tmp, conf, clientOptions)
-	ctx := context.Background()
-
 	restartOnly := 0
-	for _, d := range ds {
-		err := rdb.ConfigSet(ctx, d.Key, d.Value).Err()
-		if ModeOf(d.Key) == RestartRequired {
-			// The applier reports these as drift instead of trying;
-			// trying must fail, or the key belongs in Runtime.
-			restartOnly++
-			if err == nil {
-				t.Errorf("CONFIG SET %s %q succeeded on a key ModeOf calls RestartRequired", d.Key, d.Value)
+	for _, tc := range goldenCases {
+		if tc.spec.Mode != v1.RedisConfigExternal {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			ds, err := Directives(tc.spec, tc.opts)
+			if err != nil {
+				t.Fatal(err)
 			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("CONFIG SET %s %q: %v", d.Key, d.Value, err)
-			continue
-		}
-		if have, err := configGet(ctx, rdb, d.Key); err != nil || !reportedEqual(d.Key, d.Value, have) {
-			t.Errorf("%s: CONFIG GET reports %q, %v after setting %q", d.Key, have, err, d.Value)
-		}
+			tmp := t.TempDir()
+			conf := func(port int) []byte {
+				return []byte("port " + strconv.Itoa(port) + "\ndir " + quote(tmp) + "\nsave \"\"\n")
+			}
+			_, rdb := startRedis(t, tmp, conf, clientOptions)
+			ctx := context.Background()
+			for _, d := range ds {
+				err := rdb.ConfigSet(ctx, d.Key, d.Value).Err()
+				if ModeOf(d.Key) == RestartRequired {
+					// The applier reports these as drift instead of trying;
+					// trying must fail, or the key belongs in Runtime.
+					restartOnly++
+					if err == nil {
+						t.Errorf("CONFIG SET %s %q succeeded on a key ModeOf calls RestartRequired", d.Key, d.Value)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("CONFIG SET %s %q: %v", d.Key, d.Value, err)
+					continue
+				}
+				if have, err := configGet(ctx, rdb, d.Key); err != nil || !reportedEqual(d.Key, d.Value, have) {
+					t.Errorf("%s: CONFIG GET reports %q, %v after setting %q", d.Key, have, err, d.Value)
+				}
+			}
+		})
 	}
 	if restartOnly == 0 {
-		t.Error("the External case has no restart-only key, so the test does not show one is refused")
+		t.Error("no External case has a restart-only key, so the test does not show one is refused")
 	}
 }
 

@@ -24,11 +24,17 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
 
-// The CRD's defaults and limits, applied again here so that a spec that
-// skipped the API server renders the same as one that went through it.
+// The defaults of mode Managed and the CRD's limits. The defaults live here
+// and not in the CRD: the API server would fill them in for mode External
+// too, and the operator could then no longer tell a value the user chose
+// from one nobody chose, and would overwrite the server's own settings with
+// them. The limits are checked again so that a spec that skipped the API
+// server is refused as it would have been.
 const (
 	defaultPolicy       = v1alpha1.MaxMemoryPolicy("noeviction")
 	defaultFsync        = v1alpha1.AppendFsync("everysec")
@@ -55,6 +61,10 @@ var (
 type renderer struct {
 	out  []Directive
 	errs []error
+	// managed fills unset fields with the defaults: the server the operator
+	// runs starts from them rather than from Redis's own. In mode External
+	// an unset field renders nothing, so the server keeps its value.
+	managed bool
 }
 
 func (r *renderer) add(key, value string) {
@@ -68,6 +78,7 @@ func (r *renderer) fail(field, format string, args ...any) {
 func (r *renderer) render(spec v1alpha1.RedisConfigSpec, opts Options) {
 	switch spec.Mode {
 	case "", v1alpha1.RedisConfigManaged:
+		r.managed = true
 		r.server(spec.TLS, opts)
 	case v1alpha1.RedisConfigExternal:
 		if spec.TLS != nil {
@@ -127,18 +138,24 @@ func (r *renderer) absPath(field, p, def string) string {
 }
 
 func (r *renderer) memory(m v1alpha1.RedisMemory) {
-	maxMemory := int64(0) // no limit
-	if m.MaxMemory != nil {
+	switch {
+	case m.MaxMemory != nil:
 		// Value rounds a fraction of a byte up, so a positive quantity
 		// never becomes 0, which would mean no limit.
-		if maxMemory = m.MaxMemory.Value(); maxMemory <= 0 {
+		maxMemory := m.MaxMemory.Value()
+		if maxMemory <= 0 {
 			r.fail("spec.memory.maxMemory", "must be positive, not %s", m.MaxMemory)
 		}
+		r.add("maxmemory", strconv.FormatInt(maxMemory, 10))
+	case r.managed:
+		r.add("maxmemory", "0") // no limit
 	}
-	r.add("maxmemory", strconv.FormatInt(maxMemory, 10))
 
 	policy := m.Policy
 	if policy == "" {
+		if !r.managed {
+			return
+		}
 		policy = defaultPolicy
 	}
 	switch {
@@ -152,18 +169,25 @@ func (r *renderer) memory(m v1alpha1.RedisMemory) {
 }
 
 func (r *renderer) persistence(p v1alpha1.RedisPersistence) {
-	r.add("appendonly", yesNo(p.AOF.Enabled == nil || *p.AOF.Enabled))
+	r.flag("appendonly", p.AOF.Enabled)
 	fsync := p.AOF.Fsync
-	if fsync == "" {
+	if fsync == "" && r.managed {
 		fsync = defaultFsync
 	}
-	if !slices.Contains(fsyncs, fsync) {
-		r.fail("spec.persistence.aof.fsync", "must be one of %s, not %q", joinStrings(fsyncs), fsync)
+	if fsync != "" {
+		if !slices.Contains(fsyncs, fsync) {
+			r.fail("spec.persistence.aof.fsync", "must be one of %s, not %q", joinStrings(fsyncs), fsync)
+		}
+		r.add("appendfsync", string(fsync))
 	}
-	r.add("appendfsync", string(fsync))
 
-	// Without rdb there are no snapshots, as with an empty list: Redis's
-	// built-in rules would otherwise fork for snapshots nobody asked for.
+	// Without rdb the server the operator runs takes no snapshots, as with
+	// an empty list: Redis's built-in rules would otherwise fork for
+	// snapshots nobody asked for. In mode External, without rdb the
+	// server's rules stay.
+	if p.RDB == nil && !r.managed {
+		return
+	}
 	var rules []string
 	if p.RDB != nil {
 		if len(p.RDB.Save) > maxSaveRules {
@@ -181,48 +205,64 @@ func (r *renderer) persistence(p v1alpha1.RedisPersistence) {
 }
 
 func (r *renderer) network(n v1alpha1.RedisNetwork) {
-	r.add("tcp-backlog", r.count("spec.network.tcpBacklog", n.TCPBacklog, defaultTCPBacklog, 65535))
-	timeout, keepalive := defaultTimeout, defaultTCPKeepalive
-	if n.Timeout != nil {
-		timeout = n.Timeout.Duration
-	}
-	if n.TCPKeepalive != nil {
-		keepalive = n.TCPKeepalive.Duration
-	}
-	r.add("timeout", r.seconds("spec.network.timeout", timeout))
-	r.add("tcp-keepalive", r.seconds("spec.network.tcpKeepalive", keepalive))
-	r.add("maxclients", r.count("spec.network.maxClients", n.MaxClients, defaultMaxClients, 1000000))
+	r.count("tcp-backlog", "spec.network.tcpBacklog", n.TCPBacklog, defaultTCPBacklog, 65535)
+	r.seconds("timeout", "spec.network.timeout", n.Timeout, defaultTimeout)
+	r.seconds("tcp-keepalive", "spec.network.tcpKeepalive", n.TCPKeepalive, defaultTCPKeepalive)
+	r.count("maxclients", "spec.network.maxClients", n.MaxClients, defaultMaxClients, 1000000)
 }
 
-// count returns v, or def when v is zero (unset: the CRD's minimum is 1).
-func (r *renderer) count(field string, v, def, maxV int32) string {
+// count adds key with v, or with def when v is zero (unset: the CRD's
+// minimum is 1) and the server is the operator's.
+func (r *renderer) count(key, field string, v, def, maxV int32) {
 	if v == 0 {
+		if !r.managed {
+			return
+		}
 		v = def
 	}
 	if v < 1 || v > maxV {
 		r.fail(field, "must be between 1 and %d, not %d", maxV, v)
 	}
-	return strconv.Itoa(int(v))
+	r.add(key, strconv.Itoa(int(v)))
 }
 
-// seconds returns v in whole seconds. A fraction of a second rounds up: 0
+// seconds adds key with v, or with def when v is unset and the server is
+// the operator's, in whole seconds. A fraction of a second rounds up: 0
 // turns timeout and tcp-keepalive off, and 500ms must not.
-func (r *renderer) seconds(field string, v time.Duration) string {
-	if v < 0 || v > maxDuration {
-		r.fail(field, "must be between 0s and 24h, not %s", v)
+func (r *renderer) seconds(key, field string, v *metav1.Duration, def time.Duration) {
+	d := def
+	switch {
+	case v != nil:
+		d = v.Duration
+	case !r.managed:
+		return
 	}
-	s := v / time.Second
-	if v%time.Second > 0 {
+	if d < 0 || d > maxDuration {
+		r.fail(field, "must be between 0s and 24h, not %s", d)
+	}
+	s := d / time.Second
+	if d%time.Second > 0 {
 		s++
 	}
-	return strconv.FormatInt(int64(s), 10)
+	r.add(key, strconv.FormatInt(int64(s), 10))
+}
+
+// flag adds key as yes or no from v, or as yes when v is unset and the
+// server is the operator's: every boolean typed field is on by default.
+func (r *renderer) flag(key string, v *bool) {
+	switch {
+	case v != nil:
+		r.add(key, yesNo(*v))
+	case r.managed:
+		r.add(key, yes)
+	}
 }
 
 func (r *renderer) lazyFree(l v1alpha1.RedisLazyFree) {
-	r.add("lazyfree-lazy-eviction", yesNo(l.Eviction == nil || *l.Eviction))
-	r.add("lazyfree-lazy-expire", yesNo(l.Expire == nil || *l.Expire))
-	r.add("lazyfree-lazy-server-del", yesNo(l.ServerDel == nil || *l.ServerDel))
-	r.add("lazyfree-lazy-user-del", yesNo(l.UserDel == nil || *l.UserDel))
+	r.flag("lazyfree-lazy-eviction", l.Eviction)
+	r.flag("lazyfree-lazy-expire", l.Expire)
+	r.flag("lazyfree-lazy-server-del", l.ServerDel)
+	r.flag("lazyfree-lazy-user-del", l.UserDel)
 }
 
 func (r *renderer) extraConfig(extra map[string]v1alpha1.ExtraConfigValue) {

@@ -274,7 +274,10 @@ func RedisPersistent(rc *queueworkerv1alpha1.RedisConfig) bool {
 // refuses it instead of creating objects that the API server rejects.
 func CheckRedisConfigName(name string) error {
 	if len(name) > MaxRedisConfigNameLength {
-		return fmt.Errorf("%w: %q is longer than %d characters", ErrInvalidRedisConfigName, name, MaxRedisConfigNameLength)
+		return fmt.Errorf("%w: it has %d characters and at most %d fit, because the StatefulSet <name>%s labels "+
+			"its pods with controller-revision-hash <name>%s-<hash>, which must fit in 63; a name cannot change, "+
+			"so create the RedisConfig again under a shorter one", ErrInvalidRedisConfigName,
+			len(name), MaxRedisConfigNameLength, redisSuffix, redisSuffix)
 	}
 	if errs := validation.IsDNS1035Label(name + redisSuffix); len(errs) > 0 {
 		return fmt.Errorf("%w: Service name %q: %s", ErrInvalidRedisConfigName, name+redisSuffix, strings.Join(errs, "; "))

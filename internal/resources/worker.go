@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"strconv"
@@ -30,6 +31,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -72,6 +74,13 @@ const (
 	// terminationGracePeriodSeconds: time for asynq to return unfinished
 	// tasks to their queue after the shutdown timeout ends.
 	GracePeriodMargin = 5 * time.Second
+
+	// MaxQueueWorkerNameLength is the longest QueueWorker name: the name is
+	// the value of LabelInstance on the Deployment and its pods, and a
+	// label value holds at most 63 characters. The Deployment's own name,
+	// and the "<name>-<hash>" of its ReplicaSets, are far within the 253 of
+	// an object name.
+	MaxQueueWorkerNameLength = validation.LabelValueMaxLength
 )
 
 // Defaults applied when a field is unset. The API server's defaulting sets
@@ -85,6 +94,24 @@ const (
 	DefaultConnMaxIdleTime     = 4 * time.Minute
 	DefaultMaxRetries          = 3
 )
+
+// ErrInvalidQueueWorkerName is returned for a QueueWorker name that cannot
+// label the worker Deployment and its pods.
+var ErrInvalidQueueWorkerName = errors.New("invalid QueueWorker name")
+
+// CheckQueueWorkerName returns ErrInvalidQueueWorkerName, wrapped, for a
+// name longer than MaxQueueWorkerNameLength. The API server refuses such a
+// QueueWorker when it is created; one stored before that rule still reaches
+// the controller, which refuses it instead of asking for a Deployment the
+// API server would reject.
+func CheckQueueWorkerName(name string) error {
+	if len(name) > MaxQueueWorkerNameLength {
+		return fmt.Errorf("%w: it has %d characters, and it is the value of the %s label of the worker "+
+			"Deployment and its pods, which holds at most %d; a name cannot change, so create the QueueWorker "+
+			"again under a shorter one", ErrInvalidQueueWorkerName, len(name), LabelInstance, MaxQueueWorkerNameLength)
+	}
+	return nil
+}
 
 // ErrNoWorkerContainer is returned for a template with several containers
 // and none named "worker". The API server rejects such a template; the
