@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -63,6 +64,12 @@ type Target struct {
 	Concurrency int32
 	// CurrentReplicas and ReadyReplicas describe the Deployment.
 	CurrentReplicas, ReadyReplicas int32
+	// DeploymentUID and DeploymentGeneration identify the version of the
+	// Deployment that CurrentReplicas was read from, so that a read from a
+	// cache that has not yet seen the autoscaler's own last write (see
+	// Applied) does not take the count back.
+	DeploymentUID        types.UID
+	DeploymentGeneration int64
 	// LastActiveTime seeds the scale-to-zero delay after an operator
 	// restart, from status.lastActiveTime.
 	LastActiveTime time.Time
@@ -97,6 +104,10 @@ type Autoscaler struct {
 	// Horizon overrides DefaultDueHorizon.
 	Horizon time.Duration
 
+	// manual leaves the pollers without their goroutines, so that a test
+	// can drive every poll itself (pollAll) on its own clock.
+	manual bool
+
 	mu      sync.Mutex
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -113,11 +124,21 @@ type target struct {
 	state    autoscale.State
 	nextPoll time.Time
 	result   *Result
+	// written is the Deployment version of the last change Applied.
+	written deploymentVersion
 	// What the reconcile was last woken for.
 	wokenDesired   int32
 	wokenErr       bool
 	wokenSummary   string
 	lastStatusWake time.Time
+}
+
+// deploymentVersion identifies one write of a Deployment: the generation
+// grows with every change of its spec, and the UID tells a recreated
+// Deployment (whose generation starts again at 1) from the old one.
+type deploymentVersion struct {
+	uid        types.UID
+	generation int64
 }
 
 // poller reads one endpoint's queues.
@@ -204,6 +225,11 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		}
 		defer p.nudge()
 	}
+	if ok && in.DeploymentUID == t.written.uid && in.DeploymentGeneration < t.written.generation {
+		// The caller read the Deployment from a cache that has not caught
+		// up with the last change Applied: that change is the current count.
+		in.CurrentReplicas = t.CurrentReplicas
+	}
 	changedInterval := pollInterval(t.Spec) != pollInterval(in.Spec)
 	t.Target = in
 	if changedInterval {
@@ -215,6 +241,27 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 	}
 	r := *t.result
 	return &r, nil
+}
+
+// Applied tells the autoscaler that the controller changed name's worker
+// Deployment from from to to replicas at at; written is the Deployment as the
+// API server returned it, nil when unknown. The next decision counts from
+// the new count and finds the change in the step limits' history at once,
+// without waiting for the next reconcile to report the count: a poll in
+// between would otherwise decide from the old count with the step still
+// unspent, and take the change back in the middle of a burst.
+func (a *Autoscaler) Applied(name types.NamespacedName, from, to int32, at time.Time, written metav1.Object) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.targets[name]
+	if !ok {
+		return
+	}
+	t.state = autoscale.Applied(t.state, t.Spec, at, from, to)
+	t.CurrentReplicas = to
+	if written != nil {
+		t.written = deploymentVersion{uid: written.GetUID(), generation: written.GetGeneration()}
+	}
 }
 
 // Remove forgets a QueueWorker that is gone or no longer autoscaled.
@@ -249,7 +296,9 @@ func (a *Autoscaler) startPollerLocked(key queue.EndpointKey, c *queue.Client) *
 	ctx, cancel := context.WithCancel(a.ctx)
 	p := &poller{client: c, wake: make(chan struct{}, 1), stop: cancel}
 	a.pollers[key] = p
-	go a.runPoller(ctx, key, p)
+	if !a.manual {
+		go a.runPoller(ctx, key, p)
+	}
 	return p
 }
 

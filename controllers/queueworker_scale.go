@@ -50,15 +50,17 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		clearAutoscalingStatus(qw)
 	} else {
 		res, err := r.Autoscaler.Update(client.ObjectKeyFromObject(qw), Target{
-			Object:          qw,
-			Endpoint:        st.endpoint,
-			Credentials:     st.credentials,
-			Queues:          queuesOf(qw),
-			Spec:            *qw.Spec.Autoscaling,
-			Concurrency:     concurrencyOf(qw),
-			CurrentReplicas: current,
-			ReadyReplicas:   dep.Status.ReadyReplicas,
-			LastActiveTime:  lastActive(qw),
+			Object:               qw,
+			Endpoint:             st.endpoint,
+			Credentials:          st.credentials,
+			Queues:               queuesOf(qw),
+			Spec:                 *qw.Spec.Autoscaling,
+			Concurrency:          concurrencyOf(qw),
+			CurrentReplicas:      current,
+			ReadyReplicas:        dep.Status.ReadyReplicas,
+			DeploymentUID:        dep.UID,
+			DeploymentGeneration: dep.Generation,
+			LastActiveTime:       lastActive(qw),
 		})
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("registering with the autoscaler: %w", err)
@@ -79,11 +81,14 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	if err := r.Client.Patch(ctx, dep, client.MergeFrom(orig)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("scaling the worker Deployment: %w", err)
 	}
+	now := metav1.NewTime(r.now())
+	if qw.Spec.Autoscaling != nil && r.Autoscaler != nil {
+		r.Autoscaler.Applied(client.ObjectKeyFromObject(qw), current, desired, now.Time, dep)
+	}
 	reason := queueworkerv1alpha1.ReasonScaledUp
 	if desired < current {
 		reason = queueworkerv1alpha1.ReasonScaledDown
 	}
-	now := metav1.NewTime(r.now())
 	qw.Status.LastScaleTime = &now
 	countScale(client.ObjectKeyFromObject(qw), current, desired)
 	logf.FromContext(ctx).Info("scaled the workers", "from", current, "to", desired, "cause", cause)

@@ -22,6 +22,7 @@ limitations under the License.
 package autoscale
 
 import (
+	"slices"
 	"time"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -74,8 +75,9 @@ type Input struct {
 	// Concurrency is spec.concurrency: the tasks each worker runs at once.
 	Concurrency int32
 	// CurrentReplicas is the replica count the worker Deployment asks for
-	// now. A hold keeps it, and steps are counted from it; a negative count
-	// reads as zero.
+	// now, including any change the controller applied since the last
+	// decision. A hold keeps it, and steps are counted from it; a negative
+	// count reads as zero.
 	CurrentReplicas int32
 	// ReadyReplicas is the number of ready worker pods, nil when unknown.
 	// The latency rule multiplies it rather than CurrentReplicas: pods that
@@ -101,7 +103,9 @@ type State struct {
 	// as the number of changes.
 	Recommendations []Recommendation
 	// ScaleEvents are the recent replica changes, pruned to the longest
-	// step period; kept only when a step limit is set.
+	// step period; kept only when a step limit is set. Decide never adds to
+	// them: a decision is only a recommendation until the controller has
+	// written it, so Applied records the change once it has been.
 	ScaleEvents []ScaleEvent
 	// ConsecutiveFailures counts failed reads of Redis since the last
 	// successful one.
@@ -240,7 +244,7 @@ func decideSeen(in Input, s Settings, current int32) Decision {
 	limitSteps(&v, s, events, now, current)
 	clampFinal(&v, s)
 	gateZero(&v, s, sum, st, now, current)
-	st.ScaleEvents = record(events, s, now, v.replicas-current)
+	st.ScaleEvents = events
 
 	return Decision{
 		DesiredReplicas: v.replicas,
@@ -280,8 +284,7 @@ func decideBlind(in Input, s Settings, current int32) Decision {
 	default:
 		v.set(current, RuleRedisErrorHold, "Redis read failed (%d in a row): holding %d", n, current)
 	}
-	events := prune(in.State.ScaleEvents, in.Now, s.eventWindow())
-	st.ScaleEvents = record(events, s, in.Now, v.replicas-current)
+	st.ScaleEvents = prune(in.State.ScaleEvents, in.Now, s.eventWindow())
 	return Decision{
 		DesiredReplicas: v.replicas,
 		Rule:            v.rule,
@@ -289,6 +292,21 @@ func decideBlind(in Input, s Settings, current int32) Decision {
 		RedisError:      true,
 		State:           st,
 	}
+}
+
+// Applied returns st with the change of the replica count from from to to,
+// written by the controller at at, recorded for the step limits of spec. The
+// controller calls it after the write succeeded, not when Decide recommends
+// the count: a decision that was never applied (the write failed, or a newer
+// decision replaced it) must not use up a step, and one that was applied must
+// use it up even when the next decision comes before the controller's view of
+// the Deployment has caught up. It does not modify st.
+func Applied(st State, spec queueworkerv1alpha1.Autoscaling, at time.Time, from, to int32) State {
+	s := SettingsFor(spec, 0)
+	out := st
+	out.Recommendations = slices.Clone(st.Recommendations)
+	out.ScaleEvents = record(prune(st.ScaleEvents, at, s.eventWindow()), s, at, max(to, 0)-max(from, 0))
+	return out
 }
 
 // summary is one observation reduced to what the rules use.

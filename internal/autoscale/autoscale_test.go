@@ -427,30 +427,72 @@ func TestDecideStepLimit(t *testing.T) {
 	})
 }
 
-func TestDecideRecordsScaleEvents(t *testing.T) {
+func TestApplied(t *testing.T) {
 	stepped := v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](4)}}
 	cases := []struct {
-		name string
-		in   Input
-		want []ScaleEvent
+		name     string
+		spec     v1.Autoscaling
+		st       State
+		from, to int32
+		want     []ScaleEvent
 	}{
-		{"a change is recorded", in(stepped, 1, seen(queue(40, 0))), []ScaleEvent{{Time: t0, Delta: 4}}},
-		{"no change records nothing", in(stepped, 2, seen(queue(8, 0))), []ScaleEvent{}},
-		{"events older than the period are dropped",
-			with(in(stepped, 2, seen(queue(12, 0))), func(i *Input) {
-				i.State = events(event(time.Minute, 3), event(time.Second, -1))
-			}),
+		{"a change up is recorded", stepped, State{}, 1, 5, []ScaleEvent{{Time: t0, Delta: 4}}},
+		{"a change down is recorded", stepped, State{}, 5, 2, []ScaleEvent{{Time: t0, Delta: -3}}},
+		{"no change records nothing", stepped, State{}, 2, 2, []ScaleEvent{}},
+		{"a negative count reads as zero", stepped, State{}, -3, 2, []ScaleEvent{{Time: t0, Delta: 2}}},
+		{"events older than the period are dropped", stepped, events(event(time.Minute, 3), event(time.Second, -1)), 2, 3,
 			[]ScaleEvent{event(time.Second, -1), {Time: t0, Delta: 1}}},
-		{"without step limits nothing is kept",
-			with(in(v1.Autoscaling{MaxReplicas: 20}, 1, seen(queue(40, 0))), func(i *Input) { i.State = events(event(time.Second, 1)) }),
+		{"without step limits nothing is kept", v1.Autoscaling{MaxReplicas: 20}, events(event(time.Second, 1)), 1, 9,
 			[]ScaleEvent{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := Decide(c.in).State.ScaleEvents; !reflect.DeepEqual(got, c.want) {
-				t.Errorf("ScaleEvents = %v, want %v", got, c.want)
+			before := cloneState(c.st)
+			got := Applied(c.st, c.spec, t0, c.from, c.to)
+			if !reflect.DeepEqual(got.ScaleEvents, c.want) {
+				t.Errorf("ScaleEvents = %v, want %v", got.ScaleEvents, c.want)
+			}
+			if !reflect.DeepEqual(c.st, before) {
+				t.Errorf("Applied modified its input: %+v", c.st)
 			}
 		})
+	}
+}
+
+// TestDecideRecordsNoScaleEvents: a decision is a recommendation; only
+// Applied spends a step.
+func TestDecideRecordsNoScaleEvents(t *testing.T) {
+	stepped := v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](4)}}
+	for _, obs := range []Observation{seen(queue(40, 0)), failed()} {
+		d := Decide(with(in(stepped, 1, obs), func(i *Input) { i.State = events(event(time.Second, 1)) }))
+		if want := []ScaleEvent{event(time.Second, 1)}; !reflect.DeepEqual(d.State.ScaleEvents, want) {
+			t.Errorf("error %v: ScaleEvents = %v, want %v", obs.Err, d.State.ScaleEvents, want)
+		}
+	}
+}
+
+// TestDecideAfterApplied runs a burst under a step limit as the controller
+// does: decide, apply, decide again before the period is over. The second
+// decision counts from the applied count and with the step used up, so it
+// neither takes back the step nor takes a second one.
+func TestDecideAfterApplied(t *testing.T) {
+	spec := v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](4)}}
+	first := Decide(in(spec, 2, seen(queue(40, 0))))
+	if first.DesiredReplicas != 6 {
+		t.Fatalf("first decision %d, want 6: %s", first.DesiredReplicas, first.Reason)
+	}
+	st := Applied(first.State, spec, t0.Add(100*time.Millisecond), 2, 6)
+	for _, after := range []time.Duration{400 * time.Millisecond, 15*time.Second + 99*time.Millisecond} {
+		d := Decide(Input{Now: t0.Add(after), Spec: spec, Concurrency: 4, CurrentReplicas: 6,
+			Observation: seen(queue(40, 0)), State: st})
+		if d.DesiredReplicas != 6 || d.Rule != RuleStepLimit {
+			t.Errorf("%s later: %d by %s, want 6 by %s: %s", after, d.DesiredReplicas, d.Rule, RuleStepLimit, d.Reason)
+		}
+	}
+	d := Decide(Input{Now: t0.Add(15*time.Second + 100*time.Millisecond), Spec: spec, Concurrency: 4, CurrentReplicas: 6,
+		Observation: seen(queue(40, 0)), State: st})
+	if d.DesiredReplicas != 10 {
+		t.Errorf("one period after the step: %d, want 10: %s", d.DesiredReplicas, d.Reason)
 	}
 }
 

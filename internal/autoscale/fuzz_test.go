@@ -159,6 +159,7 @@ func FuzzDecide(f *testing.F) {
 			d := checkDecide(t, s, in)
 			st = d.State
 			if b[6]&flagNotApply == 0 {
+				st = Applied(st, spec, now, current, d.DesiredReplicas)
 				current = d.DesiredReplicas
 			}
 			if b[6]&flagMeddle != 0 {

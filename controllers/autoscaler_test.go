@@ -1,0 +1,207 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+)
+
+// These tests drive an Autoscaler's polls by hand on a clock of their own,
+// against a real redis-server: every poll happens exactly when the test says,
+// so a sequence of decisions is reproducible without sleeping.
+
+// fakeClock is a clock the test moves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// manualAutoscaler returns an autoscaler whose pollers only poll when the
+// test calls pollAll, and its clock, which starts at the real time so that
+// the enqueue times asynq writes are recent.
+func manualAutoscaler(t *testing.T) (*Autoscaler, *fakeClock) {
+	t.Helper()
+	a := NewAutoscaler(queue.NewPool(nil))
+	a.manual = true
+	clock := &fakeClock{now: time.Now()}
+	a.Now = clock.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("stopping the autoscaler: %v", err)
+		}
+	})
+	return a, clock
+}
+
+// pollAll runs one poll of every endpoint at the clock's time, as the
+// pollers do, and drops the wake-ups it sends.
+func pollAll(t *testing.T, a *Autoscaler) {
+	t.Helper()
+	a.mu.Lock()
+	pollers := make(map[queue.EndpointKey]*poller, len(a.pollers))
+	for k, p := range a.pollers {
+		pollers[k] = p
+	}
+	a.mu.Unlock()
+	for k, p := range pollers {
+		a.pollOnce(t.Context(), k, p)
+	}
+	for {
+		select {
+		case <-a.Events:
+		default:
+			return
+		}
+	}
+}
+
+// startRedis runs a private redis-server for one test.
+func startRedis(t *testing.T) *redistest.Server {
+	t.Helper()
+	srv, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// testTarget is a Target on addr with the given queues.
+func testTarget(name types.NamespacedName, addr string, as queueworkerv1alpha1.Autoscaling, current int32, queues ...string) Target {
+	qw := &queueworkerv1alpha1.QueueWorker{}
+	qw.Namespace, qw.Name = name.Namespace, name.Name
+	return Target{
+		Object:          qw,
+		Endpoint:        resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: addr},
+		Queues:          queues,
+		Spec:            as,
+		Concurrency:     4,
+		CurrentReplicas: current,
+		ReadyReplicas:   current,
+	}
+}
+
+// update calls Update and fails the test on an error.
+func update(t *testing.T, a *Autoscaler, name types.NamespacedName, in Target) *Result {
+	t.Helper()
+	res, err := a.Update(name, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestAutoscalerStepCountsFromApplied: under a step limit, a poll between
+// the scale patch and the next reconcile decides from the applied count
+// with the step used up. Deciding from the count before the patch took the
+// step back in the middle of a burst (40 pending, maxStep 4: 6, then 2).
+func TestAutoscalerStepCountsFromApplied(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "steps", Name: "burst"}
+	as := queueworkerv1alpha1.Autoscaling{
+		MaxReplicas: 20, PollInterval: dur(100 * time.Millisecond),
+		ScaleUp: &queueworkerv1alpha1.ScalingRules{MaxStep: ptr.To[int32](4)},
+	}
+	enqueue(t, srv.Addr, "burst", 40)
+	in := testTarget(name, srv.Addr, as, 2, "burst")
+	update(t, a, name, in)
+	pollAll(t, a)
+	res := update(t, a, name, in)
+	if res == nil || res.Decision.DesiredReplicas != 6 {
+		t.Fatalf("first decision %+v, want 6", res)
+	}
+	// The reconcile patches the Deployment to 6 and says so.
+	a.Applied(name, 2, 6, clock.Now(), nil)
+
+	for range 4 {
+		clock.Add(100 * time.Millisecond)
+		pollAll(t, a)
+		a.mu.Lock()
+		d := a.targets[name].result.Decision
+		a.mu.Unlock()
+		if d.DesiredReplicas != 6 {
+			t.Fatalf("%s after the patch: %d by %s, want 6: %s", clock.Now().Sub(res.At), d.DesiredReplicas, d.Rule, d.Reason)
+		}
+	}
+}
+
+// TestAutoscalerIgnoresStaleCurrent: a reconcile that read the Deployment
+// from a cache older than the last applied change does not take the count
+// back; a newer version, or another Deployment, does set it.
+func TestAutoscalerIgnoresStaleCurrent(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "steps", Name: "stale"}
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 20}
+	in := testTarget(name, srv.Addr, as, 2, "stale")
+	in.DeploymentUID, in.DeploymentGeneration = "uid-1", 3
+	update(t, a, name, in)
+	written := &queueworkerv1alpha1.QueueWorker{}
+	written.UID, written.Generation = "uid-1", 4
+	a.Applied(name, 2, 6, clock.Now(), written)
+
+	current := func() int32 {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.targets[name].CurrentReplicas
+	}
+	update(t, a, name, in)
+	if got := current(); got != 6 {
+		t.Errorf("after a stale read: current %d, want the applied 6", got)
+	}
+	newer := in
+	newer.CurrentReplicas, newer.DeploymentGeneration = 9, 5
+	update(t, a, name, newer)
+	if got := current(); got != 9 {
+		t.Errorf("after a newer read: current %d, want 9", got)
+	}
+	other := in
+	other.CurrentReplicas, other.DeploymentUID, other.DeploymentGeneration = 1, "uid-2", 1
+	update(t, a, name, other)
+	if got := current(); got != 1 {
+		t.Errorf("after a recreated Deployment: current %d, want 1", got)
+	}
+}
