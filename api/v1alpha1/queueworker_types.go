@@ -372,7 +372,8 @@ type Autoscaling struct {
 	ScaleDown *ScalingRules `json:"scaleDown,omitempty"`
 
 	// OnRedisError says what happens when Redis cannot be read. The replicas
-	// are always held at first; never scaled down blind.
+	// are always held at first; never scaled down blind, and a fallback
+	// below the current count scales down only as the scaleDown rules allow.
 	// +optional
 	OnRedisError *OnRedisError `json:"onRedisError,omitempty"`
 }
@@ -407,14 +408,21 @@ type ScalingRules struct {
 // OnRedisError is the autoscaler's answer to Redis being unreachable.
 type OnRedisError struct {
 	// FailureThreshold is the number of consecutive failed reads after which
-	// fallbackReplicas applies.
+	// fallbackReplicas applies. The failures must also have lasted
+	// failureThreshold × pollInterval, and at least 30s, so that a short
+	// poll interval does not turn a blip (a Redis pod rolling over) into an
+	// outage.
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	FailureThreshold int32 `json:"failureThreshold,omitempty"`
 
 	// FallbackReplicas is the replica count after failureThreshold failed
-	// reads. Unset, the current count is held.
+	// reads. Unset, the current count is held. Above the current count it
+	// applies at once; below it, it is a scale-down like any other: the
+	// scaleDown stabilization window keeps the highest recommendation made
+	// before the outage while it is in the window, and scaleDown.maxStep
+	// limits each period.
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	FallbackReplicas *int32 `json:"fallbackReplicas,omitempty"`

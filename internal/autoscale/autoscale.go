@@ -110,6 +110,11 @@ type State struct {
 	// ConsecutiveFailures counts failed reads of Redis since the last
 	// successful one.
 	ConsecutiveFailures int32
+	// FailingSince is the time of the first of the ConsecutiveFailures,
+	// zero after a successful read. The fallback waits for the failures to
+	// have lasted Settings.FallbackDelay, not only for their number, so
+	// that a short poll interval does not shorten the outage it takes.
+	FailingSince time.Time
 	// LastActiveTime is the last time a read saw work: a backlog above zero
 	// or a running task, paused queues included. A zero value is replaced by
 	// the first observation's time, so a freshly created worker does not drop
@@ -168,7 +173,8 @@ const (
 	// RuleRedisErrorHold: Redis could not be read; the count is held.
 	RuleRedisErrorHold Rule = "RedisErrorHold"
 	// RuleRedisErrorFallback: Redis could not be read failureThreshold times
-	// in a row; fallbackReplicas applies.
+	// in a row over at least Settings.FallbackDelay; fallbackReplicas
+	// applies, downward through the scale-down window and steps.
 	RuleRedisErrorFallback Rule = "RedisErrorFallback"
 )
 
@@ -212,7 +218,8 @@ type Decision struct {
 //     work.
 //
 // When Redis cannot be read the count is held, or after failureThreshold
-// failures set to fallbackReplicas; nothing is recommended.
+// failures lasting FallbackDelay moved towards fallbackReplicas; nothing is
+// recommended.
 func Decide(in Input) Decision {
 	s := SettingsFor(in.Spec, in.Concurrency)
 	current := max(in.CurrentReplicas, 0)
@@ -259,32 +266,52 @@ func decideSeen(in Input, s Settings, current int32) Decision {
 // decideBlind decides without a read of Redis. Holding is the only safe
 // answer: scaling down might stop workers in the middle of a burst, scaling
 // up might wake a fleet for nothing. Only the fallback the user configured
-// moves the count, and it is applied as given (clamped to [0, max]), without
-// windows or steps, since it answers a situation the rules cannot see.
+// moves the count, and only once the outage is more than a blip: after
+// failureThreshold failures in a row that have lasted at least
+// Settings.FallbackDelay, so that a Redis pod rolling over in a few hundred
+// milliseconds at a short poll interval does not count as an outage. A
+// fallback above the current count applies at once, since more workers than
+// needed is the safe side; one below it is a scale-down like any other and
+// goes through the scale-down window (the highest recommendation remembered
+// from before the outage still in it) and the scale-down step limits.
 func decideBlind(in Input, s Settings, current int32) Decision {
+	now := in.Now
 	st := State{
-		Recommendations:     prune(in.State.Recommendations, in.Now, s.historyWindow()),
+		Recommendations:     prune(in.State.Recommendations, now, s.historyWindow()),
+		ScaleEvents:         prune(in.State.ScaleEvents, now, s.eventWindow()),
 		ConsecutiveFailures: in.State.ConsecutiveFailures,
+		FailingSince:        in.State.FailingSince,
 		LastActiveTime:      in.State.LastActiveTime,
-		LastErrorTime:       in.Now,
+		LastErrorTime:       now,
+	}
+	if st.ConsecutiveFailures <= 0 || st.FailingSince.IsZero() {
+		st.FailingSince = now
 	}
 	if st.ConsecutiveFailures < maxInt32 {
 		st.ConsecutiveFailures = max(st.ConsecutiveFailures, 0) + 1
 	}
 	n := st.ConsecutiveFailures
+	failing := now.Sub(st.FailingSince)
+	delay := s.FallbackDelay()
 	v := verdict{replicas: current, rule: RuleRedisErrorHold}
 	fallback, ok := s.fallback()
 	switch {
-	case ok && n >= s.FailureThreshold:
-		v.set(fallback, RuleRedisErrorFallback, "Redis read failed (%d in a row, failureThreshold %d): fallback to %d",
-			n, s.FailureThreshold, fallback)
-	case ok:
-		v.set(current, RuleRedisErrorHold, "Redis read failed (%d in a row): holding %d, fallback to %d at failureThreshold %d",
-			n, current, fallback, s.FailureThreshold)
-	default:
+	case !ok:
 		v.set(current, RuleRedisErrorHold, "Redis read failed (%d in a row): holding %d", n, current)
+	case n < s.FailureThreshold || failing < delay:
+		v.set(current, RuleRedisErrorHold,
+			"Redis read failed (%d in a row for %s): holding %d, fallback to %d after %d failures lasting %s",
+			n, short(failing), current, fallback, s.FailureThreshold, short(delay))
+	default:
+		v.set(fallback, RuleRedisErrorFallback,
+			"Redis read failed (%d in a row for %s, failureThreshold %d, at least %s): fallback to %d",
+			n, short(failing), s.FailureThreshold, short(delay), fallback)
+		if fallback < current {
+			stabilize(&v, s, st.Recommendations, now, current)
+			limitSteps(&v, s, st.ScaleEvents, now, current)
+			v.rule = RuleRedisErrorFallback
+		}
 	}
-	st.ScaleEvents = prune(in.State.ScaleEvents, in.Now, s.eventWindow())
 	return Decision{
 		DesiredReplicas: v.replicas,
 		Rule:            v.rule,

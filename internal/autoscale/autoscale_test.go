@@ -498,10 +498,16 @@ func TestDecideAfterApplied(t *testing.T) {
 
 func TestDecideRedisError(t *testing.T) {
 	fallback := func(replicas, threshold int32) v1.Autoscaling {
-		return v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: threshold, FallbackReplicas: new(replicas)}}
+		return v1.Autoscaling{MaxReplicas: 100, OnRedisError: &v1.OnRedisError{FailureThreshold: threshold, FallbackReplicas: new(replicas)}}
 	}
 	spec := v1.Autoscaling{MaxReplicas: 10}
-	afterFailures := func(i Input, n int32) Input { i.State.ConsecutiveFailures = n; return i }
+	// failing: n failures before this one, the first of them `since` ago.
+	failing := func(i Input, n int32, since time.Duration) Input {
+		i.State.ConsecutiveFailures = n
+		i.State.FailingSince = t0.Add(-since)
+		return i
+	}
+	floor := MinFallbackDelay
 	runDecide(t, []decideCase{
 		{"the first failure holds", in(spec, 3, failed()), want{3, RuleRedisErrorHold}},
 		{"a hold does not scale up blind",
@@ -511,26 +517,124 @@ func TestDecideRedisError(t *testing.T) {
 		{"a hold keeps a count outside the bounds", in(spec, 12, failed()), want{12, RuleRedisErrorHold}},
 		{"a hold at zero stays at zero", in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10}, 0, failed()),
 			want{0, RuleRedisErrorHold}},
-		{"below the threshold holds", afterFailures(in(fallback(5, 3), 3, failed()), 1), want{3, RuleRedisErrorHold}},
-		{"the threshold-th failure falls back", afterFailures(in(fallback(5, 3), 3, failed()), 2), want{5, RuleRedisErrorFallback}},
-		{"past the threshold stays at the fallback", afterFailures(in(fallback(5, 3), 5, failed()), 7), want{5, RuleRedisErrorFallback}},
-		{"the default threshold is 3, before it", afterFailures(in(fallback(5, 0), 3, failed()), 1), want{3, RuleRedisErrorHold}},
-		{"the default threshold is 3, at it", afterFailures(in(fallback(5, 0), 3, failed()), 2), want{5, RuleRedisErrorFallback}},
+		{"a fallback of 1 failure still waits for the floor", in(fallback(5, 1), 3, failed()), want{3, RuleRedisErrorHold}},
+		{"below the threshold holds, however long", failing(in(fallback(5, 3), 3, failed()), 1, time.Hour), want{3, RuleRedisErrorHold}},
+		{"at the threshold, just short of the floor, holds",
+			failing(in(fallback(5, 3), 3, failed()), 2, floor-time.Millisecond), want{3, RuleRedisErrorHold}},
+		{"at the threshold and at the floor falls back", failing(in(fallback(5, 3), 3, failed()), 2, floor),
+			want{5, RuleRedisErrorFallback}},
+		{"at the threshold, past the floor, falls back", failing(in(fallback(5, 3), 3, failed()), 2, floor+time.Millisecond),
+			want{5, RuleRedisErrorFallback}},
+		{"past the threshold stays at the fallback", failing(in(fallback(5, 3), 5, failed()), 7, time.Hour),
+			want{5, RuleRedisErrorFallback}},
+		{"the default threshold is 3, before it", failing(in(fallback(5, 0), 3, failed()), 1, time.Hour), want{3, RuleRedisErrorHold}},
+		{"the default threshold is 3, at it", failing(in(fallback(5, 0), 3, failed()), 2, time.Hour), want{5, RuleRedisErrorFallback}},
+		{"a 300ms blip at a 100ms poll holds",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, 300*time.Millisecond), func(i *Input) {
+				i.Spec.PollInterval = dur(100 * time.Millisecond)
+			}),
+			want{50, RuleRedisErrorHold}},
+		{"threshold times interval above the floor, just short",
+			with(failing(in(fallback(5, 10), 3, failed()), 9, 50*time.Second-time.Millisecond), func(i *Input) {
+				i.Spec.PollInterval = dur(5 * time.Second)
+			}),
+			want{3, RuleRedisErrorHold}},
+		{"threshold times interval above the floor, at it",
+			with(failing(in(fallback(5, 10), 3, failed()), 9, 50*time.Second), func(i *Input) {
+				i.Spec.PollInterval = dur(5 * time.Second)
+			}),
+			want{5, RuleRedisErrorFallback}},
 		{"a fallback below min is honoured",
-			in(v1.Autoscaling{MinReplicas: ptr.To[int32](4), MaxReplicas: 10,
-				OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](0)}}, 6, failed()),
+			failing(in(v1.Autoscaling{MinReplicas: ptr.To[int32](4), MaxReplicas: 10,
+				OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](0)}}, 6, failed()), 1, floor),
 			want{0, RuleRedisErrorFallback}},
 		{"a fallback above max is clamped",
-			in(v1.Autoscaling{MaxReplicas: 4, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](9)}}, 2, failed()),
+			failing(in(v1.Autoscaling{MaxReplicas: 4, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](9)}}, 2, failed()), 1, floor),
 			want{4, RuleRedisErrorFallback}},
-		{"a fallback ignores step limits",
-			in(v1.Autoscaling{MaxReplicas: 10, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](1)},
-				OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](8)}}, 2, failed()),
+		{"an upward fallback ignores step limits and windows",
+			with(failing(in(v1.Autoscaling{MaxReplicas: 10, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](1), StabilizationWindow: dur(time.Hour)},
+				OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](8)}}, 2, failed()), 1, floor),
+				func(i *Input) { i.State.Recommendations = []Recommendation{rec(time.Minute, 2)} }),
 			want{8, RuleRedisErrorFallback}},
-		{"without a fallback a long outage holds", afterFailures(in(spec, 3, failed()), 1000), want{3, RuleRedisErrorHold}},
-		{"a saturated counter holds", afterFailures(in(spec, 3, failed()), math.MaxInt32), want{3, RuleRedisErrorHold}},
-		{"success after failures decides again", afterFailures(in(fallback(5, 3), 5, seen(queue(8, 0))), 9), want{2, RuleBacklog}},
+		{"a downward fallback keeps the highest recommendation of the scale-down window",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
+				i.State.Recommendations = []Recommendation{rec(4*time.Minute, 40), rec(time.Minute, 30)}
+			}),
+			want{40, RuleRedisErrorFallback}},
+		{"a downward fallback after the scale-down window",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
+				i.State.Recommendations = []Recommendation{rec(5*time.Minute, 40)}
+			}),
+			want{2, RuleRedisErrorFallback}},
+		{"a downward fallback takes the scale-down step",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
+				i.Spec.ScaleDown = &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](5)}
+			}),
+			want{45, RuleRedisErrorFallback}},
+		{"a downward fallback with the step used up holds",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
+				i.Spec.ScaleDown = &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](5)}
+				i.State.ScaleEvents = []ScaleEvent{event(5*time.Second, -5)}
+			}),
+			want{50, RuleRedisErrorFallback}},
+		{"without a fallback a long outage holds", failing(in(spec, 3, failed()), 1000, time.Hour), want{3, RuleRedisErrorHold}},
+		{"a saturated counter holds", failing(in(spec, 3, failed()), math.MaxInt32, time.Hour), want{3, RuleRedisErrorHold}},
+		{"success after failures decides again", failing(in(fallback(5, 3), 5, seen(queue(8, 0))), 9, time.Hour), want{2, RuleBacklog}},
 	})
+}
+
+// TestDecideFailingSince: the streak starts at its first failure and ends
+// with a successful read.
+func TestDecideFailingSince(t *testing.T) {
+	spec := v1.Autoscaling{MaxReplicas: 10}
+	earlier := t0.Add(-time.Minute)
+	cases := []struct {
+		name string
+		in   Input
+		want time.Time
+	}{
+		{"the first failure starts it", in(spec, 3, failed()), t0},
+		{"a later failure keeps it",
+			with(in(spec, 3, failed()), func(i *Input) { i.State.ConsecutiveFailures, i.State.FailingSince = 2, earlier }), earlier},
+		{"a failure after a success starts it again",
+			with(in(spec, 3, failed()), func(i *Input) { i.State.ConsecutiveFailures, i.State.FailingSince = 0, earlier }), t0},
+		{"failures without a start (an older State) start it now",
+			with(in(spec, 3, failed()), func(i *Input) { i.State.ConsecutiveFailures = 4 }), t0},
+		{"a success clears it",
+			with(in(spec, 3, seen(queue(8, 0))), func(i *Input) { i.State.ConsecutiveFailures, i.State.FailingSince = 2, earlier }),
+			time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Decide(c.in).State.FailingSince; !got.Equal(c.want) {
+				t.Errorf("FailingSince = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestFallbackDelay(t *testing.T) {
+	cases := []struct {
+		name      string
+		threshold int32
+		interval  time.Duration
+		want      time.Duration
+	}{
+		{"the floor", 3, time.Second, MinFallbackDelay},
+		{"just under the floor", 299, 100 * time.Millisecond, MinFallbackDelay},
+		{"at the floor", 300, 100 * time.Millisecond, MinFallbackDelay},
+		{"above the floor", 301, 100 * time.Millisecond, 30100 * time.Millisecond},
+		{"a huge threshold saturates", math.MaxInt32, 10 * time.Minute, time.Duration(math.MaxInt64)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := SettingsFor(v1.Autoscaling{MaxReplicas: 10, PollInterval: dur(c.interval),
+				OnRedisError: &v1.OnRedisError{FailureThreshold: c.threshold}}, 4)
+			if got := s.FallbackDelay(); got != c.want {
+				t.Errorf("FallbackDelay = %v, want %v", got, c.want)
+			}
+		})
+	}
 }
 
 func TestDecideRedisErrorState(t *testing.T) {
@@ -538,6 +642,7 @@ func TestDecideRedisErrorState(t *testing.T) {
 	before := State{
 		Recommendations:     []Recommendation{rec(10*time.Minute, 9), rec(time.Minute, 4)},
 		ConsecutiveFailures: 1,
+		FailingSince:        t0.Add(-time.Second),
 		LastActiveTime:      earlier,
 	}
 	cases := []struct {
@@ -552,6 +657,7 @@ func TestDecideRedisErrorState(t *testing.T) {
 				Recommendations:     []Recommendation{rec(time.Minute, 4)},
 				ScaleEvents:         []ScaleEvent{},
 				ConsecutiveFailures: 2,
+				FailingSince:        t0.Add(-time.Second),
 				LastActiveTime:      earlier,
 				LastErrorTime:       t0,
 			},
@@ -575,6 +681,7 @@ func TestDecideRedisErrorState(t *testing.T) {
 				Recommendations:     []Recommendation{},
 				ScaleEvents:         []ScaleEvent{},
 				ConsecutiveFailures: math.MaxInt32,
+				FailingSince:        t0,
 				LastActiveTime:      earlier,
 				LastErrorTime:       t0,
 			},
@@ -654,10 +761,19 @@ func TestDecideReason(t *testing.T) {
 		{"redis hold", in(v1.Autoscaling{MaxReplicas: 10}, 3, failed()), "Redis read failed (1 in a row): holding 3"},
 		{"redis hold before the fallback",
 			in(v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: 3, FallbackReplicas: ptr.To[int32](2)}}, 3, failed()),
-			"Redis read failed (1 in a row): holding 3, fallback to 2 at failureThreshold 3"},
-		{"redis fallback",
-			in(v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](2)}}, 3, failed()),
-			"Redis read failed (1 in a row, failureThreshold 1): fallback to 2"},
+			"Redis read failed (1 in a row for 0s): holding 3, fallback to 2 after 3 failures lasting 30s"},
+		{"redis fallback up",
+			with(in(v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](5)}}, 3, failed()),
+				func(i *Input) { i.State.ConsecutiveFailures, i.State.FailingSince = 4, t0.Add(-time.Minute) }),
+			"Redis read failed (5 in a row for 1m0s, failureThreshold 1, at least 30s): fallback to 5"},
+		{"redis fallback down through the window",
+			with(in(v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](2)}}, 8, failed()),
+				func(i *Input) {
+					i.State.ConsecutiveFailures, i.State.FailingSince = 4, t0.Add(-time.Minute)
+					i.State.Recommendations = []Recommendation{rec(2*time.Minute, 6)}
+				}),
+			"Redis read failed (5 in a row for 1m0s, failureThreshold 1, at least 30s): fallback to 2; " +
+				"scale-down window 5m0s holds 6 (highest recommendation 6)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

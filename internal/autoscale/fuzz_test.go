@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
 
@@ -131,6 +133,13 @@ func FuzzDecide(f *testing.F) {
 		uint8(0), int16(-1), uint8(0),
 		script(tick(1, 90, 0, 4, 4, 0, 0, 0), tick(5, 90, 0, 0, 0, 0, 0, 0), tick(16, 90, 9, 0, 0, 0, flagNotApply, 0),
 			tick(20, 1, 0, 0, 0, 0, flagMeddle, 25), tick(61, 0, 0, 0, 0, 0, 0, 0), tick(15, 0, 0, 0, 0, 0, 0, 0)))
+	// A long outage that falls back down through the scale-down window
+	// and steps, then up again.
+	f.Add(uint8(1), uint8(30), uint8(2), uint8(0), uint8(255), uint8(0), uint8(255), uint8(60), uint8(0), uint8(2),
+		uint8(0), int16(3), uint8(2),
+		script(tick(1, 40, 0, 0, 0, 0, 0, 0), tick(10, 0, 0, 0, 0, 0, flagErr, 0), tick(20, 0, 0, 0, 0, 0, flagErr, 0),
+			tick(20, 0, 0, 0, 0, 0, flagErr, 0), tick(70, 0, 0, 0, 0, 0, flagErr, 0), tick(20, 0, 0, 0, 0, 0, flagErr, 0),
+			tick(1, 0, 0, 0, 0, 0, flagMeddle, 1), tick(40, 0, 0, 0, 0, 0, flagErr, 0)))
 	f.Add(uint8(1), uint8(39), uint8(8), uint8(0), uint8(255), uint8(10), uint8(255), uint8(255), uint8(0), uint8(0),
 		uint8(0), int16(-1), uint8(0),
 		script(tick(1, 2, 4, 0, 0, 30, flagReady, 1), tick(1, 2, 4, 0, 0, 31, flagReady, 2), tick(1, 2, 4, 0, 0, 90, flagBig, 0),
@@ -194,8 +203,10 @@ func checkDecide(t *testing.T, s Settings, in Input) Decision {
 	return d
 }
 
-// checkBlind: never move on an error, except to the configured fallback;
-// count the failure; remember nothing new.
+// checkBlind: never move on an error, except towards the configured
+// fallback once the failures have lasted; a downward fallback stays within
+// the scale-down steps (checked by checkSteps) and never overshoots; count
+// the failure; remember nothing new.
 func checkBlind(t *testing.T, s Settings, in Input, d Decision) {
 	t.Helper()
 	failures := in.State.ConsecutiveFailures + 1
@@ -205,17 +216,28 @@ func checkBlind(t *testing.T, s Settings, in Input, d Decision) {
 	if d.State.ConsecutiveFailures != failures {
 		t.Fatalf("failures %d after %d, want %d", d.State.ConsecutiveFailures, in.State.ConsecutiveFailures, failures)
 	}
+	since := in.Now
+	if in.State.ConsecutiveFailures > 0 && !in.State.FailingSince.IsZero() {
+		since = in.State.FailingSince
+	}
+	if !d.State.FailingSince.Equal(since) {
+		t.Fatalf("failing since %v, want %v", d.State.FailingSince, since)
+	}
 	if !d.RedisError {
 		t.Fatal("RedisError not set")
 	}
-	want := in.CurrentReplicas
-	if s.FallbackReplicas != nil && failures >= s.FailureThreshold {
-		want = min(max(*s.FallbackReplicas, 0), s.MaxReplicas)
+	current := in.CurrentReplicas
+	fallingBack := s.FallbackReplicas != nil && failures >= s.FailureThreshold && in.Now.Sub(since) >= s.FallbackDelay()
+	switch fallback := min(max(ptr.Deref(s.FallbackReplicas, 0), 0), s.MaxReplicas); {
+	case !fallingBack && d.DesiredReplicas != current:
+		t.Fatalf("on error before the fallback: desired %d, want %d (failures %d since %v, settings %+v)",
+			d.DesiredReplicas, current, failures, since, s)
+	case fallingBack && fallback >= current && d.DesiredReplicas != fallback:
+		t.Fatalf("upward fallback: desired %d, want %d (current %d)", d.DesiredReplicas, fallback, current)
+	case fallingBack && fallback < current && (d.DesiredReplicas < fallback || d.DesiredReplicas > current):
+		t.Fatalf("downward fallback: desired %d outside [%d, %d]", d.DesiredReplicas, fallback, current)
 	}
-	if d.DesiredReplicas != want {
-		t.Fatalf("on error: desired %d, want %d (current %d, failures %d, settings %+v)",
-			d.DesiredReplicas, want, in.CurrentReplicas, failures, s)
-	}
+	checkSteps(t, s, in, d)
 	for _, r := range d.State.Recommendations {
 		if !slices.Contains(in.State.Recommendations, r) {
 			t.Fatalf("error path added recommendation %+v", r)
@@ -294,7 +316,8 @@ func checkSteps(t *testing.T, s Settings, in Input, d Decision) {
 		return n
 	}
 	switch {
-	case delta > 0 && s.ScaleUp.MaxStep > 0 && d.Rule != RuleMinReplicas && d.Rule != RuleActivation:
+	case delta > 0 && s.ScaleUp.MaxStep > 0 && d.Rule != RuleMinReplicas && d.Rule != RuleActivation &&
+		d.Rule != RuleRedisErrorFallback:
 		if u := used(s.ScaleUp.Period, true); u+delta > int64(s.ScaleUp.MaxStep) {
 			t.Fatalf("up %d with %d used in %s, maxStep %d: %s", delta, u, s.ScaleUp.Period, s.ScaleUp.MaxStep, d.Reason)
 		}
