@@ -404,7 +404,7 @@ func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time
 			ordered = append(ordered, s)
 			obs.Queues = append(obs.Queues, autoscale.QueueStats{
 				Name: q, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled, Retry: s.Retry,
-				Paused: s.Paused, OldestPendingAge: s.OldestPendingAge,
+				Paused: s.Paused, OldestPendingAge: s.OldestPendingAge, OldestDueAge: s.OldestDueAge,
 			})
 		}
 	}

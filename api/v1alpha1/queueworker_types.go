@@ -338,7 +338,10 @@ type Autoscaling struct {
 	TargetBacklogPerReplica *int32 `json:"targetBacklogPerReplica,omitempty"`
 
 	// TargetLatency is the age the oldest pending task should stay under;
-	// when it is exceeded the workers scale up by the ratio.
+	// when it is exceeded the workers scale up by the ratio. At zero
+	// replicas it is also how long a task (pending, or scheduled or retry
+	// and due) may wait before the workers wake, whatever activationBacklog
+	// says.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="autoscaling.targetLatency must be positive"
@@ -346,7 +349,11 @@ type Autoscaling struct {
 	TargetLatency *metav1.Duration `json:"targetLatency,omitempty"`
 
 	// ActivationBacklog is the backlog above which workers scaled to zero
-	// wake up.
+	// wake up. A smaller backlog wakes them too once its oldest task
+	// (pending, or scheduled or retry and due) has waited targetLatency, or
+	// scaleToZeroDelay when targetLatency is unset: at zero no asynq server
+	// runs, so nothing else would ever serve it, nor move due scheduled and
+	// retry tasks to pending.
 	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=0
 	// +optional

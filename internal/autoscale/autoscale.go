@@ -53,6 +53,10 @@ type QueueStats struct {
 	// queue is empty or the age is unknown, which turns the latency rule off
 	// for the queue.
 	OldestPendingAge time.Duration
+	// OldestDueAge is how long the earliest scheduled or retry task has been
+	// due; zero when none is. Such a task waits for an asynq server's
+	// forwarder to move it to pending, and at zero replicas none runs.
+	OldestDueAge time.Duration
 }
 
 // Observation is one read of all the queues of a QueueWorker.
@@ -163,7 +167,8 @@ const (
 	// RuleStepLimit: maxStep per period limits the change.
 	RuleStepLimit Rule = "StepLimit"
 	// RuleActivation: scaled to zero, the workers stay there until the
-	// backlog exceeds activationBacklog, and wake to at least one.
+	// backlog exceeds activationBacklog or a task has waited
+	// Settings.WakeAfter, and wake to at least one.
 	RuleActivation Rule = "Activation"
 	// RuleScaleToZeroDelay: no work, but not for scaleToZeroDelay yet, so
 	// one replica stays.
@@ -214,8 +219,8 @@ type Decision struct {
 //  4. clamp to [minReplicas, maxReplicas] again, since those are hard limits
 //     even when the current count lies outside them after a spec change;
 //  5. zero: with minReplicas 0, workers at zero wake only for a backlog above
-//     activationBacklog, and go to zero only after scaleToZeroDelay without
-//     work.
+//     activationBacklog or a task that has waited WakeAfter, and go to zero
+//     only after scaleToZeroDelay without work.
 //
 // When Redis cannot be read the count is held, or after failureThreshold
 // failures lasting FallbackDelay moved towards fallbackReplicas; nothing is
@@ -346,6 +351,10 @@ type summary struct {
 	// oldestQueue its queue.
 	oldest      time.Duration
 	oldestQueue string
+	// waited is the longest wait of a task over the queues not paused,
+	// pending or due, and waitedQueue its queue.
+	waited      time.Duration
+	waitedQueue string
 }
 
 // summarize adds up the queues. Negative counts, which a correct reader never
@@ -365,6 +374,9 @@ func summarize(queues []QueueStats) summary {
 		sum.backlog = addSat(sum.backlog, max(q.Retry, 0))
 		if q.OldestPendingAge > sum.oldest {
 			sum.oldest, sum.oldestQueue = q.OldestPendingAge, q.Name
+		}
+		if w := max(q.OldestPendingAge, q.OldestDueAge); w > sum.waited {
+			sum.waited, sum.waitedQueue = w, q.Name
 		}
 	}
 	return sum

@@ -248,10 +248,6 @@ func TestDecideActivation(t *testing.T) {
 			in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10}, 0, seen(queue(1, 0))), want{1, RuleBacklog}},
 		{"paused backlog does not wake",
 			in(spec, 0, seen(QueueStats{Pending: 100, Paused: true})), want{0, RuleActivation}},
-		{"an old task under the activation backlog does not wake",
-			in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5), TargetLatency: dur(time.Second)},
-				0, seen(QueueStats{Pending: 3, OldestPendingAge: time.Hour})),
-			want{0, RuleActivation}},
 		{"waking beats a scale-up window that remembers zero",
 			with(in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5),
 				ScaleUp: &v1.ScalingRules{StabilizationWindow: dur(time.Minute)}}, 0, seen(queue(6, 0))),
@@ -266,6 +262,49 @@ func TestDecideActivation(t *testing.T) {
 		{"min above zero ignores activation",
 			in(v1.Autoscaling{MinReplicas: ptr.To[int32](2), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5)}, 0, seen(queue(0, 0))),
 			want{2, RuleMinReplicas}},
+	})
+}
+
+// TestDecideWakeOnWait: at zero, a task that has waited targetLatency (or
+// scaleToZeroDelay without one) wakes the workers under the activation
+// backlog, pending or due; paused queues and a young task do not.
+func TestDecideWakeOnWait(t *testing.T) {
+	latency := v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5),
+		TargetLatency: dur(30 * time.Second)}
+	delay := v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5),
+		ScaleToZeroDelay: dur(2 * time.Minute)}
+	pending := func(age time.Duration) Observation {
+		return seen(QueueStats{Name: "mail", Pending: 3, OldestPendingAge: age})
+	}
+	due := func(age time.Duration) Observation {
+		return seen(QueueStats{Name: "mail", Scheduled: 1, Retry: 1, OldestDueAge: age})
+	}
+	runDecide(t, []decideCase{
+		{"pending just below targetLatency stays", in(latency, 0, pending(30*time.Second-time.Millisecond)), want{0, RuleActivation}},
+		{"pending at targetLatency wakes", in(latency, 0, pending(30*time.Second)), want{1, RuleActivation}},
+		{"pending just above targetLatency wakes", in(latency, 0, pending(30*time.Second+time.Millisecond)), want{1, RuleActivation}},
+		{"pending a day old wakes", in(latency, 0, pending(24*time.Hour)), want{1, RuleActivation}},
+		{"overdue just below targetLatency stays", in(latency, 0, due(30*time.Second-time.Millisecond)), want{0, RuleActivation}},
+		{"overdue at targetLatency wakes", in(latency, 0, due(30*time.Second)), want{1, RuleActivation}},
+		{"overdue just above targetLatency wakes", in(latency, 0, due(30*time.Second+time.Millisecond)), want{1, RuleActivation}},
+		{"without targetLatency, just below scaleToZeroDelay stays", in(delay, 0, pending(2*time.Minute-time.Millisecond)),
+			want{0, RuleActivation}},
+		{"without targetLatency, at scaleToZeroDelay wakes", in(delay, 0, pending(2*time.Minute)), want{1, RuleActivation}},
+		{"without targetLatency, just above scaleToZeroDelay wakes", in(delay, 0, due(2*time.Minute+time.Millisecond)),
+			want{1, RuleActivation}},
+		{"the default scaleToZeroDelay", in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10,
+			ActivationBacklog: ptr.To[int32](5)}, 0, due(5*time.Minute)), want{1, RuleActivation}},
+		{"a paused queue does not wake",
+			in(latency, 0, seen(QueueStats{Name: "mail", Pending: 3, Paused: true, OldestPendingAge: time.Hour, OldestDueAge: time.Hour})),
+			want{0, RuleActivation}},
+		{"an empty queue does not wake at a zero delay",
+			in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ScaleToZeroDelay: dur(0)}, 0, seen(queue(0, 0))),
+			want{0, RuleActivation}},
+		{"a woken count keeps the backlog's recommendation",
+			in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](20),
+				TargetBacklogPerReplica: ptr.To[int32](2), TargetLatency: dur(time.Second)}, 0,
+				seen(QueueStats{Name: "mail", Pending: 6, OldestPendingAge: time.Minute})),
+			want{3, RuleActivation}},
 	})
 }
 

@@ -110,7 +110,7 @@ func fuzzObservation(b []byte) Observation {
 	}
 	return seen(
 		QueueStats{Name: "a", Pending: pending, Active: int64(b[2]), Scheduled: int64(b[3]), Retry: int64(b[4]),
-			OldestPendingAge: time.Duration(b[5]) * time.Second},
+			OldestPendingAge: time.Duration(b[5]) * time.Second, OldestDueAge: time.Duration(b[4]) * 7 * time.Second},
 		QueueStats{Name: "b", Pending: int64(b[1]), Active: int64(b[2] / 4), Paused: b[6]&flagPaused != 0,
 			OldestPendingAge: time.Duration(b[5]) * 3 * time.Second},
 	)
@@ -251,10 +251,12 @@ func checkBlind(t *testing.T, s Settings, in Input, d Decision) {
 func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 	t.Helper()
 	var backlog, active int64
+	var waited time.Duration
 	for _, q := range in.Observation.Queues {
 		active += q.Active
 		if !q.Paused {
 			backlog += q.Pending + q.Active + q.Scheduled + q.Retry
+			waited = max(waited, q.OldestPendingAge, q.OldestDueAge)
 		}
 	}
 	current, desired := in.CurrentReplicas, d.DesiredReplicas
@@ -269,11 +271,14 @@ func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 		t.Fatalf("desired %d takes slots from %d running tasks (current %d): %s", desired, active, current, d.Reason)
 	}
 	if current == 0 && s.MinReplicas == 0 {
-		if backlog <= int64(s.ActivationBacklog) && desired != 0 {
-			t.Fatalf("woke for backlog %d <= activation %d: %s", backlog, s.ActivationBacklog, d.Reason)
+		wake := backlog > int64(s.ActivationBacklog) || (waited > 0 && waited >= s.WakeAfter())
+		if !wake && desired != 0 {
+			t.Fatalf("woke for backlog %d <= activation %d, wait %s < %s: %s",
+				backlog, s.ActivationBacklog, waited, s.WakeAfter(), d.Reason)
 		}
-		if backlog > int64(s.ActivationBacklog) && desired < 1 {
-			t.Fatalf("did not wake for backlog %d > activation %d: %s", backlog, s.ActivationBacklog, d.Reason)
+		if wake && desired < 1 {
+			t.Fatalf("did not wake for backlog %d (activation %d), wait %s (wake after %s): %s",
+				backlog, s.ActivationBacklog, waited, s.WakeAfter(), d.Reason)
 		}
 	}
 	if desired == 0 && current > 0 {

@@ -186,6 +186,17 @@ func (s Settings) FallbackDelay() time.Duration {
 	return max(n*s.PollInterval, MinFallbackDelay)
 }
 
+// WakeAfter is how long a task may wait while the workers are at zero
+// before they wake, whatever the activation backlog: targetLatency when
+// set, since that is the wait the user asked for, else scaleToZeroDelay, the
+// time the user accepts workers idling, and so a fair time for work to wait.
+func (s Settings) WakeAfter() time.Duration {
+	if s.TargetLatency > 0 {
+		return s.TargetLatency
+	}
+	return s.ScaleToZeroDelay
+}
+
 // historyWindow is how long recommendations must be remembered.
 func (s Settings) historyWindow() time.Duration {
 	return max(s.ScaleUp.StabilizationWindow, s.ScaleDown.StabilizationWindow)

@@ -18,9 +18,10 @@ limitations under the License.
 // one pooled Redis client per endpoint.
 //
 // A read costs at most two round trips whatever the number of queues: one
-// pipeline of O(1) and O(log n) commands for every queue, then, only for
-// queues with pending tasks, one pipeline reading the oldest task's enqueue
-// time. It never uses asynq's Inspector.GetQueueInfo, whose MEMORY USAGE
+// pipeline of O(1) and O(log n) commands for every queue (the counts, the
+// tail of the pending list and the earliest scheduled and retry task), then,
+// only for queues with pending tasks, one pipeline reading the oldest
+// task's enqueue time. It never uses asynq's Inspector.GetQueueInfo, whose MEMORY USAGE
 // sampling is too heavy for a once-a-second poll.
 //
 // Round trips in detail: in standalone and sentinel mode, two per
@@ -38,11 +39,11 @@ limitations under the License.
 // every QueueWorker on that endpoint share one read per poll.
 //
 // The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
-// ZCARD, EXISTS, LINDEX, GET and HGET. An ACL user needs only those and the
-// ones a new connection sends, for example:
+// ZCARD, ZRANGE (0 0 WITHSCORES), EXISTS, LINDEX, GET and HGET. An ACL user
+// needs only those and the ones a new connection sends, for example:
 //
 //	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
-//	  +llen +zcount +zcard +exists +lindex +get +hget
+//	  +llen +zcount +zcard +zrange +exists +lindex +get +hget
 //	  +hello +auth +client|setname +ping +select
 //
 // plus +cluster|slots in cluster mode, where go-redis loads the slot map.
@@ -52,6 +53,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +83,12 @@ type Stats struct {
 	// OldestPendingAge is how long the oldest pending task has waited, zero
 	// when nothing is pending or the age is unknown.
 	OldestPendingAge time.Duration
+	// OldestDueAge is how long the earliest scheduled or retry task has been
+	// due without being moved to pending, to the second (asynq scores them
+	// in whole seconds); zero when none is overdue. asynq's forwarder, which
+	// runs inside every asynq server, moves due tasks every few seconds, so
+	// an age that keeps growing means no server is running.
+	OldestDueAge time.Duration
 	// OldestKnown is false when tasks are pending but the oldest one's
 	// enqueue time could not be read. asynq drops it when a worker takes a
 	// task and does not restore it when a graceful shutdown puts the task
@@ -109,7 +117,11 @@ type queueReads struct {
 	paused    *redis.IntCmd
 	tail      *redis.StringCmd
 	processed *redis.StringCmd
-	since     *redis.StringCmd
+	// firstScheduled and firstRetry hold the earliest member of each set
+	// with its due time.
+	firstScheduled *redis.ZSliceCmd
+	firstRetry     *redis.ZSliceCmd
+	since          *redis.StringCmd
 }
 
 // ReadStats reads the statistics of every named queue, with each name read
@@ -156,6 +168,10 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			paused:    pipe.Exists(ctx, k.paused),
 			tail:      pipe.LIndex(ctx, k.pending, -1),
 			processed: pipe.Get(ctx, k.processed),
+			// ZRANGE 0 0 is O(log n): the due time of the task that has
+			// waited longest, in the same round trip.
+			firstScheduled: pipe.ZRangeWithScores(ctx, k.scheduled, 0, 0),
+			firstRetry:     pipe.ZRangeWithScores(ctx, k.retry, 0, 0),
 		}
 	}
 	execErr := execPipeline(ctx, pipe)
@@ -163,7 +179,8 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	second := rdb.Pipeline()
 	for i := range reads {
 		r := &reads[i]
-		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail, r.processed); err != nil {
+		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail, r.processed,
+			r.firstScheduled, r.firstRetry); err != nil {
 			return nil, fmt.Errorf("queue %q: %w", r.queue, err)
 		}
 		if id := r.tail.Val(); id != "" {
@@ -201,6 +218,7 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 		// A counter that does not parse is not worth failing the read that
 		// scaling depends on; it reads as zero.
 		s.Processed, _ = strconv.ParseInt(r.processed.Val(), 10, 64)
+		s.OldestDueAge = max(overdue(r.firstScheduled.Val(), now), overdue(r.firstRetry.Val(), now))
 		if r.since == nil {
 			// No tail: the queue was empty, or it emptied between LLEN and
 			// LINDEX.
@@ -212,6 +230,21 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	}
 	return out, nil
 }
+
+// overdue is how long the first member of a set scored by due time in Unix
+// seconds has been due at now; zero when the set is empty or nothing is due.
+func overdue(first []redis.Z, now time.Time) time.Duration {
+	if len(first) == 0 || math.IsNaN(first[0].Score) || first[0].Score > float64(now.Unix()) {
+		return 0
+	}
+	// A score far in the past would overflow a Duration; a century is
+	// overdue enough.
+	due := time.Unix(int64(max(first[0].Score, float64(now.Unix()-maxOverdueSeconds))), 0)
+	return max(now.Sub(due), 0)
+}
+
+// maxOverdueSeconds bounds OldestDueAge at a hundred years.
+const maxOverdueSeconds = 100 * 365 * 24 * 3600
 
 // pendingAge turns a pending_since value into an age at now. An empty or
 // malformed value is unknown; a value after now (clocks of the worker
