@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -395,6 +396,7 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 // reconcile should wake.
 func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time.Time,
 	stats map[string]queue.Stats, readErr error) bool {
+	readErr = targetError(t.Queues, stats, readErr)
 	obs := autoscale.Observation{Err: readErr}
 	var ordered []queue.Stats
 	if readErr == nil {
@@ -438,6 +440,24 @@ func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time
 		t.lastStatusWake = now
 	}
 	return wake
+}
+
+// targetError is the error of a read as far as it concerns the queues of
+// one target: the read's own error when it failed as a whole, else the
+// errors of the target's queues. The errors of other targets' queues on the
+// same endpoint are theirs: one team's broken key must neither stop another
+// team's scaling nor show up in its status.
+func targetError(queues []string, stats map[string]queue.Stats, readErr error) error {
+	if readErr != nil {
+		return readErr
+	}
+	var errs []error
+	for _, q := range queues {
+		if err := stats[q].Err; err != nil && !slices.ContainsFunc(errs, func(e error) bool { return e == err }) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // summarizeStats is what the status shows of a reading, with latencies to

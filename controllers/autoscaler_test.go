@@ -18,14 +18,17 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/autoscale"
 	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
@@ -203,5 +206,37 @@ func TestAutoscalerIgnoresStaleCurrent(t *testing.T) {
 	update(t, a, name, other)
 	if got := current(); got != 1 {
 		t.Errorf("after a recreated Deployment: current %d, want 1", got)
+	}
+}
+
+// TestAutoscalerBadKeySharedRead: two targets on one endpoint due at the
+// same time share one read; a key of the wrong type in one's queue holds
+// that one alone, and the other's result neither fails nor names it.
+func TestAutoscalerBadKeySharedRead(t *testing.T) {
+	srv := startRedis(t)
+	a, _ := manualAutoscaler(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Set(t.Context(), "asynq:{broken}:pending", "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, "fine", 12)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 10}
+	good := types.NamespacedName{Namespace: "team-a", Name: "good"}
+	bad := types.NamespacedName{Namespace: "team-b", Name: "bad"}
+	update(t, a, good, testTarget(good, srv.Addr, as, 1, "fine", "idle"))
+	update(t, a, bad, testTarget(bad, srv.Addr, as, 4, "broken", "fine"))
+	pollAll(t, a)
+
+	g := update(t, a, good, testTarget(good, srv.Addr, as, 1, "fine", "idle"))
+	if g == nil || g.Err != nil || g.Decision.DesiredReplicas != 3 || g.Decision.Rule != autoscale.RuleBacklog {
+		t.Fatalf("good: %+v, want 3 replicas by the backlog and no error", g)
+	}
+	b := update(t, a, bad, testTarget(bad, srv.Addr, as, 4, "broken", "fine"))
+	if b == nil || b.Err == nil || !strings.Contains(b.Err.Error(), `"broken"`) || strings.Contains(b.Err.Error(), `"fine"`) {
+		t.Fatalf("bad: %+v, want an error naming only the broken queue", b)
+	}
+	if b.Decision.DesiredReplicas != 4 || b.Decision.Rule != autoscale.RuleRedisErrorHold {
+		t.Errorf("bad: %d by %s, want 4 held", b.Decision.DesiredReplicas, b.Decision.Rule)
 	}
 }

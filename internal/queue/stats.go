@@ -103,6 +103,13 @@ type Stats struct {
 	// It is zero for a queue that never processed a task, and it wraps to 1
 	// at MaxInt64, so a caller must treat a decrease as a reset.
 	Processed int64
+	// Err is set when Redis answered a command on this queue's keys with an
+	// error, such as WRONGTYPE for a key that is not what asynq writes or
+	// NOPERM for a key outside an ACL user's patterns; the other fields are
+	// then zero. It concerns this queue alone: the other queues of the read
+	// are sound, and a caller that serves several users of an endpoint must
+	// not fail the users of other queues for it.
+	Err error
 }
 
 // queueReads holds the commands of the first pipeline for one queue.
@@ -122,10 +129,16 @@ type queueReads struct {
 	firstScheduled *redis.ZSliceCmd
 	firstRetry     *redis.ZSliceCmd
 	since          *redis.StringCmd
+	// err is the queue's own error, see Stats.Err.
+	err error
 }
 
 // ReadStats reads the statistics of every named queue, with each name read
-// once however often it appears. Scheduled and retry tasks count when they
+// once however often it appears. An error reply to a command on one queue's
+// keys fails only that queue (Stats.Err); the returned error is for a read
+// that failed as a whole: the connection, the server's state (loading,
+// failing over, cluster down) or the credentials. It names no queue, since
+// it concerns them all. Scheduled and retry tasks count when they
 // are due at or before now+horizon, compared in whole Unix seconds as asynq
 // scores them; horizon 0 counts the overdue tasks asynq's forwarder has not
 // moved to pending yet.
@@ -181,31 +194,46 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 		r := &reads[i]
 		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail, r.processed,
 			r.firstScheduled, r.firstRetry); err != nil {
-			return nil, fmt.Errorf("queue %q: %w", r.queue, err)
+			if !isQueueError(err) {
+				return nil, err
+			}
+			r.err = fmt.Errorf("queue %q: %w", r.queue, err)
+			continue
 		}
 		if id := r.tail.Val(); id != "" {
 			r.since = second.HGet(ctx, r.keys.taskPrefix+id, pendingSinceField)
 		}
 	}
-	if execErr != nil {
+	// A command's error has been dealt with above; what is left is the
+	// connection's (see execPipeline).
+	if execErr != nil && !isQueueError(execErr) {
 		return nil, execErr
 	}
 	if second.Len() > 0 {
 		execErr = execPipeline(ctx, second)
 		for i := range reads {
-			if r := &reads[i]; r.since != nil {
-				if err := firstError(r.since); err != nil {
-					return nil, fmt.Errorf("queue %q: %w", r.queue, err)
+			r := &reads[i]
+			if r.since == nil {
+				continue
+			}
+			if err := firstError(r.since); err != nil {
+				if !isQueueError(err) {
+					return nil, err
 				}
+				r.err = fmt.Errorf("queue %q: %w", r.queue, err)
 			}
 		}
-		if execErr != nil {
+		if execErr != nil && !isQueueError(execErr) {
 			return nil, execErr
 		}
 	}
 
 	for i := range reads {
 		r := &reads[i]
+		if r.err != nil {
+			out[r.queue] = Stats{Queue: r.queue, Err: r.err}
+			continue
+		}
 		s := Stats{
 			Queue:     r.queue,
 			Pending:   r.pending.Val(),
@@ -272,6 +300,26 @@ func execPipeline(ctx context.Context, pipe redis.Pipeliner) error {
 		return err
 	}
 	return nil
+}
+
+// isQueueError reports whether err, the error of a command on a queue's
+// keys, is about those keys rather than the connection or the server as a
+// whole: an error reply from Redis, except the replies that any command
+// would get (authentication, loading, failover, cluster state, redirects,
+// too many clients).
+func isQueueError(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	if _, moved := redis.IsMovedError(err); moved {
+		return false
+	}
+	if _, ask := redis.IsAskError(err); ask {
+		return false
+	}
+	return !redis.IsAuthError(err) && !redis.IsLoadingError(err) && !redis.IsClusterDownError(err) &&
+		!redis.IsTryAgainError(err) && !redis.IsMasterDownError(err) && !redis.IsMaxClientsError(err)
 }
 
 // firstError returns the first error of cmds other than redis.Nil, which

@@ -405,3 +405,76 @@ func TestReadStatsServerDown(t *testing.T) {
 		t.Errorf("after restart: pending = %d, want 1", got["q"].Pending)
 	}
 }
+
+// TestReadStatsQueueError: an error reply on one queue's keys fails that
+// queue alone, in either pipeline, and the other queues read as usual.
+func TestReadStatsQueueError(t *testing.T) {
+	since := strconv.FormatInt(now.Add(-time.Minute).UnixNano(), 10)
+	tests := []struct {
+		name   string
+		poison func(t *testing.T, rdb redis.UniversalClient)
+	}{
+		{"a string where the pending list belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			if err := rdb.Set(t.Context(), keysFor("bad").pending, "x", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a list where the scheduled set belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			if err := rdb.RPush(t.Context(), keysFor("bad").scheduled, "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a string where the oldest task's hash belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			k := keysFor("bad")
+			if err := rdb.LPush(t.Context(), k.pending, "t1").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.Set(t.Context(), k.taskPrefix+"t1", "x", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := newReader(t)
+			pushPending(t, rdb, "good", task{"g1", since}, task{"g2", since})
+			tt.poison(t, rdb)
+			got, err := ReadStats(t.Context(), rdb, []string{"good", "bad", "empty"}, now, 0)
+			if err != nil {
+				t.Fatalf("the read failed as a whole: %v", err)
+			}
+			if g := got["good"]; g.Err != nil || g.Pending != 2 || g.OldestPendingAge != time.Minute {
+				t.Errorf("good = %+v, want 2 pending a minute old and no error", g)
+			}
+			if e := got["empty"]; e != (Stats{Queue: "empty", OldestKnown: true}) {
+				t.Errorf("empty = %+v", e)
+			}
+			b := got["bad"]
+			if b.Err == nil || !strings.Contains(b.Err.Error(), "WRONGTYPE") || !strings.Contains(b.Err.Error(), `"bad"`) {
+				t.Fatalf("bad = %+v, want a WRONGTYPE error naming the queue", b)
+			}
+			if b != (Stats{Queue: "bad", Err: b.Err}) {
+				t.Errorf("bad = %+v, want nothing but the error", b)
+			}
+		})
+	}
+}
+
+// TestReadStatsWholeError: a failure of the connection fails the read as a
+// whole and names no queue, since it concerns them all.
+func TestReadStatsWholeError(t *testing.T) {
+	ep := standalone()
+	ep.Addr = "127.0.0.1:1"
+	rdb, err := NewUniversalClient(ep, Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rdb.Close() }()
+	got, err := ReadStats(t.Context(), rdb, []string{"a", "b"}, now, 0)
+	if err == nil {
+		t.Fatalf("got %v and no error", got)
+	}
+	if strings.Contains(err.Error(), `"a"`) || strings.Contains(err.Error(), `"b"`) {
+		t.Errorf("error %q names a queue", err)
+	}
+}
