@@ -147,6 +147,9 @@ type poller struct {
 	client *queue.Client
 	wake   chan struct{}
 	stop   context.CancelFunc
+	// sightings bound each queue's pending age by what this poller saw,
+	// on the operator's clock; guarded by the Autoscaler's mutex.
+	sightings map[string]queue.Sighting
 }
 
 // NewAutoscaler returns an autoscaler that builds its Redis clients with
@@ -295,7 +298,7 @@ func (a *Autoscaler) dropLocked(name types.NamespacedName, t *target) {
 
 func (a *Autoscaler) startPollerLocked(key queue.EndpointKey, c *queue.Client) *poller {
 	ctx, cancel := context.WithCancel(a.ctx)
-	p := &poller{client: c, wake: make(chan struct{}, 1), stop: cancel}
+	p := &poller{client: c, wake: make(chan struct{}, 1), stop: cancel, sightings: map[string]queue.Sighting{}}
 	a.pollers[key] = p
 	if !a.manual {
 		go a.runPoller(ctx, key, p)
@@ -359,6 +362,9 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 		}
 		var wake []client.Object
 		a.mu.Lock()
+		if err == nil {
+			a.boundAgesLocked(key, p, stats, now)
+		}
 		for _, name := range due {
 			t, ok := a.targets[name]
 			if !ok || t.key != key {
@@ -390,6 +396,29 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 		next = now.Add(time.Minute)
 	}
 	return next
+}
+
+// boundAgesLocked bounds the pending age of each queue read by what the
+// poller saw of it (see queue.Sighting): the producers' clocks, which
+// pending_since is written with, may be off by minutes. It forgets the
+// queues that no target on the endpoint reads any more.
+func (a *Autoscaler) boundAgesLocked(key queue.EndpointKey, p *poller, stats map[string]queue.Stats, now time.Time) {
+	for q, s := range stats {
+		p.sightings[q], stats[q] = p.sightings[q].Bound(s, now)
+	}
+	read := map[string]bool{}
+	for _, t := range a.targets {
+		if t.key == key {
+			for _, q := range t.Queues {
+				read[q] = true
+			}
+		}
+	}
+	for q := range p.sightings {
+		if !read[q] {
+			delete(p.sightings, q)
+		}
+	}
 }
 
 // decideLocked runs the decision for one target and reports whether its

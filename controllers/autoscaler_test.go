@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -238,5 +239,63 @@ func TestAutoscalerBadKeySharedRead(t *testing.T) {
 	}
 	if b.Decision.DesiredReplicas != 4 || b.Decision.Rule != autoscale.RuleRedisErrorHold {
 		t.Errorf("bad: %d by %s, want 4 held", b.Decision.DesiredReplicas, b.Decision.Rule)
+	}
+}
+
+// enqueueAt enqueues one task through asynq and rewrites its pending_since,
+// as a producer whose clock reads at would have written it.
+func enqueueAt(t *testing.T, addr, q string, at time.Time) {
+	t.Helper()
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: addr})
+	defer func() { _ = c.Close() }()
+	info, err := c.Enqueue(asynq.NewTask("test:skew", nil), asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer func() { _ = rdb.Close() }()
+	key := "asynq:{" + q + "}:t:" + info.ID
+	if err := rdb.HSet(t.Context(), key, "pending_since", at.UnixNano()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAutoscalerBoundsProducerClock: a producer 10 minutes behind cannot
+// make a fresh task ask for many workers once the operator has seen the
+// queue empty, and one 10 minutes ahead cannot make a task the operator has
+// watched for 30s look new.
+func TestAutoscalerBoundsProducerClock(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 100, TargetLatency: dur(5 * time.Second),
+		PollInterval: dur(100 * time.Millisecond)}
+	behind := types.NamespacedName{Namespace: "skew", Name: "behind"}
+	ahead := types.NamespacedName{Namespace: "skew", Name: "ahead"}
+	update(t, a, behind, testTarget(behind, srv.Addr, as, 1, "behind"))
+	update(t, a, ahead, testTarget(ahead, srv.Addr, as, 1, "ahead"))
+	pollAll(t, a) // "behind" is seen empty
+	start := clock.Now()
+
+	enqueueAt(t, srv.Addr, "behind", start.Add(-10*time.Minute))
+	enqueueAt(t, srv.Addr, "ahead", start.Add(10*time.Minute))
+	clock.Add(time.Second)
+	pollAll(t, a) // the task of "ahead" is first seen
+	b := update(t, a, behind, testTarget(behind, srv.Addr, as, 1, "behind"))
+	if age := b.Stats[0].OldestPendingAge; age != time.Second {
+		t.Errorf("behind: age %v, want 1s (seen empty 1s ago)", age)
+	}
+	if b.Decision.DesiredReplicas != 1 || b.Decision.Rule != autoscale.RuleBacklog {
+		t.Errorf("behind: %d by %s, want 1 by the backlog: %s", b.Decision.DesiredReplicas, b.Decision.Rule, b.Decision.Reason)
+	}
+
+	clock.Add(30 * time.Second)
+	pollAll(t, a)
+	ah := update(t, a, ahead, testTarget(ahead, srv.Addr, as, 1, "ahead"))
+	if age := ah.Stats[0].OldestPendingAge; age != 30*time.Second {
+		t.Errorf("ahead: age %v, want 30s (seen at the tail 30s ago)", age)
+	}
+	// 1 * 30s / 5s = 6.
+	if ah.Decision.DesiredReplicas != 6 || ah.Decision.Rule != autoscale.RuleLatency {
+		t.Errorf("ahead: %d by %s, want 6 by the latency: %s", ah.Decision.DesiredReplicas, ah.Decision.Rule, ah.Decision.Reason)
 	}
 }

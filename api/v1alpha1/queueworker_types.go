@@ -338,7 +338,13 @@ type Autoscaling struct {
 	TargetBacklogPerReplica *int32 `json:"targetBacklogPerReplica,omitempty"`
 
 	// TargetLatency is the age the oldest pending task should stay under;
-	// when it is exceeded the workers scale up by the ratio. At zero
+	// when it is exceeded the workers scale up by the ratio. The age comes
+	// from the enqueue time the producer wrote, on its own clock, bounded by
+	// what the operator saw on its clock: no older than the last time the
+	// operator saw the queue empty, no younger than the time since it first
+	// saw the task as the queue's oldest. Until the operator has seen the
+	// queue empty, a producer whose clock runs behind makes tasks look older
+	// than they are. At zero
 	// replicas it is also how long a task (pending, or scheduled or retry
 	// and due) may wait before the workers wake, whatever activationBacklog
 	// says.

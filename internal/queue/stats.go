@@ -83,6 +83,10 @@ type Stats struct {
 	// OldestPendingAge is how long the oldest pending task has waited, zero
 	// when nothing is pending or the age is unknown.
 	OldestPendingAge time.Duration
+	// Tail is the id of the task at the tail of the pending list, the
+	// oldest one; empty when nothing is pending. Sighting uses it to bound
+	// OldestPendingAge by what the reader itself saw.
+	Tail string
 	// OldestDueAge is how long the earliest scheduled or retry task has been
 	// due without being moved to pending, to the second (asynq scores them
 	// in whole seconds); zero when none is overdue. asynq's forwarder, which
@@ -247,6 +251,7 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 		// scaling depends on; it reads as zero.
 		s.Processed, _ = strconv.ParseInt(r.processed.Val(), 10, 64)
 		s.OldestDueAge = max(overdue(r.firstScheduled.Val(), now), overdue(r.firstRetry.Val(), now))
+		s.Tail = r.tail.Val()
 		if r.since == nil {
 			// No tail: the queue was empty, or it emptied between LLEN and
 			// LINDEX.
