@@ -19,10 +19,12 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -125,6 +127,10 @@ type target struct {
 	state    autoscale.State
 	nextPoll time.Time
 	result   *Result
+	// seen is the last successful read of the target's queues, at seenAt;
+	// a change of spec is decided again on it.
+	seen   map[string]queue.Stats
+	seenAt time.Time
 	// written is the Deployment version of the last change Applied.
 	written deploymentVersion
 	// What the reconcile was last woken for.
@@ -235,8 +241,13 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		in.CurrentReplicas = t.CurrentReplicas
 	}
 	changedInterval := pollInterval(t.Spec) != pollInterval(in.Spec)
+	changedSpec := ok && specChanged(t.Target, in)
 	t.Target = in
 	if changedInterval {
+		t.nextPoll = a.Now()
+		defer a.pollers[key].nudge()
+	}
+	if changedSpec && t.result != nil && !a.redecideLocked(name, t) {
 		t.nextPoll = a.Now()
 		defer a.pollers[key].nudge()
 	}
@@ -421,17 +432,91 @@ func (a *Autoscaler) boundAgesLocked(key queue.EndpointKey, p *poller, stats map
 	}
 }
 
-// decideLocked runs the decision for one target and reports whether its
-// reconcile should wake.
+// specChanged reports a change of what the decision depends on besides
+// the queues' statistics and the Deployment.
+func specChanged(old, in Target) bool {
+	return old.Concurrency != in.Concurrency || !slices.Equal(old.Queues, in.Queues) ||
+		!equality.Semantic.DeepEqual(old.Spec, in.Spec)
+}
+
+// redecideLocked answers a change of t's spec at once instead of one poll
+// interval later, when the reconcile that brings the change would otherwise
+// write the decision made under the old spec (maxReplicas lowered from 20 to
+// 3 would keep 20 for a poll). It decides again on the last successful read
+// when that covered every queue t reads now, and reports whether it did.
+// Otherwise it keeps the last decision within the new bounds, and the
+// caller polls at once.
+func (a *Autoscaler) redecideLocked(name types.NamespacedName, t *target) bool {
+	defer func() { t.wokenDesired = t.result.Decision.DesiredReplicas }()
+	if t.seen != nil && !slices.ContainsFunc(t.Queues, func(q string) bool { _, ok := t.seen[q]; return !ok }) {
+		a.runDecisionLocked(name, t, a.Now(), t.seenAt, t.seen, nil)
+		return true
+	}
+	r := *t.result
+	r.Decision = clampDecision(r.Decision, autoscale.SettingsFor(t.Spec, t.Concurrency))
+	t.result = &r
+	return false
+}
+
+// clampDecision keeps d within the bounds of s, as far as Decide would: a
+// fallback may lie below minReplicas.
+func clampDecision(d autoscale.Decision, s autoscale.Settings) autoscale.Decision {
+	lo := s.MinReplicas
+	if d.Rule == autoscale.RuleRedisErrorFallback {
+		lo = 0
+	}
+	n := min(max(d.DesiredReplicas, lo), s.MaxReplicas)
+	switch {
+	case n > d.DesiredReplicas:
+		d.Rule = autoscale.RuleMinReplicas
+	case n < d.DesiredReplicas:
+		d.Rule = autoscale.RuleMaxReplicas
+	default:
+		return d
+	}
+	d.Reason += fmt.Sprintf("; the spec changed: kept within [%d, %d] until the next read", lo, s.MaxReplicas)
+	d.DesiredReplicas = n
+	return d
+}
+
+// decideLocked runs the decision for one target on a read at now and
+// reports whether its reconcile should wake.
 func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time.Time,
 	stats map[string]queue.Stats, readErr error) bool {
+	a.runDecisionLocked(name, t, now, now, stats, readErr)
+	t.nextPoll = now.Add(pollInterval(t.Spec))
+	d, readErr, ordered := t.result.Decision, t.result.Err, t.result.Stats
+
+	wake := d.DesiredReplicas != t.wokenDesired
+	if (readErr != nil) != t.wokenErr {
+		wake = true
+	}
+	summary := summarizeStats(ordered, readErr)
+	if summary != t.wokenSummary && now.Sub(t.lastStatusWake) >= a.statusInterval() {
+		wake = true
+	}
+	if wake {
+		t.wokenDesired = d.DesiredReplicas
+		t.wokenErr = readErr != nil
+		t.wokenSummary = summary
+		t.lastStatusWake = now
+	}
+	return wake
+}
+
+// runDecisionLocked decides for t at now on stats read at readAt, and keeps
+// the result, the new State and, when t's queues were read, the read.
+func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now, readAt time.Time,
+	stats map[string]queue.Stats, readErr error) {
 	readErr = targetError(t.Queues, stats, readErr)
 	obs := autoscale.Observation{Err: readErr}
 	var ordered []queue.Stats
 	if readErr == nil {
+		t.seen, t.seenAt = make(map[string]queue.Stats, len(t.Queues)), readAt
 		for _, q := range t.Queues {
 			s := stats[q]
 			s.Queue = q
+			t.seen[q] = s
 			ordered = append(ordered, s)
 			obs.Queues = append(obs.Queues, autoscale.QueueStats{
 				Name: q, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled, Retry: s.Retry,
@@ -450,25 +535,8 @@ func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time
 		State:           t.state,
 	})
 	t.state = d.State
-	t.result = &Result{At: now, Stats: ordered, Err: readErr, Decision: d}
-	t.nextPoll = now.Add(pollInterval(t.Spec))
+	t.result = &Result{At: readAt, Stats: ordered, Err: readErr, Decision: d}
 	a.metrics.observeDecision(name, t.result, t.CurrentReplicas)
-
-	wake := d.DesiredReplicas != t.wokenDesired
-	if (readErr != nil) != t.wokenErr {
-		wake = true
-	}
-	summary := summarizeStats(ordered, readErr)
-	if summary != t.wokenSummary && now.Sub(t.lastStatusWake) >= a.statusInterval() {
-		wake = true
-	}
-	if wake {
-		t.wokenDesired = d.DesiredReplicas
-		t.wokenErr = readErr != nil
-		t.wokenSummary = summary
-		t.lastStatusWake = now
-	}
-	return wake
 }
 
 // targetError is the error of a read as far as it concerns the queues of

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -297,5 +298,62 @@ func TestAutoscalerBoundsProducerClock(t *testing.T) {
 	// 1 * 30s / 5s = 6.
 	if ah.Decision.DesiredReplicas != 6 || ah.Decision.Rule != autoscale.RuleLatency {
 		t.Errorf("ahead: %d by %s, want 6 by the latency: %s", ah.Decision.DesiredReplicas, ah.Decision.Rule, ah.Decision.Reason)
+	}
+}
+
+// TestAutoscalerSpecChangeDecidesAtOnce: a change of the autoscaling spec
+// or the concurrency is answered by the Update that brings it, on the last
+// read, not by the decision made under the old spec until the next poll.
+// A change of the queues, which that read does not cover, keeps the last
+// decision within the new bounds and polls at once.
+func TestAutoscalerSpecChangeDecidesAtOnce(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	enqueue(t, srv.Addr, "busy", 80)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 20, PollInterval: dur(time.Minute),
+		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}}
+	tests := []struct {
+		name     string
+		change   func(*Target)
+		want     int32
+		wantRule autoscale.Rule
+		pollNow  bool
+	}{
+		{"maxReplicas lowered", func(in *Target) { in.Spec.MaxReplicas = 3 }, 3, autoscale.RuleMaxReplicas, false},
+		{"minReplicas raised above the backlog's count", func(in *Target) {
+			in.Spec.MaxReplicas = 40
+			in.Spec.MinReplicas = ptr.To[int32](30)
+		}, 30, autoscale.RuleMinReplicas, false},
+		{"concurrency doubled", func(in *Target) { in.Concurrency = 8 }, 10, autoscale.RuleBacklog, false},
+		{"targetBacklogPerReplica set", func(in *Target) { in.Spec.TargetBacklogPerReplica = ptr.To[int32](16) }, 5,
+			autoscale.RuleBacklog, false},
+		{"a new queue and a lower max", func(in *Target) {
+			in.Queues = append(in.Queues, "new")
+			in.Spec.MaxReplicas = 2
+		}, 2, autoscale.RuleMaxReplicas, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := types.NamespacedName{Namespace: "spec", Name: fmt.Sprint("qw-", i)}
+			in := testTarget(name, srv.Addr, as, 20, "busy")
+			update(t, a, name, in)
+			pollAll(t, a)
+			if res := update(t, a, name, in); res == nil || res.Decision.DesiredReplicas != 20 {
+				t.Fatalf("before the change: %+v, want 20", res)
+			}
+			tt.change(&in)
+			res := update(t, a, name, in)
+			if res.Decision.DesiredReplicas != tt.want || res.Decision.Rule != tt.wantRule {
+				t.Errorf("after the change: %d by %s, want %d by %s: %s",
+					res.Decision.DesiredReplicas, res.Decision.Rule, tt.want, tt.wantRule, res.Decision.Reason)
+			}
+			a.mu.Lock()
+			next := a.targets[name].nextPoll
+			a.mu.Unlock()
+			if polls := !next.After(clock.Now()); polls != tt.pollNow {
+				t.Errorf("next poll at %v (now %v), want a poll at once: %v", next, clock.Now(), tt.pollNow)
+			}
+			a.Remove(name)
+		})
 	}
 }
