@@ -84,17 +84,21 @@ type Result struct {
 	At time.Time
 	// Stats holds the queues in spec order; empty when the read failed.
 	Stats []queue.Stats
-	// Err is the read error, if any.
+	// Err is the read error as far as it concerns this QueueWorker's
+	// queues, if any.
 	Err error
+	// ErrQueues are the QueueWorker's queues whose keys Redis answered with
+	// an error, in spec order; empty when the read failed as a whole.
+	ErrQueues []string
 	// Decision is the replica decision for this reading.
 	Decision autoscale.Decision
 }
 
 // Autoscaler polls Redis for every autoscaled QueueWorker, one poller per
 // endpoint, and decides their replica counts. It wakes a QueueWorker's
-// reconcile (through Events, a channel source) only when the decision
-// changes, Redis becomes reachable or unreachable, or, at most every
-// StatusInterval, when the queue statistics change. It is a manager
+// reconcile (through Events, a channel source) only for news a user would
+// act on (see wakesLocked), and Update returns the result of the last
+// wake-up, so reconciles for other causes write nothing new. It is a manager
 // runnable: it runs on the leader only.
 type Autoscaler struct {
 	pool *queue.Pool
@@ -133,10 +137,10 @@ type target struct {
 	seenAt time.Time
 	// written is the Deployment version of the last change Applied.
 	written deploymentVersion
-	// What the reconcile was last woken for.
-	wokenDesired   int32
-	wokenErr       bool
-	wokenSummary   string
+	// woken is the result the reconcile was last woken for, at
+	// lastStatusWake: what Update returns, so that every reconcile between
+	// two wake-ups writes the same status.
+	woken          *Result
 	lastStatusWake time.Time
 }
 
@@ -192,8 +196,9 @@ func (a *Autoscaler) Start(ctx context.Context) error {
 	return a.pool.Close()
 }
 
-// Update registers or refreshes an autoscaled QueueWorker and returns its
-// latest result, if Redis has been read for it since it was registered.
+// Update registers or refreshes an autoscaled QueueWorker and returns the
+// result its reconcile was last woken for, nil before the first. A change
+// of spec is decided at once (see redecideLocked) and returned.
 func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, error) {
 	key := a.pool.Key(in.Endpoint, in.Credentials)
 	a.mu.Lock()
@@ -227,7 +232,6 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		// seen the load again.
 		t.state.Recommendations = []autoscale.Recommendation{{Time: now, Replicas: in.CurrentReplicas}}
 		t.state.LastActiveTime = in.LastActiveTime
-		t.wokenDesired = in.CurrentReplicas
 		a.targets[name] = t
 		p := a.pollers[key]
 		if p == nil {
@@ -251,10 +255,10 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		t.nextPoll = a.Now()
 		defer a.pollers[key].nudge()
 	}
-	if t.result == nil {
+	if t.woken == nil {
 		return nil, nil
 	}
-	r := *t.result
+	r := *t.woken
 	return &r, nil
 }
 
@@ -447,7 +451,8 @@ func specChanged(old, in Target) bool {
 // Otherwise it keeps the last decision within the new bounds, and the
 // caller polls at once.
 func (a *Autoscaler) redecideLocked(name types.NamespacedName, t *target) bool {
-	defer func() { t.wokenDesired = t.result.Decision.DesiredReplicas }()
+	// The reconcile calling Update writes this result: it is woken now.
+	defer func() { t.woken, t.lastStatusWake = t.result, a.Now() }()
 	if t.seen != nil && !slices.ContainsFunc(t.Queues, func(q string) bool { _, ok := t.seen[q]; return !ok }) {
 		a.runDecisionLocked(name, t, a.Now(), t.seenAt, t.seen, nil)
 		return true
@@ -485,30 +490,64 @@ func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time
 	stats map[string]queue.Stats, readErr error) bool {
 	a.runDecisionLocked(name, t, now, now, stats, readErr)
 	t.nextPoll = now.Add(pollInterval(t.Spec))
-	d, readErr, ordered := t.result.Decision, t.result.Err, t.result.Stats
+	if !a.wakesLocked(t, now) {
+		return false
+	}
+	t.woken, t.lastStatusWake = t.result, now
+	return true
+}
 
-	wake := d.DesiredReplicas != t.wokenDesired
-	if (readErr != nil) != t.wokenErr {
-		wake = true
+// wakesLocked reports whether t's latest result differs from the one its
+// reconcile last wrote in what a user would act on. A new replica count,
+// Redis becoming unreachable or reachable, or errors moving to other queues
+// wake it at once. A change of a count, of the deciding rule or of a
+// latency's coarse bucket wakes it at most every StatusInterval. Anything
+// else, such as the age of a task in a paused queue growing by a poll
+// interval, or the reason text restating it, waits for one of those, so a
+// queue that stays non-empty does not rewrite the status on every poll.
+func (a *Autoscaler) wakesLocked(t *target, now time.Time) bool {
+	r, w := t.result, t.woken
+	if w == nil || r.Decision.DesiredReplicas != w.Decision.DesiredReplicas ||
+		(r.Err != nil) != (w.Err != nil) || !slices.Equal(r.ErrQueues, w.ErrQueues) {
+		return true
 	}
-	summary := summarizeStats(ordered, readErr)
-	if summary != t.wokenSummary && now.Sub(t.lastStatusWake) >= a.statusInterval() {
-		wake = true
+	return statusKey(r) != statusKey(w) && now.Sub(t.lastStatusWake) >= a.statusInterval()
+}
+
+// statusKey is what the status shows of a result, with each latency
+// reduced to its bucket.
+func statusKey(r *Result) string {
+	b := make([]byte, 0, 64*(len(r.Stats)+1))
+	b = fmt.Appendf(b, "%s %d %t;", r.Decision.Rule, r.Decision.Backlog, r.Err != nil)
+	for _, s := range r.Stats {
+		b = fmt.Appendf(b, "%s %d %d %d %d %d %t %t %d;", s.Queue, s.Pending, s.Active, s.Scheduled, s.Retry,
+			s.Archived, s.Paused, s.OldestKnown, latencyBucket(s.OldestPendingAge))
 	}
-	if wake {
-		t.wokenDesired = d.DesiredReplicas
-		t.wokenErr = readErr != nil
-		t.wokenSummary = summary
-		t.lastStatusWake = now
+	return string(b)
+}
+
+// latencyBuckets are the bounds a latency must cross to be news: within a
+// bucket its growth says nothing a user would act on.
+var latencyBuckets = []time.Duration{
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour,
+}
+
+// latencyBucket is the number of bucket bounds d has reached.
+func latencyBucket(d time.Duration) int {
+	n, _ := slices.BinarySearch(latencyBuckets, d)
+	if n < len(latencyBuckets) && latencyBuckets[n] == d {
+		n++
 	}
-	return wake
+	return n
 }
 
 // runDecisionLocked decides for t at now on stats read at readAt, and keeps
 // the result, the new State and, when t's queues were read, the read.
 func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now, readAt time.Time,
 	stats map[string]queue.Stats, readErr error) {
-	readErr = targetError(t.Queues, stats, readErr)
+	errQueues, readErr := targetError(t.Queues, stats, readErr)
 	obs := autoscale.Observation{Err: readErr}
 	var ordered []queue.Stats
 	if readErr == nil {
@@ -535,65 +574,28 @@ func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now
 		State:           t.state,
 	})
 	t.state = d.State
-	t.result = &Result{At: readAt, Stats: ordered, Err: readErr, Decision: d}
+	t.result = &Result{At: readAt, Stats: ordered, Err: readErr, ErrQueues: errQueues, Decision: d}
 	a.metrics.observeDecision(name, t.result, t.CurrentReplicas)
 }
 
 // targetError is the error of a read as far as it concerns the queues of
 // one target: the read's own error when it failed as a whole, else the
-// errors of the target's queues. The errors of other targets' queues on the
+// errors of the target's queues, which it lists. The errors of other targets' queues on the
 // same endpoint are theirs: one team's broken key must neither stop another
 // team's scaling nor show up in its status.
-func targetError(queues []string, stats map[string]queue.Stats, readErr error) error {
+func targetError(queues []string, stats map[string]queue.Stats, readErr error) ([]string, error) {
 	if readErr != nil {
-		return readErr
+		return nil, readErr
 	}
 	var errs []error
+	var failed []string
 	for _, q := range queues {
-		if err := stats[q].Err; err != nil && !slices.ContainsFunc(errs, func(e error) bool { return e == err }) {
+		if err := stats[q].Err; err != nil && !slices.Contains(failed, q) {
 			errs = append(errs, err)
+			failed = append(failed, q)
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// summarizeStats is what the status shows of a reading, with latencies to
-// the second, so that an unchanged queue does not count as a change.
-func summarizeStats(stats []queue.Stats, err error) string {
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	b := make([]byte, 0, 64*len(stats))
-	for _, s := range stats {
-		b = append(b, s.Queue...)
-		for _, n := range []int64{s.Pending, s.Active, s.Scheduled, s.Retry, s.Archived, int64(s.OldestPendingAge / time.Second)} {
-			b = append(b, ' ')
-			b = appendInt(b, n)
-		}
-		if s.Paused {
-			b = append(b, " paused"...)
-		}
-		b = append(b, ';')
-	}
-	return string(b)
-}
-
-func appendInt(b []byte, n int64) []byte {
-	if n < 0 {
-		b = append(b, '-')
-		n = -n
-	}
-	var digits [20]byte
-	i := len(digits)
-	for {
-		i--
-		digits[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return append(b, digits[i:]...)
+	return failed, errors.Join(errs...)
 }
 
 func pollInterval(spec queueworkerv1alpha1.Autoscaling) time.Duration {

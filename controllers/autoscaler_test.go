@@ -138,6 +138,14 @@ func update(t *testing.T, a *Autoscaler, name types.NamespacedName, in Target) *
 	return res
 }
 
+// latest is the autoscaler's latest result for name, which Update returns
+// only once it has woken the reconcile for it.
+func latest(a *Autoscaler, name types.NamespacedName) *Result {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.targets[name].result
+}
+
 // TestAutoscalerStepCountsFromApplied: under a step limit, a poll between
 // the scale patch and the next reconcile decides from the applied count
 // with the step used up. Deciding from the count before the patch took the
@@ -164,9 +172,7 @@ func TestAutoscalerStepCountsFromApplied(t *testing.T) {
 	for range 4 {
 		clock.Add(100 * time.Millisecond)
 		pollAll(t, a)
-		a.mu.Lock()
-		d := a.targets[name].result.Decision
-		a.mu.Unlock()
+		d := latest(a, name).Decision
 		if d.DesiredReplicas != 6 {
 			t.Fatalf("%s after the patch: %d by %s, want 6: %s", clock.Now().Sub(res.At), d.DesiredReplicas, d.Rule, d.Reason)
 		}
@@ -281,7 +287,7 @@ func TestAutoscalerBoundsProducerClock(t *testing.T) {
 	enqueueAt(t, srv.Addr, "ahead", start.Add(10*time.Minute))
 	clock.Add(time.Second)
 	pollAll(t, a) // the task of "ahead" is first seen
-	b := update(t, a, behind, testTarget(behind, srv.Addr, as, 1, "behind"))
+	b := latest(a, behind)
 	if age := b.Stats[0].OldestPendingAge; age != time.Second {
 		t.Errorf("behind: age %v, want 1s (seen empty 1s ago)", age)
 	}
@@ -291,7 +297,7 @@ func TestAutoscalerBoundsProducerClock(t *testing.T) {
 
 	clock.Add(30 * time.Second)
 	pollAll(t, a)
-	ah := update(t, a, ahead, testTarget(ahead, srv.Addr, as, 1, "ahead"))
+	ah := latest(a, ahead)
 	if age := ah.Stats[0].OldestPendingAge; age != 30*time.Second {
 		t.Errorf("ahead: age %v, want 30s (seen at the tail 30s ago)", age)
 	}
@@ -355,5 +361,69 @@ func TestAutoscalerSpecChangeDecidesAtOnce(t *testing.T) {
 			}
 			a.Remove(name)
 		})
+	}
+}
+
+func TestLatencyBucket(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want int
+	}{
+		{0, 0},
+		{time.Second - time.Millisecond, 0},
+		{time.Second, 1},
+		{time.Second + time.Millisecond, 1},
+		{2 * time.Second, 2},
+		{59 * time.Second, 5},
+		{time.Minute, 6},
+		{time.Hour - time.Millisecond, 10},
+		{time.Hour, 11},
+		{90 * time.Minute, 11},
+		{7 * 24 * time.Hour, len(latencyBuckets)},
+		{365 * 24 * time.Hour, len(latencyBuckets)},
+	}
+	for _, tt := range tests {
+		if got := latencyBucket(tt.d); got != tt.want {
+			t.Errorf("latencyBucket(%v) = %d, want %d", tt.d, got, tt.want)
+		}
+	}
+}
+
+// TestAutoscalerUpdateReturnsWokenResult: between two wake-ups every
+// reconcile gets the result it was woken for, so a reconcile for another
+// cause (a Deployment's status, a resync) writes nothing new; a count that
+// changes wakes it again after StatusInterval, and a new decision at once.
+func TestAutoscalerUpdateReturnsWokenResult(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	a.StatusInterval = 10 * time.Second
+	name := types.NamespacedName{Namespace: "wake", Name: "still"}
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 10, PollInterval: dur(time.Second),
+		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}}
+	in := testTarget(name, srv.Addr, as, 1, "still")
+	enqueue(t, srv.Addr, "still", 1)
+	update(t, a, name, in)
+	pollAll(t, a)
+	first := update(t, a, name, in)
+
+	enqueue(t, srv.Addr, "still", 1) // 2 pending: a new count, the same decision
+	for range 9 {
+		clock.Add(time.Second)
+		pollAll(t, a)
+		if got := update(t, a, name, in); !got.At.Equal(first.At) || got.Stats[0].Pending != 1 {
+			t.Fatalf("%v after the first wake: Update returned the read at %v with %d pending, want the woken one",
+				clock.Now().Sub(first.At), got.At, got.Stats[0].Pending)
+		}
+	}
+	clock.Add(time.Second)
+	pollAll(t, a)
+	if got := update(t, a, name, in); got.Stats[0].Pending != 2 {
+		t.Errorf("after StatusInterval: %d pending, want the new count 2", got.Stats[0].Pending)
+	}
+	enqueue(t, srv.Addr, "still", 8) // 10 pending: 3 replicas
+	clock.Add(time.Second)
+	pollAll(t, a)
+	if got := update(t, a, name, in); got.Decision.DesiredReplicas != 3 {
+		t.Errorf("a new decision: %d, want 3 at once", got.Decision.DesiredReplicas)
 	}
 }

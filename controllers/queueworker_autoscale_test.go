@@ -342,3 +342,47 @@ func TestAutoscaleBadKeyStaysWithItsQueue(t *testing.T) {
 	})
 	mentionsBad()
 }
+
+// TestAutoscaleStatusQuietOnAStillQueue: a paused queue holding tasks for
+// many polls writes the status once. Each poll finds the tasks a little
+// older, which is no news within a latency bucket; the tasks here were
+// enqueued an hour ago, so the test stays within one bucket.
+func TestAutoscaleStatusQuietOnAStillQueue(t *testing.T) {
+	srv := startRedis(t)
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "still", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 5, PollInterval: dur(100 * time.Millisecond),
+	})
+	q := qw.Spec.Queues[0].Name
+	for range 8 {
+		enqueueAt(t, srv.Addr, q, time.Now().Add(-time.Hour))
+	}
+	if err := inspector(t, srv.Addr).PauseQueue(q); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the paused queue is in the status", func() error {
+		got := getQueueWorker(t, ns, "still")
+		if len(got.Status.Queues) != 1 || !got.Status.Queues[0].Paused || got.Status.Queues[0].Pending != 8 ||
+			got.Status.Queues[0].Latency == nil {
+			return fmt.Errorf("queues %+v", got.Status.Queues)
+		}
+		return conditionIs(got, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionTrue,
+			queueworkerv1alpha1.ReasonRedisReachable)
+	})
+	// Let the writes of the creation settle, then watch about 50 polls and
+	// 5 status intervals go by.
+	time.Sleep(time.Second)
+	before := queueWorkerStatusWrites(ns, "still")
+	if before == 0 {
+		t.Fatal("no status write counted: the counter does not see the operator's writes")
+	}
+	latency := getQueueWorker(t, ns, "still").Status.Latency
+	time.Sleep(5 * time.Second)
+	if n := queueWorkerStatusWrites(ns, "still") - before; n != 0 {
+		t.Errorf("%d status writes while nothing but the tasks' age changed (latency %v, now %v)",
+			n, latency, getQueueWorker(t, ns, "still").Status.Latency)
+	}
+}
