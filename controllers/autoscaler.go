@@ -190,8 +190,7 @@ func (a *Autoscaler) Start(ctx context.Context) error {
 		delete(a.targets, name)
 	}
 	for key, p := range a.pollers {
-		p.stop()
-		delete(a.pollers, key)
+		a.stopPollerLocked(key, p)
 	}
 	return a.pool.Close()
 }
@@ -306,15 +305,22 @@ func (a *Autoscaler) dropLocked(name types.NamespacedName, t *target) {
 		}
 	}
 	if p := a.pollers[t.key]; p != nil {
-		p.stop()
-		delete(a.pollers, t.key)
+		a.stopPollerLocked(t.key, p)
 	}
+}
+
+// stopPollerLocked stops a poller and lets go of its metric series.
+func (a *Autoscaler) stopPollerLocked(key queue.EndpointKey, p *poller) {
+	p.stop()
+	delete(a.pollers, key)
+	a.metrics.endpointStopped(key.Label())
 }
 
 func (a *Autoscaler) startPollerLocked(key queue.EndpointKey, c *queue.Client) *poller {
 	ctx, cancel := context.WithCancel(a.ctx)
 	p := &poller{client: c, wake: make(chan struct{}, 1), stop: cancel, sightings: map[string]queue.Sighting{}}
 	a.pollers[key] = p
+	a.metrics.endpointStarted(key.Label())
 	if !a.manual {
 		go a.runPoller(ctx, key, p)
 	}
@@ -371,12 +377,17 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 		start := time.Now()
 		stats, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, a.horizon())
 		cancel()
-		a.metrics.observeRead(key.String(), time.Since(start), err)
+		took := time.Since(start)
 		if ctx.Err() != nil {
 			return now
 		}
 		var wake []client.Object
 		a.mu.Lock()
+		if a.pollers[key] == p {
+			// Checked under the lock that stopping takes, so that a read
+			// that ends as the poller stops leaves no series behind.
+			a.metrics.observeRead(key.Label(), took)
+		}
 		if err == nil {
 			a.boundAgesLocked(key, p, stats, now)
 		}
@@ -576,6 +587,11 @@ func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now
 	t.state = d.State
 	t.result = &Result{At: readAt, Stats: ordered, Err: readErr, ErrQueues: errQueues, Decision: d}
 	a.metrics.observeDecision(name, t.result, t.CurrentReplicas)
+	if readErr != nil && readAt.Equal(now) {
+		// A read that failed for this target's queues; a decision made
+		// again on an earlier read (readAt before now) read nothing.
+		a.metrics.readFailed(name)
+	}
 }
 
 // targetError is the error of a read as far as it concerns the queues of

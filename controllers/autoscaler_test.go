@@ -25,6 +25,9 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -425,5 +428,117 @@ func TestAutoscalerUpdateReturnsWokenResult(t *testing.T) {
 	pollAll(t, a)
 	if got := update(t, a, name, in); got.Decision.DesiredReplicas != 3 {
 		t.Errorf("a new decision: %d, want 3 at once", got.Decision.DesiredReplicas)
+	}
+}
+
+// seriesWith counts the series of c that carry every given label value.
+func seriesWith(t *testing.T, c prometheus.Collector, labels map[string]string) int {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1024)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	n := 0
+	for m := range ch {
+		var out dto.Metric
+		if err := m.Write(&out); err != nil {
+			t.Fatal(err)
+		}
+		found := 0
+		for _, l := range out.GetLabel() {
+			if v, ok := labels[l.GetName()]; ok && v == l.GetValue() {
+				found++
+			}
+		}
+		if found == len(labels) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAutoscalerMetricSeries: read errors are counted per QueueWorker and
+// go with it; the read duration is labelled by the endpoint without any
+// credential, shared by the clients whose keys differ only in credentials,
+// and goes when the last of them stops.
+func TestAutoscalerMetricSeries(t *testing.T) {
+	srv := startRedis(t)
+	locked, err := redistest.Start("requirepass right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = locked.Close() })
+	a, clock := manualAutoscaler(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Set(t.Context(), "asynq:{poisoned}:pending", "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 10, PollInterval: dur(time.Second)}
+	good := types.NamespacedName{Namespace: "metrics", Name: "good"}
+	bad := types.NamespacedName{Namespace: "metrics", Name: "bad"}
+	update(t, a, good, testTarget(good, srv.Addr, as, 1, "fine"))
+	update(t, a, bad, testTarget(bad, srv.Addr, as, 1, "poisoned", "fine"))
+	// Two clients of the password-protected server, one with a wrong
+	// password, whose reads fail as a whole.
+	right := types.NamespacedName{Namespace: "metrics", Name: "right"}
+	wrong := types.NamespacedName{Namespace: "metrics", Name: "wrong"}
+	for name, password := range map[types.NamespacedName]string{right: "right", wrong: "wrong"} {
+		in := testTarget(name, locked.Addr, as, 1, "fine")
+		in.Credentials = queue.Credentials{Password: password}
+		update(t, a, name, in)
+	}
+	for range 2 {
+		pollAll(t, a)
+		clock.Add(time.Second)
+	}
+
+	errorsOf := func(name types.NamespacedName) int {
+		return seriesWith(t, metricRedisReadErrors, map[string]string{"namespace": name.Namespace, "queueworker": name.Name})
+	}
+	durationsOf := func(addr string) int {
+		return seriesWith(t, metricRedisReadDuration, map[string]string{"endpoint": "standalone " + addr + " db=0"})
+	}
+	for _, name := range []types.NamespacedName{good, right} {
+		if n := errorsOf(name); n != 0 {
+			t.Errorf("%s: %d read error series, want none", name.Name, n)
+		}
+	}
+	for _, name := range []types.NamespacedName{bad, wrong} {
+		if n := errorsOf(name); n != 1 {
+			t.Fatalf("%s: %d read error series, want 1", name.Name, n)
+		}
+		if v := testutil.ToFloat64(metricRedisReadErrors.WithLabelValues(name.Namespace, name.Name)); v != 2 {
+			t.Errorf("%s: %v read errors, want 2", name.Name, v)
+		}
+	}
+	for _, addr := range []string{srv.Addr, locked.Addr} {
+		if n := durationsOf(addr); n != 1 {
+			t.Fatalf("%d read duration series for %s, want 1", n, addr)
+		}
+	}
+	if n := testutil.CollectAndCount(metricRedisReadDuration); n < 2 {
+		t.Errorf("%d read duration series in all, want at least 2", n)
+	}
+
+	a.Remove(bad)
+	if n := errorsOf(bad); n != 0 {
+		t.Errorf("bad removed: %d read error series, want none", n)
+	}
+	a.Remove(good)
+	if n := durationsOf(srv.Addr); n != 0 {
+		t.Errorf("the last client of %s gone: %d read duration series, want none", srv.Addr, n)
+	}
+	a.Remove(wrong)
+	if n := errorsOf(wrong); n != 0 {
+		t.Errorf("wrong removed: %d read error series, want none", n)
+	}
+	if n := durationsOf(locked.Addr); n != 1 {
+		t.Errorf("one client of %s left: %d read duration series, want 1", locked.Addr, n)
+	}
+	a.Remove(right)
+	if n := durationsOf(locked.Addr); n != 0 {
+		t.Errorf("every client of %s gone: %d read duration series, want none", locked.Addr, n)
 	}
 }
