@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -88,10 +89,7 @@ func manualAutoscaler(t *testing.T) (*Autoscaler, *fakeClock) {
 func pollAll(t *testing.T, a *Autoscaler) {
 	t.Helper()
 	a.mu.Lock()
-	pollers := make(map[queue.EndpointKey]*poller, len(a.pollers))
-	for k, p := range a.pollers {
-		pollers[k] = p
-	}
+	pollers := maps.Clone(a.pollers)
 	a.mu.Unlock()
 	for k, p := range pollers {
 		a.pollOnce(t.Context(), k, p)

@@ -313,8 +313,7 @@ func execPipeline(ctx context.Context, pipe redis.Pipeliner) error {
 // would get (authentication, loading, failover, cluster state, redirects,
 // too many clients).
 func isQueueError(err error) bool {
-	var reply redis.Error
-	if !errors.As(err, &reply) {
+	if _, ok := errors.AsType[redis.Error](err); !ok {
 		return false
 	}
 	if _, moved := redis.IsMovedError(err); moved {
