@@ -92,6 +92,12 @@ type Result struct {
 	ErrQueues []string
 	// Decision is the replica decision for this reading.
 	Decision autoscale.Decision
+	// CurrentReplicas is the Deployment's replica count as the autoscaler
+	// knows it when Update returns: the caller's, unless the caller read a
+	// Deployment older than the last change Applied, whose count it is then.
+	// The caller compares the decision with it, so that a stale read does
+	// not write, announce and record the same change twice.
+	CurrentReplicas int32
 }
 
 // Autoscaler polls Redis for every autoscaled QueueWorker, one poller per
@@ -258,6 +264,7 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		return nil, nil
 	}
 	r := *t.woken
+	r.CurrentReplicas = t.CurrentReplicas
 	return &r, nil
 }
 

@@ -200,7 +200,10 @@ func TestAutoscalerIgnoresStaleCurrent(t *testing.T) {
 		defer a.mu.Unlock()
 		return a.targets[name].CurrentReplicas
 	}
-	update(t, a, name, in)
+	pollAll(t, a)
+	if res := update(t, a, name, in); res == nil || res.CurrentReplicas != 6 {
+		t.Errorf("after a stale read: Update returned %+v, want current 6, so the change is not written again", res)
+	}
 	if got := current(); got != 6 {
 		t.Errorf("after a stale read: current %d, want the applied 6", got)
 	}

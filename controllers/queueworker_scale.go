@@ -67,6 +67,7 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		}
 		r.applyAutoscalingStatus(qw, res)
 		if res != nil {
+			current = res.CurrentReplicas
 			desired = res.Decision.DesiredReplicas
 			cause = fmt.Sprintf("backlog %d: %s", res.Decision.Backlog, res.Decision.Reason)
 		}
