@@ -236,6 +236,18 @@ func checkBlind(t *testing.T, s Settings, in Input, d Decision) {
 		t.Fatalf("upward fallback: desired %d, want %d (current %d)", d.DesiredReplicas, fallback, current)
 	case fallingBack && fallback < current && (d.DesiredReplicas < fallback || d.DesiredReplicas > current):
 		t.Fatalf("downward fallback: desired %d outside [%d, %d]", d.DesiredReplicas, fallback, current)
+	case fallingBack && fallback < current:
+		// The scale-down window holds the highest recommendation made
+		// before the outage, as long as it is in the window.
+		highest := fallback
+		for _, r := range in.State.Recommendations {
+			if in.Now.Sub(r.Time) < s.ScaleDown.StabilizationWindow {
+				highest = max(highest, r.Replicas)
+			}
+		}
+		if floor := min(current, highest); d.DesiredReplicas < floor {
+			t.Fatalf("downward fallback to %d below %d, the scale-down window's hold: %s", d.DesiredReplicas, floor, d.Reason)
+		}
 	}
 	checkSteps(t, s, in, d)
 	for _, r := range d.State.Recommendations {
@@ -296,8 +308,11 @@ func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 			t.Fatalf("recommendation %+v outlived the window %s", r, s.historyWindow())
 		}
 	}
-	if s.TargetLatency > 0 {
-		// The latency rule only raises: without it the decision is never higher.
+	if s.TargetLatency > 0 && (current > 0 || s.MinReplicas > 0) {
+		// The latency rule only raises: without it the decision is never
+		// higher. At zero targetLatency is also how long a task may wait
+		// before waking the workers, which may be longer than the
+		// scaleToZeroDelay that stands in without it.
 		without := in
 		without.Spec.TargetLatency = nil
 		if w := Decide(without); w.DesiredReplicas > desired {
