@@ -92,6 +92,9 @@ type Result struct {
 	ErrQueues []string
 	// Decision is the replica decision for this reading.
 	Decision autoscale.Decision
+	// RecoveredAfter is the number of failed reads in a row that came
+	// before this successful one; zero when the one before succeeded too.
+	RecoveredAfter int32
 	// CurrentReplicas is the Deployment's replica count as the autoscaler
 	// knows it when Update returns: the caller's, unless the caller read a
 	// Deployment older than the last change Applied, whose count it is then.
@@ -581,6 +584,7 @@ func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now
 			})
 		}
 	}
+	failedBefore := t.state.ConsecutiveFailures
 	ready := t.ReadyReplicas
 	d := autoscale.Decide(autoscale.Input{
 		Now:             now,
@@ -593,6 +597,9 @@ func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now
 	})
 	t.state = d.State
 	t.result = &Result{At: readAt, Stats: ordered, Err: readErr, ErrQueues: errQueues, Decision: d}
+	if readErr == nil {
+		t.result.RecoveredAfter = failedBefore
+	}
 	a.metrics.observeDecision(name, t.result, t.CurrentReplicas)
 	if readErr != nil && readAt.Equal(now) {
 		// A read that failed for this target's queues; a decision made

@@ -229,6 +229,17 @@ func TestAutoscaleRedisDownHolds(t *testing.T) {
 		return conditionIs(getQueueWorker(t, ns, "outage"), queueworkerv1alpha1.ConditionRedisReachable,
 			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
 	})
+	eventually(t, "RedisReachable event that counts the failed reads", func() error {
+		for _, e := range eventsFor(t, ns, "outage") {
+			if e.Reason == queueworkerv1alpha1.ReasonRedisReachable {
+				if strings.Contains(e.Note, "after 0 failed reads") {
+					t.Fatalf("the recovery event counts no failed read: %s", e.Note)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event", queueworkerv1alpha1.ReasonRedisReachable)
+	})
 	// The restarted server kept no data (persistence is off in tests), so
 	// the queue is empty and the workers scale in.
 	waitDeploymentReplicas(t, ns, "outage", 1)

@@ -123,7 +123,7 @@ func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.Q
 	}
 	if !wasReachable {
 		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonRedisReachable, "ReadQueues",
-			"reading the queues again after %d failed reads", res.Decision.State.ConsecutiveFailures)
+			"reading the queues again after %d failed reads", res.RecoveredAfter)
 	}
 	r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionTrue,
 		queueworkerv1alpha1.ReasonRedisReachable, fmt.Sprintf("read %d queues", len(res.Stats)))
