@@ -19,9 +19,13 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -63,6 +67,12 @@ type Target struct {
 	Concurrency int32
 	// CurrentReplicas and ReadyReplicas describe the Deployment.
 	CurrentReplicas, ReadyReplicas int32
+	// DeploymentUID and DeploymentGeneration identify the version of the
+	// Deployment that CurrentReplicas was read from, so that a read from a
+	// cache that has not yet seen the autoscaler's own last write (see
+	// Applied) does not take the count back.
+	DeploymentUID        types.UID
+	DeploymentGeneration int64
 	// LastActiveTime seeds the scale-to-zero delay after an operator
 	// restart, from status.lastActiveTime.
 	LastActiveTime time.Time
@@ -74,17 +84,30 @@ type Result struct {
 	At time.Time
 	// Stats holds the queues in spec order; empty when the read failed.
 	Stats []queue.Stats
-	// Err is the read error, if any.
+	// Err is the read error as far as it concerns this QueueWorker's
+	// queues, if any.
 	Err error
+	// ErrQueues are the QueueWorker's queues whose keys Redis answered with
+	// an error, in spec order; empty when the read failed as a whole.
+	ErrQueues []string
 	// Decision is the replica decision for this reading.
 	Decision autoscale.Decision
+	// RecoveredAfter is the number of failed reads in a row that came
+	// before this successful one; zero when the one before succeeded too.
+	RecoveredAfter int32
+	// CurrentReplicas is the Deployment's replica count as the autoscaler
+	// knows it when Update returns: the caller's, unless the caller read a
+	// Deployment older than the last change Applied, whose count it is then.
+	// The caller compares the decision with it, so that a stale read does
+	// not write, announce and record the same change twice.
+	CurrentReplicas int32
 }
 
 // Autoscaler polls Redis for every autoscaled QueueWorker, one poller per
 // endpoint, and decides their replica counts. It wakes a QueueWorker's
-// reconcile (through Events, a channel source) only when the decision
-// changes, Redis becomes reachable or unreachable, or, at most every
-// StatusInterval, when the queue statistics change. It is a manager
+// reconcile (through Events, a channel source) only for news a user would
+// act on (see wakesLocked), and Update returns the result of the last
+// wake-up, so reconciles for other causes write nothing new. It is a manager
 // runnable: it runs on the leader only.
 type Autoscaler struct {
 	pool *queue.Pool
@@ -96,6 +119,10 @@ type Autoscaler struct {
 	StatusInterval time.Duration
 	// Horizon overrides DefaultDueHorizon.
 	Horizon time.Duration
+
+	// manual leaves the pollers without their goroutines, so that a test
+	// can drive every poll itself (pollAll) on its own clock.
+	manual bool
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -113,11 +140,25 @@ type target struct {
 	state    autoscale.State
 	nextPoll time.Time
 	result   *Result
-	// What the reconcile was last woken for.
-	wokenDesired   int32
-	wokenErr       bool
-	wokenSummary   string
+	// seen is the last successful read of the target's queues, at seenAt;
+	// a change of spec is decided again on it.
+	seen   map[string]queue.Stats
+	seenAt time.Time
+	// written is the Deployment version of the last change Applied.
+	written deploymentVersion
+	// woken is the result the reconcile was last woken for, at
+	// lastStatusWake: what Update returns, so that every reconcile between
+	// two wake-ups writes the same status.
+	woken          *Result
 	lastStatusWake time.Time
+}
+
+// deploymentVersion identifies one write of a Deployment: the generation
+// grows with every change of its spec, and the UID tells a recreated
+// Deployment (whose generation starts again at 1) from the old one.
+type deploymentVersion struct {
+	uid        types.UID
+	generation int64
 }
 
 // poller reads one endpoint's queues.
@@ -125,6 +166,9 @@ type poller struct {
 	client *queue.Client
 	wake   chan struct{}
 	stop   context.CancelFunc
+	// sightings bound each queue's pending age by what this poller saw,
+	// on the operator's clock; guarded by the Autoscaler's mutex.
+	sightings map[string]queue.Sighting
 }
 
 // NewAutoscaler returns an autoscaler that builds its Redis clients with
@@ -155,14 +199,14 @@ func (a *Autoscaler) Start(ctx context.Context) error {
 		delete(a.targets, name)
 	}
 	for key, p := range a.pollers {
-		p.stop()
-		delete(a.pollers, key)
+		a.stopPollerLocked(key, p)
 	}
 	return a.pool.Close()
 }
 
-// Update registers or refreshes an autoscaled QueueWorker and returns its
-// latest result, if Redis has been read for it since it was registered.
+// Update registers or refreshes an autoscaled QueueWorker and returns the
+// result its reconcile was last woken for, nil before the first. A change
+// of spec is decided at once (see redecideLocked) and returned.
 func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, error) {
 	key := a.pool.Key(in.Endpoint, in.Credentials)
 	a.mu.Lock()
@@ -196,7 +240,6 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		// seen the load again.
 		t.state.Recommendations = []autoscale.Recommendation{{Time: now, Replicas: in.CurrentReplicas}}
 		t.state.LastActiveTime = in.LastActiveTime
-		t.wokenDesired = in.CurrentReplicas
 		a.targets[name] = t
 		p := a.pollers[key]
 		if p == nil {
@@ -204,17 +247,49 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		}
 		defer p.nudge()
 	}
+	if ok && in.DeploymentUID == t.written.uid && in.DeploymentGeneration < t.written.generation {
+		// The caller read the Deployment from a cache that has not caught
+		// up with the last change Applied: that change is the current count.
+		in.CurrentReplicas = t.CurrentReplicas
+	}
 	changedInterval := pollInterval(t.Spec) != pollInterval(in.Spec)
+	changedSpec := ok && specChanged(t.Target, in)
 	t.Target = in
 	if changedInterval {
 		t.nextPoll = a.Now()
 		defer a.pollers[key].nudge()
 	}
-	if t.result == nil {
+	if changedSpec && t.result != nil && !a.redecideLocked(name, t) {
+		t.nextPoll = a.Now()
+		defer a.pollers[key].nudge()
+	}
+	if t.woken == nil {
 		return nil, nil
 	}
-	r := *t.result
+	r := *t.woken
+	r.CurrentReplicas = t.CurrentReplicas
 	return &r, nil
+}
+
+// Applied tells the autoscaler that the controller changed name's worker
+// Deployment from from to to replicas at at; written is the Deployment as the
+// API server returned it, nil when unknown. The next decision counts from
+// the new count and finds the change in the step limits' history at once,
+// without waiting for the next reconcile to report the count: a poll in
+// between would otherwise decide from the old count with the step still
+// unspent, and take the change back in the middle of a burst.
+func (a *Autoscaler) Applied(name types.NamespacedName, from, to int32, at time.Time, written metav1.Object) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.targets[name]
+	if !ok {
+		return
+	}
+	t.state = autoscale.Applied(t.state, t.Spec, at, from, to)
+	t.CurrentReplicas = to
+	if written != nil {
+		t.written = deploymentVersion{uid: written.GetUID(), generation: written.GetGeneration()}
+	}
 }
 
 // Remove forgets a QueueWorker that is gone or no longer autoscaled.
@@ -240,16 +315,25 @@ func (a *Autoscaler) dropLocked(name types.NamespacedName, t *target) {
 		}
 	}
 	if p := a.pollers[t.key]; p != nil {
-		p.stop()
-		delete(a.pollers, t.key)
+		a.stopPollerLocked(t.key, p)
 	}
+}
+
+// stopPollerLocked stops a poller and lets go of its metric series.
+func (a *Autoscaler) stopPollerLocked(key queue.EndpointKey, p *poller) {
+	p.stop()
+	delete(a.pollers, key)
+	a.metrics.endpointStopped(key.Label())
 }
 
 func (a *Autoscaler) startPollerLocked(key queue.EndpointKey, c *queue.Client) *poller {
 	ctx, cancel := context.WithCancel(a.ctx)
-	p := &poller{client: c, wake: make(chan struct{}, 1), stop: cancel}
+	p := &poller{client: c, wake: make(chan struct{}, 1), stop: cancel, sightings: map[string]queue.Sighting{}}
 	a.pollers[key] = p
-	go a.runPoller(ctx, key, p)
+	a.metrics.endpointStarted(key.Label())
+	if !a.manual {
+		go a.runPoller(ctx, key, p)
+	}
 	return p
 }
 
@@ -303,12 +387,20 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 		start := time.Now()
 		stats, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, a.horizon())
 		cancel()
-		a.metrics.observeRead(key.String(), time.Since(start), err)
+		took := time.Since(start)
 		if ctx.Err() != nil {
 			return now
 		}
 		var wake []client.Object
 		a.mu.Lock()
+		if a.pollers[key] == p {
+			// Checked under the lock that stopping takes, so that a read
+			// that ends as the poller stops leaves no series behind.
+			a.metrics.observeRead(key.Label(), took)
+		}
+		if err == nil {
+			a.boundAgesLocked(key, p, stats, now)
+		}
 		for _, name := range due {
 			t, ok := a.targets[name]
 			if !ok || t.key != key {
@@ -342,23 +434,157 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 	return next
 }
 
-// decideLocked runs the decision for one target and reports whether its
-// reconcile should wake.
+// boundAgesLocked bounds the pending age of each queue read by what the
+// poller saw of it (see queue.Sighting): the producers' clocks, which
+// pending_since is written with, may be off by minutes. It forgets the
+// queues that no target on the endpoint reads any more.
+func (a *Autoscaler) boundAgesLocked(key queue.EndpointKey, p *poller, stats map[string]queue.Stats, now time.Time) {
+	for q, s := range stats {
+		p.sightings[q], stats[q] = p.sightings[q].Bound(s, now)
+	}
+	read := map[string]bool{}
+	for _, t := range a.targets {
+		if t.key == key {
+			for _, q := range t.Queues {
+				read[q] = true
+			}
+		}
+	}
+	for q := range p.sightings {
+		if !read[q] {
+			delete(p.sightings, q)
+		}
+	}
+}
+
+// specChanged reports a change of what the decision depends on besides
+// the queues' statistics and the Deployment.
+func specChanged(old, in Target) bool {
+	return old.Concurrency != in.Concurrency || !slices.Equal(old.Queues, in.Queues) ||
+		!equality.Semantic.DeepEqual(old.Spec, in.Spec)
+}
+
+// redecideLocked answers a change of t's spec at once instead of one poll
+// interval later, when the reconcile that brings the change would otherwise
+// write the decision made under the old spec (maxReplicas lowered from 20 to
+// 3 would keep 20 for a poll). It decides again on the last successful read
+// when that covered every queue t reads now, and reports whether it did.
+// Otherwise it keeps the last decision within the new bounds, and the
+// caller polls at once.
+func (a *Autoscaler) redecideLocked(name types.NamespacedName, t *target) bool {
+	// The reconcile calling Update writes this result: it is woken now.
+	defer func() { t.woken, t.lastStatusWake = t.result, a.Now() }()
+	if t.seen != nil && !slices.ContainsFunc(t.Queues, func(q string) bool { _, ok := t.seen[q]; return !ok }) {
+		a.runDecisionLocked(name, t, a.Now(), t.seenAt, t.seen, nil)
+		return true
+	}
+	r := *t.result
+	r.Decision = clampDecision(r.Decision, autoscale.SettingsFor(t.Spec, t.Concurrency))
+	t.result = &r
+	return false
+}
+
+// clampDecision keeps d within the bounds of s, as far as Decide would: a
+// fallback may lie below minReplicas.
+func clampDecision(d autoscale.Decision, s autoscale.Settings) autoscale.Decision {
+	lo := s.MinReplicas
+	if d.Rule == autoscale.RuleRedisErrorFallback {
+		lo = 0
+	}
+	n := min(max(d.DesiredReplicas, lo), s.MaxReplicas)
+	switch {
+	case n > d.DesiredReplicas:
+		d.Rule = autoscale.RuleMinReplicas
+	case n < d.DesiredReplicas:
+		d.Rule = autoscale.RuleMaxReplicas
+	default:
+		return d
+	}
+	d.Reason += fmt.Sprintf("; the spec changed: kept within [%d, %d] until the next read", lo, s.MaxReplicas)
+	d.DesiredReplicas = n
+	return d
+}
+
+// decideLocked runs the decision for one target on a read at now and
+// reports whether its reconcile should wake.
 func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time.Time,
 	stats map[string]queue.Stats, readErr error) bool {
+	a.runDecisionLocked(name, t, now, now, stats, readErr)
+	t.nextPoll = now.Add(pollInterval(t.Spec))
+	if !a.wakesLocked(t, now) {
+		return false
+	}
+	t.woken, t.lastStatusWake = t.result, now
+	return true
+}
+
+// wakesLocked reports whether t's latest result differs from the one its
+// reconcile last wrote in what a user would act on. A new replica count,
+// Redis becoming unreachable or reachable, or errors moving to other queues
+// wake it at once. A change of a count, of the deciding rule or of a
+// latency's coarse bucket wakes it at most every StatusInterval. Anything
+// else, such as the age of a task in a paused queue growing by a poll
+// interval, or the reason text restating it, waits for one of those, so a
+// queue that stays non-empty does not rewrite the status on every poll.
+func (a *Autoscaler) wakesLocked(t *target, now time.Time) bool {
+	r, w := t.result, t.woken
+	if w == nil || r.Decision.DesiredReplicas != w.Decision.DesiredReplicas ||
+		(r.Err != nil) != (w.Err != nil) || !slices.Equal(r.ErrQueues, w.ErrQueues) {
+		return true
+	}
+	return statusKey(r) != statusKey(w) && now.Sub(t.lastStatusWake) >= a.statusInterval()
+}
+
+// statusKey is what the status shows of a result, with each latency
+// reduced to its bucket.
+func statusKey(r *Result) string {
+	b := make([]byte, 0, 64*(len(r.Stats)+1))
+	b = fmt.Appendf(b, "%s %d %t;", r.Decision.Rule, r.Decision.Backlog, r.Err != nil)
+	for _, s := range r.Stats {
+		b = fmt.Appendf(b, "%s %d %d %d %d %d %t %t %d;", s.Queue, s.Pending, s.Active, s.Scheduled, s.Retry,
+			s.Archived, s.Paused, s.OldestKnown, latencyBucket(s.OldestPendingAge))
+	}
+	return string(b)
+}
+
+// latencyBuckets are the bounds a latency must cross to be news: within a
+// bucket its growth says nothing a user would act on.
+var latencyBuckets = []time.Duration{
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour,
+}
+
+// latencyBucket is the number of bucket bounds d has reached.
+func latencyBucket(d time.Duration) int {
+	n, _ := slices.BinarySearch(latencyBuckets, d)
+	if n < len(latencyBuckets) && latencyBuckets[n] == d {
+		n++
+	}
+	return n
+}
+
+// runDecisionLocked decides for t at now on stats read at readAt, and keeps
+// the result, the new State and, when t's queues were read, the read.
+func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now, readAt time.Time,
+	stats map[string]queue.Stats, readErr error) {
+	errQueues, readErr := targetError(t.Queues, stats, readErr)
 	obs := autoscale.Observation{Err: readErr}
 	var ordered []queue.Stats
 	if readErr == nil {
+		t.seen, t.seenAt = make(map[string]queue.Stats, len(t.Queues)), readAt
 		for _, q := range t.Queues {
 			s := stats[q]
 			s.Queue = q
+			t.seen[q] = s
 			ordered = append(ordered, s)
 			obs.Queues = append(obs.Queues, autoscale.QueueStats{
 				Name: q, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled, Retry: s.Retry,
-				Paused: s.Paused, OldestPendingAge: s.OldestPendingAge,
+				Paused: s.Paused, OldestPendingAge: s.OldestPendingAge, OldestDueAge: s.OldestDueAge,
 			})
 		}
 	}
+	failedBefore := t.state.ConsecutiveFailures
 	ready := t.ReadyReplicas
 	d := autoscale.Decide(autoscale.Input{
 		Now:             now,
@@ -370,64 +596,36 @@ func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time
 		State:           t.state,
 	})
 	t.state = d.State
-	t.result = &Result{At: now, Stats: ordered, Err: readErr, Decision: d}
-	t.nextPoll = now.Add(pollInterval(t.Spec))
+	t.result = &Result{At: readAt, Stats: ordered, Err: readErr, ErrQueues: errQueues, Decision: d}
+	if readErr == nil {
+		t.result.RecoveredAfter = failedBefore
+	}
 	a.metrics.observeDecision(name, t.result, t.CurrentReplicas)
-
-	wake := d.DesiredReplicas != t.wokenDesired
-	if (readErr != nil) != t.wokenErr {
-		wake = true
+	if readErr != nil && readAt.Equal(now) {
+		// A read that failed for this target's queues; a decision made
+		// again on an earlier read (readAt before now) read nothing.
+		a.metrics.readFailed(name)
 	}
-	summary := summarizeStats(ordered, readErr)
-	if summary != t.wokenSummary && now.Sub(t.lastStatusWake) >= a.statusInterval() {
-		wake = true
-	}
-	if wake {
-		t.wokenDesired = d.DesiredReplicas
-		t.wokenErr = readErr != nil
-		t.wokenSummary = summary
-		t.lastStatusWake = now
-	}
-	return wake
 }
 
-// summarizeStats is what the status shows of a reading, with latencies to
-// the second, so that an unchanged queue does not count as a change.
-func summarizeStats(stats []queue.Stats, err error) string {
-	if err != nil {
-		return "error: " + err.Error()
+// targetError is the error of a read as far as it concerns the queues of
+// one target: the read's own error when it failed as a whole, else the
+// errors of the target's queues, which it lists. The errors of other targets' queues on the
+// same endpoint are theirs: one team's broken key must neither stop another
+// team's scaling nor show up in its status.
+func targetError(queues []string, stats map[string]queue.Stats, readErr error) ([]string, error) {
+	if readErr != nil {
+		return nil, readErr
 	}
-	b := make([]byte, 0, 64*len(stats))
-	for _, s := range stats {
-		b = append(b, s.Queue...)
-		for _, n := range []int64{s.Pending, s.Active, s.Scheduled, s.Retry, s.Archived, int64(s.OldestPendingAge / time.Second)} {
-			b = append(b, ' ')
-			b = appendInt(b, n)
-		}
-		if s.Paused {
-			b = append(b, " paused"...)
-		}
-		b = append(b, ';')
-	}
-	return string(b)
-}
-
-func appendInt(b []byte, n int64) []byte {
-	if n < 0 {
-		b = append(b, '-')
-		n = -n
-	}
-	var digits [20]byte
-	i := len(digits)
-	for {
-		i--
-		digits[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
+	var errs []error
+	var failed []string
+	for _, q := range queues {
+		if err := stats[q].Err; err != nil && !slices.Contains(failed, q) {
+			errs = append(errs, err)
+			failed = append(failed, q)
 		}
 	}
-	return append(b, digits[i:]...)
+	return failed, errors.Join(errs...)
 }
 
 func pollInterval(spec queueworkerv1alpha1.Autoscaling) time.Duration {

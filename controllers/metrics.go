@@ -60,8 +60,11 @@ var (
 	}, objectLabels)
 	metricRedisReadErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "queueworker_redis_read_errors_total",
-		Help: "Failed reads of queue statistics, per Redis endpoint.",
-	}, []string{"endpoint"})
+		Help: "Reads of queue statistics that failed for a QueueWorker's queues, whole or in part.",
+	}, objectLabels)
+	// The endpoint label is queue.EndpointKey.Label: mode, addresses, db,
+	// user and TLS settings, never a credential or its fingerprint, so the
+	// series survive restarts and password rotations.
 	metricRedisReadDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "queueworker_redis_read_duration_seconds",
 		Help:    "Time to read the queue statistics of every QueueWorker due on a Redis endpoint.",
@@ -76,10 +79,13 @@ var (
 var registerMetrics sync.Once
 
 // autoscalerMetrics records the autoscaler's readings and remembers which
-// series belong to a QueueWorker, so they go when it goes.
+// series belong to a QueueWorker or an endpoint, so they go when it goes.
 type autoscalerMetrics struct {
 	mu     sync.Mutex
 	queues map[types.NamespacedName][]string
+	// pollers counts the running pollers per endpoint label: pollers whose
+	// keys differ only in credentials share a label.
+	pollers map[string]int
 }
 
 func newAutoscalerMetrics() *autoscalerMetrics {
@@ -87,14 +93,34 @@ func newAutoscalerMetrics() *autoscalerMetrics {
 		metrics.Registry.MustRegister(metricQueueBacklog, metricQueuePending, metricQueueActive, metricQueueLatency,
 			metricDesiredReplicas, metricCurrentReplicas, metricRedisReadErrors, metricRedisReadDuration, metricScaleEvents)
 	})
-	return &autoscalerMetrics{queues: map[types.NamespacedName][]string{}}
+	return &autoscalerMetrics{queues: map[types.NamespacedName][]string{}, pollers: map[string]int{}}
 }
 
-func (m *autoscalerMetrics) observeRead(endpoint string, d time.Duration, err error) {
-	metricRedisReadDuration.WithLabelValues(endpoint).Observe(d.Seconds())
-	if err != nil {
-		metricRedisReadErrors.WithLabelValues(endpoint).Inc()
+// endpointStarted and endpointStopped count the pollers of an endpoint
+// label; the last one to stop deletes its series.
+func (m *autoscalerMetrics) endpointStarted(endpoint string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pollers[endpoint]++
+}
+
+func (m *autoscalerMetrics) endpointStopped(endpoint string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pollers[endpoint]--; m.pollers[endpoint] > 0 {
+		return
 	}
+	delete(m.pollers, endpoint)
+	metricRedisReadDuration.DeleteLabelValues(endpoint)
+}
+
+func (m *autoscalerMetrics) observeRead(endpoint string, d time.Duration) {
+	metricRedisReadDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// readFailed counts a read that failed for a QueueWorker's queues.
+func (m *autoscalerMetrics) readFailed(name types.NamespacedName) {
+	metricRedisReadErrors.WithLabelValues(name.Namespace, name.Name).Inc()
 }
 
 func (m *autoscalerMetrics) observeDecision(name types.NamespacedName, r *Result, current int32) {
@@ -136,6 +162,7 @@ func (m *autoscalerMetrics) forget(name types.NamespacedName) {
 	delete(m.queues, name)
 	metricDesiredReplicas.DeleteLabelValues(name.Namespace, name.Name)
 	metricCurrentReplicas.DeleteLabelValues(name.Namespace, name.Name)
+	metricRedisReadErrors.DeleteLabelValues(name.Namespace, name.Name)
 }
 
 func (m *autoscalerMetrics) deleteQueue(name types.NamespacedName, q string) {

@@ -18,16 +18,19 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/autoscale"
 	"github.com/queueworker/queueworker-operator/internal/redistest"
 )
 
@@ -226,6 +229,17 @@ func TestAutoscaleRedisDownHolds(t *testing.T) {
 		return conditionIs(getQueueWorker(t, ns, "outage"), queueworkerv1alpha1.ConditionRedisReachable,
 			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
 	})
+	eventually(t, "RedisReachable event that counts the failed reads", func() error {
+		for _, e := range eventsFor(t, ns, "outage") {
+			if e.Reason == queueworkerv1alpha1.ReasonRedisReachable {
+				if strings.Contains(e.Note, "after 0 failed reads") {
+					t.Fatalf("the recovery event counts no failed read: %s", e.Note)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s event", queueworkerv1alpha1.ReasonRedisReachable)
+	})
 	// The restarted server kept no data (persistence is off in tests), so
 	// the queue is empty and the workers scale in.
 	waitDeploymentReplicas(t, ns, "outage", 1)
@@ -267,4 +281,119 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestAutoscaleBadKeyStaysWithItsQueue: two QueueWorkers share one Redis;
+// one's queue has a key of the wrong type. That one holds and says why;
+// the other scales as usual, and nothing in its status or events names the
+// broken queue.
+func TestAutoscaleBadKeyStaysWithItsQueue(t *testing.T) {
+	srv := startRedis(t)
+	ns := createNamespace(t)
+	as := queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
+		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+	}
+	good := autoscaledQueueWorker(ns, "good", srv.Addr, as)
+	bad := autoscaledQueueWorker(ns, "bad", srv.Addr, as)
+	badQueue := bad.Spec.Queues[0].Name
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Set(testCtx, "asynq:{"+badQueue+"}:pending", "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, qw := range []*queueworkerv1alpha1.QueueWorker{bad, good} {
+		if err := k8sClient.Create(testCtx, qw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// mentionsBad fails the test at once if the good QueueWorker's status
+	// or events ever name the broken queue.
+	mentionsBad := func() {
+		t.Helper()
+		got := getQueueWorker(t, ns, "good")
+		for _, c := range got.Status.Conditions {
+			if strings.Contains(c.Message, badQueue) {
+				t.Fatalf("good's %s condition names the broken queue: %s", c.Type, c.Message)
+			}
+		}
+		for _, e := range eventsFor(t, ns, "good") {
+			if strings.Contains(e.Note, badQueue) {
+				t.Fatalf("good's event %s names the broken queue: %s", e.Reason, e.Note)
+			}
+		}
+	}
+
+	eventually(t, "bad holds and names its queue", func() error {
+		got := getQueueWorker(t, ns, "bad")
+		c := apimeta.FindStatusCondition(got.Status.Conditions, queueworkerv1alpha1.ConditionRedisReachable)
+		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, badQueue) ||
+			!strings.Contains(c.Message, "WRONGTYPE") {
+			return fmt.Errorf("RedisReachable %+v", c)
+		}
+		return conditionIs(got, queueworkerv1alpha1.ConditionScalingActive, metav1.ConditionFalse,
+			string(autoscale.RuleRedisErrorHold))
+	})
+	eventually(t, "good reads its queue", func() error {
+		mentionsBad()
+		return conditionIs(getQueueWorker(t, ns, "good"), queueworkerv1alpha1.ConditionRedisReachable,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
+	})
+	enqueue(t, srv.Addr, good.Spec.Queues[0].Name, 6) // ceil(6/2) = 3
+	eventually(t, "good scales on its backlog", func() error {
+		mentionsBad()
+		dep, err := getDeployment(t, ns, "good")
+		if err != nil {
+			return err
+		}
+		if got := ptr.Deref(dep.Spec.Replicas, -1); got != 3 {
+			return fmt.Errorf("replicas %d", got)
+		}
+		return nil
+	})
+	mentionsBad()
+}
+
+// TestAutoscaleStatusQuietOnAStillQueue: a paused queue holding tasks for
+// many polls writes the status once. Each poll finds the tasks a little
+// older, which is no news within a latency bucket; the tasks here were
+// enqueued an hour ago, so the test stays within one bucket.
+func TestAutoscaleStatusQuietOnAStillQueue(t *testing.T) {
+	srv := startRedis(t)
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "still", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 5, PollInterval: dur(100 * time.Millisecond),
+	})
+	q := qw.Spec.Queues[0].Name
+	for range 8 {
+		enqueueAt(t, srv.Addr, q, time.Now().Add(-time.Hour))
+	}
+	if err := inspector(t, srv.Addr).PauseQueue(q); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the paused queue is in the status", func() error {
+		got := getQueueWorker(t, ns, "still")
+		if len(got.Status.Queues) != 1 || !got.Status.Queues[0].Paused || got.Status.Queues[0].Pending != 8 ||
+			got.Status.Queues[0].Latency == nil {
+			return fmt.Errorf("queues %+v", got.Status.Queues)
+		}
+		return conditionIs(got, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionTrue,
+			queueworkerv1alpha1.ReasonRedisReachable)
+	})
+	// Let the writes of the creation settle, then watch about 50 polls and
+	// 5 status intervals go by.
+	time.Sleep(time.Second)
+	before := queueWorkerStatusWrites(ns, "still")
+	if before == 0 {
+		t.Fatal("no status write counted: the counter does not see the operator's writes")
+	}
+	latency := getQueueWorker(t, ns, "still").Status.Latency
+	time.Sleep(5 * time.Second)
+	if n := queueWorkerStatusWrites(ns, "still") - before; n != 0 {
+		t.Errorf("%d status writes while nothing but the tasks' age changed (latency %v, now %v)",
+			n, latency, getQueueWorker(t, ns, "still").Status.Latency)
+	}
 }

@@ -50,21 +50,24 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		clearAutoscalingStatus(qw)
 	} else {
 		res, err := r.Autoscaler.Update(client.ObjectKeyFromObject(qw), Target{
-			Object:          qw,
-			Endpoint:        st.endpoint,
-			Credentials:     st.credentials,
-			Queues:          queuesOf(qw),
-			Spec:            *qw.Spec.Autoscaling,
-			Concurrency:     concurrencyOf(qw),
-			CurrentReplicas: current,
-			ReadyReplicas:   dep.Status.ReadyReplicas,
-			LastActiveTime:  lastActive(qw),
+			Object:               qw,
+			Endpoint:             st.endpoint,
+			Credentials:          st.credentials,
+			Queues:               queuesOf(qw),
+			Spec:                 *qw.Spec.Autoscaling,
+			Concurrency:          concurrencyOf(qw),
+			CurrentReplicas:      current,
+			ReadyReplicas:        dep.Status.ReadyReplicas,
+			DeploymentUID:        dep.UID,
+			DeploymentGeneration: dep.Generation,
+			LastActiveTime:       lastActive(qw),
 		})
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("registering with the autoscaler: %w", err)
 		}
 		r.applyAutoscalingStatus(qw, res)
 		if res != nil {
+			current = res.CurrentReplicas
 			desired = res.Decision.DesiredReplicas
 			cause = fmt.Sprintf("backlog %d: %s", res.Decision.Backlog, res.Decision.Reason)
 		}
@@ -79,11 +82,14 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	if err := r.Client.Patch(ctx, dep, client.MergeFrom(orig)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("scaling the worker Deployment: %w", err)
 	}
+	now := metav1.NewTime(r.now())
+	if qw.Spec.Autoscaling != nil && r.Autoscaler != nil {
+		r.Autoscaler.Applied(client.ObjectKeyFromObject(qw), current, desired, now.Time, dep)
+	}
 	reason := queueworkerv1alpha1.ReasonScaledUp
 	if desired < current {
 		reason = queueworkerv1alpha1.ReasonScaledDown
 	}
-	now := metav1.NewTime(r.now())
 	qw.Status.LastScaleTime = &now
 	countScale(client.ObjectKeyFromObject(qw), current, desired)
 	logf.FromContext(ctx).Info("scaled the workers", "from", current, "to", desired, "cause", cause)
@@ -117,7 +123,7 @@ func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.Q
 	}
 	if !wasReachable {
 		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonRedisReachable, "ReadQueues",
-			"reading the queues again after %d failed reads", res.Decision.State.ConsecutiveFailures)
+			"reading the queues again after %d failed reads", res.RecoveredAfter)
 	}
 	r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionTrue,
 		queueworkerv1alpha1.ReasonRedisReachable, fmt.Sprintf("read %d queues", len(res.Stats)))

@@ -205,9 +205,17 @@ var operatorCreates sync.Map
 
 type writeCounter struct{ next http.RoundTripper }
 
+// statusWrites counts the operator's writes per status subresource path
+// (/apis/.../namespaces/NS/queueworkers/NAME/status).
+var statusWrites sync.Map
+
 func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet {
 		operatorWrites.Add(1)
+		if strings.HasSuffix(req.URL.Path, "/status") {
+			n, _ := statusWrites.LoadOrStore(req.URL.Path, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+		}
 	}
 	if req.Method == http.MethodPost {
 		n, _ := operatorCreates.LoadOrStore(req.URL.Path, new(atomic.Int64))
@@ -241,6 +249,16 @@ func storeBeforeNameRules(t *testing.T, crd string, obj, probe client.Object) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// queueWorkerStatusWrites is the number of status writes the operator sent
+// for one QueueWorker.
+func queueWorkerStatusWrites(ns, name string) int64 {
+	n, ok := statusWrites.Load("/apis/queueworker.io/v1alpha1/namespaces/" + ns + "/queueworkers/" + name + "/status")
+	if !ok {
+		return 0
+	}
+	return n.(*atomic.Int64).Load()
 }
 
 // eventually polls f until it returns nil or the timeout passes.

@@ -338,7 +338,16 @@ type Autoscaling struct {
 	TargetBacklogPerReplica *int32 `json:"targetBacklogPerReplica,omitempty"`
 
 	// TargetLatency is the age the oldest pending task should stay under;
-	// when it is exceeded the workers scale up by the ratio.
+	// when it is exceeded the workers scale up by the ratio. The age comes
+	// from the enqueue time the producer wrote, on its own clock, bounded by
+	// what the operator saw on its clock: no older than the last time the
+	// operator saw the queue empty, no younger than the time since it first
+	// saw the task as the queue's oldest. Until the operator has seen the
+	// queue empty, a producer whose clock runs behind makes tasks look older
+	// than they are. At zero
+	// replicas it is also how long a task (pending, or scheduled or retry
+	// and due) may wait before the workers wake, whatever activationBacklog
+	// says.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="autoscaling.targetLatency must be positive"
@@ -346,7 +355,11 @@ type Autoscaling struct {
 	TargetLatency *metav1.Duration `json:"targetLatency,omitempty"`
 
 	// ActivationBacklog is the backlog above which workers scaled to zero
-	// wake up.
+	// wake up. A smaller backlog wakes them too once its oldest task
+	// (pending, or scheduled or retry and due) has waited targetLatency, or
+	// scaleToZeroDelay when targetLatency is unset: at zero no asynq server
+	// runs, so nothing else would ever serve it, nor move due scheduled and
+	// retry tasks to pending.
 	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=0
 	// +optional
@@ -372,7 +385,8 @@ type Autoscaling struct {
 	ScaleDown *ScalingRules `json:"scaleDown,omitempty"`
 
 	// OnRedisError says what happens when Redis cannot be read. The replicas
-	// are always held at first; never scaled down blind.
+	// are always held at first; never scaled down blind, and a fallback
+	// below the current count scales down only as the scaleDown rules allow.
 	// +optional
 	OnRedisError *OnRedisError `json:"onRedisError,omitempty"`
 }
@@ -407,14 +421,21 @@ type ScalingRules struct {
 // OnRedisError is the autoscaler's answer to Redis being unreachable.
 type OnRedisError struct {
 	// FailureThreshold is the number of consecutive failed reads after which
-	// fallbackReplicas applies.
+	// fallbackReplicas applies. The failures must also have lasted
+	// failureThreshold × pollInterval, and at least 30s, so that a short
+	// poll interval does not turn a blip (a Redis pod rolling over) into an
+	// outage.
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	FailureThreshold int32 `json:"failureThreshold,omitempty"`
 
 	// FallbackReplicas is the replica count after failureThreshold failed
-	// reads. Unset, the current count is held.
+	// reads. Unset, the current count is held. Above the current count it
+	// applies at once; below it, it is a scale-down like any other: the
+	// scaleDown stabilization window keeps the highest recommendation made
+	// before the outage while it is in the window, and scaleDown.maxStep
+	// limits each period.
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	FallbackReplicas *int32 `json:"fallbackReplicas,omitempty"`

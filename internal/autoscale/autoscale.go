@@ -22,6 +22,7 @@ limitations under the License.
 package autoscale
 
 import (
+	"slices"
 	"time"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -52,6 +53,10 @@ type QueueStats struct {
 	// queue is empty or the age is unknown, which turns the latency rule off
 	// for the queue.
 	OldestPendingAge time.Duration
+	// OldestDueAge is how long the earliest scheduled or retry task has been
+	// due; zero when none is. Such a task waits for an asynq server's
+	// forwarder to move it to pending, and at zero replicas none runs.
+	OldestDueAge time.Duration
 }
 
 // Observation is one read of all the queues of a QueueWorker.
@@ -74,8 +79,9 @@ type Input struct {
 	// Concurrency is spec.concurrency: the tasks each worker runs at once.
 	Concurrency int32
 	// CurrentReplicas is the replica count the worker Deployment asks for
-	// now. A hold keeps it, and steps are counted from it; a negative count
-	// reads as zero.
+	// now, including any change the controller applied since the last
+	// decision. A hold keeps it, and steps are counted from it; a negative
+	// count reads as zero.
 	CurrentReplicas int32
 	// ReadyReplicas is the number of ready worker pods, nil when unknown.
 	// The latency rule multiplies it rather than CurrentReplicas: pods that
@@ -101,11 +107,18 @@ type State struct {
 	// as the number of changes.
 	Recommendations []Recommendation
 	// ScaleEvents are the recent replica changes, pruned to the longest
-	// step period; kept only when a step limit is set.
+	// step period; kept only when a step limit is set. Decide never adds to
+	// them: a decision is only a recommendation until the controller has
+	// written it, so Applied records the change once it has been.
 	ScaleEvents []ScaleEvent
 	// ConsecutiveFailures counts failed reads of Redis since the last
 	// successful one.
 	ConsecutiveFailures int32
+	// FailingSince is the time of the first of the ConsecutiveFailures,
+	// zero after a successful read. The fallback waits for the failures to
+	// have lasted Settings.FallbackDelay, not only for their number, so
+	// that a short poll interval does not shorten the outage it takes.
+	FailingSince time.Time
 	// LastActiveTime is the last time a read saw work: a backlog above zero
 	// or a running task, paused queues included. A zero value is replaced by
 	// the first observation's time, so a freshly created worker does not drop
@@ -154,7 +167,8 @@ const (
 	// RuleStepLimit: maxStep per period limits the change.
 	RuleStepLimit Rule = "StepLimit"
 	// RuleActivation: scaled to zero, the workers stay there until the
-	// backlog exceeds activationBacklog, and wake to at least one.
+	// backlog exceeds activationBacklog or a task has waited
+	// Settings.WakeAfter, and wake to at least one.
 	RuleActivation Rule = "Activation"
 	// RuleScaleToZeroDelay: no work, but not for scaleToZeroDelay yet, so
 	// one replica stays.
@@ -164,7 +178,8 @@ const (
 	// RuleRedisErrorHold: Redis could not be read; the count is held.
 	RuleRedisErrorHold Rule = "RedisErrorHold"
 	// RuleRedisErrorFallback: Redis could not be read failureThreshold times
-	// in a row; fallbackReplicas applies.
+	// in a row over at least Settings.FallbackDelay; fallbackReplicas
+	// applies, downward through the scale-down window and steps.
 	RuleRedisErrorFallback Rule = "RedisErrorFallback"
 )
 
@@ -204,11 +219,12 @@ type Decision struct {
 //  4. clamp to [minReplicas, maxReplicas] again, since those are hard limits
 //     even when the current count lies outside them after a spec change;
 //  5. zero: with minReplicas 0, workers at zero wake only for a backlog above
-//     activationBacklog, and go to zero only after scaleToZeroDelay without
-//     work.
+//     activationBacklog or a task that has waited WakeAfter, and go to zero
+//     only after scaleToZeroDelay without work.
 //
 // When Redis cannot be read the count is held, or after failureThreshold
-// failures set to fallbackReplicas; nothing is recommended.
+// failures lasting FallbackDelay moved towards fallbackReplicas; nothing is
+// recommended.
 func Decide(in Input) Decision {
 	s := SettingsFor(in.Spec, in.Concurrency)
 	current := max(in.CurrentReplicas, 0)
@@ -240,7 +256,7 @@ func decideSeen(in Input, s Settings, current int32) Decision {
 	limitSteps(&v, s, events, now, current)
 	clampFinal(&v, s)
 	gateZero(&v, s, sum, st, now, current)
-	st.ScaleEvents = record(events, s, now, v.replicas-current)
+	st.ScaleEvents = events
 
 	return Decision{
 		DesiredReplicas: v.replicas,
@@ -255,33 +271,52 @@ func decideSeen(in Input, s Settings, current int32) Decision {
 // decideBlind decides without a read of Redis. Holding is the only safe
 // answer: scaling down might stop workers in the middle of a burst, scaling
 // up might wake a fleet for nothing. Only the fallback the user configured
-// moves the count, and it is applied as given (clamped to [0, max]), without
-// windows or steps, since it answers a situation the rules cannot see.
+// moves the count, and only once the outage is more than a blip: after
+// failureThreshold failures in a row that have lasted at least
+// Settings.FallbackDelay, so that a Redis pod rolling over in a few hundred
+// milliseconds at a short poll interval does not count as an outage. A
+// fallback above the current count applies at once, since more workers than
+// needed is the safe side; one below it is a scale-down like any other and
+// goes through the scale-down window (the highest recommendation remembered
+// from before the outage still in it) and the scale-down step limits.
 func decideBlind(in Input, s Settings, current int32) Decision {
+	now := in.Now
 	st := State{
-		Recommendations:     prune(in.State.Recommendations, in.Now, s.historyWindow()),
+		Recommendations:     prune(in.State.Recommendations, now, s.historyWindow()),
+		ScaleEvents:         prune(in.State.ScaleEvents, now, s.eventWindow()),
 		ConsecutiveFailures: in.State.ConsecutiveFailures,
+		FailingSince:        in.State.FailingSince,
 		LastActiveTime:      in.State.LastActiveTime,
-		LastErrorTime:       in.Now,
+		LastErrorTime:       now,
+	}
+	if st.ConsecutiveFailures <= 0 || st.FailingSince.IsZero() {
+		st.FailingSince = now
 	}
 	if st.ConsecutiveFailures < maxInt32 {
 		st.ConsecutiveFailures = max(st.ConsecutiveFailures, 0) + 1
 	}
 	n := st.ConsecutiveFailures
+	failing := now.Sub(st.FailingSince)
+	delay := s.FallbackDelay()
 	v := verdict{replicas: current, rule: RuleRedisErrorHold}
 	fallback, ok := s.fallback()
 	switch {
-	case ok && n >= s.FailureThreshold:
-		v.set(fallback, RuleRedisErrorFallback, "Redis read failed (%d in a row, failureThreshold %d): fallback to %d",
-			n, s.FailureThreshold, fallback)
-	case ok:
-		v.set(current, RuleRedisErrorHold, "Redis read failed (%d in a row): holding %d, fallback to %d at failureThreshold %d",
-			n, current, fallback, s.FailureThreshold)
-	default:
+	case !ok:
 		v.set(current, RuleRedisErrorHold, "Redis read failed (%d in a row): holding %d", n, current)
+	case n < s.FailureThreshold || failing < delay:
+		v.set(current, RuleRedisErrorHold,
+			"Redis read failed (%d in a row for %s): holding %d, fallback to %d after %d failures lasting %s",
+			n, short(failing), current, fallback, s.FailureThreshold, short(delay))
+	default:
+		v.set(fallback, RuleRedisErrorFallback,
+			"Redis read failed (%d in a row for %s, failureThreshold %d, at least %s): fallback to %d",
+			n, short(failing), s.FailureThreshold, short(delay), fallback)
+		if fallback < current {
+			stabilize(&v, s, st.Recommendations, now, current)
+			limitSteps(&v, s, st.ScaleEvents, now, current)
+			v.rule = RuleRedisErrorFallback
+		}
 	}
-	events := prune(in.State.ScaleEvents, in.Now, s.eventWindow())
-	st.ScaleEvents = record(events, s, in.Now, v.replicas-current)
 	return Decision{
 		DesiredReplicas: v.replicas,
 		Rule:            v.rule,
@@ -289,6 +324,21 @@ func decideBlind(in Input, s Settings, current int32) Decision {
 		RedisError:      true,
 		State:           st,
 	}
+}
+
+// Applied returns st with the change of the replica count from from to to,
+// written by the controller at at, recorded for the step limits of spec. The
+// controller calls it after the write succeeded, not when Decide recommends
+// the count: a decision that was never applied (the write failed, or a newer
+// decision replaced it) must not use up a step, and one that was applied must
+// use it up even when the next decision comes before the controller's view of
+// the Deployment has caught up. It does not modify st.
+func Applied(st State, spec queueworkerv1alpha1.Autoscaling, at time.Time, from, to int32) State {
+	s := SettingsFor(spec, 0)
+	out := st
+	out.Recommendations = slices.Clone(st.Recommendations)
+	out.ScaleEvents = record(prune(st.ScaleEvents, at, s.eventWindow()), s, at, max(to, 0)-max(from, 0))
+	return out
 }
 
 // summary is one observation reduced to what the rules use.
@@ -301,6 +351,10 @@ type summary struct {
 	// oldestQueue its queue.
 	oldest      time.Duration
 	oldestQueue string
+	// waited is the longest wait of a task over the queues not paused,
+	// pending or due, and waitedQueue its queue.
+	waited      time.Duration
+	waitedQueue string
 }
 
 // summarize adds up the queues. Negative counts, which a correct reader never
@@ -320,6 +374,9 @@ func summarize(queues []QueueStats) summary {
 		sum.backlog = addSat(sum.backlog, max(q.Retry, 0))
 		if q.OldestPendingAge > sum.oldest {
 			sum.oldest, sum.oldestQueue = q.OldestPendingAge, q.Name
+		}
+		if w := max(q.OldestPendingAge, q.OldestDueAge); w > sum.waited {
+			sum.waited, sum.waitedQueue = w, q.Name
 		}
 	}
 	return sum

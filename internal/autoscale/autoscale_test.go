@@ -248,10 +248,6 @@ func TestDecideActivation(t *testing.T) {
 			in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10}, 0, seen(queue(1, 0))), want{1, RuleBacklog}},
 		{"paused backlog does not wake",
 			in(spec, 0, seen(QueueStats{Pending: 100, Paused: true})), want{0, RuleActivation}},
-		{"an old task under the activation backlog does not wake",
-			in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5), TargetLatency: dur(time.Second)},
-				0, seen(QueueStats{Pending: 3, OldestPendingAge: time.Hour})),
-			want{0, RuleActivation}},
 		{"waking beats a scale-up window that remembers zero",
 			with(in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5),
 				ScaleUp: &v1.ScalingRules{StabilizationWindow: dur(time.Minute)}}, 0, seen(queue(6, 0))),
@@ -266,6 +262,49 @@ func TestDecideActivation(t *testing.T) {
 		{"min above zero ignores activation",
 			in(v1.Autoscaling{MinReplicas: ptr.To[int32](2), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5)}, 0, seen(queue(0, 0))),
 			want{2, RuleMinReplicas}},
+	})
+}
+
+// TestDecideWakeOnWait: at zero, a task that has waited targetLatency (or
+// scaleToZeroDelay without one) wakes the workers under the activation
+// backlog, pending or due; paused queues and a young task do not.
+func TestDecideWakeOnWait(t *testing.T) {
+	latency := v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5),
+		TargetLatency: dur(30 * time.Second)}
+	delay := v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](5),
+		ScaleToZeroDelay: dur(2 * time.Minute)}
+	pending := func(age time.Duration) Observation {
+		return seen(QueueStats{Name: "mail", Pending: 3, OldestPendingAge: age})
+	}
+	due := func(age time.Duration) Observation {
+		return seen(QueueStats{Name: "mail", Scheduled: 1, Retry: 1, OldestDueAge: age})
+	}
+	runDecide(t, []decideCase{
+		{"pending just below targetLatency stays", in(latency, 0, pending(30*time.Second-time.Millisecond)), want{0, RuleActivation}},
+		{"pending at targetLatency wakes", in(latency, 0, pending(30*time.Second)), want{1, RuleActivation}},
+		{"pending just above targetLatency wakes", in(latency, 0, pending(30*time.Second+time.Millisecond)), want{1, RuleActivation}},
+		{"pending a day old wakes", in(latency, 0, pending(24*time.Hour)), want{1, RuleActivation}},
+		{"overdue just below targetLatency stays", in(latency, 0, due(30*time.Second-time.Millisecond)), want{0, RuleActivation}},
+		{"overdue at targetLatency wakes", in(latency, 0, due(30*time.Second)), want{1, RuleActivation}},
+		{"overdue just above targetLatency wakes", in(latency, 0, due(30*time.Second+time.Millisecond)), want{1, RuleActivation}},
+		{"without targetLatency, just below scaleToZeroDelay stays", in(delay, 0, pending(2*time.Minute-time.Millisecond)),
+			want{0, RuleActivation}},
+		{"without targetLatency, at scaleToZeroDelay wakes", in(delay, 0, pending(2*time.Minute)), want{1, RuleActivation}},
+		{"without targetLatency, just above scaleToZeroDelay wakes", in(delay, 0, due(2*time.Minute+time.Millisecond)),
+			want{1, RuleActivation}},
+		{"the default scaleToZeroDelay", in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10,
+			ActivationBacklog: ptr.To[int32](5)}, 0, due(5*time.Minute)), want{1, RuleActivation}},
+		{"a paused queue does not wake",
+			in(latency, 0, seen(QueueStats{Name: "mail", Pending: 3, Paused: true, OldestPendingAge: time.Hour, OldestDueAge: time.Hour})),
+			want{0, RuleActivation}},
+		{"an empty queue does not wake at a zero delay",
+			in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ScaleToZeroDelay: dur(0)}, 0, seen(queue(0, 0))),
+			want{0, RuleActivation}},
+		{"a woken count keeps the backlog's recommendation",
+			in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10, ActivationBacklog: ptr.To[int32](20),
+				TargetBacklogPerReplica: ptr.To[int32](2), TargetLatency: dur(time.Second)}, 0,
+				seen(QueueStats{Name: "mail", Pending: 6, OldestPendingAge: time.Minute})),
+			want{3, RuleActivation}},
 	})
 }
 
@@ -427,39 +466,87 @@ func TestDecideStepLimit(t *testing.T) {
 	})
 }
 
-func TestDecideRecordsScaleEvents(t *testing.T) {
+func TestApplied(t *testing.T) {
 	stepped := v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](4)}}
 	cases := []struct {
-		name string
-		in   Input
-		want []ScaleEvent
+		name     string
+		spec     v1.Autoscaling
+		st       State
+		from, to int32
+		want     []ScaleEvent
 	}{
-		{"a change is recorded", in(stepped, 1, seen(queue(40, 0))), []ScaleEvent{{Time: t0, Delta: 4}}},
-		{"no change records nothing", in(stepped, 2, seen(queue(8, 0))), []ScaleEvent{}},
-		{"events older than the period are dropped",
-			with(in(stepped, 2, seen(queue(12, 0))), func(i *Input) {
-				i.State = events(event(time.Minute, 3), event(time.Second, -1))
-			}),
+		{"a change up is recorded", stepped, State{}, 1, 5, []ScaleEvent{{Time: t0, Delta: 4}}},
+		{"a change down is recorded", stepped, State{}, 5, 2, []ScaleEvent{{Time: t0, Delta: -3}}},
+		{"no change records nothing", stepped, State{}, 2, 2, []ScaleEvent{}},
+		{"a negative count reads as zero", stepped, State{}, -3, 2, []ScaleEvent{{Time: t0, Delta: 2}}},
+		{"events older than the period are dropped", stepped, events(event(time.Minute, 3), event(time.Second, -1)), 2, 3,
 			[]ScaleEvent{event(time.Second, -1), {Time: t0, Delta: 1}}},
-		{"without step limits nothing is kept",
-			with(in(v1.Autoscaling{MaxReplicas: 20}, 1, seen(queue(40, 0))), func(i *Input) { i.State = events(event(time.Second, 1)) }),
+		{"without step limits nothing is kept", v1.Autoscaling{MaxReplicas: 20}, events(event(time.Second, 1)), 1, 9,
 			[]ScaleEvent{}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := Decide(c.in).State.ScaleEvents; !reflect.DeepEqual(got, c.want) {
-				t.Errorf("ScaleEvents = %v, want %v", got, c.want)
+			before := cloneState(c.st)
+			got := Applied(c.st, c.spec, t0, c.from, c.to)
+			if !reflect.DeepEqual(got.ScaleEvents, c.want) {
+				t.Errorf("ScaleEvents = %v, want %v", got.ScaleEvents, c.want)
+			}
+			if !reflect.DeepEqual(c.st, before) {
+				t.Errorf("Applied modified its input: %+v", c.st)
 			}
 		})
 	}
 }
 
+// TestDecideRecordsNoScaleEvents: a decision is a recommendation; only
+// Applied spends a step.
+func TestDecideRecordsNoScaleEvents(t *testing.T) {
+	stepped := v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](4)}}
+	for _, obs := range []Observation{seen(queue(40, 0)), failed()} {
+		d := Decide(with(in(stepped, 1, obs), func(i *Input) { i.State = events(event(time.Second, 1)) }))
+		if want := []ScaleEvent{event(time.Second, 1)}; !reflect.DeepEqual(d.State.ScaleEvents, want) {
+			t.Errorf("error %v: ScaleEvents = %v, want %v", obs.Err, d.State.ScaleEvents, want)
+		}
+	}
+}
+
+// TestDecideAfterApplied runs a burst under a step limit as the controller
+// does: decide, apply, decide again before the period is over. The second
+// decision counts from the applied count and with the step used up, so it
+// neither takes back the step nor takes a second one.
+func TestDecideAfterApplied(t *testing.T) {
+	spec := v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](4)}}
+	first := Decide(in(spec, 2, seen(queue(40, 0))))
+	if first.DesiredReplicas != 6 {
+		t.Fatalf("first decision %d, want 6: %s", first.DesiredReplicas, first.Reason)
+	}
+	st := Applied(first.State, spec, t0.Add(100*time.Millisecond), 2, 6)
+	for _, after := range []time.Duration{400 * time.Millisecond, 15*time.Second + 99*time.Millisecond} {
+		d := Decide(Input{Now: t0.Add(after), Spec: spec, Concurrency: 4, CurrentReplicas: 6,
+			Observation: seen(queue(40, 0)), State: st})
+		if d.DesiredReplicas != 6 || d.Rule != RuleStepLimit {
+			t.Errorf("%s later: %d by %s, want 6 by %s: %s", after, d.DesiredReplicas, d.Rule, RuleStepLimit, d.Reason)
+		}
+	}
+	d := Decide(Input{Now: t0.Add(15*time.Second + 100*time.Millisecond), Spec: spec, Concurrency: 4, CurrentReplicas: 6,
+		Observation: seen(queue(40, 0)), State: st})
+	if d.DesiredReplicas != 10 {
+		t.Errorf("one period after the step: %d, want 10: %s", d.DesiredReplicas, d.Reason)
+	}
+}
+
 func TestDecideRedisError(t *testing.T) {
 	fallback := func(replicas, threshold int32) v1.Autoscaling {
-		return v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: threshold, FallbackReplicas: new(replicas)}}
+		return v1.Autoscaling{MaxReplicas: 100, OnRedisError: &v1.OnRedisError{FailureThreshold: threshold, FallbackReplicas: new(replicas)}}
 	}
 	spec := v1.Autoscaling{MaxReplicas: 10}
-	afterFailures := func(i Input, n int32) Input { i.State.ConsecutiveFailures = n; return i }
+	// failing: n failures before this one, the first of them `since` ago.
+	failing := func(i Input, n int32, since time.Duration) Input {
+		i.State.ConsecutiveFailures = n
+		i.State.FailingSince = t0.Add(-since)
+		return i
+	}
+	floor := MinFallbackDelay
 	runDecide(t, []decideCase{
 		{"the first failure holds", in(spec, 3, failed()), want{3, RuleRedisErrorHold}},
 		{"a hold does not scale up blind",
@@ -469,26 +556,124 @@ func TestDecideRedisError(t *testing.T) {
 		{"a hold keeps a count outside the bounds", in(spec, 12, failed()), want{12, RuleRedisErrorHold}},
 		{"a hold at zero stays at zero", in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10}, 0, failed()),
 			want{0, RuleRedisErrorHold}},
-		{"below the threshold holds", afterFailures(in(fallback(5, 3), 3, failed()), 1), want{3, RuleRedisErrorHold}},
-		{"the threshold-th failure falls back", afterFailures(in(fallback(5, 3), 3, failed()), 2), want{5, RuleRedisErrorFallback}},
-		{"past the threshold stays at the fallback", afterFailures(in(fallback(5, 3), 5, failed()), 7), want{5, RuleRedisErrorFallback}},
-		{"the default threshold is 3, before it", afterFailures(in(fallback(5, 0), 3, failed()), 1), want{3, RuleRedisErrorHold}},
-		{"the default threshold is 3, at it", afterFailures(in(fallback(5, 0), 3, failed()), 2), want{5, RuleRedisErrorFallback}},
+		{"a fallback of 1 failure still waits for the floor", in(fallback(5, 1), 3, failed()), want{3, RuleRedisErrorHold}},
+		{"below the threshold holds, however long", failing(in(fallback(5, 3), 3, failed()), 1, time.Hour), want{3, RuleRedisErrorHold}},
+		{"at the threshold, just short of the floor, holds",
+			failing(in(fallback(5, 3), 3, failed()), 2, floor-time.Millisecond), want{3, RuleRedisErrorHold}},
+		{"at the threshold and at the floor falls back", failing(in(fallback(5, 3), 3, failed()), 2, floor),
+			want{5, RuleRedisErrorFallback}},
+		{"at the threshold, past the floor, falls back", failing(in(fallback(5, 3), 3, failed()), 2, floor+time.Millisecond),
+			want{5, RuleRedisErrorFallback}},
+		{"past the threshold stays at the fallback", failing(in(fallback(5, 3), 5, failed()), 7, time.Hour),
+			want{5, RuleRedisErrorFallback}},
+		{"the default threshold is 3, before it", failing(in(fallback(5, 0), 3, failed()), 1, time.Hour), want{3, RuleRedisErrorHold}},
+		{"the default threshold is 3, at it", failing(in(fallback(5, 0), 3, failed()), 2, time.Hour), want{5, RuleRedisErrorFallback}},
+		{"a 300ms blip at a 100ms poll holds",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, 300*time.Millisecond), func(i *Input) {
+				i.Spec.PollInterval = dur(100 * time.Millisecond)
+			}),
+			want{50, RuleRedisErrorHold}},
+		{"threshold times interval above the floor, just short",
+			with(failing(in(fallback(5, 10), 3, failed()), 9, 50*time.Second-time.Millisecond), func(i *Input) {
+				i.Spec.PollInterval = dur(5 * time.Second)
+			}),
+			want{3, RuleRedisErrorHold}},
+		{"threshold times interval above the floor, at it",
+			with(failing(in(fallback(5, 10), 3, failed()), 9, 50*time.Second), func(i *Input) {
+				i.Spec.PollInterval = dur(5 * time.Second)
+			}),
+			want{5, RuleRedisErrorFallback}},
 		{"a fallback below min is honoured",
-			in(v1.Autoscaling{MinReplicas: ptr.To[int32](4), MaxReplicas: 10,
-				OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](0)}}, 6, failed()),
+			failing(in(v1.Autoscaling{MinReplicas: ptr.To[int32](4), MaxReplicas: 10,
+				OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](0)}}, 6, failed()), 1, floor),
 			want{0, RuleRedisErrorFallback}},
 		{"a fallback above max is clamped",
-			in(v1.Autoscaling{MaxReplicas: 4, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](9)}}, 2, failed()),
+			failing(in(v1.Autoscaling{MaxReplicas: 4, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](9)}}, 2, failed()), 1, floor),
 			want{4, RuleRedisErrorFallback}},
-		{"a fallback ignores step limits",
-			in(v1.Autoscaling{MaxReplicas: 10, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](1)},
-				OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](8)}}, 2, failed()),
+		{"an upward fallback ignores step limits and windows",
+			with(failing(in(v1.Autoscaling{MaxReplicas: 10, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](1), StabilizationWindow: dur(time.Hour)},
+				OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](8)}}, 2, failed()), 1, floor),
+				func(i *Input) { i.State.Recommendations = []Recommendation{rec(time.Minute, 2)} }),
 			want{8, RuleRedisErrorFallback}},
-		{"without a fallback a long outage holds", afterFailures(in(spec, 3, failed()), 1000), want{3, RuleRedisErrorHold}},
-		{"a saturated counter holds", afterFailures(in(spec, 3, failed()), math.MaxInt32), want{3, RuleRedisErrorHold}},
-		{"success after failures decides again", afterFailures(in(fallback(5, 3), 5, seen(queue(8, 0))), 9), want{2, RuleBacklog}},
+		{"a downward fallback keeps the highest recommendation of the scale-down window",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
+				i.State.Recommendations = []Recommendation{rec(4*time.Minute, 40), rec(time.Minute, 30)}
+			}),
+			want{40, RuleRedisErrorFallback}},
+		{"a downward fallback after the scale-down window",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
+				i.State.Recommendations = []Recommendation{rec(5*time.Minute, 40)}
+			}),
+			want{2, RuleRedisErrorFallback}},
+		{"a downward fallback takes the scale-down step",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
+				i.Spec.ScaleDown = &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](5)}
+			}),
+			want{45, RuleRedisErrorFallback}},
+		{"a downward fallback with the step used up holds",
+			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
+				i.Spec.ScaleDown = &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](5)}
+				i.State.ScaleEvents = []ScaleEvent{event(5*time.Second, -5)}
+			}),
+			want{50, RuleRedisErrorFallback}},
+		{"without a fallback a long outage holds", failing(in(spec, 3, failed()), 1000, time.Hour), want{3, RuleRedisErrorHold}},
+		{"a saturated counter holds", failing(in(spec, 3, failed()), math.MaxInt32, time.Hour), want{3, RuleRedisErrorHold}},
+		{"success after failures decides again", failing(in(fallback(5, 3), 5, seen(queue(8, 0))), 9, time.Hour), want{2, RuleBacklog}},
 	})
+}
+
+// TestDecideFailingSince: the streak starts at its first failure and ends
+// with a successful read.
+func TestDecideFailingSince(t *testing.T) {
+	spec := v1.Autoscaling{MaxReplicas: 10}
+	earlier := t0.Add(-time.Minute)
+	cases := []struct {
+		name string
+		in   Input
+		want time.Time
+	}{
+		{"the first failure starts it", in(spec, 3, failed()), t0},
+		{"a later failure keeps it",
+			with(in(spec, 3, failed()), func(i *Input) { i.State.ConsecutiveFailures, i.State.FailingSince = 2, earlier }), earlier},
+		{"a failure after a success starts it again",
+			with(in(spec, 3, failed()), func(i *Input) { i.State.ConsecutiveFailures, i.State.FailingSince = 0, earlier }), t0},
+		{"failures without a start (an older State) start it now",
+			with(in(spec, 3, failed()), func(i *Input) { i.State.ConsecutiveFailures = 4 }), t0},
+		{"a success clears it",
+			with(in(spec, 3, seen(queue(8, 0))), func(i *Input) { i.State.ConsecutiveFailures, i.State.FailingSince = 2, earlier }),
+			time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Decide(c.in).State.FailingSince; !got.Equal(c.want) {
+				t.Errorf("FailingSince = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestFallbackDelay(t *testing.T) {
+	cases := []struct {
+		name      string
+		threshold int32
+		interval  time.Duration
+		want      time.Duration
+	}{
+		{"the floor", 3, time.Second, MinFallbackDelay},
+		{"just under the floor", 299, 100 * time.Millisecond, MinFallbackDelay},
+		{"at the floor", 300, 100 * time.Millisecond, MinFallbackDelay},
+		{"above the floor", 301, 100 * time.Millisecond, 30100 * time.Millisecond},
+		{"a huge threshold saturates", math.MaxInt32, 10 * time.Minute, time.Duration(math.MaxInt64)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := SettingsFor(v1.Autoscaling{MaxReplicas: 10, PollInterval: dur(c.interval),
+				OnRedisError: &v1.OnRedisError{FailureThreshold: c.threshold}}, 4)
+			if got := s.FallbackDelay(); got != c.want {
+				t.Errorf("FallbackDelay = %v, want %v", got, c.want)
+			}
+		})
+	}
 }
 
 func TestDecideRedisErrorState(t *testing.T) {
@@ -496,6 +681,7 @@ func TestDecideRedisErrorState(t *testing.T) {
 	before := State{
 		Recommendations:     []Recommendation{rec(10*time.Minute, 9), rec(time.Minute, 4)},
 		ConsecutiveFailures: 1,
+		FailingSince:        t0.Add(-time.Second),
 		LastActiveTime:      earlier,
 	}
 	cases := []struct {
@@ -510,6 +696,7 @@ func TestDecideRedisErrorState(t *testing.T) {
 				Recommendations:     []Recommendation{rec(time.Minute, 4)},
 				ScaleEvents:         []ScaleEvent{},
 				ConsecutiveFailures: 2,
+				FailingSince:        t0.Add(-time.Second),
 				LastActiveTime:      earlier,
 				LastErrorTime:       t0,
 			},
@@ -533,6 +720,7 @@ func TestDecideRedisErrorState(t *testing.T) {
 				Recommendations:     []Recommendation{},
 				ScaleEvents:         []ScaleEvent{},
 				ConsecutiveFailures: math.MaxInt32,
+				FailingSince:        t0,
 				LastActiveTime:      earlier,
 				LastErrorTime:       t0,
 			},
@@ -612,10 +800,19 @@ func TestDecideReason(t *testing.T) {
 		{"redis hold", in(v1.Autoscaling{MaxReplicas: 10}, 3, failed()), "Redis read failed (1 in a row): holding 3"},
 		{"redis hold before the fallback",
 			in(v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: 3, FallbackReplicas: ptr.To[int32](2)}}, 3, failed()),
-			"Redis read failed (1 in a row): holding 3, fallback to 2 at failureThreshold 3"},
-		{"redis fallback",
-			in(v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](2)}}, 3, failed()),
-			"Redis read failed (1 in a row, failureThreshold 1): fallback to 2"},
+			"Redis read failed (1 in a row for 0s): holding 3, fallback to 2 after 3 failures lasting 30s"},
+		{"redis fallback up",
+			with(in(v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](5)}}, 3, failed()),
+				func(i *Input) { i.State.ConsecutiveFailures, i.State.FailingSince = 4, t0.Add(-time.Minute) }),
+			"Redis read failed (5 in a row for 1m0s, failureThreshold 1, at least 30s): fallback to 5"},
+		{"redis fallback down through the window",
+			with(in(v1.Autoscaling{MaxReplicas: 10, OnRedisError: &v1.OnRedisError{FailureThreshold: 1, FallbackReplicas: ptr.To[int32](2)}}, 8, failed()),
+				func(i *Input) {
+					i.State.ConsecutiveFailures, i.State.FailingSince = 4, t0.Add(-time.Minute)
+					i.State.Recommendations = []Recommendation{rec(2*time.Minute, 6)}
+				}),
+			"Redis read failed (5 in a row for 1m0s, failureThreshold 1, at least 30s): fallback to 2; " +
+				"scale-down window 5m0s holds 6 (highest recommendation 6)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

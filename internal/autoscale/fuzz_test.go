@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/utils/ptr"
+
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
 
@@ -108,7 +110,7 @@ func fuzzObservation(b []byte) Observation {
 	}
 	return seen(
 		QueueStats{Name: "a", Pending: pending, Active: int64(b[2]), Scheduled: int64(b[3]), Retry: int64(b[4]),
-			OldestPendingAge: time.Duration(b[5]) * time.Second},
+			OldestPendingAge: time.Duration(b[5]) * time.Second, OldestDueAge: time.Duration(b[4]) * 7 * time.Second},
 		QueueStats{Name: "b", Pending: int64(b[1]), Active: int64(b[2] / 4), Paused: b[6]&flagPaused != 0,
 			OldestPendingAge: time.Duration(b[5]) * 3 * time.Second},
 	)
@@ -131,6 +133,13 @@ func FuzzDecide(f *testing.F) {
 		uint8(0), int16(-1), uint8(0),
 		script(tick(1, 90, 0, 4, 4, 0, 0, 0), tick(5, 90, 0, 0, 0, 0, 0, 0), tick(16, 90, 9, 0, 0, 0, flagNotApply, 0),
 			tick(20, 1, 0, 0, 0, 0, flagMeddle, 25), tick(61, 0, 0, 0, 0, 0, 0, 0), tick(15, 0, 0, 0, 0, 0, 0, 0)))
+	// A long outage that falls back down through the scale-down window
+	// and steps, then up again.
+	f.Add(uint8(1), uint8(30), uint8(2), uint8(0), uint8(255), uint8(0), uint8(255), uint8(60), uint8(0), uint8(2),
+		uint8(0), int16(3), uint8(2),
+		script(tick(1, 40, 0, 0, 0, 0, 0, 0), tick(10, 0, 0, 0, 0, 0, flagErr, 0), tick(20, 0, 0, 0, 0, 0, flagErr, 0),
+			tick(20, 0, 0, 0, 0, 0, flagErr, 0), tick(70, 0, 0, 0, 0, 0, flagErr, 0), tick(20, 0, 0, 0, 0, 0, flagErr, 0),
+			tick(1, 0, 0, 0, 0, 0, flagMeddle, 1), tick(40, 0, 0, 0, 0, 0, flagErr, 0)))
 	f.Add(uint8(1), uint8(39), uint8(8), uint8(0), uint8(255), uint8(10), uint8(255), uint8(255), uint8(0), uint8(0),
 		uint8(0), int16(-1), uint8(0),
 		script(tick(1, 2, 4, 0, 0, 30, flagReady, 1), tick(1, 2, 4, 0, 0, 31, flagReady, 2), tick(1, 2, 4, 0, 0, 90, flagBig, 0),
@@ -159,6 +168,7 @@ func FuzzDecide(f *testing.F) {
 			d := checkDecide(t, s, in)
 			st = d.State
 			if b[6]&flagNotApply == 0 {
+				st = Applied(st, spec, now, current, d.DesiredReplicas)
 				current = d.DesiredReplicas
 			}
 			if b[6]&flagMeddle != 0 {
@@ -193,8 +203,10 @@ func checkDecide(t *testing.T, s Settings, in Input) Decision {
 	return d
 }
 
-// checkBlind: never move on an error, except to the configured fallback;
-// count the failure; remember nothing new.
+// checkBlind: never move on an error, except towards the configured
+// fallback once the failures have lasted; a downward fallback stays within
+// the scale-down steps (checked by checkSteps) and never overshoots; count
+// the failure; remember nothing new.
 func checkBlind(t *testing.T, s Settings, in Input, d Decision) {
 	t.Helper()
 	failures := in.State.ConsecutiveFailures + 1
@@ -204,17 +216,40 @@ func checkBlind(t *testing.T, s Settings, in Input, d Decision) {
 	if d.State.ConsecutiveFailures != failures {
 		t.Fatalf("failures %d after %d, want %d", d.State.ConsecutiveFailures, in.State.ConsecutiveFailures, failures)
 	}
+	since := in.Now
+	if in.State.ConsecutiveFailures > 0 && !in.State.FailingSince.IsZero() {
+		since = in.State.FailingSince
+	}
+	if !d.State.FailingSince.Equal(since) {
+		t.Fatalf("failing since %v, want %v", d.State.FailingSince, since)
+	}
 	if !d.RedisError {
 		t.Fatal("RedisError not set")
 	}
-	want := in.CurrentReplicas
-	if s.FallbackReplicas != nil && failures >= s.FailureThreshold {
-		want = min(max(*s.FallbackReplicas, 0), s.MaxReplicas)
+	current := in.CurrentReplicas
+	fallingBack := s.FallbackReplicas != nil && failures >= s.FailureThreshold && in.Now.Sub(since) >= s.FallbackDelay()
+	switch fallback := min(max(ptr.Deref(s.FallbackReplicas, 0), 0), s.MaxReplicas); {
+	case !fallingBack && d.DesiredReplicas != current:
+		t.Fatalf("on error before the fallback: desired %d, want %d (failures %d since %v, settings %+v)",
+			d.DesiredReplicas, current, failures, since, s)
+	case fallingBack && fallback >= current && d.DesiredReplicas != fallback:
+		t.Fatalf("upward fallback: desired %d, want %d (current %d)", d.DesiredReplicas, fallback, current)
+	case fallingBack && fallback < current && (d.DesiredReplicas < fallback || d.DesiredReplicas > current):
+		t.Fatalf("downward fallback: desired %d outside [%d, %d]", d.DesiredReplicas, fallback, current)
+	case fallingBack && fallback < current:
+		// The scale-down window holds the highest recommendation made
+		// before the outage, as long as it is in the window.
+		highest := fallback
+		for _, r := range in.State.Recommendations {
+			if in.Now.Sub(r.Time) < s.ScaleDown.StabilizationWindow {
+				highest = max(highest, r.Replicas)
+			}
+		}
+		if floor := min(current, highest); d.DesiredReplicas < floor {
+			t.Fatalf("downward fallback to %d below %d, the scale-down window's hold: %s", d.DesiredReplicas, floor, d.Reason)
+		}
 	}
-	if d.DesiredReplicas != want {
-		t.Fatalf("on error: desired %d, want %d (current %d, failures %d, settings %+v)",
-			d.DesiredReplicas, want, in.CurrentReplicas, failures, s)
-	}
+	checkSteps(t, s, in, d)
 	for _, r := range d.State.Recommendations {
 		if !slices.Contains(in.State.Recommendations, r) {
 			t.Fatalf("error path added recommendation %+v", r)
@@ -228,10 +263,12 @@ func checkBlind(t *testing.T, s Settings, in Input, d Decision) {
 func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 	t.Helper()
 	var backlog, active int64
+	var waited time.Duration
 	for _, q := range in.Observation.Queues {
 		active += q.Active
 		if !q.Paused {
 			backlog += q.Pending + q.Active + q.Scheduled + q.Retry
+			waited = max(waited, q.OldestPendingAge, q.OldestDueAge)
 		}
 	}
 	current, desired := in.CurrentReplicas, d.DesiredReplicas
@@ -246,11 +283,14 @@ func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 		t.Fatalf("desired %d takes slots from %d running tasks (current %d): %s", desired, active, current, d.Reason)
 	}
 	if current == 0 && s.MinReplicas == 0 {
-		if backlog <= int64(s.ActivationBacklog) && desired != 0 {
-			t.Fatalf("woke for backlog %d <= activation %d: %s", backlog, s.ActivationBacklog, d.Reason)
+		wake := backlog > int64(s.ActivationBacklog) || (waited > 0 && waited >= s.WakeAfter())
+		if !wake && desired != 0 {
+			t.Fatalf("woke for backlog %d <= activation %d, wait %s < %s: %s",
+				backlog, s.ActivationBacklog, waited, s.WakeAfter(), d.Reason)
 		}
-		if backlog > int64(s.ActivationBacklog) && desired < 1 {
-			t.Fatalf("did not wake for backlog %d > activation %d: %s", backlog, s.ActivationBacklog, d.Reason)
+		if wake && desired < 1 {
+			t.Fatalf("did not wake for backlog %d (activation %d), wait %s (wake after %s): %s",
+				backlog, s.ActivationBacklog, waited, s.WakeAfter(), d.Reason)
 		}
 	}
 	if desired == 0 && current > 0 {
@@ -268,8 +308,11 @@ func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 			t.Fatalf("recommendation %+v outlived the window %s", r, s.historyWindow())
 		}
 	}
-	if s.TargetLatency > 0 {
-		// The latency rule only raises: without it the decision is never higher.
+	if s.TargetLatency > 0 && (current > 0 || s.MinReplicas > 0) {
+		// The latency rule only raises: without it the decision is never
+		// higher. At zero targetLatency is also how long a task may wait
+		// before waking the workers, which may be longer than the
+		// scaleToZeroDelay that stands in without it.
 		without := in
 		without.Spec.TargetLatency = nil
 		if w := Decide(without); w.DesiredReplicas > desired {
@@ -293,7 +336,8 @@ func checkSteps(t *testing.T, s Settings, in Input, d Decision) {
 		return n
 	}
 	switch {
-	case delta > 0 && s.ScaleUp.MaxStep > 0 && d.Rule != RuleMinReplicas && d.Rule != RuleActivation:
+	case delta > 0 && s.ScaleUp.MaxStep > 0 && d.Rule != RuleMinReplicas && d.Rule != RuleActivation &&
+		d.Rule != RuleRedisErrorFallback:
 		if u := used(s.ScaleUp.Period, true); u+delta > int64(s.ScaleUp.MaxStep) {
 			t.Fatalf("up %d with %d used in %s, maxStep %d: %s", delta, u, s.ScaleUp.Period, s.ScaleUp.MaxStep, d.Reason)
 		}

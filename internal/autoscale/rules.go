@@ -175,23 +175,34 @@ func clampFinal(v *verdict, s Settings) {
 // gateZero applies the two rules about zero, which only exist with
 // minReplicas 0 (otherwise the clamp keeps the count above zero). Waking is
 // gated by activationBacklog so that a trickle of tasks does not start a pod
-// for each; once woken, at least one worker runs, whatever the windows and
-// steps say, because work with no worker at all is the one state the
-// autoscaler must not hold. Going to zero waits for scaleToZeroDelay without
-// work, counted from the last work seen or failed read; the windows and steps
-// still apply to it, so zero comes after the later of the delay and the
-// scale-down window.
+// for each; but a task that has waited Settings.WakeAfter wakes the workers
+// whatever the backlog, or a few tasks under the activation backlog would
+// wait forever, and so would due scheduled and retry tasks, which only a
+// running asynq server moves to pending. Once woken, at least one worker
+// runs, whatever the windows and steps say, because work with no worker at
+// all is the one state the autoscaler must not hold. Going to zero waits for
+// scaleToZeroDelay without work, counted from the last work seen or failed
+// read; the windows and steps still apply to it, so zero comes after the
+// later of the delay and the scale-down window.
 func gateZero(v *verdict, s Settings, sum summary, st State, now time.Time, current int32) {
 	if s.MinReplicas > 0 || s.MaxReplicas == 0 {
 		return
 	}
 	if current == 0 {
-		if sum.backlog <= int64(s.ActivationBacklog) {
+		wake := s.WakeAfter()
+		switch {
+		case sum.backlog > int64(s.ActivationBacklog):
+			if v.replicas == 0 {
+				v.set(1, RuleActivation, "backlog %d is above activation backlog %d: waking to 1",
+					sum.backlog, s.ActivationBacklog)
+			}
+		case sum.waited > 0 && sum.waited >= wake:
+			n := max(v.replicas, 1)
+			v.set(n, RuleActivation, "a task of queue %s has waited %s, at least %s: waking to %d",
+				sum.waitedQueue, short(sum.waited), short(wake), n)
+		default:
 			v.replicas = 0
 			v.replace(RuleActivation, "backlog %d is not above activation backlog %d: staying at zero",
-				sum.backlog, s.ActivationBacklog)
-		} else if v.replicas == 0 {
-			v.set(1, RuleActivation, "backlog %d is above activation backlog %d: waking to 1",
 				sum.backlog, s.ActivationBacklog)
 		}
 		return

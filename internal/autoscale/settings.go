@@ -17,6 +17,7 @@ limitations under the License.
 package autoscale
 
 import (
+	"math"
 	"time"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -39,6 +40,11 @@ const (
 	DefaultScaleDownWindow  = 5 * time.Minute
 	DefaultStepPeriod       = 15 * time.Second
 	DefaultFailureThreshold = 3
+	// MinFallbackDelay is the shortest outage that applies
+	// onRedisError.fallbackReplicas, whatever failureThreshold times
+	// pollInterval comes to: long enough for a managed Redis to fail over
+	// or roll a pod without the workers following every blip.
+	MinFallbackDelay = 30 * time.Second
 )
 
 // defaultConcurrency mirrors the CRD default of spec.concurrency; the
@@ -73,7 +79,7 @@ type Settings struct {
 	ScaleDown DirectionSettings
 
 	// FailureThreshold is the consecutive failed reads after which
-	// FallbackReplicas applies.
+	// FallbackReplicas applies, once they have also lasted FallbackDelay.
 	FailureThreshold int32
 	// FallbackReplicas is nil when Redis errors hold the current count.
 	FallbackReplicas *int32
@@ -167,6 +173,28 @@ func (s Settings) fallback() (int32, bool) {
 		return 0, false
 	}
 	return min(max(*s.FallbackReplicas, 0), s.MaxReplicas), true
+}
+
+// FallbackDelay is how long the failed reads must have lasted before
+// FallbackReplicas applies: failureThreshold poll intervals, at least
+// MinFallbackDelay, saturating rather than overflowing for a huge threshold.
+func (s Settings) FallbackDelay() time.Duration {
+	n := time.Duration(max(s.FailureThreshold, 1))
+	if s.PollInterval > 0 && n > time.Duration(math.MaxInt64)/s.PollInterval {
+		return time.Duration(math.MaxInt64)
+	}
+	return max(n*s.PollInterval, MinFallbackDelay)
+}
+
+// WakeAfter is how long a task may wait while the workers are at zero
+// before they wake, whatever the activation backlog: targetLatency when
+// set, since that is the wait the user asked for, else scaleToZeroDelay, the
+// time the user accepts workers idling, and so a fair time for work to wait.
+func (s Settings) WakeAfter() time.Duration {
+	if s.TargetLatency > 0 {
+		return s.TargetLatency
+	}
+	return s.ScaleToZeroDelay
 }
 
 // historyWindow is how long recommendations must be remembered.

@@ -60,6 +60,17 @@ type EndpointKey struct {
 
 // String renders the key for logs and events.
 func (k EndpointKey) String() string {
+	if k.Secret == "" {
+		return k.Label()
+	}
+	return k.Label() + " secret=" + k.Secret
+}
+
+// Label renders the key without the secret fingerprint: the same in every
+// process and across password rotations, so it suits a metric label that
+// must not multiply with restarts. Keys that differ only in their
+// credentials share it.
+func (k EndpointKey) Label() string {
 	var b strings.Builder
 	b.WriteString(k.Mode)
 	b.WriteString(" ")
@@ -79,9 +90,6 @@ func (k EndpointKey) String() string {
 		if k.InsecureSkipVerify {
 			b.WriteString(" insecureSkipVerify")
 		}
-	}
-	if k.Secret != "" {
-		b.WriteString(" secret=" + k.Secret)
 	}
 	return b.String()
 }

@@ -153,6 +153,23 @@ func TestPoolKeysByEndpointAndCredentials(t *testing.T) {
 	}
 }
 
+// TestEndpointKeyLabel: the label names the endpoint without the secret
+// fingerprint, so it is the same in every process and for every password.
+func TestEndpointKeyLabel(t *testing.T) {
+	ep := resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: "redis:6379", DB: 2, Username: "op", TLS: true}
+	k1 := NewPool(nil).Key(ep, Credentials{Password: "old"})
+	k2 := NewPool(nil).Key(ep, Credentials{Password: "new"})
+	if k1 == k2 {
+		t.Fatal("keys with different passwords are equal")
+	}
+	want := "standalone redis:6379 db=2 user=op tls"
+	for _, k := range []EndpointKey{k1, k2} {
+		if got := k.Label(); got != want {
+			t.Errorf("Label = %q, want %q", got, want)
+		}
+	}
+}
+
 func TestEndpointKeyHidesSecrets(t *testing.T) {
 	pki := newTestPKI(t)
 	ep := resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: "redis:6379", Username: "op", TLS: true}
@@ -340,7 +357,7 @@ func TestClientReadSharesOneReadPerTick(t *testing.T) {
 	if got, want := h.pipelines.Load(), int64(2); got != want {
 		t.Errorf("%d users in one tick: %d round trips, want %d", users, got, want)
 	}
-	if got, want := h.commands.Load(), int64(9*len(all)); got != want {
+	if got, want := h.commands.Load(), int64(11*len(all)); got != want {
 		t.Errorf("commands = %d, want %d (every registered queue once)", got, want)
 	}
 

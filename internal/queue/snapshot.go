@@ -69,7 +69,9 @@ type Snapshot struct {
 //
 // A failed read is kept like a successful one: every caller within maxAge
 // gets its error, and Redis sees one failing attempt per poll, not one per
-// QueueWorker. With maxAge 0 only a read stamped at now or later answers.
+// QueueWorker. An error of one queue's keys is not a failed read: it comes
+// back in that queue's Stats.Err, to the callers that asked for that queue.
+// With maxAge 0 only a read stamped at now or later answers.
 //
 // ctx bounds only the wait: a read under way runs to completion for the
 // other callers, within the client's dial and I/O timeouts.

@@ -18,9 +18,10 @@ limitations under the License.
 // one pooled Redis client per endpoint.
 //
 // A read costs at most two round trips whatever the number of queues: one
-// pipeline of O(1) and O(log n) commands for every queue, then, only for
-// queues with pending tasks, one pipeline reading the oldest task's enqueue
-// time. It never uses asynq's Inspector.GetQueueInfo, whose MEMORY USAGE
+// pipeline of O(1) and O(log n) commands for every queue (the counts, the
+// tail of the pending list and the earliest scheduled and retry task), then,
+// only for queues with pending tasks, one pipeline reading the oldest
+// task's enqueue time. It never uses asynq's Inspector.GetQueueInfo, whose MEMORY USAGE
 // sampling is too heavy for a once-a-second poll.
 //
 // Round trips in detail: in standalone and sentinel mode, two per
@@ -38,11 +39,11 @@ limitations under the License.
 // every QueueWorker on that endpoint share one read per poll.
 //
 // The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
-// ZCARD, EXISTS, LINDEX, GET and HGET. An ACL user needs only those and the
-// ones a new connection sends, for example:
+// ZCARD, ZRANGE (0 0 WITHSCORES), EXISTS, LINDEX, GET and HGET. An ACL user
+// needs only those and the ones a new connection sends, for example:
 //
 //	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
-//	  +llen +zcount +zcard +exists +lindex +get +hget
+//	  +llen +zcount +zcard +zrange +exists +lindex +get +hget
 //	  +hello +auth +client|setname +ping +select
 //
 // plus +cluster|slots in cluster mode, where go-redis loads the slot map.
@@ -52,6 +53,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +83,16 @@ type Stats struct {
 	// OldestPendingAge is how long the oldest pending task has waited, zero
 	// when nothing is pending or the age is unknown.
 	OldestPendingAge time.Duration
+	// Tail is the id of the task at the tail of the pending list, the
+	// oldest one; empty when nothing is pending. Sighting uses it to bound
+	// OldestPendingAge by what the reader itself saw.
+	Tail string
+	// OldestDueAge is how long the earliest scheduled or retry task has been
+	// due without being moved to pending, to the second (asynq scores them
+	// in whole seconds); zero when none is overdue. asynq's forwarder, which
+	// runs inside every asynq server, moves due tasks every few seconds, so
+	// an age that keeps growing means no server is running.
+	OldestDueAge time.Duration
 	// OldestKnown is false when tasks are pending but the oldest one's
 	// enqueue time could not be read. asynq drops it when a worker takes a
 	// task and does not restore it when a graceful shutdown puts the task
@@ -95,6 +107,13 @@ type Stats struct {
 	// It is zero for a queue that never processed a task, and it wraps to 1
 	// at MaxInt64, so a caller must treat a decrease as a reset.
 	Processed int64
+	// Err is set when Redis answered a command on this queue's keys with an
+	// error, such as WRONGTYPE for a key that is not what asynq writes or
+	// NOPERM for a key outside an ACL user's patterns; the other fields are
+	// then zero. It concerns this queue alone: the other queues of the read
+	// are sound, and a caller that serves several users of an endpoint must
+	// not fail the users of other queues for it.
+	Err error
 }
 
 // queueReads holds the commands of the first pipeline for one queue.
@@ -109,11 +128,21 @@ type queueReads struct {
 	paused    *redis.IntCmd
 	tail      *redis.StringCmd
 	processed *redis.StringCmd
-	since     *redis.StringCmd
+	// firstScheduled and firstRetry hold the earliest member of each set
+	// with its due time.
+	firstScheduled *redis.ZSliceCmd
+	firstRetry     *redis.ZSliceCmd
+	since          *redis.StringCmd
+	// err is the queue's own error, see Stats.Err.
+	err error
 }
 
 // ReadStats reads the statistics of every named queue, with each name read
-// once however often it appears. Scheduled and retry tasks count when they
+// once however often it appears. An error reply to a command on one queue's
+// keys fails only that queue (Stats.Err); the returned error is for a read
+// that failed as a whole: the connection, the server's state (loading,
+// failing over, cluster down) or the credentials. It names no queue, since
+// it concerns them all. Scheduled and retry tasks count when they
 // are due at or before now+horizon, compared in whole Unix seconds as asynq
 // scores them; horizon 0 counts the overdue tasks asynq's forwarder has not
 // moved to pending yet.
@@ -156,6 +185,10 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			paused:    pipe.Exists(ctx, k.paused),
 			tail:      pipe.LIndex(ctx, k.pending, -1),
 			processed: pipe.Get(ctx, k.processed),
+			// ZRANGE 0 0 is O(log n): the due time of the task that has
+			// waited longest, in the same round trip.
+			firstScheduled: pipe.ZRangeWithScores(ctx, k.scheduled, 0, 0),
+			firstRetry:     pipe.ZRangeWithScores(ctx, k.retry, 0, 0),
 		}
 	}
 	execErr := execPipeline(ctx, pipe)
@@ -163,32 +196,48 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	second := rdb.Pipeline()
 	for i := range reads {
 		r := &reads[i]
-		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail, r.processed); err != nil {
-			return nil, fmt.Errorf("queue %q: %w", r.queue, err)
+		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail, r.processed,
+			r.firstScheduled, r.firstRetry); err != nil {
+			if !isQueueError(err) {
+				return nil, err
+			}
+			r.err = fmt.Errorf("queue %q: %w", r.queue, err)
+			continue
 		}
 		if id := r.tail.Val(); id != "" {
 			r.since = second.HGet(ctx, r.keys.taskPrefix+id, pendingSinceField)
 		}
 	}
-	if execErr != nil {
+	// A command's error has been dealt with above; what is left is the
+	// connection's (see execPipeline).
+	if execErr != nil && !isQueueError(execErr) {
 		return nil, execErr
 	}
 	if second.Len() > 0 {
 		execErr = execPipeline(ctx, second)
 		for i := range reads {
-			if r := &reads[i]; r.since != nil {
-				if err := firstError(r.since); err != nil {
-					return nil, fmt.Errorf("queue %q: %w", r.queue, err)
+			r := &reads[i]
+			if r.since == nil {
+				continue
+			}
+			if err := firstError(r.since); err != nil {
+				if !isQueueError(err) {
+					return nil, err
 				}
+				r.err = fmt.Errorf("queue %q: %w", r.queue, err)
 			}
 		}
-		if execErr != nil {
+		if execErr != nil && !isQueueError(execErr) {
 			return nil, execErr
 		}
 	}
 
 	for i := range reads {
 		r := &reads[i]
+		if r.err != nil {
+			out[r.queue] = Stats{Queue: r.queue, Err: r.err}
+			continue
+		}
 		s := Stats{
 			Queue:     r.queue,
 			Pending:   r.pending.Val(),
@@ -201,6 +250,8 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 		// A counter that does not parse is not worth failing the read that
 		// scaling depends on; it reads as zero.
 		s.Processed, _ = strconv.ParseInt(r.processed.Val(), 10, 64)
+		s.OldestDueAge = max(overdue(r.firstScheduled.Val(), now), overdue(r.firstRetry.Val(), now))
+		s.Tail = r.tail.Val()
 		if r.since == nil {
 			// No tail: the queue was empty, or it emptied between LLEN and
 			// LINDEX.
@@ -212,6 +263,21 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	}
 	return out, nil
 }
+
+// overdue is how long the first member of a set scored by due time in Unix
+// seconds has been due at now; zero when the set is empty or nothing is due.
+func overdue(first []redis.Z, now time.Time) time.Duration {
+	if len(first) == 0 || math.IsNaN(first[0].Score) || first[0].Score > float64(now.Unix()) {
+		return 0
+	}
+	// A score far in the past would overflow a Duration; a century is
+	// overdue enough.
+	due := time.Unix(int64(max(first[0].Score, float64(now.Unix()-maxOverdueSeconds))), 0)
+	return max(now.Sub(due), 0)
+}
+
+// maxOverdueSeconds bounds OldestDueAge at a hundred years.
+const maxOverdueSeconds = 100 * 365 * 24 * 3600
 
 // pendingAge turns a pending_since value into an age at now. An empty or
 // malformed value is unknown; a value after now (clocks of the worker
@@ -239,6 +305,25 @@ func execPipeline(ctx context.Context, pipe redis.Pipeliner) error {
 		return err
 	}
 	return nil
+}
+
+// isQueueError reports whether err, the error of a command on a queue's
+// keys, is about those keys rather than the connection or the server as a
+// whole: an error reply from Redis, except the replies that any command
+// would get (authentication, loading, failover, cluster state, redirects,
+// too many clients).
+func isQueueError(err error) bool {
+	if _, ok := errors.AsType[redis.Error](err); !ok {
+		return false
+	}
+	if _, moved := redis.IsMovedError(err); moved {
+		return false
+	}
+	if _, ask := redis.IsAskError(err); ask {
+		return false
+	}
+	return !redis.IsAuthError(err) && !redis.IsLoadingError(err) && !redis.IsClusterDownError(err) &&
+		!redis.IsTryAgainError(err) && !redis.IsMasterDownError(err) && !redis.IsMaxClientsError(err)
 }
 
 // firstError returns the first error of cmds other than redis.Nil, which

@@ -70,6 +70,46 @@ func TestReadStatsDueWithinHorizon(t *testing.T) {
 	}
 }
 
+// TestReadStatsOldestDue: how long the earliest scheduled or retry task has
+// been due, in whole seconds as asynq scores it, the larger of the two sets.
+func TestReadStatsOldestDue(t *testing.T) {
+	base := now.Unix()
+	tests := []struct {
+		name             string
+		scheduled, retry []int64
+		want             time.Duration
+	}{
+		{name: "no tasks", want: 0},
+		{name: "due in the future", scheduled: []int64{base + 1}, retry: []int64{base + 60}, want: 0},
+		{name: "due this second", scheduled: []int64{base}, want: 500 * time.Millisecond},
+		{name: "a scheduled task a minute overdue", scheduled: []int64{base + 30, base - 60}, want: 60*time.Second + 500*time.Millisecond},
+		{name: "a retry an hour overdue", scheduled: []int64{base - 60}, retry: []int64{base - 3600, base + 5},
+			want: time.Hour + 500*time.Millisecond},
+		{name: "a score from the epoch", retry: []int64{0}, want: now.Sub(time.Unix(0, 0))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := newReader(t)
+			ctx := t.Context()
+			k := keysFor("q")
+			for key, scores := range map[string][]int64{k.scheduled: tt.scheduled, k.retry: tt.retry} {
+				for i, score := range scores {
+					if err := rdb.ZAdd(ctx, key, redis.Z{Score: float64(score), Member: fmt.Sprint("t", i)}).Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			got, err := ReadStats(ctx, rdb, []string{"q"}, now, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := got["q"].OldestDueAge; d != tt.want {
+				t.Errorf("OldestDueAge = %v, want %v", d, tt.want)
+			}
+		})
+	}
+}
+
 func TestReadStatsOldestPending(t *testing.T) {
 	ns := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).UnixNano(), 10) }
 	tests := []struct {
@@ -181,9 +221,9 @@ func TestReadStatsArguments(t *testing.T) {
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, []string{"a", "b"}) {
 		t.Errorf("queues read = %v, want [a b]", keys)
 	}
-	// Eight commands per distinct queue; both are empty, so no HGET.
-	if c := h.commands.Load(); c != 16 {
-		t.Errorf("sent %d commands for 2 distinct queues, want 16", c)
+	// Ten commands per distinct queue; both are empty, so no HGET.
+	if c := h.commands.Load(); c != 20 {
+		t.Errorf("sent %d commands for 2 distinct queues, want 20", c)
 	}
 
 	for _, tt := range []struct {
@@ -236,7 +276,7 @@ func TestReadStatsRoundTrips(t *testing.T) {
 				if d := h.dials.Load(); d != 0 {
 					t.Errorf("dials = %d, want 0 on a warm client", d)
 				}
-				if c, want := h.commands.Load(), int64(8*n+nonEmpty); c != want {
+				if c, want := h.commands.Load(), int64(10*n+nonEmpty); c != want {
 					t.Errorf("commands = %d, want %d", c, want)
 				}
 				var pending int64
@@ -288,6 +328,7 @@ func TestReadStatsCommandsPerTick(t *testing.T) {
 		"llen":   2 * n,
 		"zcount": 2 * n,
 		"zcard":  n,
+		"zrange": 2 * n,
 		"exists": n,
 		"lindex": n,
 		"get":    n,
@@ -362,5 +403,78 @@ func TestReadStatsServerDown(t *testing.T) {
 	}
 	if got["q"].Pending != 1 {
 		t.Errorf("after restart: pending = %d, want 1", got["q"].Pending)
+	}
+}
+
+// TestReadStatsQueueError: an error reply on one queue's keys fails that
+// queue alone, in either pipeline, and the other queues read as usual.
+func TestReadStatsQueueError(t *testing.T) {
+	since := strconv.FormatInt(now.Add(-time.Minute).UnixNano(), 10)
+	tests := []struct {
+		name   string
+		poison func(t *testing.T, rdb redis.UniversalClient)
+	}{
+		{"a string where the pending list belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			if err := rdb.Set(t.Context(), keysFor("bad").pending, "x", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a list where the scheduled set belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			if err := rdb.RPush(t.Context(), keysFor("bad").scheduled, "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a string where the oldest task's hash belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			k := keysFor("bad")
+			if err := rdb.LPush(t.Context(), k.pending, "t1").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.Set(t.Context(), k.taskPrefix+"t1", "x", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := newReader(t)
+			pushPending(t, rdb, "good", task{"g1", since}, task{"g2", since})
+			tt.poison(t, rdb)
+			got, err := ReadStats(t.Context(), rdb, []string{"good", "bad", "empty"}, now, 0)
+			if err != nil {
+				t.Fatalf("the read failed as a whole: %v", err)
+			}
+			if g := got["good"]; g.Err != nil || g.Pending != 2 || g.OldestPendingAge != time.Minute {
+				t.Errorf("good = %+v, want 2 pending a minute old and no error", g)
+			}
+			if e := got["empty"]; e != (Stats{Queue: "empty", OldestKnown: true}) {
+				t.Errorf("empty = %+v", e)
+			}
+			b := got["bad"]
+			if b.Err == nil || !strings.Contains(b.Err.Error(), "WRONGTYPE") || !strings.Contains(b.Err.Error(), `"bad"`) {
+				t.Fatalf("bad = %+v, want a WRONGTYPE error naming the queue", b)
+			}
+			if b != (Stats{Queue: "bad", Err: b.Err}) {
+				t.Errorf("bad = %+v, want nothing but the error", b)
+			}
+		})
+	}
+}
+
+// TestReadStatsWholeError: a failure of the connection fails the read as a
+// whole and names no queue, since it concerns them all.
+func TestReadStatsWholeError(t *testing.T) {
+	ep := standalone()
+	ep.Addr = "127.0.0.1:1"
+	rdb, err := NewUniversalClient(ep, Credentials{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rdb.Close() }()
+	got, err := ReadStats(t.Context(), rdb, []string{"a", "b"}, now, 0)
+	if err == nil {
+		t.Fatalf("got %v and no error", got)
+	}
+	if strings.Contains(err.Error(), `"a"`) || strings.Contains(err.Error(), `"b"`) {
+		t.Errorf("error %q names a queue", err)
 	}
 }

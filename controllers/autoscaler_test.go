@@ -1,0 +1,545 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/autoscale"
+	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+)
+
+// These tests drive an Autoscaler's polls by hand on a clock of their own,
+// against a real redis-server: every poll happens exactly when the test says,
+// so a sequence of decisions is reproducible without sleeping.
+
+// fakeClock is a clock the test moves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// manualAutoscaler returns an autoscaler whose pollers only poll when the
+// test calls pollAll, and its clock, which starts at the real time so that
+// the enqueue times asynq writes are recent.
+func manualAutoscaler(t *testing.T) (*Autoscaler, *fakeClock) {
+	t.Helper()
+	a := NewAutoscaler(queue.NewPool(nil))
+	a.manual = true
+	clock := &fakeClock{now: time.Now()}
+	a.Now = clock.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("stopping the autoscaler: %v", err)
+		}
+	})
+	return a, clock
+}
+
+// pollAll runs one poll of every endpoint at the clock's time, as the
+// pollers do, and drops the wake-ups it sends.
+func pollAll(t *testing.T, a *Autoscaler) {
+	t.Helper()
+	a.mu.Lock()
+	pollers := maps.Clone(a.pollers)
+	a.mu.Unlock()
+	for k, p := range pollers {
+		a.pollOnce(t.Context(), k, p)
+	}
+	for {
+		select {
+		case <-a.Events:
+		default:
+			return
+		}
+	}
+}
+
+// startRedis runs a private redis-server for one test.
+func startRedis(t *testing.T) *redistest.Server {
+	t.Helper()
+	srv, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// testTarget is a Target on addr with the given queues.
+func testTarget(name types.NamespacedName, addr string, as queueworkerv1alpha1.Autoscaling, current int32, queues ...string) Target {
+	qw := &queueworkerv1alpha1.QueueWorker{}
+	qw.Namespace, qw.Name = name.Namespace, name.Name
+	return Target{
+		Object:          qw,
+		Endpoint:        resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: addr},
+		Queues:          queues,
+		Spec:            as,
+		Concurrency:     4,
+		CurrentReplicas: current,
+		ReadyReplicas:   current,
+	}
+}
+
+// update calls Update and fails the test on an error.
+func update(t *testing.T, a *Autoscaler, name types.NamespacedName, in Target) *Result {
+	t.Helper()
+	res, err := a.Update(name, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// latest is the autoscaler's latest result for name, which Update returns
+// only once it has woken the reconcile for it.
+func latest(a *Autoscaler, name types.NamespacedName) *Result {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.targets[name].result
+}
+
+// TestAutoscalerStepCountsFromApplied: under a step limit, a poll between
+// the scale patch and the next reconcile decides from the applied count
+// with the step used up. Deciding from the count before the patch took the
+// step back in the middle of a burst (40 pending, maxStep 4: 6, then 2).
+func TestAutoscalerStepCountsFromApplied(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "steps", Name: "burst"}
+	as := queueworkerv1alpha1.Autoscaling{
+		MaxReplicas: 20, PollInterval: dur(100 * time.Millisecond),
+		ScaleUp: &queueworkerv1alpha1.ScalingRules{MaxStep: ptr.To[int32](4)},
+	}
+	enqueue(t, srv.Addr, "burst", 40)
+	in := testTarget(name, srv.Addr, as, 2, "burst")
+	update(t, a, name, in)
+	pollAll(t, a)
+	res := update(t, a, name, in)
+	if res == nil || res.Decision.DesiredReplicas != 6 {
+		t.Fatalf("first decision %+v, want 6", res)
+	}
+	// The reconcile patches the Deployment to 6 and says so.
+	a.Applied(name, 2, 6, clock.Now(), nil)
+
+	for range 4 {
+		clock.Add(100 * time.Millisecond)
+		pollAll(t, a)
+		d := latest(a, name).Decision
+		if d.DesiredReplicas != 6 {
+			t.Fatalf("%s after the patch: %d by %s, want 6: %s", clock.Now().Sub(res.At), d.DesiredReplicas, d.Rule, d.Reason)
+		}
+	}
+}
+
+// TestAutoscalerIgnoresStaleCurrent: a reconcile that read the Deployment
+// from a cache older than the last applied change does not take the count
+// back; a newer version, or another Deployment, does set it.
+func TestAutoscalerIgnoresStaleCurrent(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "steps", Name: "stale"}
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 20}
+	in := testTarget(name, srv.Addr, as, 2, "stale")
+	in.DeploymentUID, in.DeploymentGeneration = "uid-1", 3
+	update(t, a, name, in)
+	written := &queueworkerv1alpha1.QueueWorker{}
+	written.UID, written.Generation = "uid-1", 4
+	a.Applied(name, 2, 6, clock.Now(), written)
+
+	current := func() int32 {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.targets[name].CurrentReplicas
+	}
+	pollAll(t, a)
+	if res := update(t, a, name, in); res == nil || res.CurrentReplicas != 6 {
+		t.Errorf("after a stale read: Update returned %+v, want current 6, so the change is not written again", res)
+	}
+	if got := current(); got != 6 {
+		t.Errorf("after a stale read: current %d, want the applied 6", got)
+	}
+	newer := in
+	newer.CurrentReplicas, newer.DeploymentGeneration = 9, 5
+	update(t, a, name, newer)
+	if got := current(); got != 9 {
+		t.Errorf("after a newer read: current %d, want 9", got)
+	}
+	other := in
+	other.CurrentReplicas, other.DeploymentUID, other.DeploymentGeneration = 1, "uid-2", 1
+	update(t, a, name, other)
+	if got := current(); got != 1 {
+		t.Errorf("after a recreated Deployment: current %d, want 1", got)
+	}
+}
+
+// TestAutoscalerBadKeySharedRead: two targets on one endpoint due at the
+// same time share one read; a key of the wrong type in one's queue holds
+// that one alone, and the other's result neither fails nor names it.
+func TestAutoscalerBadKeySharedRead(t *testing.T) {
+	srv := startRedis(t)
+	a, _ := manualAutoscaler(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Set(t.Context(), "asynq:{broken}:pending", "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, "fine", 12)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 10}
+	good := types.NamespacedName{Namespace: "team-a", Name: "good"}
+	bad := types.NamespacedName{Namespace: "team-b", Name: "bad"}
+	update(t, a, good, testTarget(good, srv.Addr, as, 1, "fine", "idle"))
+	update(t, a, bad, testTarget(bad, srv.Addr, as, 4, "broken", "fine"))
+	pollAll(t, a)
+
+	g := update(t, a, good, testTarget(good, srv.Addr, as, 1, "fine", "idle"))
+	if g == nil || g.Err != nil || g.Decision.DesiredReplicas != 3 || g.Decision.Rule != autoscale.RuleBacklog {
+		t.Fatalf("good: %+v, want 3 replicas by the backlog and no error", g)
+	}
+	b := update(t, a, bad, testTarget(bad, srv.Addr, as, 4, "broken", "fine"))
+	if b == nil || b.Err == nil || !strings.Contains(b.Err.Error(), `"broken"`) || strings.Contains(b.Err.Error(), `"fine"`) {
+		t.Fatalf("bad: %+v, want an error naming only the broken queue", b)
+	}
+	if b.Decision.DesiredReplicas != 4 || b.Decision.Rule != autoscale.RuleRedisErrorHold {
+		t.Errorf("bad: %d by %s, want 4 held", b.Decision.DesiredReplicas, b.Decision.Rule)
+	}
+}
+
+// enqueueAt enqueues one task through asynq and rewrites its pending_since,
+// as a producer whose clock reads at would have written it.
+func enqueueAt(t *testing.T, addr, q string, at time.Time) {
+	t.Helper()
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: addr})
+	defer func() { _ = c.Close() }()
+	info, err := c.Enqueue(asynq.NewTask("test:skew", nil), asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer func() { _ = rdb.Close() }()
+	key := "asynq:{" + q + "}:t:" + info.ID
+	if err := rdb.HSet(t.Context(), key, "pending_since", at.UnixNano()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAutoscalerBoundsProducerClock: a producer 10 minutes behind cannot
+// make a fresh task ask for many workers once the operator has seen the
+// queue empty, and one 10 minutes ahead cannot make a task the operator has
+// watched for 30s look new.
+func TestAutoscalerBoundsProducerClock(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 100, TargetLatency: dur(5 * time.Second),
+		PollInterval: dur(100 * time.Millisecond)}
+	behind := types.NamespacedName{Namespace: "skew", Name: "behind"}
+	ahead := types.NamespacedName{Namespace: "skew", Name: "ahead"}
+	update(t, a, behind, testTarget(behind, srv.Addr, as, 1, "behind"))
+	update(t, a, ahead, testTarget(ahead, srv.Addr, as, 1, "ahead"))
+	pollAll(t, a) // "behind" is seen empty
+	start := clock.Now()
+
+	enqueueAt(t, srv.Addr, "behind", start.Add(-10*time.Minute))
+	enqueueAt(t, srv.Addr, "ahead", start.Add(10*time.Minute))
+	clock.Add(time.Second)
+	pollAll(t, a) // the task of "ahead" is first seen
+	b := latest(a, behind)
+	if age := b.Stats[0].OldestPendingAge; age != time.Second {
+		t.Errorf("behind: age %v, want 1s (seen empty 1s ago)", age)
+	}
+	if b.Decision.DesiredReplicas != 1 || b.Decision.Rule != autoscale.RuleBacklog {
+		t.Errorf("behind: %d by %s, want 1 by the backlog: %s", b.Decision.DesiredReplicas, b.Decision.Rule, b.Decision.Reason)
+	}
+
+	clock.Add(30 * time.Second)
+	pollAll(t, a)
+	ah := latest(a, ahead)
+	if age := ah.Stats[0].OldestPendingAge; age != 30*time.Second {
+		t.Errorf("ahead: age %v, want 30s (seen at the tail 30s ago)", age)
+	}
+	// 1 * 30s / 5s = 6.
+	if ah.Decision.DesiredReplicas != 6 || ah.Decision.Rule != autoscale.RuleLatency {
+		t.Errorf("ahead: %d by %s, want 6 by the latency: %s", ah.Decision.DesiredReplicas, ah.Decision.Rule, ah.Decision.Reason)
+	}
+}
+
+// TestAutoscalerSpecChangeDecidesAtOnce: a change of the autoscaling spec
+// or the concurrency is answered by the Update that brings it, on the last
+// read, not by the decision made under the old spec until the next poll.
+// A change of the queues, which that read does not cover, keeps the last
+// decision within the new bounds and polls at once.
+func TestAutoscalerSpecChangeDecidesAtOnce(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	enqueue(t, srv.Addr, "busy", 80)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 20, PollInterval: dur(time.Minute),
+		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}}
+	tests := []struct {
+		name     string
+		change   func(*Target)
+		want     int32
+		wantRule autoscale.Rule
+		pollNow  bool
+	}{
+		{"maxReplicas lowered", func(in *Target) { in.Spec.MaxReplicas = 3 }, 3, autoscale.RuleMaxReplicas, false},
+		{"minReplicas raised above the backlog's count", func(in *Target) {
+			in.Spec.MaxReplicas = 40
+			in.Spec.MinReplicas = ptr.To[int32](30)
+		}, 30, autoscale.RuleMinReplicas, false},
+		{"concurrency doubled", func(in *Target) { in.Concurrency = 8 }, 10, autoscale.RuleBacklog, false},
+		{"targetBacklogPerReplica set", func(in *Target) { in.Spec.TargetBacklogPerReplica = ptr.To[int32](16) }, 5,
+			autoscale.RuleBacklog, false},
+		{"a new queue and a lower max", func(in *Target) {
+			in.Queues = append(in.Queues, "new")
+			in.Spec.MaxReplicas = 2
+		}, 2, autoscale.RuleMaxReplicas, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := types.NamespacedName{Namespace: "spec", Name: fmt.Sprint("qw-", i)}
+			in := testTarget(name, srv.Addr, as, 20, "busy")
+			update(t, a, name, in)
+			pollAll(t, a)
+			if res := update(t, a, name, in); res == nil || res.Decision.DesiredReplicas != 20 {
+				t.Fatalf("before the change: %+v, want 20", res)
+			}
+			tt.change(&in)
+			res := update(t, a, name, in)
+			if res.Decision.DesiredReplicas != tt.want || res.Decision.Rule != tt.wantRule {
+				t.Errorf("after the change: %d by %s, want %d by %s: %s",
+					res.Decision.DesiredReplicas, res.Decision.Rule, tt.want, tt.wantRule, res.Decision.Reason)
+			}
+			a.mu.Lock()
+			next := a.targets[name].nextPoll
+			a.mu.Unlock()
+			if polls := !next.After(clock.Now()); polls != tt.pollNow {
+				t.Errorf("next poll at %v (now %v), want a poll at once: %v", next, clock.Now(), tt.pollNow)
+			}
+			a.Remove(name)
+		})
+	}
+}
+
+func TestLatencyBucket(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want int
+	}{
+		{0, 0},
+		{time.Second - time.Millisecond, 0},
+		{time.Second, 1},
+		{time.Second + time.Millisecond, 1},
+		{2 * time.Second, 2},
+		{59 * time.Second, 5},
+		{time.Minute, 6},
+		{time.Hour - time.Millisecond, 10},
+		{time.Hour, 11},
+		{90 * time.Minute, 11},
+		{7 * 24 * time.Hour, len(latencyBuckets)},
+		{365 * 24 * time.Hour, len(latencyBuckets)},
+	}
+	for _, tt := range tests {
+		if got := latencyBucket(tt.d); got != tt.want {
+			t.Errorf("latencyBucket(%v) = %d, want %d", tt.d, got, tt.want)
+		}
+	}
+}
+
+// TestAutoscalerUpdateReturnsWokenResult: between two wake-ups every
+// reconcile gets the result it was woken for, so a reconcile for another
+// cause (a Deployment's status, a resync) writes nothing new; a count that
+// changes wakes it again after StatusInterval, and a new decision at once.
+func TestAutoscalerUpdateReturnsWokenResult(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	a.StatusInterval = 10 * time.Second
+	name := types.NamespacedName{Namespace: "wake", Name: "still"}
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 10, PollInterval: dur(time.Second),
+		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}}
+	in := testTarget(name, srv.Addr, as, 1, "still")
+	enqueue(t, srv.Addr, "still", 1)
+	update(t, a, name, in)
+	pollAll(t, a)
+	first := update(t, a, name, in)
+
+	enqueue(t, srv.Addr, "still", 1) // 2 pending: a new count, the same decision
+	for range 9 {
+		clock.Add(time.Second)
+		pollAll(t, a)
+		if got := update(t, a, name, in); !got.At.Equal(first.At) || got.Stats[0].Pending != 1 {
+			t.Fatalf("%v after the first wake: Update returned the read at %v with %d pending, want the woken one",
+				clock.Now().Sub(first.At), got.At, got.Stats[0].Pending)
+		}
+	}
+	clock.Add(time.Second)
+	pollAll(t, a)
+	if got := update(t, a, name, in); got.Stats[0].Pending != 2 {
+		t.Errorf("after StatusInterval: %d pending, want the new count 2", got.Stats[0].Pending)
+	}
+	enqueue(t, srv.Addr, "still", 8) // 10 pending: 3 replicas
+	clock.Add(time.Second)
+	pollAll(t, a)
+	if got := update(t, a, name, in); got.Decision.DesiredReplicas != 3 {
+		t.Errorf("a new decision: %d, want 3 at once", got.Decision.DesiredReplicas)
+	}
+}
+
+// seriesWith counts the series of c that carry every given label value.
+func seriesWith(t *testing.T, c prometheus.Collector, labels map[string]string) int {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 1024)
+	go func() {
+		c.Collect(ch)
+		close(ch)
+	}()
+	n := 0
+	for m := range ch {
+		var out dto.Metric
+		if err := m.Write(&out); err != nil {
+			t.Fatal(err)
+		}
+		found := 0
+		for _, l := range out.GetLabel() {
+			if v, ok := labels[l.GetName()]; ok && v == l.GetValue() {
+				found++
+			}
+		}
+		if found == len(labels) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestAutoscalerMetricSeries: read errors are counted per QueueWorker and
+// go with it; the read duration is labelled by the endpoint without any
+// credential, shared by the clients whose keys differ only in credentials,
+// and goes when the last of them stops.
+func TestAutoscalerMetricSeries(t *testing.T) {
+	srv := startRedis(t)
+	locked, err := redistest.Start("requirepass right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = locked.Close() })
+	a, clock := manualAutoscaler(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Set(t.Context(), "asynq:{poisoned}:pending", "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 10, PollInterval: dur(time.Second)}
+	good := types.NamespacedName{Namespace: "metrics", Name: "good"}
+	bad := types.NamespacedName{Namespace: "metrics", Name: "bad"}
+	update(t, a, good, testTarget(good, srv.Addr, as, 1, "fine"))
+	update(t, a, bad, testTarget(bad, srv.Addr, as, 1, "poisoned", "fine"))
+	// Two clients of the password-protected server, one with a wrong
+	// password, whose reads fail as a whole.
+	right := types.NamespacedName{Namespace: "metrics", Name: "right"}
+	wrong := types.NamespacedName{Namespace: "metrics", Name: "wrong"}
+	for name, password := range map[types.NamespacedName]string{right: "right", wrong: "wrong"} {
+		in := testTarget(name, locked.Addr, as, 1, "fine")
+		in.Credentials = queue.Credentials{Password: password}
+		update(t, a, name, in)
+	}
+	for range 2 {
+		pollAll(t, a)
+		clock.Add(time.Second)
+	}
+
+	errorsOf := func(name types.NamespacedName) int {
+		return seriesWith(t, metricRedisReadErrors, map[string]string{"namespace": name.Namespace, "queueworker": name.Name})
+	}
+	durationsOf := func(addr string) int {
+		return seriesWith(t, metricRedisReadDuration, map[string]string{"endpoint": "standalone " + addr + " db=0"})
+	}
+	for _, name := range []types.NamespacedName{good, right} {
+		if n := errorsOf(name); n != 0 {
+			t.Errorf("%s: %d read error series, want none", name.Name, n)
+		}
+	}
+	for _, name := range []types.NamespacedName{bad, wrong} {
+		if n := errorsOf(name); n != 1 {
+			t.Fatalf("%s: %d read error series, want 1", name.Name, n)
+		}
+		if v := testutil.ToFloat64(metricRedisReadErrors.WithLabelValues(name.Namespace, name.Name)); v != 2 {
+			t.Errorf("%s: %v read errors, want 2", name.Name, v)
+		}
+	}
+	for _, addr := range []string{srv.Addr, locked.Addr} {
+		if n := durationsOf(addr); n != 1 {
+			t.Fatalf("%d read duration series for %s, want 1", n, addr)
+		}
+	}
+	if n := testutil.CollectAndCount(metricRedisReadDuration); n < 2 {
+		t.Errorf("%d read duration series in all, want at least 2", n)
+	}
+
+	a.Remove(bad)
+	if n := errorsOf(bad); n != 0 {
+		t.Errorf("bad removed: %d read error series, want none", n)
+	}
+	a.Remove(good)
+	if n := durationsOf(srv.Addr); n != 0 {
+		t.Errorf("the last client of %s gone: %d read duration series, want none", srv.Addr, n)
+	}
+	a.Remove(wrong)
+	if n := errorsOf(wrong); n != 0 {
+		t.Errorf("wrong removed: %d read error series, want none", n)
+	}
+	if n := durationsOf(locked.Addr); n != 1 {
+		t.Errorf("one client of %s left: %d read duration series, want 1", locked.Addr, n)
+	}
+	a.Remove(right)
+	if n := durationsOf(locked.Addr); n != 0 {
+		t.Errorf("every client of %s gone: %d read duration series, want none", locked.Addr, n)
+	}
+}
