@@ -57,6 +57,9 @@ const (
 type Target struct {
 	// Object is the QueueWorker, used to wake its reconcile.
 	Object client.Object
+	// UID is the QueueWorker's: a QueueWorker deleted and created again
+	// under the same name starts with no memory of the old one.
+	UID types.UID
 	// Endpoint and Credentials reach its Redis.
 	Endpoint    resources.RedisEndpoint
 	Credentials queue.Credentials
@@ -215,6 +218,12 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		return nil, errors.New("the autoscaler has stopped")
 	}
 	t, ok := a.targets[name]
+	if ok && t.UID != in.UID {
+		// Another object of the same name: nothing of the old one's
+		// decisions applies to it.
+		a.dropLocked(name, t)
+		t, ok = nil, false
+	}
 	if ok && t.key != key {
 		// The endpoint or its credentials changed: start over on the
 		// new client, keeping the decision history.
@@ -254,12 +263,17 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 	}
 	changedInterval := pollInterval(t.Spec) != pollInterval(in.Spec)
 	changedSpec := ok && specChanged(t.Target, in)
+	// A count the autoscaler did not write (kubectl scale on the
+	// Deployment): decide again from it, so that the way back respects the
+	// windows and step limits rather than returning to the old decision at
+	// once.
+	changedCount := ok && in.CurrentReplicas != t.CurrentReplicas
 	t.Target = in
 	if changedInterval {
 		t.nextPoll = a.Now()
 		defer a.pollers[key].nudge()
 	}
-	if changedSpec && t.result != nil && !a.redecideLocked(name, t) {
+	if (changedSpec || changedCount) && t.result != nil && !a.redecideLocked(name, t) {
 		t.nextPoll = a.Now()
 		defer a.pollers[key].nudge()
 	}
@@ -457,6 +471,16 @@ func (a *Autoscaler) boundAgesLocked(key queue.EndpointKey, p *poller, stats map
 	}
 }
 
+// covers tells whether stats holds every one of queues.
+func covers(stats map[string]queue.Stats, queues []string) bool {
+	for _, q := range queues {
+		if _, ok := stats[q]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // specChanged reports a change of what the decision depends on besides
 // the queues' statistics and the Deployment.
 func specChanged(old, in Target) bool {
@@ -464,21 +488,29 @@ func specChanged(old, in Target) bool {
 		!equality.Semantic.DeepEqual(old.Spec, in.Spec)
 }
 
-// redecideLocked answers a change of t's spec at once instead of one poll
-// interval later, when the reconcile that brings the change would otherwise
-// write the decision made under the old spec (maxReplicas lowered from 20 to
-// 3 would keep 20 for a poll). It decides again on the last successful read
-// when that covered every queue t reads now, and reports whether it did.
-// Otherwise it keeps the last decision within the new bounds, and the
-// caller polls at once.
+// redecideLocked answers a change of t's spec, or of its count by someone
+// else, at once instead of one poll interval later, when the reconcile that
+// brings the change would otherwise write the decision made before it
+// (maxReplicas lowered from 20 to 3 would keep 20 for a poll). It decides
+// again on the last read when that succeeded and covered every queue t
+// reads now, and reports whether it did. Otherwise (a failure streak, new
+// queues) it keeps the last decision within the new bounds, and the caller
+// polls at once.
 func (a *Autoscaler) redecideLocked(name types.NamespacedName, t *target) bool {
 	// The reconcile calling Update writes this result: it is woken now.
 	defer func() { t.woken, t.lastStatusWake = t.result, a.Now() }()
-	if t.seen != nil && !slices.ContainsFunc(t.Queues, func(q string) bool { _, ok := t.seen[q]; return !ok }) {
+	// During a failure streak the last read is from before it: deciding
+	// on it would read as a recovery and restart the fallback's clock.
+	if t.result.Err == nil && t.seen != nil && covers(t.seen, t.Queues) {
 		a.runDecisionLocked(name, t, a.Now(), t.seenAt, t.seen, nil)
 		return true
 	}
-	r := *t.result
+	base := t.result
+	if base.Err != nil && !errShown(t, base) && t.woken != nil {
+		// A blip the status does not show: keep showing the last reading.
+		base = t.woken
+	}
+	r := *base
 	r.Decision = clampDecision(r.Decision, autoscale.SettingsFor(t.Spec, t.Concurrency))
 	t.result = &r
 	return false
@@ -509,6 +541,12 @@ func clampDecision(d autoscale.Decision, s autoscale.Settings) autoscale.Decisio
 // reports whether its reconcile should wake.
 func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time.Time,
 	stats map[string]queue.Stats, readErr error) bool {
+	if readErr == nil && !covers(stats, t.Queues) {
+		// t's queues changed while the read was in flight: a queue the
+		// read did not ask for is not an empty queue. Read again.
+		t.nextPoll = now
+		return false
+	}
 	a.runDecisionLocked(name, t, now, now, stats, readErr)
 	t.nextPoll = now.Add(pollInterval(t.Spec))
 	if !a.wakesLocked(t, now) {
@@ -520,20 +558,45 @@ func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time
 
 // wakesLocked reports whether t's latest result differs from the one its
 // reconcile last wrote in what a user would act on. A new replica count,
-// Redis becoming unreachable or reachable, or errors moving to other queues
-// wake it at once. A change of a count, of the deciding rule or of a
+// Redis becoming unreachable (failureThreshold failed reads in a row) or
+// reachable, or errors moving to other queues wake it at once. A change of a count, of the deciding rule or of a
 // latency's coarse bucket wakes it at most every StatusInterval. Anything
 // else, such as the age of a task in a paused queue growing by a poll
 // interval, or the reason text restating it, waits for one of those, so a
 // queue that stays non-empty does not rewrite the status on every poll.
 func (a *Autoscaler) wakesLocked(t *target, now time.Time) bool {
 	r, w := t.result, t.woken
+	shown := errShown(t, r)
 	if w == nil || r.Decision.DesiredReplicas != w.Decision.DesiredReplicas ||
-		(r.Err != nil) != (w.Err != nil) || !slices.Equal(r.ErrQueues, w.ErrQueues) {
+		shown != (w.Err != nil) || (shown && !slices.Equal(r.ErrQueues, w.ErrQueues)) {
 		return true
+	}
+	if r.Err != nil && !shown {
+		// A blip: the count is held and the status keeps the last reading.
+		return false
 	}
 	return statusKey(r) != statusKey(w) && now.Sub(t.lastStatusWake) >= a.statusInterval()
 }
+
+// errShown tells whether r's read error is news for the status: only once
+// reads have failed failureThreshold times in a row, for at least
+// failureThreshold poll intervals and a second. A shorter blip (a
+// dropped connection, a Redis pod rolling) holds the count without a
+// status write and a pair of events per blip for every QueueWorker on the
+// endpoint.
+func errShown(t *target, r *Result) bool {
+	if r.Err == nil {
+		return false
+	}
+	s := autoscale.SettingsFor(t.Spec, t.Concurrency)
+	st := r.Decision.State
+	return st.ConsecutiveFailures >= s.FailureThreshold &&
+		r.At.Sub(st.FailingSince) >= max(time.Duration(s.FailureThreshold)*s.PollInterval, minShownOutage)
+}
+
+// minShownOutage is the shortest failure streak the status reports, however
+// fast the polls: at a 100ms poll three failed reads are a 300ms blip.
+const minShownOutage = time.Second
 
 // statusKey is what the status shows of a result, with each latency
 // reduced to its bucket.

@@ -165,6 +165,14 @@ func (m *autoscalerMetrics) forget(name types.NamespacedName) {
 	metricRedisReadErrors.DeleteLabelValues(name.Namespace, name.Name)
 }
 
+// forgetScaleEvents deletes the scale counters of a QueueWorker that is
+// gone; they are kept while it exists, autoscaled or not.
+func forgetScaleEvents(name types.NamespacedName) {
+	for _, direction := range []string{"up", "down"} {
+		metricScaleEvents.DeleteLabelValues(name.Namespace, name.Name, direction)
+	}
+}
+
 func (m *autoscalerMetrics) deleteQueue(name types.NamespacedName, q string) {
 	for _, v := range []*prometheus.GaugeVec{metricQueueBacklog, metricQueuePending, metricQueueActive, metricQueueLatency} {
 		v.DeleteLabelValues(name.Namespace, name.Name, q)

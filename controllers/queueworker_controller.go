@@ -112,6 +112,7 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Client.Get(ctx, req.NamespacedName, qw); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.connections.forget(req.NamespacedName)
+			forgetScaleEvents(req.NamespacedName)
 			if r.Autoscaler != nil {
 				r.Autoscaler.Remove(req.NamespacedName)
 			}
@@ -122,6 +123,7 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// The garbage collector removes the Deployment through its owner
 		// reference; only the autoscaler's poller needs to stop.
 		r.connections.forget(req.NamespacedName)
+		forgetScaleEvents(req.NamespacedName)
 		if r.Autoscaler != nil {
 			r.Autoscaler.Remove(req.NamespacedName)
 		}
@@ -318,6 +320,7 @@ func (r *QueueWorkerReconciler) now() time.Time {
 // of a QueueWorker, on any change of the Deployments it owns, and when the
 // autoscaler has news for it. The autoscaler runs as a manager runnable.
 func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.Recorder = limitNotes(r.Recorder)
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &queueworkerv1alpha1.QueueWorker{}, configRefIndex,
 		func(o client.Object) []string {
 			if ref := o.(*queueworkerv1alpha1.QueueWorker).Spec.Redis.ConfigRef; ref != nil {

@@ -51,6 +51,7 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	} else {
 		res, err := r.Autoscaler.Update(client.ObjectKeyFromObject(qw), Target{
 			Object:               qw,
+			UID:                  qw.UID,
 			Endpoint:             st.endpoint,
 			Credentials:          st.credentials,
 			Queues:               queuesOf(qw),
@@ -161,6 +162,10 @@ func clearAutoscalingStatus(qw *queueworkerv1alpha1.QueueWorker) {
 	qw.Status.Queues = nil
 	qw.Status.Backlog = 0
 	qw.Status.Latency = nil
+	// Work seen before autoscaling was switched off says nothing about the
+	// idle time when it is switched on again: the scale-to-zero delay
+	// counts from what the autoscaler sees then.
+	qw.Status.LastActiveTime = nil
 }
 
 // initialReplicas is the replica count of a new worker Deployment.

@@ -218,6 +218,7 @@ func (r *RedisConfigReconciler) setCondition(rc *queueworkerv1alpha1.RedisConfig
 // Service and StatefulSet of a managed Redis (the cache holds only objects
 // labelled as the operator's); Secrets are read uncached and not watched.
 func (r *RedisConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.Recorder = limitNotes(r.Recorder)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&queueworkerv1alpha1.RedisConfig{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).

@@ -48,8 +48,9 @@ import (
 // it reads them on the same connection and reports them in
 // status.serverConfig, and the memory limit, policy and persistence in
 // status come from the server. When the spec leaves memory.policy unset,
-// this step owns QueueSafe: False, with a Warning event, when the server's
-// own policy evicts keys.
+// this step owns QueueSafe: from the server's own policy when the spec
+// leaves it unset or the server did not take the spec's (False, with a
+// Warning event, when it evicts keys), else from the spec's.
 func (r *RedisConfigReconciler) reconcileExternal(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	x := rc.Spec.External
@@ -79,8 +80,13 @@ func (r *RedisConfigReconciler) reconcileExternal(ctx context.Context, st *redis
 		rc.Status.ServerConfig = serverConfig(st.values, observe)
 		st.inForce = serverInForce(st.values)
 	}
-	if rc.Spec.Memory.Policy == "" {
+	// The server's policy decides whether tasks are safe when the spec
+	// leaves it to the server, and when the server did not take the one
+	// the spec asks for (refused by its ACL, say).
+	if rc.Spec.Memory.Policy == "" || policyDrifted(rc.Status.Drift) {
 		r.judgeServerPolicy(st)
+	} else {
+		r.judgeSpecPolicy(rc)
 	}
 	return res, err
 }
@@ -145,10 +151,17 @@ func distinct(values []string) string {
 // noEviction is the one maxmemory-policy that never drops a key.
 const noEviction = "noeviction"
 
+// policyDrifted tells whether maxmemory-policy is not what the spec set on
+// some node.
+func policyDrifted(drift []queueworkerv1alpha1.ConfigDrift) bool {
+	return slices.ContainsFunc(drift, func(d queueworkerv1alpha1.ConfigDrift) bool { return d.Key == "maxmemory-policy" })
+}
+
 // judgeServerPolicy sets QueueSafe from the servers' own maxmemory-policy,
-// for a spec that leaves memory.policy unset. Until a policy has been read
-// for the current generation it is Unknown; a server that cannot be reached
-// later leaves the last reading in place.
+// for a spec that leaves memory.policy unset or whose policy the server did
+// not take. Until a policy has been read for the current generation it is
+// Unknown; a server that cannot be reached later leaves the last reading in
+// place.
 func (r *RedisConfigReconciler) judgeServerPolicy(st *redisConfigState) {
 	rc := st.rc
 	evicting := map[string][]string{} // policy -> nodes
@@ -176,16 +189,19 @@ func (r *RedisConfigReconciler) judgeServerPolicy(st *redisConfigState) {
 	case len(evicting) == 0:
 		r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue,
 			queueworkerv1alpha1.ReasonNoEviction,
-			"the server's maxmemory-policy is noeviction: Redis refuses writes at the limit and never drops a task "+
-				"(spec.memory.policy is unset, so the operator leaves the policy as the server has it)")
+			"the server's maxmemory-policy is noeviction: Redis refuses writes at the limit and never drops a task")
 	default:
 		var parts []string
 		for _, policy := range slices.Sorted(maps.Keys(evicting)) {
 			parts = append(parts, policy+" on "+strings.Join(evicting[policy], ", "))
 		}
+		fix := "spec.memory.policy is unset, so the operator leaves it: set spec.memory.policy: noeviction to have it applied"
+		if rc.Spec.Memory.Policy != "" {
+			fix = "the server did not take spec.memory.policy " + string(rc.Spec.Memory.Policy) +
+				" (see status.drift): let the operator's user run CONFIG SET maxmemory-policy, or set it on the server"
+		}
 		msg := fmt.Sprintf("the server's maxmemory-policy (%s) evicts keys at the memory limit, and evicted "+
-			"task keys are lost tasks; spec.memory.policy is unset, so the operator leaves it: "+
-			"set spec.memory.policy: noeviction to have it applied", strings.Join(parts, "; "))
+			"task keys are lost tasks; %s", strings.Join(parts, "; "), fix)
 		if r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
 			queueworkerv1alpha1.ReasonServerPolicyEvicts, msg) {
 			r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonServerPolicyEvicts, "Apply", "%s", msg)

@@ -40,10 +40,10 @@ var placementKeys = map[string]bool{
 // reconcileRender renders the spec into redis.conf and hashes it, the whole
 // file (status.configHash) and its restart-only keys (the pod annotation
 // that rolls a managed Redis). It owns the Rendered condition, and
-// QueueSafe whenever the rendered configuration decides the policy: an
-// evicting policy the user allowed makes QueueSafe False with a Warning
-// event. In mode External without memory.policy the server's own policy
-// stays, and reconcileExternal judges it instead. A tcp-backlog above the
+// QueueSafe in mode Managed, where the rendered configuration decides the
+// policy: an evicting policy the user allowed makes QueueSafe False with a
+// Warning event. In mode External the server's policy is what counts, and
+// reconcileExternal judges it after applying. A tcp-backlog above the
 // pod's somaxconn earns a Warning event when the configuration changes.
 func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
@@ -83,18 +83,10 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
 		st.inForce = renderedInForce(ds)
 	}
-	policy := rc.Spec.Memory.Policy
-	switch {
-	case policy == "" && rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal:
-		// The server's policy: reconcileExternal reads and judges it.
-	case policy == "" || policy == noEviction:
-		r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue,
-			queueworkerv1alpha1.ReasonNoEviction, "maxmemory-policy noeviction: Redis refuses writes at the limit and never drops a task")
-	case r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
-		queueworkerv1alpha1.ReasonEvictionAllowed, "maxmemory-policy "+string(policy)+
-			" evicts keys at the memory limit: queued tasks can be lost"):
-		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonEvictionAllowed, "Render",
-			"maxmemory-policy %s evicts keys at the memory limit: queued tasks can be lost", policy)
+	// In mode External the server's policy counts: reconcileExternal
+	// owns QueueSafe there.
+	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
+		r.judgeSpecPolicy(rc)
 	}
 	// The rendered value, not the spec's: an unset tcpBacklog is 511 on
 	// the server the operator runs, and the kernel caps that too.
@@ -130,6 +122,23 @@ func renderedInForce(ds []redisconf.Directive) *inForce {
 		maxMemory:   formatMaxMemory(rendered(ds, "maxmemory")),
 		policy:      rendered(ds, "maxmemory-policy"),
 		persistence: persistenceOf(rendered(ds, "appendonly"), rendered(ds, "appendfsync"), rendered(ds, "save")),
+	}
+}
+
+// judgeSpecPolicy sets QueueSafe from the policy the spec sets (noeviction
+// when unset): an evicting policy the user allowed makes it False, with a
+// Warning event when it turns so.
+func (r *RedisConfigReconciler) judgeSpecPolicy(rc *queueworkerv1alpha1.RedisConfig) {
+	policy := rc.Spec.Memory.Policy
+	switch {
+	case policy == "" || policy == noEviction:
+		r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionTrue,
+			queueworkerv1alpha1.ReasonNoEviction, "maxmemory-policy noeviction: Redis refuses writes at the limit and never drops a task")
+	case r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
+		queueworkerv1alpha1.ReasonEvictionAllowed, "maxmemory-policy "+string(policy)+
+			" evicts keys at the memory limit: queued tasks can be lost"):
+		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonEvictionAllowed, "Render",
+			"maxmemory-policy %s evicts keys at the memory limit: queued tasks can be lost", policy)
 	}
 }
 

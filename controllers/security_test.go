@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 	appsv1 "k8s.io/api/apps/v1"
@@ -661,5 +662,16 @@ func TestRequireClientCertsStalls(t *testing.T) {
 	se, ok := errors.AsType[*stallError](err)
 	if !ok || se.reason != queueworkerv1alpha1.ReasonUnsupported {
 		t.Fatalf("error %v, want an Unsupported stall", err)
+	}
+}
+
+func TestShortNote(t *testing.T) {
+	long := strings.Repeat("é", 600) // 1200 bytes
+	got := shortNote(long)
+	if len(got) > maxEventNote || !strings.HasSuffix(got, " [...]") || !utf8.ValidString(got) {
+		t.Fatalf("shortNote: %d bytes, valid %v, suffix %q", len(got), utf8.ValidString(got), got[len(got)-8:])
+	}
+	if s := strings.Repeat("x", maxEventNote); shortNote(s) != s {
+		t.Fatal("a note of exactly the limit was cut")
 	}
 }

@@ -177,6 +177,17 @@ func applyNode(ctx context.Context, conn *redis.Conn, name string, settings []Se
 	}
 	for _, s := range settings {
 		if refused[s.Key] {
+			// The server's value is still worth knowing (a refused
+			// maxmemory-policy leaves the server's own one in force); the
+			// key already drifted as refused.
+			if got, err := conn.ConfigGet(ctx, s.Key).Result(); err == nil {
+				if have, ok := got[s.Key]; ok {
+					n.values = append(n.values, Value{Node: name, Key: s.Key, Value: have})
+					setHave(n.drift, s.Key, have)
+				}
+			} else if isConnErr(err) {
+				return n, classify(name, err)
+			}
 			continue
 		}
 		got, err := conn.ConfigGet(ctx, s.Key).Result()
@@ -228,6 +239,15 @@ func applyNode(ctx context.Context, conn *redis.Conn, name string, settings []Se
 		}
 	}
 	return n, nil
+}
+
+// setHave records have on the drift entry of key.
+func setHave(drift []Drift, key, have string) {
+	for i := range drift {
+		if drift[i].Key == key {
+			drift[i].Have = have
+		}
+	}
 }
 
 // isConnErr tells a failure of the connection (or of authentication, which
