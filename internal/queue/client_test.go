@@ -183,7 +183,7 @@ func TestNewUniversalClientACL(t *testing.T) {
 	admin := newReader(t)
 	ctx := t.Context()
 	err := admin.Do(ctx, "ACL", "SETUSER", "qw-reader", "reset", "on", ">s3cret", "~asynq:*", "-@all",
-		"+llen", "+zcount", "+zcard", "+zrange", "+exists", "+lindex", "+get", "+hget",
+		"+llen", "+zcount", "+zcard", "+zrange", "+exists", "+lindex", "+hget",
 		"+hello", "+auth", "+client|setname", "+ping", "+select").Err()
 	if err != nil {
 		t.Fatal(err)

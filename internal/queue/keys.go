@@ -34,9 +34,6 @@ package queue
 //     to pending.
 //   - archived is a sorted set scored by the time the task died.
 //   - paused exists while the queue is paused (SETNX, internal/rdb/inspect.go).
-//   - processed is the all-time counter of tasks that left active as done,
-//     completed, retried after a failure or archived; it wraps to 1 at
-//     MaxInt64. Daily counters processed:<yyyy-mm-dd> expire after 90 days.
 //   - the task hash is t:<id>.
 type queueKeys struct {
 	pending   string
@@ -45,7 +42,6 @@ type queueKeys struct {
 	retry     string
 	archived  string
 	paused    string
-	processed string
 	// taskPrefix is followed by a task id.
 	taskPrefix string
 }
@@ -63,7 +59,6 @@ func keysFor(queue string) queueKeys {
 		retry:      prefix + "retry",
 		archived:   prefix + "archived",
 		paused:     prefix + "paused",
-		processed:  prefix + "processed",
 		taskPrefix: prefix + "t:",
 	}
 }

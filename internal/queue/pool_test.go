@@ -357,7 +357,7 @@ func TestClientReadSharesOneReadPerTick(t *testing.T) {
 	if got, want := h.pipelines.Load(), int64(2); got != want {
 		t.Errorf("%d users in one tick: %d round trips, want %d", users, got, want)
 	}
-	if got, want := h.commands.Load(), int64(11*len(all)); got != want {
+	if got, want := h.commands.Load(), int64(10*len(all)); got != want {
 		t.Errorf("commands = %d, want %d (every registered queue once)", got, want)
 	}
 

@@ -39,11 +39,11 @@ limitations under the License.
 // every QueueWorker on that endpoint share one read per poll.
 //
 // The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
-// ZCARD, ZRANGE (0 0 WITHSCORES), EXISTS, LINDEX, GET and HGET. An ACL user
+// ZCARD, ZRANGE (0 0 WITHSCORES), EXISTS, LINDEX and HGET. An ACL user
 // needs only those and the ones a new connection sends, for example:
 //
 //	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
-//	  +llen +zcount +zcard +zrange +exists +lindex +get +hget
+//	  +llen +zcount +zcard +zrange +exists +lindex +hget
 //	  +hello +auth +client|setname +ping +select
 //
 // plus +cluster|slots in cluster mode, where go-redis loads the slot map.
@@ -101,12 +101,6 @@ type Stats struct {
 	// task leaves the queue between the two reads. A caller should then
 	// scale on the backlog alone. An empty queue has a known age of zero.
 	OldestKnown bool
-	// Processed is asynq's all-time counter of tasks that left the active
-	// state: done, completed, or failed (retried or archived). The
-	// difference between two reads over their interval is the drain rate.
-	// It is zero for a queue that never processed a task, and it wraps to 1
-	// at MaxInt64, so a caller must treat a decrease as a reset.
-	Processed int64
 	// Err is set when Redis answered a command on this queue's keys with an
 	// error, such as WRONGTYPE for a key that is not what asynq writes or
 	// NOPERM for a key outside an ACL user's patterns; the other fields are
@@ -127,7 +121,6 @@ type queueReads struct {
 	archived  *redis.IntCmd
 	paused    *redis.IntCmd
 	tail      *redis.StringCmd
-	processed *redis.StringCmd
 	// firstScheduled and firstRetry hold the earliest member of each set
 	// with its due time.
 	firstScheduled *redis.ZSliceCmd
@@ -184,7 +177,6 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			archived:  pipe.ZCard(ctx, k.archived),
 			paused:    pipe.Exists(ctx, k.paused),
 			tail:      pipe.LIndex(ctx, k.pending, -1),
-			processed: pipe.Get(ctx, k.processed),
 			// ZRANGE 0 0 is O(log n): the due time of the task that has
 			// waited longest, in the same round trip.
 			firstScheduled: pipe.ZRangeWithScores(ctx, k.scheduled, 0, 0),
@@ -196,7 +188,7 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	second := rdb.Pipeline()
 	for i := range reads {
 		r := &reads[i]
-		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail, r.processed,
+		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail,
 			r.firstScheduled, r.firstRetry); err != nil {
 			if !isQueueError(err) {
 				return nil, err
@@ -247,9 +239,6 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			Archived:  r.archived.Val(),
 			Paused:    r.paused.Val() > 0,
 		}
-		// A counter that does not parse is not worth failing the read that
-		// scaling depends on; it reads as zero.
-		s.Processed, _ = strconv.ParseInt(r.processed.Val(), 10, 64)
 		s.OldestDueAge = max(overdue(r.firstScheduled.Val(), now), overdue(r.firstRetry.Val(), now))
 		s.Tail = r.tail.Val()
 		if r.since == nil {
