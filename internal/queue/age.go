@@ -31,7 +31,8 @@ type Sighting struct {
 	EmptyAt time.Time
 	// Tail is the id of the task at the tail of the pending list, the
 	// oldest, and TailSince the first read that found it there: it has
-	// waited at least since then.
+	// waited at least since then. An id longer than maxTaskIDLen is never
+	// kept: such a tail counts as unknown.
 	Tail      string
 	TailSince time.Time
 }
@@ -40,10 +41,15 @@ type Sighting struct {
 // OldestPendingAge bounded by the sightings: at most now - EmptyAt, and at
 // least now - TailSince. Until the reader has seen the queue empty there is
 // no upper bound and the producer's timestamp stands. An unknown age stays
-// unknown, and a queue that failed to read changes nothing.
+// unknown, and a queue that failed to read changes nothing. A tail id
+// longer than maxTaskIDLen, which ReadStats never returns, is dropped from
+// s and treated as unknown.
 func (g Sighting) Bound(s Stats, now time.Time) (Sighting, Stats) {
 	if s.Err != nil {
 		return g, s
+	}
+	if len(s.Tail) > maxTaskIDLen {
+		s.Tail = ""
 	}
 	if s.Pending == 0 || s.Tail == "" {
 		next := Sighting{EmptyAt: g.EmptyAt}

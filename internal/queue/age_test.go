@@ -18,6 +18,7 @@ package queue
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,6 +69,10 @@ func TestSightingBound(t *testing.T) {
 			before: Sighting{EmptyAt: at(time.Second), Tail: "t1", TailSince: at(time.Minute)},
 			stats:  Stats{Queue: "q", Pending: 1, Tail: "t1"}, wantAge: 0,
 			want: Sighting{EmptyAt: at(time.Second), Tail: "t1", TailSince: at(time.Minute)}},
+		{name: "a tail id over the bound is not kept",
+			before: Sighting{EmptyAt: at(time.Minute), Tail: "t1", TailSince: at(30 * time.Second)},
+			stats:  pending(strings.Repeat("i", maxTaskIDLen+1), 10*time.Second), wantAge: 10 * time.Second,
+			want: Sighting{EmptyAt: at(time.Minute)}},
 		{name: "a failed queue changes nothing",
 			before: Sighting{EmptyAt: at(time.Second)}, stats: Stats{Queue: "q", Err: errors.New("WRONGTYPE")}, wantAge: 0,
 			want: Sighting{EmptyAt: at(time.Second)}},
@@ -83,6 +88,9 @@ func TestSightingBound(t *testing.T) {
 			}
 			if !got.EmptyAt.Equal(tt.want.EmptyAt) || got.Tail != tt.want.Tail || !got.TailSince.Equal(tt.want.TailSince) {
 				t.Errorf("sighting = %+v, want %+v", got, tt.want)
+			}
+			if len(s.Tail) > maxTaskIDLen {
+				t.Errorf("Bound returned a tail id of %d bytes", len(s.Tail))
 			}
 			if s.OldestKnown != tt.stats.OldestKnown || s.Pending != tt.stats.Pending {
 				t.Errorf("Bound changed more than the age: %+v", s)

@@ -183,13 +183,18 @@ func TestNewUniversalClientACL(t *testing.T) {
 	admin := newReader(t)
 	ctx := t.Context()
 	err := admin.Do(ctx, "ACL", "SETUSER", "qw-reader", "reset", "on", ">s3cret", "~asynq:*", "-@all",
-		"+llen", "+zcount", "+zcard", "+zrange", "+exists", "+lindex", "+hget",
+		"+llen", "+zcount", "+zcard", "+exists", "+evalsha", "+eval",
+		"+lindex", "+hstrlen", "+hget", "+zrange",
 		"+hello", "+auth", "+client|setname", "+ping", "+select").Err()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = admin.Do(ctx, "ACL", "DELUSER", "qw-reader").Err() })
 	pushPending(t, admin, "payments", task{"a", strconv.FormatInt(now.UnixNano(), 10)})
+	// Without the script cached the user needs EVAL too.
+	if err := admin.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tt := range []struct {
 		name     string
