@@ -224,3 +224,69 @@ func TestReadStatsAsynqRetryArchived(t *testing.T) {
 		t.Errorf("retry due now = %d, want 0", r)
 	}
 }
+
+// TestReadStatsAsynqGrouped pins the layout of aggregation groups: tasks
+// enqueued with asynq.Group and no server to aggregate them count as
+// asynq's Inspector counts them, and once a server's aggregator has turned
+// them into one task they no longer do.
+func TestReadStatsAsynqGrouped(t *testing.T) {
+	rdb := newReader(t)
+	client := newAsynqClient(t)
+	inspector := asynq.NewInspector(asynq.RedisClientOpt{Addr: redisServer.Addr})
+	t.Cleanup(func() { _ = inspector.Close() })
+	for range 7 {
+		enqueue(t, client, "digest", "item", asynq.Group("daily"))
+	}
+	for range 3 {
+		enqueue(t, client, "digest", "item", asynq.Group("weekly"))
+	}
+	enqueue(t, client, "digest", "plain")
+
+	info, err := inspector.GetQueueInfo("digest")
+	if err != nil || info.Aggregating != 10 || info.Groups != 2 {
+		t.Fatalf("asynq's inspector: %+v, %v, want 10 aggregating tasks in 2 groups", info, err)
+	}
+	got, err := ReadStats(t.Context(), rdb, []string{"digest"}, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got["digest"]; d.Err != nil || d.Aggregating != 10 || d.Pending != 1 {
+		t.Fatalf("digest = %+v, want 10 aggregating, 1 pending", d)
+	}
+
+	// An aggregator with a one-second grace period combines each group.
+	done := make(chan string, 4)
+	startServer(t, "digest", 2, func(_ context.Context, task *asynq.Task) error {
+		done <- task.Type()
+		return nil
+	}, asynq.Config{
+		GroupGracePeriod: time.Second,
+		GroupAggregator: asynq.GroupAggregatorFunc(func(group string, tasks []*asynq.Task) *asynq.Task {
+			return asynq.NewTask("batch", []byte(group))
+		}),
+	})
+	deadline := time.Now().Add(waitFor)
+	for {
+		got, err := ReadStats(t.Context(), rdb, []string{"digest"}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := got["digest"]
+		if d.Aggregating == 0 && d.Pending == 0 && d.Active == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("digest = %+v, want the groups aggregated and every task done", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	batches := 0
+	for len(done) > 0 {
+		if <-done == "batch" {
+			batches++
+		}
+	}
+	if batches != 2 {
+		t.Errorf("%d aggregated tasks ran, want 2", batches)
+	}
+}

@@ -171,6 +171,27 @@ func pushPending(t testing.TB, rdb redis.UniversalClient, queue string, tasks ..
 	}
 }
 
+// groupTasks adds tasks to aggregation groups of queue the way asynq's
+// AddToGroup does: the task hash, the id in the group's sorted set, the
+// group's name in the groups set. sizes maps a group to its task count.
+func groupTasks(t testing.TB, rdb redis.UniversalClient, queue string, sizes map[string]int) {
+	t.Helper()
+	k := keysFor(queue)
+	ctx := context.Background()
+	pipe := rdb.Pipeline()
+	for group, n := range sizes {
+		for i := range n {
+			id := fmt.Sprintf("%s-%d", group, i)
+			pipe.HSet(ctx, k.taskPrefix+id, "msg", "x", "state", "aggregating", "group", group)
+			pipe.ZAdd(ctx, k.groupPrefix+group, redis.Z{Score: float64(time.Now().Unix()), Member: id})
+			pipe.SAdd(ctx, k.groups, group)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // seedQueues gives each of the queues pending tasks in asynq's layout: the
 // queue at index i gets i%3 tasks (so every third queue is empty) when
 // mixed, three otherwise. It returns the number of non-empty queues.

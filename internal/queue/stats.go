@@ -20,8 +20,9 @@ limitations under the License.
 // A read costs one round trip whatever the number of queues: one pipeline
 // with, for every queue, O(1) and O(log n) commands for the counts and one
 // small Lua script (lookupScript) that looks up the oldest pending task's
-// id and enqueue time and the earliest scheduled and retry task's due time
-// inside Redis and returns only bounded values. It never uses asynq's
+// id and enqueue time, the earliest scheduled and retry task's due time and
+// the number of tasks waiting in aggregation groups inside Redis, in
+// bounded work, and returns only bounded values. It never uses asynq's
 // Inspector.GetQueueInfo, whose MEMORY USAGE sampling is too heavy for a
 // once-a-second poll.
 //
@@ -45,15 +46,15 @@ limitations under the License.
 // every QueueWorker on that endpoint share one read per poll.
 //
 // The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
-// ZCARD, EXISTS, EVALSHA and EVAL, and in the script LINDEX, HSTRLEN, HGET
-// and ZRANGE. Redis checks the commands a script runs against the ACL user
-// like any other, so +eval grants nothing beyond the commands listed. An
-// ACL user needs only those and the ones a new connection sends, for
-// example:
+// ZCARD, EXISTS, EVALSHA and EVAL, and in the script LINDEX, HSTRLEN, HGET,
+// ZRANGE, SCARD, SMEMBERS, SRANDMEMBER and ZCARD. Redis checks the commands
+// a script runs against the ACL user like any other, so +eval grants
+// nothing beyond the commands listed. An ACL user needs only those and the
+// ones a new connection sends, for example:
 //
 //	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
 //	  +llen +zcount +zcard +exists +evalsha +eval
-//	  +lindex +hstrlen +hget +zrange
+//	  +lindex +hstrlen +hget +zrange +scard +smembers +srandmember
 //	  +hello +auth +client|setname +ping +select
 //
 // plus +cluster|slots in cluster mode, where go-redis loads the slot map.
@@ -87,6 +88,11 @@ type Stats struct {
 	Retry int64
 	// Archived counts dead tasks kept for inspection.
 	Archived int64
+	// Aggregating counts the tasks enqueued with asynq.Group that wait in
+	// their group for an asynq server's aggregator to combine them into
+	// one pending task; at zero workers none runs. With more than
+	// maxGroups groups it counts the tasks of maxGroups of them.
+	Aggregating int64
 	// Paused reports a queue paused through asynq's Inspector or CLI;
 	// workers take nothing from it.
 	Paused bool
@@ -156,7 +162,7 @@ type queueReads struct {
 // parts concurrently, so each node sees as many round trips, plus a
 // redirect retry while slots move. Every reply is bounded whatever the
 // queues hold: counts, and from the script an id of at most maxTaskIDLen
-// bytes, a timestamp and two scores.
+// bytes, a timestamp, two scores and a count.
 //
 // The reads of one queue are not a transaction: a worker may take a task
 // between two commands, so the numbers are as consistent as asynq's own
@@ -285,6 +291,7 @@ func (r *queueReads) stats(now time.Time) (Stats, error) {
 		Archived:  r.archived.Val(),
 		Paused:    r.paused.Val() > 0,
 	}
+	s.Aggregating = l.aggregating
 	s.OldestDueAge = max(overdue(firstScheduled, scheduledOK, now), overdue(firstRetry, retryOK, now))
 	switch {
 	case l.tail == tailID && l.id != "":

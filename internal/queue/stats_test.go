@@ -339,6 +339,7 @@ func TestReadStatsCommandsPerTick(t *testing.T) {
 		"hstrlen": int64(nonEmpty),
 		"hget":    int64(nonEmpty),
 		"zrange":  2 * n,
+		"scard":   n,
 	}
 	var b strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(got)) {
@@ -427,6 +428,20 @@ func TestReadStatsQueueError(t *testing.T) {
 		}},
 		{"a list where the scheduled set belongs", func(t *testing.T, rdb redis.UniversalClient) {
 			if err := rdb.RPush(t.Context(), keysFor("bad").scheduled, "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a list where the groups set belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			if err := rdb.RPush(t.Context(), keysFor("bad").groups, "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a string where a group's sorted set belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			k := keysFor("bad")
+			if err := rdb.SAdd(t.Context(), k.groups, "g").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.Set(t.Context(), k.groupPrefix+"g", "x", 0).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -545,6 +560,12 @@ func TestReadStatsTenantSizedValues(t *testing.T) {
 				return rdb.ZAdd(ctx, k.retry, redis.Z{Score: float64(now.Unix() - 3600), Member: strings.Repeat("r", big)}).Err()
 			},
 			want: Stats{Scheduled: 1, Retry: 1, OldestDueAge: time.Hour + 500*time.Millisecond, OldestKnown: true}},
+		{name: "a group name of 32 MB",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				groupTasks(t, rdb, "q", map[string]int{strings.Repeat("g", big): 1, "small": 2})
+				return nil
+			},
+			want: Stats{Aggregating: 3, OldestKnown: true}},
 		{name: "a processed counter of 32 MB",
 			seed: func(t *testing.T, rdb redis.UniversalClient) error {
 				return rdb.Set(ctx, "asynq:{q}:processed", strings.Repeat("9", big), 0).Err()
@@ -629,5 +650,36 @@ func TestReadStatsNoScript(t *testing.T) {
 			t.Errorf("read %d: bad = %+v, want WRONGTYPE", i, got["bad"])
 		}
 		h.reset()
+	}
+}
+
+// TestReadStatsAggregatingBound: the tasks of every group count up to
+// maxGroups groups; beyond, those of maxGroups groups do, so the work per
+// queue stays bounded however many groups a tenant makes.
+func TestReadStatsAggregatingBound(t *testing.T) {
+	for _, tt := range []struct {
+		groups int
+		want   int64
+	}{
+		{groups: 1, want: 2},
+		{groups: maxGroups, want: 2 * maxGroups},
+		{groups: maxGroups + 1, want: 2 * maxGroups},
+		{groups: 3 * maxGroups, want: 2 * maxGroups},
+	} {
+		t.Run(fmt.Sprintf("groups=%d", tt.groups), func(t *testing.T) {
+			rdb := newReader(t)
+			sizes := map[string]int{}
+			for i := range tt.groups {
+				sizes[fmt.Sprint("g", i)] = 2
+			}
+			groupTasks(t, rdb, "q", sizes)
+			got, err := ReadStats(t.Context(), rdb, []string{"q"}, now, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := got["q"]; s.Err != nil || s.Aggregating != tt.want {
+				t.Errorf("q = %+v, want %d aggregating", s, tt.want)
+			}
+		})
 	}
 }
