@@ -253,6 +253,36 @@ func TestAutoscalerBadKeySharedRead(t *testing.T) {
 	}
 }
 
+// TestAutoscalerGroupedTasksWakeFromZero: tasks enqueued with asynq.Group
+// wait in their group until an asynq server aggregates them, and at zero
+// replicas none runs. They are backlog: the workers wake for them and scale
+// on them.
+func TestAutoscalerGroupedTasksWakeFromZero(t *testing.T) {
+	srv := startRedis(t)
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: srv.Addr})
+	for i := range 10 {
+		if _, err := c.Enqueue(asynq.NewTask("batch:item", []byte(fmt.Sprint(i))), asynq.Queue("grouped"),
+			asynq.Group("daily-digest")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.Close()
+
+	a, _ := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "zero", Name: "grouped"}
+	as := queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 5}
+	update(t, a, name, testTarget(name, srv.Addr, as, 0, "grouped"))
+	pollAll(t, a)
+	r := latest(a, name)
+	if r.Err != nil || len(r.Stats) != 1 || r.Stats[0].Aggregating != 10 {
+		t.Fatalf("result: err %v, stats %+v; want 10 aggregating tasks", r.Err, r.Stats)
+	}
+	if d := r.Decision; d.Backlog != 10 || d.DesiredReplicas != 3 || d.Rule != autoscale.RuleBacklog {
+		t.Errorf("10 grouped tasks at zero replicas: backlog %d, %d by %s (%s); want backlog 10, 3 by the backlog",
+			d.Backlog, d.DesiredReplicas, d.Rule, d.Reason)
+	}
+}
+
 // enqueueAt enqueues one task through asynq and rewrites its pending_since,
 // as a producer whose clock reads at would have written it.
 func enqueueAt(t *testing.T, addr, q string, at time.Time) {
