@@ -345,7 +345,9 @@ type Autoscaling struct {
 	// operator saw the queue empty, no younger than the time since it first
 	// saw the task as the queue's oldest. Until the operator has seen the
 	// queue empty, a producer whose clock runs behind makes tasks look older
-	// than they are. At zero
+	// than they are. A task without an enqueue time (asynq leaves none on a
+	// task a graceful shutdown put back) is as old as the time since the
+	// operator first saw it as the queue's oldest. At zero
 	// replicas it is also how long a task (pending, or scheduled or retry
 	// and due) may wait before the workers wake, whatever activationBacklog
 	// says.

@@ -169,12 +169,28 @@ func TestReadStatsAsynqActiveAndRequeued(t *testing.T) {
 		t.Fatalf("requeued task's pending_since: got err %v, want it absent", err)
 	}
 
-	got, err = ReadStats(t.Context(), rdb, []string{"video"}, time.Now(), 0)
+	first := time.Now()
+	got, err = ReadStats(t.Context(), rdb, []string{"video"}, first, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v := got["video"]; v.Active != 0 || v.Pending != 2 || v.OldestKnown || v.OldestPendingAge != 0 {
 		t.Errorf("after shutdown: %+v, want 0 active, 2 pending, unknown age", v)
+	}
+
+	// The reader's own sightings give the requeued task an age: at least
+	// the time since it first saw the task at the tail.
+	seen, v := Sighting{}.Bound(got["video"], first)
+	if v.OldestKnown {
+		t.Errorf("first sighting of the requeued task: %+v, want an unknown age", v)
+	}
+	later := first.Add(30 * time.Second)
+	got, err = ReadStats(t.Context(), rdb, []string{"video"}, later, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, v = seen.Bound(got["video"], later); !v.OldestKnown || v.OldestPendingAge != 30*time.Second {
+		t.Errorf("the requeued task seen at the tail for 30s: %+v, want a known age of 30s", v)
 	}
 }
 
