@@ -253,6 +253,121 @@ func TestAutoscalerBadKeySharedRead(t *testing.T) {
 	}
 }
 
+// TestAutoscalerGroupedTasksWakeFromZero: tasks enqueued with asynq.Group
+// wait in their group until an asynq server aggregates them, and at zero
+// replicas none runs. They are backlog: the workers wake for them and scale
+// on them.
+func TestAutoscalerGroupedTasksWakeFromZero(t *testing.T) {
+	srv := startRedis(t)
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: srv.Addr})
+	for i := range 10 {
+		if _, err := c.Enqueue(asynq.NewTask("batch:item", []byte(fmt.Sprint(i))), asynq.Queue("grouped"),
+			asynq.Group("daily-digest")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.Close()
+
+	a, _ := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "zero", Name: "grouped"}
+	as := queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 5}
+	update(t, a, name, testTarget(name, srv.Addr, as, 0, "grouped"))
+	pollAll(t, a)
+	r := latest(a, name)
+	if r.Err != nil || len(r.Stats) != 1 || r.Stats[0].Aggregating != 10 {
+		t.Fatalf("result: err %v, stats %+v; want 10 aggregating tasks", r.Err, r.Stats)
+	}
+	if d := r.Decision; d.Backlog != 10 || d.DesiredReplicas != 3 || d.Rule != autoscale.RuleBacklog {
+		t.Errorf("10 grouped tasks at zero replicas: backlog %d, %d by %s (%s); want backlog 10, 3 by the backlog",
+			d.Backlog, d.DesiredReplicas, d.Rule, d.Reason)
+	}
+}
+
+// requeueWithoutPendingSince has a real asynq server take n tasks of q and
+// shut down before they finish: asynq puts them back at the tail of the
+// pending list without pending_since, as a worker pod does on SIGTERM after
+// its shutdown timeout.
+func requeueWithoutPendingSince(t *testing.T, addr, q string, n int) {
+	t.Helper()
+	enqueue(t, addr, q, n)
+	started := make(chan struct{}, n)
+	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: addr}, asynq.Config{
+		Concurrency:     n,
+		Queues:          map[string]int{q: 1},
+		ShutdownTimeout: 200 * time.Millisecond,
+		LogLevel:        asynq.FatalLevel,
+	})
+	if err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, _ *asynq.Task) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})); err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		select {
+		case <-started:
+		case <-time.After(20 * time.Second):
+			srv.Shutdown()
+			t.Fatal("the asynq server did not take the tasks")
+		}
+	}
+	srv.Shutdown()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer func() { _ = rdb.Close() }()
+	ids, err := rdb.LRange(t.Context(), "asynq:{"+q+"}:pending", 0, -1).Result()
+	if err != nil || len(ids) != n {
+		t.Fatalf("pending after the shutdown: %v %v, want %d requeued tasks", ids, err, n)
+	}
+	for _, id := range ids {
+		if rdb.HExists(t.Context(), "asynq:{"+q+"}:t:"+id, "pending_since").Val() {
+			t.Fatalf("task %s has pending_since after a requeue", id)
+		}
+	}
+}
+
+// TestAutoscalerRequeuedTaskWakesFromZero: tasks a worker's graceful
+// shutdown put back have no pending_since, so their producer age is
+// unknown. The operator has seen the same task at the tail since some poll:
+// it has waited at least that long, and once that reaches targetLatency the
+// workers wake from zero, below activationBacklog as for any task that has
+// waited too long.
+func TestAutoscalerRequeuedTaskWakesFromZero(t *testing.T) {
+	srv := startRedis(t)
+	requeueWithoutPendingSince(t, srv.Addr, "requeued", 2)
+
+	a, clock := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "zero", Name: "requeued"}
+	as := queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](0), MaxReplicas: 5,
+		PollInterval:      dur(time.Second),
+		ActivationBacklog: ptr.To[int32](5),
+		TargetLatency:     dur(10 * time.Second),
+	}
+	update(t, a, name, testTarget(name, srv.Addr, as, 0, "requeued"))
+	// One poll a second; the first sees the tasks, the one 10s later has
+	// seen the same tail for targetLatency.
+	for sec := range 11 {
+		if sec > 0 {
+			clock.Add(time.Second)
+		}
+		pollAll(t, a)
+		r := latest(a, name)
+		if r.Err != nil || len(r.Stats) != 1 {
+			t.Fatalf("%ds after the first poll: err %v, stats %+v", sec, r.Err, r.Stats)
+		}
+		wantAge, wantKnown, want := time.Duration(sec)*time.Second, sec > 0, int32(0)
+		if sec == 10 {
+			want = 1
+		}
+		s, d := r.Stats[0], r.Decision
+		if s.Pending != 2 || s.OldestKnown != wantKnown || s.OldestPendingAge != wantAge || d.DesiredReplicas != want {
+			t.Errorf("%ds after the first poll: 2 requeued tasks, age %v (known %v), %d by %s (%s); want age %v (known %v), %d",
+				sec, s.OldestPendingAge, s.OldestKnown, d.DesiredReplicas, d.Rule, d.Reason, wantAge, wantKnown, want)
+		}
+	}
+}
+
 // enqueueAt enqueues one task through asynq and rewrites its pending_since,
 // as a producer whose clock reads at would have written it.
 func enqueueAt(t *testing.T, addr, q string, at time.Time) {

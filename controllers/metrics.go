@@ -36,7 +36,7 @@ var (
 var (
 	metricQueueBacklog = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "queueworker_queue_backlog",
-		Help: "Pending, active and due scheduled and retry tasks of a queue, as last read from Redis.",
+		Help: "Pending, active, due scheduled and retry, and aggregating tasks of a queue, as last read from Redis.",
 	}, queueLabels)
 	metricQueuePending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "queueworker_queue_pending",
@@ -135,7 +135,7 @@ func (m *autoscalerMetrics) observeDecision(name types.NamespacedName, r *Result
 	var names []string
 	for _, s := range r.Stats {
 		labels := []string{name.Namespace, name.Name, s.Queue}
-		backlog := s.Pending + s.Active + s.Scheduled + s.Retry
+		backlog := s.Pending + s.Active + s.Scheduled + s.Retry + s.Aggregating
 		if s.Paused {
 			backlog = 0
 		}

@@ -81,6 +81,40 @@ func waitDeploymentReplicas(t *testing.T, ns, name string, want int32) {
 
 func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 
+// TestAutoscaleGroupedTasksInStatus: tasks waiting in an aggregation group
+// wake a QueueWorker at zero and show in its status and metrics.
+func TestAutoscaleGroupedTasksInStatus(t *testing.T) {
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "grouped", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](0), MaxReplicas: 10,
+	})
+	q := qw.Spec.Queues[0].Name
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: redisServer.Addr})
+	for i := range 6 {
+		if _, err := c.Enqueue(asynq.NewTask("test:item", []byte(fmt.Sprint(i))), asynq.Queue(q), asynq.Group("digest")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.Close()
+	t.Cleanup(func() { _, _ = inspector(t, redisServer.Addr).DeleteAllAggregatingTasks(q, "digest") })
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+
+	waitDeploymentReplicas(t, ns, "grouped", 3) // ceil(6/2)
+	eventually(t, "status shows the grouped tasks", func() error {
+		got := getQueueWorker(t, ns, "grouped")
+		if got.Status.Backlog != 6 || len(got.Status.Queues) != 1 || got.Status.Queues[0].Aggregating != 6 ||
+			got.Status.Queues[0].Pending != 0 {
+			return fmt.Errorf("status %+v", got.Status)
+		}
+		return nil
+	})
+	if v := testutil.ToFloat64(metricQueueBacklog.WithLabelValues(ns, "grouped", q)); v != 6 {
+		t.Errorf("queueworker_queue_backlog = %v, want 6", v)
+	}
+}
+
 // TestAutoscaleBurstAndDrain: a burst raises the replicas to
 // ceil(backlog / concurrency) in one step; when the queue drains they go
 // back to minReplicas after the scale-down window.

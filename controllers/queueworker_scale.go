@@ -136,7 +136,7 @@ func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.Q
 	for _, s := range res.Stats {
 		qs := queueworkerv1alpha1.QueueStatus{
 			Name: s.Queue, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled,
-			Retry: s.Retry, Archived: s.Archived, Paused: s.Paused,
+			Retry: s.Retry, Aggregating: s.Aggregating, Archived: s.Archived, Paused: s.Paused,
 		}
 		if s.OldestKnown && s.OldestPendingAge > 0 {
 			qs.Latency = &metav1.Duration{Duration: s.OldestPendingAge.Round(roundLatency)}

@@ -331,8 +331,9 @@ type Autoscaling struct {
 	// +optional
 	PollInterval *metav1.Duration `json:"pollInterval,omitempty"`
 
-	// TargetBacklogPerReplica is the backlog (pending, active and due tasks)
-	// one worker should carry. Defaults to the concurrency.
+	// TargetBacklogPerReplica is the backlog (pending, active, due and
+	// aggregating tasks) one worker should carry. Defaults to the
+	// concurrency.
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	TargetBacklogPerReplica *int32 `json:"targetBacklogPerReplica,omitempty"`
@@ -344,7 +345,9 @@ type Autoscaling struct {
 	// operator saw the queue empty, no younger than the time since it first
 	// saw the task as the queue's oldest. Until the operator has seen the
 	// queue empty, a producer whose clock runs behind makes tasks look older
-	// than they are. At zero
+	// than they are. A task without an enqueue time (asynq leaves none on a
+	// task a graceful shutdown put back) is as old as the time since the
+	// operator first saw it as the queue's oldest. At zero
 	// replicas it is also how long a task (pending, or scheduled or retry
 	// and due) may wait before the workers wake, whatever activationBacklog
 	// says.
@@ -359,7 +362,9 @@ type Autoscaling struct {
 	// (pending, or scheduled or retry and due) has waited targetLatency, or
 	// scaleToZeroDelay when targetLatency is unset: at zero no asynq server
 	// runs, so nothing else would ever serve it, nor move due scheduled and
-	// retry tasks to pending.
+	// retry tasks to pending. Aggregating tasks count toward the backlog
+	// but their age is not read, so on their own they wake the workers only
+	// above activationBacklog.
 	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=0
 	// +optional
@@ -469,8 +474,8 @@ type QueueWorkerStatus struct {
 	// +optional
 	Queues []QueueStatus `json:"queues,omitempty"`
 
-	// Backlog is the sum of pending, active and due tasks over the queues
-	// that are not paused.
+	// Backlog is the sum of pending, active, due and aggregating tasks over
+	// the queues that are not paused.
 	// +optional
 	Backlog int64 `json:"backlog,omitempty"`
 
@@ -505,6 +510,10 @@ type QueueStatus struct {
 	Scheduled int64 `json:"scheduled"`
 	// Retry tasks are due for another try within the horizon.
 	Retry int64 `json:"retry"`
+	// Aggregating tasks (enqueued with asynq.Group) wait in their group for
+	// an asynq server to aggregate them into one task.
+	// +optional
+	Aggregating int64 `json:"aggregating,omitempty"`
 	// Archived tasks failed for good.
 	Archived int64 `json:"archived"`
 	// Paused is true while the queue is paused.

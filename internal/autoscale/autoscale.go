@@ -45,9 +45,14 @@ type QueueStats struct {
 	Scheduled int64
 	// Retry counts the tasks due for another try within the horizon.
 	Retry int64
+	// Aggregating counts the tasks waiting in aggregation groups
+	// (asynq.Group). They are backlog when their queue is not paused: an
+	// asynq server's aggregator turns them into pending tasks, and at zero
+	// replicas none runs.
+	Aggregating int64
 	// Paused queues are not served, so more workers would not drain them:
-	// their pending, scheduled and retry tasks and their latency are left
-	// out of the decision.
+	// their pending, scheduled, retry and aggregating tasks and their
+	// latency are left out of the decision.
 	Paused bool
 	// OldestPendingAge is the age of the oldest pending task; zero when the
 	// queue is empty or the age is unknown, which turns the latency rule off
@@ -192,8 +197,8 @@ type Decision struct {
 	// Reason says how the rules arrived at DesiredReplicas, for conditions,
 	// events and `kubectl describe`.
 	Reason string
-	// Backlog is the sum of pending, active and due tasks over the queues
-	// that are not paused; zero when RedisError is set.
+	// Backlog is the sum of pending, active, due and aggregating tasks over
+	// the queues that are not paused; zero when RedisError is set.
 	Backlog int64
 	// Latency is the age of the oldest pending task over the queues that
 	// are not paused, the value the latency rule used; zero when RedisError
@@ -343,7 +348,8 @@ func Applied(st State, spec queueworkerv1alpha1.Autoscaling, at time.Time, from,
 
 // summary is one observation reduced to what the rules use.
 type summary struct {
-	// backlog is pending + active + due over the queues not paused.
+	// backlog is pending + active + due + aggregating over the queues not
+	// paused.
 	backlog int64
 	// active is the running tasks of every queue, paused ones included.
 	active int64
@@ -372,6 +378,7 @@ func summarize(queues []QueueStats) summary {
 		sum.backlog = addSat(sum.backlog, active)
 		sum.backlog = addSat(sum.backlog, max(q.Scheduled, 0))
 		sum.backlog = addSat(sum.backlog, max(q.Retry, 0))
+		sum.backlog = addSat(sum.backlog, max(q.Aggregating, 0))
 		if q.OldestPendingAge > sum.oldest {
 			sum.oldest, sum.oldestQueue = q.OldestPendingAge, q.Name
 		}

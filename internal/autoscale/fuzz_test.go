@@ -110,6 +110,7 @@ func fuzzObservation(b []byte) Observation {
 	}
 	return seen(
 		QueueStats{Name: "a", Pending: pending, Active: int64(b[2]), Scheduled: int64(b[3]), Retry: int64(b[4]),
+			Aggregating:      int64(b[3] / 2),
 			OldestPendingAge: time.Duration(b[5]) * time.Second, OldestDueAge: time.Duration(b[4]) * 7 * time.Second},
 		QueueStats{Name: "b", Pending: int64(b[1]), Active: int64(b[2] / 4), Paused: b[6]&flagPaused != 0,
 			OldestPendingAge: time.Duration(b[5]) * 3 * time.Second},
@@ -267,7 +268,7 @@ func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 	for _, q := range in.Observation.Queues {
 		active += q.Active
 		if !q.Paused {
-			backlog += q.Pending + q.Active + q.Scheduled + q.Retry
+			backlog += q.Pending + q.Active + q.Scheduled + q.Retry + q.Aggregating
 			waited = max(waited, q.OldestPendingAge, q.OldestDueAge)
 		}
 	}

@@ -23,7 +23,9 @@ import "time"
 // producer's clock: a producer ten minutes behind makes a fresh task look
 // ten minutes old (and the latency rule ask for many workers), one ahead
 // makes an old task look new. The reader's own sightings bound the age
-// whatever the producers' clocks say. The zero Sighting has seen nothing.
+// whatever the producers' clocks say, and give one to a task that has no
+// pending_since at all, such as one a worker's graceful shutdown put back.
+// The zero Sighting has seen nothing.
 type Sighting struct {
 	// EmptyAt is the last read that found no pending task: every task
 	// pending now was enqueued after it. Zero until a read found the queue
@@ -31,7 +33,8 @@ type Sighting struct {
 	EmptyAt time.Time
 	// Tail is the id of the task at the tail of the pending list, the
 	// oldest, and TailSince the first read that found it there: it has
-	// waited at least since then.
+	// waited at least since then. An id longer than maxTaskIDLen is never
+	// kept: such a tail counts as unknown.
 	Tail      string
 	TailSince time.Time
 }
@@ -39,11 +42,19 @@ type Sighting struct {
 // Bound records s, read at now, and returns the new Sighting and s with
 // OldestPendingAge bounded by the sightings: at most now - EmptyAt, and at
 // least now - TailSince. Until the reader has seen the queue empty there is
-// no upper bound and the producer's timestamp stands. An unknown age stays
-// unknown, and a queue that failed to read changes nothing.
+// no upper bound and the producer's timestamp stands. An unknown age
+// (OldestKnown false) with a tail the reader has seen before becomes known
+// as now - TailSince, capped the same way: the task has waited at least
+// that long, whatever its producer wrote or failed to write. It stays
+// unknown on the first sighting of a tail, and a queue that failed to read
+// changes nothing. A tail id longer than maxTaskIDLen, which ReadStats
+// never returns, is dropped from s and treated as unknown.
 func (g Sighting) Bound(s Stats, now time.Time) (Sighting, Stats) {
 	if s.Err != nil {
 		return g, s
+	}
+	if len(s.Tail) > maxTaskIDLen {
+		s.Tail = ""
 	}
 	if s.Pending == 0 || s.Tail == "" {
 		next := Sighting{EmptyAt: g.EmptyAt}
@@ -56,13 +67,16 @@ func (g Sighting) Bound(s Stats, now time.Time) (Sighting, Stats) {
 	if s.Tail == g.Tail && !g.TailSince.IsZero() {
 		next.TailSince = g.TailSince
 	}
-	if !s.OldestKnown {
-		return next, s
+	age := now.Sub(next.TailSince)
+	if s.OldestKnown {
+		age = max(s.OldestPendingAge, age)
 	}
-	age := max(s.OldestPendingAge, now.Sub(next.TailSince))
 	if !next.EmptyAt.IsZero() {
 		age = min(age, max(now.Sub(next.EmptyAt), 0))
 	}
-	s.OldestPendingAge = age
+	if !s.OldestKnown && age <= 0 {
+		return next, s
+	}
+	s.OldestPendingAge, s.OldestKnown = age, true
 	return next, s
 }

@@ -18,6 +18,7 @@ package queue
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,12 +28,15 @@ func TestSightingBound(t *testing.T) {
 	pending := func(tail string, age time.Duration) Stats {
 		return Stats{Queue: "q", Pending: 1, Tail: tail, OldestPendingAge: age, OldestKnown: true}
 	}
+	unknown := func(tail string) Stats { return Stats{Queue: "q", Pending: 1, Tail: tail} }
 	tests := []struct {
 		name    string
 		before  Sighting
 		stats   Stats
 		wantAge time.Duration
-		want    Sighting
+		// wantKnown is set when Bound makes an unknown age known.
+		wantKnown bool
+		want      Sighting
 	}{
 		{name: "never seen: the producer's age stands",
 			stats: pending("t1", 10*time.Minute), wantAge: 10 * time.Minute,
@@ -64,10 +68,33 @@ func TestSightingBound(t *testing.T) {
 			before: Sighting{EmptyAt: at(time.Hour), Tail: "t1", TailSince: at(time.Minute)},
 			stats:  Stats{Queue: "q", OldestKnown: true}, wantAge: 0,
 			want: Sighting{EmptyAt: now}},
-		{name: "an unknown age stays unknown",
+		{name: "an unknown age takes the floor",
+			before: Sighting{EmptyAt: at(time.Hour), Tail: "t1", TailSince: at(time.Minute)},
+			stats:  unknown("t1"), wantAge: time.Minute, wantKnown: true,
+			want: Sighting{EmptyAt: at(time.Hour), Tail: "t1", TailSince: at(time.Minute)}},
+		{name: "an unknown age takes the floor, capped by the empty read",
 			before: Sighting{EmptyAt: at(time.Second), Tail: "t1", TailSince: at(time.Minute)},
-			stats:  Stats{Queue: "q", Pending: 1, Tail: "t1"}, wantAge: 0,
+			stats:  unknown("t1"), wantAge: time.Second, wantKnown: true,
 			want: Sighting{EmptyAt: at(time.Second), Tail: "t1", TailSince: at(time.Minute)}},
+		{name: "an unknown age on the first sighting stays unknown",
+			stats: unknown("t1"), wantAge: 0,
+			want: Sighting{Tail: "t1", TailSince: now}},
+		{name: "an unknown age of a new tail stays unknown",
+			before: Sighting{Tail: "t1", TailSince: at(time.Minute)},
+			stats:  unknown("t2"), wantAge: 0,
+			want: Sighting{Tail: "t2", TailSince: now}},
+		{name: "an unknown age without a tail id stays unknown",
+			before: Sighting{Tail: "t1", TailSince: at(time.Minute)},
+			stats:  unknown(""), wantAge: 0,
+			want: Sighting{}},
+		{name: "an unknown age under a reader clock that stepped back stays unknown",
+			before: Sighting{Tail: "t1", TailSince: now.Add(time.Minute)},
+			stats:  unknown("t1"), wantAge: 0,
+			want: Sighting{Tail: "t1", TailSince: now.Add(time.Minute)}},
+		{name: "a tail id over the bound is not kept",
+			before: Sighting{EmptyAt: at(time.Minute), Tail: "t1", TailSince: at(30 * time.Second)},
+			stats:  pending(strings.Repeat("i", maxTaskIDLen+1), 10*time.Second), wantAge: 10 * time.Second,
+			want: Sighting{EmptyAt: at(time.Minute)}},
 		{name: "a failed queue changes nothing",
 			before: Sighting{EmptyAt: at(time.Second)}, stats: Stats{Queue: "q", Err: errors.New("WRONGTYPE")}, wantAge: 0,
 			want: Sighting{EmptyAt: at(time.Second)}},
@@ -84,7 +111,10 @@ func TestSightingBound(t *testing.T) {
 			if !got.EmptyAt.Equal(tt.want.EmptyAt) || got.Tail != tt.want.Tail || !got.TailSince.Equal(tt.want.TailSince) {
 				t.Errorf("sighting = %+v, want %+v", got, tt.want)
 			}
-			if s.OldestKnown != tt.stats.OldestKnown || s.Pending != tt.stats.Pending {
+			if len(s.Tail) > maxTaskIDLen {
+				t.Errorf("Bound returned a tail id of %d bytes", len(s.Tail))
+			}
+			if s.OldestKnown != (tt.stats.OldestKnown || tt.wantKnown) || s.Pending != tt.stats.Pending {
 				t.Errorf("Bound changed more than the age: %+v", s)
 			}
 		})

@@ -169,18 +169,34 @@ func TestReadStatsAsynqActiveAndRequeued(t *testing.T) {
 		t.Fatalf("requeued task's pending_since: got err %v, want it absent", err)
 	}
 
-	got, err = ReadStats(t.Context(), rdb, []string{"video"}, time.Now(), 0)
+	first := time.Now()
+	got, err = ReadStats(t.Context(), rdb, []string{"video"}, first, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v := got["video"]; v.Active != 0 || v.Pending != 2 || v.OldestKnown || v.OldestPendingAge != 0 {
 		t.Errorf("after shutdown: %+v, want 0 active, 2 pending, unknown age", v)
 	}
+
+	// The reader's own sightings give the requeued task an age: at least
+	// the time since it first saw the task at the tail.
+	seen, v := Sighting{}.Bound(got["video"], first)
+	if v.OldestKnown {
+		t.Errorf("first sighting of the requeued task: %+v, want an unknown age", v)
+	}
+	later := first.Add(30 * time.Second)
+	got, err = ReadStats(t.Context(), rdb, []string{"video"}, later, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, v = seen.Bound(got["video"], later); !v.OldestKnown || v.OldestPendingAge != 30*time.Second {
+		t.Errorf("the requeued task seen at the tail for 30s: %+v, want a known age of 30s", v)
+	}
 }
 
-// TestReadStatsAsynqRetryArchivedProcessed lets a worker finish, retry and
-// archive tasks, and checks the sets and the processed counter.
-func TestReadStatsAsynqRetryArchivedProcessed(t *testing.T) {
+// TestReadStatsAsynqRetryArchived lets a worker finish, retry and archive
+// tasks, and checks the sets.
+func TestReadStatsAsynqRetryArchived(t *testing.T) {
 	rdb := newReader(t)
 	client := newAsynqClient(t)
 	srv := startServer(t, "billing", 2, func(ctx context.Context, task *asynq.Task) error {
@@ -205,18 +221,15 @@ func TestReadStatsAsynqRetryArchivedProcessed(t *testing.T) {
 			t.Fatal(err)
 		}
 		b = got["billing"]
-		if b.Processed == 4 && b.Retry == 1 && b.Archived == 1 {
+		if b.Pending == 0 && b.Active == 0 && b.Retry == 1 && b.Archived == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("billing = %+v, want 4 processed, 1 retry, 1 archived", b)
+			t.Fatalf("billing = %+v, want nothing pending or active, 1 retry, 1 archived", b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	srv.Shutdown()
-	if b.Pending != 0 || b.Active != 0 {
-		t.Errorf("billing = %+v, want nothing pending or active", b)
-	}
 
 	// The retry is due in an hour: outside a zero horizon.
 	got, err := ReadStats(t.Context(), rdb, []string{"billing"}, time.Now(), 0)
@@ -225,5 +238,71 @@ func TestReadStatsAsynqRetryArchivedProcessed(t *testing.T) {
 	}
 	if r := got["billing"].Retry; r != 0 {
 		t.Errorf("retry due now = %d, want 0", r)
+	}
+}
+
+// TestReadStatsAsynqGrouped pins the layout of aggregation groups: tasks
+// enqueued with asynq.Group and no server to aggregate them count as
+// asynq's Inspector counts them, and once a server's aggregator has turned
+// them into one task they no longer do.
+func TestReadStatsAsynqGrouped(t *testing.T) {
+	rdb := newReader(t)
+	client := newAsynqClient(t)
+	inspector := asynq.NewInspector(asynq.RedisClientOpt{Addr: redisServer.Addr})
+	t.Cleanup(func() { _ = inspector.Close() })
+	for range 7 {
+		enqueue(t, client, "digest", "item", asynq.Group("daily"))
+	}
+	for range 3 {
+		enqueue(t, client, "digest", "item", asynq.Group("weekly"))
+	}
+	enqueue(t, client, "digest", "plain")
+
+	info, err := inspector.GetQueueInfo("digest")
+	if err != nil || info.Aggregating != 10 || info.Groups != 2 {
+		t.Fatalf("asynq's inspector: %+v, %v, want 10 aggregating tasks in 2 groups", info, err)
+	}
+	got, err := ReadStats(t.Context(), rdb, []string{"digest"}, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got["digest"]; d.Err != nil || d.Aggregating != 10 || d.Pending != 1 {
+		t.Fatalf("digest = %+v, want 10 aggregating, 1 pending", d)
+	}
+
+	// An aggregator with a one-second grace period combines each group.
+	done := make(chan string, 4)
+	startServer(t, "digest", 2, func(_ context.Context, task *asynq.Task) error {
+		done <- task.Type()
+		return nil
+	}, asynq.Config{
+		GroupGracePeriod: time.Second,
+		GroupAggregator: asynq.GroupAggregatorFunc(func(group string, tasks []*asynq.Task) *asynq.Task {
+			return asynq.NewTask("batch", []byte(group))
+		}),
+	})
+	deadline := time.Now().Add(waitFor)
+	for {
+		got, err := ReadStats(t.Context(), rdb, []string{"digest"}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := got["digest"]
+		if d.Aggregating == 0 && d.Pending == 0 && d.Active == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("digest = %+v, want the groups aggregated and every task done", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	batches := 0
+	for len(done) > 0 {
+		if <-done == "batch" {
+			batches++
+		}
+	}
+	if batches != 2 {
+		t.Errorf("%d aggregated tasks ran, want 2", batches)
 	}
 }

@@ -183,13 +183,19 @@ func TestNewUniversalClientACL(t *testing.T) {
 	admin := newReader(t)
 	ctx := t.Context()
 	err := admin.Do(ctx, "ACL", "SETUSER", "qw-reader", "reset", "on", ">s3cret", "~asynq:*", "-@all",
-		"+llen", "+zcount", "+zcard", "+zrange", "+exists", "+lindex", "+get", "+hget",
+		"+llen", "+zcount", "+zcard", "+exists", "+evalsha", "+eval",
+		"+lindex", "+hstrlen", "+hget", "+zrange", "+scard", "+smembers", "+srandmember",
 		"+hello", "+auth", "+client|setname", "+ping", "+select").Err()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = admin.Do(ctx, "ACL", "DELUSER", "qw-reader").Err() })
 	pushPending(t, admin, "payments", task{"a", strconv.FormatInt(now.UnixNano(), 10)})
+	groupTasks(t, admin, "payments", map[string]int{"digest": 2})
+	// Without the script cached the user needs EVAL too.
+	if err := admin.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tt := range []struct {
 		name     string
@@ -217,8 +223,8 @@ func TestNewUniversalClientACL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s := got["payments"]; s.Pending != 1 || !s.OldestKnown {
-				t.Errorf("payments = %+v, want 1 pending with a known age", s)
+			if s := got["payments"]; s.Err != nil || s.Pending != 1 || !s.OldestKnown || s.Aggregating != 2 {
+				t.Errorf("payments = %+v, want 1 pending with a known age, 2 grouped", s)
 			}
 		})
 	}

@@ -34,10 +34,16 @@ package queue
 //     to pending.
 //   - archived is a sorted set scored by the time the task died.
 //   - paused exists while the queue is paused (SETNX, internal/rdb/inspect.go).
-//   - processed is the all-time counter of tasks that left active as done,
-//     completed, retried after a failure or archived; it wraps to 1 at
-//     MaxInt64. Daily counters processed:<yyyy-mm-dd> expire after 90 days.
 //   - the task hash is t:<id>.
+//   - a task enqueued with asynq.Group waits for aggregation: its id is in
+//     the sorted set g:<group> (scored by the enqueue time in Unix seconds)
+//     and the group's name in the set groups (addToGroupCmd). An asynq
+//     server's aggregator moves the tasks of a group that is due into an
+//     aggregation set g:<group>:<set id>, drops the name from groups once
+//     the group is empty (aggregationCheckCmd), and enqueues the aggregated
+//     task to pending. asynq's Inspector counts as aggregating the tasks of
+//     the groups listed in groups (currentStatsCmd, internal/rdb/inspect.go);
+//     the reader counts the same.
 type queueKeys struct {
 	pending   string
 	active    string
@@ -45,9 +51,11 @@ type queueKeys struct {
 	retry     string
 	archived  string
 	paused    string
-	processed string
-	// taskPrefix is followed by a task id.
-	taskPrefix string
+	// groups is the set of the names of the queue's aggregation groups.
+	groups string
+	// taskPrefix is followed by a task id, groupPrefix by a group name.
+	taskPrefix  string
+	groupPrefix string
 }
 
 // pendingSinceField is the task hash field holding the enqueue time in
@@ -57,13 +65,14 @@ const pendingSinceField = "pending_since"
 func keysFor(queue string) queueKeys {
 	prefix := "asynq:{" + queue + "}:"
 	return queueKeys{
-		pending:    prefix + "pending",
-		active:     prefix + "active",
-		scheduled:  prefix + "scheduled",
-		retry:      prefix + "retry",
-		archived:   prefix + "archived",
-		paused:     prefix + "paused",
-		processed:  prefix + "processed",
-		taskPrefix: prefix + "t:",
+		pending:     prefix + "pending",
+		active:      prefix + "active",
+		scheduled:   prefix + "scheduled",
+		retry:       prefix + "retry",
+		archived:    prefix + "archived",
+		paused:      prefix + "paused",
+		groups:      prefix + "groups",
+		taskPrefix:  prefix + "t:",
+		groupPrefix: prefix + "g:",
 	}
 }

@@ -57,8 +57,14 @@ func standalone() resources.RedisEndpoint {
 	return resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: redisServer.Addr}
 }
 
+// commandsPerQueue is what one read sends for each queue: LLEN twice,
+// ZCOUNT twice, ZCARD, EXISTS and the lookup script.
+const commandsPerQueue = 7
+
 // newReader returns the operator's client for the shared server, with
-// hooks added, after emptying the server so each test starts clean.
+// hooks added, after emptying the server and loading the lookup script so
+// each test starts clean and a read costs its steady-state round trip (a
+// restart of the server by an earlier test empties its script cache).
 func newReader(t testing.TB, hooks ...redis.Hook) redis.UniversalClient {
 	t.Helper()
 	rdb, err := NewUniversalClient(standalone(), Credentials{})
@@ -72,23 +78,44 @@ func newReader(t testing.TB, hooks ...redis.Hook) redis.UniversalClient {
 	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
+	if err := lookupScript.Load(context.Background(), rdb).Err(); err != nil {
+		t.Fatal(err)
+	}
 	return rdb
 }
 
-// counter is a go-redis hook that counts what a client sends. A pipeline is
-// one write and one read on one connection: one round trip.
+// counter is a go-redis hook that counts what a client sends, and the bytes
+// it receives on the connections it dials after the hook was added. A
+// pipeline is one write and one read on one connection: one round trip.
 type counter struct {
 	pipelines atomic.Int64
 	commands  atomic.Int64
 	singles   atomic.Int64
 	dials     atomic.Int64
+	received  atomic.Int64
 }
 
 func (h *counter) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		h.dials.Add(1)
-		return next(ctx, network, addr)
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: c, n: &h.received}, nil
 	}
+}
+
+// countingConn adds the bytes read from its connection to n.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func (h *counter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
@@ -111,6 +138,7 @@ func (h *counter) reset() {
 	h.commands.Store(0)
 	h.singles.Store(0)
 	h.dials.Store(0)
+	h.received.Store(0)
 }
 
 // task is one task written in asynq's layout, for tests that need exact
@@ -140,6 +168,27 @@ func pushPending(t testing.TB, rdb redis.UniversalClient, queue string, tasks ..
 		if err := rdb.LPush(ctx, k.pending, tk.id).Err(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// groupTasks adds tasks to aggregation groups of queue the way asynq's
+// AddToGroup does: the task hash, the id in the group's sorted set, the
+// group's name in the groups set. sizes maps a group to its task count.
+func groupTasks(t testing.TB, rdb redis.UniversalClient, queue string, sizes map[string]int) {
+	t.Helper()
+	k := keysFor(queue)
+	ctx := context.Background()
+	pipe := rdb.Pipeline()
+	for group, n := range sizes {
+		for i := range n {
+			id := fmt.Sprintf("%s-%d", group, i)
+			pipe.HSet(ctx, k.taskPrefix+id, "msg", "x", "state", "aggregating", "group", group)
+			pipe.ZAdd(ctx, k.groupPrefix+group, redis.Z{Score: float64(time.Now().Unix()), Member: id})
+			pipe.SAdd(ctx, k.groups, group)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

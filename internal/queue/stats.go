@@ -17,33 +17,44 @@ limitations under the License.
 // Package queue reads asynq queue statistics straight from Redis and keeps
 // one pooled Redis client per endpoint.
 //
-// A read costs at most two round trips whatever the number of queues: one
-// pipeline of O(1) and O(log n) commands for every queue (the counts, the
-// tail of the pending list and the earliest scheduled and retry task), then,
-// only for queues with pending tasks, one pipeline reading the oldest
-// task's enqueue time. It never uses asynq's Inspector.GetQueueInfo, whose MEMORY USAGE
-// sampling is too heavy for a once-a-second poll.
+// A read costs one round trip whatever the number of queues: one pipeline
+// with, for every queue, O(1) and O(log n) commands for the counts and one
+// small Lua script (lookupScript) that looks up the oldest pending task's
+// id and enqueue time, the earliest scheduled and retry task's due time and
+// the number of tasks waiting in aggregation groups inside Redis, in
+// bounded work, and returns only bounded values. It never uses asynq's
+// Inspector.GetQueueInfo, whose MEMORY USAGE sampling is too heavy for a
+// once-a-second poll.
 //
-// Round trips in detail: in standalone and sentinel mode, two per
-// read. In cluster mode each queue's keys share a hash slot, so go-redis
-// splits each pipeline by node and sends the parts in parallel: two per
-// node that owns a read queue, which is two in wall-clock time; a MOVED or
-// ASK redirect while slots migrate adds one per retry (at most 3), and
-// go-redis reloads the slot map (CLUSTER SLOTS) on its own schedule. A new
-// connection costs its handshake (HELLO, then CLIENT SETNAME and SELECT
-// when db is not 0) once, not per read; a broken one is retried once
-// (MaxRetries 1). In sentinel mode go-redis asks a sentinel for the master
-// when it dials a new connection, not per read.
+// Round trips in detail: in standalone and sentinel mode, one per read, and
+// a second when Redis does not have the script: the first read after Redis
+// started or failed over, after SCRIPT FLUSH, or after Redis 7.4 or later
+// evicted it among the scripts others sent with EVAL. That second pipeline
+// sends the script with EVAL for the queues whose EVALSHA failed, which
+// loads it again. In cluster mode each queue's keys share a hash slot, so
+// go-redis splits each pipeline by node and sends the parts in parallel:
+// one per node that owns a read queue (two while a node lacks the script),
+// the same in wall-clock time; a MOVED or ASK redirect while slots migrate
+// adds one per retry (at most 3), and go-redis reloads the slot map
+// (CLUSTER SLOTS) on its own schedule. A new connection costs its handshake
+// (HELLO, then CLIENT SETNAME and SELECT when db is not 0) once, not per
+// read; a broken one is retried once (MaxRetries 1). In sentinel mode
+// go-redis asks a sentinel for the master when it dials a new connection,
+// not per read.
 //
 // Pool keeps one client per endpoint and credentials, and Client.Read lets
 // every QueueWorker on that endpoint share one read per poll.
 //
 // The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
-// ZCARD, ZRANGE (0 0 WITHSCORES), EXISTS, LINDEX, GET and HGET. An ACL user
-// needs only those and the ones a new connection sends, for example:
+// ZCARD, EXISTS, EVALSHA and EVAL, and in the script LINDEX, HSTRLEN, HGET,
+// ZRANGE, SCARD, SMEMBERS, SRANDMEMBER and ZCARD. Redis checks the commands
+// a script runs against the ACL user like any other, so +eval grants
+// nothing beyond the commands listed. An ACL user needs only those and the
+// ones a new connection sends, for example:
 //
 //	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
-//	  +llen +zcount +zcard +zrange +exists +lindex +get +hget
+//	  +llen +zcount +zcard +exists +evalsha +eval
+//	  +lindex +hstrlen +hget +zrange +scard +smembers +srandmember
 //	  +hello +auth +client|setname +ping +select
 //
 // plus +cluster|slots in cluster mode, where go-redis loads the slot map.
@@ -77,6 +88,11 @@ type Stats struct {
 	Retry int64
 	// Archived counts dead tasks kept for inspection.
 	Archived int64
+	// Aggregating counts the tasks enqueued with asynq.Group that wait in
+	// their group for an asynq server's aggregator to combine them into
+	// one pending task; at zero workers none runs. With more than
+	// maxGroups groups it counts the tasks of maxGroups of them.
+	Aggregating int64
 	// Paused reports a queue paused through asynq's Inspector or CLI;
 	// workers take nothing from it.
 	Paused bool
@@ -84,8 +100,9 @@ type Stats struct {
 	// when nothing is pending or the age is unknown.
 	OldestPendingAge time.Duration
 	// Tail is the id of the task at the tail of the pending list, the
-	// oldest one; empty when nothing is pending. Sighting uses it to bound
-	// OldestPendingAge by what the reader itself saw.
+	// oldest one; empty when nothing is pending or the id is longer than
+	// maxTaskIDLen, which the reader never fetches. Sighting uses it to
+	// bound OldestPendingAge by what the reader itself saw.
 	Tail string
 	// OldestDueAge is how long the earliest scheduled or retry task has been
 	// due without being moved to pending, to the second (asynq scores them
@@ -97,16 +114,13 @@ type Stats struct {
 	// enqueue time could not be read. asynq drops it when a worker takes a
 	// task and does not restore it when a graceful shutdown puts the task
 	// back, and it keeps no other record of when the task was enqueued, so
-	// there is nothing sound to fall back on. It also happens when the tail
-	// task leaves the queue between the two reads. A caller should then
-	// scale on the backlog alone. An empty queue has a known age of zero.
+	// the producer's time is lost (Sighting bounds such a task's age from
+	// below by how long the reader has seen it at the tail). It also happens
+	// when the tail's id is longer than maxTaskIDLen, its pending_since
+	// longer than maxPendingSinceLen or malformed, or the list emptied
+	// between the count and the lookup. A caller should then scale on the
+	// backlog alone. An empty queue has a known age of zero.
 	OldestKnown bool
-	// Processed is asynq's all-time counter of tasks that left the active
-	// state: done, completed, or failed (retried or archived). The
-	// difference between two reads over their interval is the drain rate.
-	// It is zero for a queue that never processed a task, and it wraps to 1
-	// at MaxInt64, so a caller must treat a decrease as a reset.
-	Processed int64
 	// Err is set when Redis answered a command on this queue's keys with an
 	// error, such as WRONGTYPE for a key that is not what asynq writes or
 	// NOPERM for a key outside an ACL user's patterns; the other fields are
@@ -116,7 +130,7 @@ type Stats struct {
 	Err error
 }
 
-// queueReads holds the commands of the first pipeline for one queue.
+// queueReads holds the commands of one queue.
 type queueReads struct {
 	queue     string
 	keys      queueKeys
@@ -126,13 +140,8 @@ type queueReads struct {
 	retry     *redis.IntCmd
 	archived  *redis.IntCmd
 	paused    *redis.IntCmd
-	tail      *redis.StringCmd
-	processed *redis.StringCmd
-	// firstScheduled and firstRetry hold the earliest member of each set
-	// with its due time.
-	firstScheduled *redis.ZSliceCmd
-	firstRetry     *redis.ZSliceCmd
-	since          *redis.StringCmd
+	// lookup runs lookupScript.
+	lookup *redis.Cmd
 	// err is the queue's own error, see Stats.Err.
 	err error
 }
@@ -147,11 +156,13 @@ type queueReads struct {
 // scores them; horizon 0 counts the overdue tasks asynq's forwarder has not
 // moved to pending yet.
 //
-// It makes at most two round trips to a standalone or sentinel-managed
-// Redis: one pipeline for all queues, and one more only when some queue has
-// pending tasks. A ClusterClient splits each pipeline by node and sends the
-// parts concurrently, so each node sees at most two round trips per call,
-// plus a redirect retry while slots move.
+// It makes one round trip to a standalone or sentinel-managed Redis, and a
+// second only when Redis lacks lookupScript (see the package
+// documentation). A ClusterClient splits the pipeline by node and sends the
+// parts concurrently, so each node sees as many round trips, plus a
+// redirect retry while slots move. Every reply is bounded whatever the
+// queues hold: counts, and from the script an id of at most maxTaskIDLen
+// bytes, a timestamp, two scores and a count.
 //
 // The reads of one queue are not a transaction: a worker may take a task
 // between two commands, so the numbers are as consistent as asynq's own
@@ -183,29 +194,31 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			retry:     pipe.ZCount(ctx, k.retry, "-inf", dueBy),
 			archived:  pipe.ZCard(ctx, k.archived),
 			paused:    pipe.Exists(ctx, k.paused),
-			tail:      pipe.LIndex(ctx, k.pending, -1),
-			processed: pipe.Get(ctx, k.processed),
-			// ZRANGE 0 0 is O(log n): the due time of the task that has
-			// waited longest, in the same round trip.
-			firstScheduled: pipe.ZRangeWithScores(ctx, k.scheduled, 0, 0),
-			firstRetry:     pipe.ZRangeWithScores(ctx, k.retry, 0, 0),
+			lookup:    evalLookup(ctx, pipe, k, false),
 		}
 	}
 	execErr := execPipeline(ctx, pipe)
 
-	second := rdb.Pipeline()
+	// EVALSHA fails with NOSCRIPT, for every queue on a node, when that
+	// node lacks the script; EVAL sends it along and loads it. Script.Run
+	// would do the same command by command, but in a pipeline the reply
+	// comes only with Exec, so the queues that need it go again together.
+	again := rdb.Pipeline()
 	for i := range reads {
 		r := &reads[i]
-		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused, r.tail, r.processed,
-			r.firstScheduled, r.firstRetry); err != nil {
+		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused); err != nil {
 			if !isQueueError(err) {
 				return nil, err
 			}
 			r.err = fmt.Errorf("queue %q: %w", r.queue, err)
 			continue
 		}
-		if id := r.tail.Val(); id != "" {
-			r.since = second.HGet(ctx, r.keys.taskPrefix+id, pendingSinceField)
+		if isNoScript(r.lookup.Err()) {
+			r.lookup = evalLookup(ctx, again, r.keys, true)
+			continue
+		}
+		if err := r.lookupError(); err != nil {
+			return nil, err
 		}
 	}
 	// A command's error has been dealt with above; what is left is the
@@ -213,18 +226,11 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	if execErr != nil && !isQueueError(execErr) {
 		return nil, execErr
 	}
-	if second.Len() > 0 {
-		execErr = execPipeline(ctx, second)
+	if again.Len() > 0 {
+		execErr = execPipeline(ctx, again)
 		for i := range reads {
-			r := &reads[i]
-			if r.since == nil {
-				continue
-			}
-			if err := firstError(r.since); err != nil {
-				if !isQueueError(err) {
-					return nil, err
-				}
-				r.err = fmt.Errorf("queue %q: %w", r.queue, err)
+			if err := reads[i].lookupError(); err != nil {
+				return nil, err
 			}
 		}
 		if execErr != nil && !isQueueError(execErr) {
@@ -234,45 +240,81 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 
 	for i := range reads {
 		r := &reads[i]
-		if r.err != nil {
-			out[r.queue] = Stats{Queue: r.queue, Err: r.err}
-			continue
-		}
-		s := Stats{
-			Queue:     r.queue,
-			Pending:   r.pending.Val(),
-			Active:    r.active.Val(),
-			Scheduled: r.scheduled.Val(),
-			Retry:     r.retry.Val(),
-			Archived:  r.archived.Val(),
-			Paused:    r.paused.Val() > 0,
-		}
-		// A counter that does not parse is not worth failing the read that
-		// scaling depends on; it reads as zero.
-		s.Processed, _ = strconv.ParseInt(r.processed.Val(), 10, 64)
-		s.OldestDueAge = max(overdue(r.firstScheduled.Val(), now), overdue(r.firstRetry.Val(), now))
-		s.Tail = r.tail.Val()
-		if r.since == nil {
-			// No tail: the queue was empty, or it emptied between LLEN and
-			// LINDEX.
-			s.OldestKnown = s.Pending == 0
-		} else {
-			s.OldestPendingAge, s.OldestKnown = pendingAge(r.since.Val(), now)
+		s, err := r.stats(now)
+		if err != nil {
+			s = Stats{Queue: r.queue, Err: err}
 		}
 		out[r.queue] = s
 	}
 	return out, nil
 }
 
+// lookupError records an error reply to the queue's lookup in r.err and
+// returns an error that fails the whole read.
+func (r *queueReads) lookupError() error {
+	if r.err != nil {
+		return nil
+	}
+	if err := firstError(r.lookup); err != nil {
+		if !isQueueError(err) {
+			return err
+		}
+		r.err = fmt.Errorf("queue %q: %w", r.queue, err)
+	}
+	return nil
+}
+
+// stats assembles the queue's Stats from its replies, or returns the
+// queue's error.
+func (r *queueReads) stats(now time.Time) (Stats, error) {
+	if r.err != nil {
+		return Stats{}, r.err
+	}
+	l, err := decodeLookup(r.lookup.Val())
+	if err != nil {
+		return Stats{}, fmt.Errorf("queue %q: %w", r.queue, err)
+	}
+	firstScheduled, scheduledOK, err := parseScore(l.firstScheduled)
+	if err != nil {
+		return Stats{}, fmt.Errorf("queue %q: %w", r.queue, err)
+	}
+	firstRetry, retryOK, err := parseScore(l.firstRetry)
+	if err != nil {
+		return Stats{}, fmt.Errorf("queue %q: %w", r.queue, err)
+	}
+	s := Stats{
+		Queue:     r.queue,
+		Pending:   r.pending.Val(),
+		Active:    r.active.Val(),
+		Scheduled: r.scheduled.Val(),
+		Retry:     r.retry.Val(),
+		Archived:  r.archived.Val(),
+		Paused:    r.paused.Val() > 0,
+	}
+	s.Aggregating = l.aggregating
+	s.OldestDueAge = max(overdue(firstScheduled, scheduledOK, now), overdue(firstRetry, retryOK, now))
+	switch {
+	case l.tail == tailID && l.id != "":
+		s.Tail = l.id
+		s.OldestPendingAge, s.OldestKnown = pendingAge(l.since, now)
+	case l.tail == tailNone:
+		// The queue was empty, or it emptied between LLEN and the lookup.
+		s.OldestKnown = s.Pending == 0
+	}
+	// Otherwise the tail's id is too long (or empty): the age is unknown.
+	return s, nil
+}
+
 // overdue is how long the first member of a set scored by due time in Unix
-// seconds has been due at now; zero when the set is empty or nothing is due.
-func overdue(first []redis.Z, now time.Time) time.Duration {
-	if len(first) == 0 || math.IsNaN(first[0].Score) || first[0].Score > float64(now.Unix()) {
+// seconds, whose score is first, has been due at now; zero when the set is
+// empty (ok is false) or nothing is due.
+func overdue(first float64, ok bool, now time.Time) time.Duration {
+	if !ok || math.IsNaN(first) || first > float64(now.Unix()) {
 		return 0
 	}
 	// A score far in the past would overflow a Duration; a century is
 	// overdue enough.
-	due := time.Unix(int64(max(first[0].Score, float64(now.Unix()-maxOverdueSeconds))), 0)
+	due := time.Unix(int64(max(first, float64(now.Unix()-maxOverdueSeconds))), 0)
 	return max(now.Sub(due), 0)
 }
 

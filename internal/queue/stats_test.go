@@ -180,7 +180,9 @@ func TestReadStatsCountersAndFlags(t *testing.T) {
 	pipe.LPush(ctx, k.active, "a1", "a2")
 	pipe.ZAdd(ctx, k.archived, redis.Z{Score: 1, Member: "d1"}, redis.Z{Score: 2, Member: "d2"}, redis.Z{Score: 3, Member: "d3"})
 	pipe.Set(ctx, k.paused, now.Unix(), 0)
-	pipe.Set(ctx, k.processed, 1234, 0)
+	// asynq's processed counter is not read: nothing scales on it, and its
+	// value is whatever the queue's writers put there.
+	pipe.Set(ctx, "asynq:{q}:processed", 1234, 0)
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +191,7 @@ func TestReadStatsCountersAndFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]Stats{
-		"q":         {Queue: "q", Active: 2, Archived: 3, Paused: true, Processed: 1234, OldestKnown: true},
+		"q":         {Queue: "q", Active: 2, Archived: 3, Paused: true, OldestKnown: true},
 		"untouched": {Queue: "untouched", OldestKnown: true},
 	}
 	if !maps.Equal(got, want) {
@@ -221,9 +223,8 @@ func TestReadStatsArguments(t *testing.T) {
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, []string{"a", "b"}) {
 		t.Errorf("queues read = %v, want [a b]", keys)
 	}
-	// Ten commands per distinct queue; both are empty, so no HGET.
-	if c := h.commands.Load(); c != 20 {
-		t.Errorf("sent %d commands for 2 distinct queues, want 20", c)
+	if c := h.commands.Load(); c != 2*commandsPerQueue {
+		t.Errorf("sent %d commands for 2 distinct queues, want %d", c, 2*commandsPerQueue)
 	}
 
 	for _, tt := range []struct {
@@ -241,8 +242,8 @@ func TestReadStatsArguments(t *testing.T) {
 	}
 }
 
-// TestReadStatsRoundTrips pins the cost of one tick: two pipelines whatever
-// the number of queues, one when nothing is pending, no single commands.
+// TestReadStatsRoundTrips pins the cost of one tick: one pipeline whatever
+// the number of queues and whatever they hold, no single commands.
 func TestReadStatsRoundTrips(t *testing.T) {
 	for _, n := range []int{1, 10, 100, 1000} {
 		for _, mixed := range []bool{false, true} {
@@ -263,12 +264,8 @@ func TestReadStatsRoundTrips(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantPipelines := int64(1)
-				if nonEmpty > 0 {
-					wantPipelines = 2
-				}
-				if p := h.pipelines.Load(); p != wantPipelines {
-					t.Errorf("round trips = %d, want %d", p, wantPipelines)
+				if p := h.pipelines.Load(); p != 1 {
+					t.Errorf("round trips = %d, want 1", p)
 				}
 				if s := h.singles.Load(); s != 0 {
 					t.Errorf("single commands = %d, want 0", s)
@@ -276,16 +273,23 @@ func TestReadStatsRoundTrips(t *testing.T) {
 				if d := h.dials.Load(); d != 0 {
 					t.Errorf("dials = %d, want 0 on a warm client", d)
 				}
-				if c, want := h.commands.Load(), int64(10*n+nonEmpty); c != want {
+				if c, want := h.commands.Load(), int64(commandsPerQueue*n); c != want {
 					t.Errorf("commands = %d, want %d", c, want)
 				}
 				var pending int64
+				withPending := 0
 				for _, q := range queues {
 					s := got[q]
 					pending += s.Pending
+					if s.Pending > 0 {
+						withPending++
+					}
 					if !s.OldestKnown {
 						t.Errorf("queue %s: oldest age unknown", q)
 					}
+				}
+				if withPending != nonEmpty {
+					t.Errorf("%d queues with pending tasks, want %d", withPending, nonEmpty)
 				}
 				if want := int64(3 * n); !mixed && pending != want {
 					t.Errorf("pending total = %d, want %d", pending, want)
@@ -324,15 +328,18 @@ func TestReadStatsCommandsPerTick(t *testing.T) {
 	delete(got, "config|resetstat")
 	delete(got, "info")
 
+	// Redis counts the commands a script runs as well as the script.
 	want := map[string]int64{
-		"llen":   2 * n,
-		"zcount": 2 * n,
-		"zcard":  n,
-		"zrange": 2 * n,
-		"exists": n,
-		"lindex": n,
-		"get":    n,
-		"hget":   int64(nonEmpty),
+		"llen":    2 * n,
+		"zcount":  2 * n,
+		"zcard":   n,
+		"exists":  n,
+		"evalsha": n,
+		"lindex":  n,
+		"hstrlen": int64(nonEmpty),
+		"hget":    int64(nonEmpty),
+		"zrange":  2 * n,
+		"scard":   n,
 	}
 	var b strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(got)) {
@@ -424,6 +431,20 @@ func TestReadStatsQueueError(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"a list where the groups set belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			if err := rdb.RPush(t.Context(), keysFor("bad").groups, "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a string where a group's sorted set belongs", func(t *testing.T, rdb redis.UniversalClient) {
+			k := keysFor("bad")
+			if err := rdb.SAdd(t.Context(), k.groups, "g").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.Set(t.Context(), k.groupPrefix+"g", "x", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"a string where the oldest task's hash belongs", func(t *testing.T, rdb redis.UniversalClient) {
 			k := keysFor("bad")
 			if err := rdb.LPush(t.Context(), k.pending, "t1").Err(); err != nil {
@@ -476,5 +497,189 @@ func TestReadStatsWholeError(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), `"a"`) || strings.Contains(err.Error(), `"b"`) {
 		t.Errorf("error %q names a queue", err)
+	}
+}
+
+// TestReadStatsTenantSizedValues: the values a queue's writers choose (the
+// tail id, its pending_since, the members of the scheduled and retry sets,
+// asynq's processed counter) never reach the reader, however large they
+// are: the reply stays a few hundred bytes, the queue read in the same
+// pipeline is unaffected, and a tail id or pending_since is taken only up
+// to its bound.
+func TestReadStatsTenantSizedValues(t *testing.T) {
+	const big = 32 << 20
+	ctx := t.Context()
+	minuteAgo := strconv.FormatInt(now.Add(-time.Minute).UnixNano(), 10)
+	longestID := strings.Repeat("i", maxTaskIDLen)
+	k := keysFor("q")
+	tests := []struct {
+		name string
+		seed func(t *testing.T, rdb redis.UniversalClient) error
+		want Stats
+	}{
+		{name: "a tail id of 32 MB",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				return rdb.RPush(ctx, k.pending, strings.Repeat("x", big)).Err()
+			},
+			want: Stats{Pending: 1}},
+		{name: "a tail id one byte over the bound",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				pushPending(t, rdb, "q", task{longestID + "i", minuteAgo})
+				return nil
+			},
+			want: Stats{Pending: 1}},
+		{name: "a tail id at the bound",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				pushPending(t, rdb, "q", task{longestID, minuteAgo})
+				return nil
+			},
+			want: Stats{Pending: 1, Tail: longestID, OldestPendingAge: time.Minute, OldestKnown: true}},
+		{name: "a pending_since of 32 MB",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				pushPending(t, rdb, "q", task{"t1", strings.Repeat("9", big)})
+				return nil
+			},
+			want: Stats{Pending: 1, Tail: "t1"}},
+		{name: "a pending_since at the bound",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				pushPending(t, rdb, "q", task{"t1", "0" + minuteAgo})
+				return nil
+			},
+			want: Stats{Pending: 1, Tail: "t1", OldestPendingAge: time.Minute, OldestKnown: true}},
+		{name: "a pending_since one byte over the bound",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				pushPending(t, rdb, "q", task{"t1", "00" + minuteAgo})
+				return nil
+			},
+			want: Stats{Pending: 1, Tail: "t1"}},
+		{name: "scheduled and retry members of 32 MB",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				if err := rdb.ZAdd(ctx, k.scheduled, redis.Z{Score: float64(now.Unix() - 60), Member: strings.Repeat("s", big)}).Err(); err != nil {
+					return err
+				}
+				return rdb.ZAdd(ctx, k.retry, redis.Z{Score: float64(now.Unix() - 3600), Member: strings.Repeat("r", big)}).Err()
+			},
+			want: Stats{Scheduled: 1, Retry: 1, OldestDueAge: time.Hour + 500*time.Millisecond, OldestKnown: true}},
+		{name: "a group name of 32 MB",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				groupTasks(t, rdb, "q", map[string]int{strings.Repeat("g", big): 1, "small": 2})
+				return nil
+			},
+			want: Stats{Aggregating: 3, OldestKnown: true}},
+		{name: "a processed counter of 32 MB",
+			seed: func(t *testing.T, rdb redis.UniversalClient) error {
+				return rdb.Set(ctx, "asynq:{q}:processed", strings.Repeat("9", big), 0).Err()
+			},
+			want: Stats{OldestKnown: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &counter{}
+			rdb := newReader(t, h)
+			pushPending(t, rdb, "good", task{"g1", minuteAgo})
+			if err := tt.seed(t, rdb); err != nil {
+				t.Fatal(err)
+			}
+			h.reset()
+			got, err := ReadStats(ctx, rdb, []string{"q", "good"}, now, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := h.received.Load(); n > 4<<10 {
+				t.Errorf("the read received %d bytes, want at most 4 KiB", n)
+			}
+			want := tt.want
+			want.Queue = "q"
+			if got["q"] != want {
+				t.Errorf("q = %+v, want %+v", got["q"], want)
+			}
+			good := Stats{Queue: "good", Pending: 1, Tail: "g1", OldestPendingAge: time.Minute, OldestKnown: true}
+			if got["good"] != good {
+				t.Errorf("good = %+v, want %+v", got["good"], good)
+			}
+		})
+	}
+}
+
+// TestReadStatsNoScript: a Redis without the lookup script (restarted,
+// failed over, SCRIPT FLUSH) costs one more round trip, which sends the
+// script with EVAL for the queues that need it; the next read is back to
+// one round trip.
+func TestReadStatsNoScript(t *testing.T) {
+	h := &counter{}
+	rdb := newReader(t, h)
+	ctx := t.Context()
+	const n = 10
+	queues := queueNames("noscript", n)
+	nonEmpty := seedQueues(t, rdb, queues, now, true)
+	// A queue whose counts fail is not looked up again.
+	if err := rdb.Set(ctx, keysFor("bad").pending, "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	all := append(slices.Clone(queues), "bad")
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+
+	for i, want := range []struct{ pipelines, commands int64 }{
+		{pipelines: 2, commands: commandsPerQueue*(n+1) + n},
+		{pipelines: 1, commands: commandsPerQueue * (n + 1)},
+	} {
+		got, err := ReadStats(ctx, rdb, all, now, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, c := h.pipelines.Load(), h.commands.Load(); p != want.pipelines || c != want.commands {
+			t.Errorf("read %d: %d round trips, %d commands, want %d, %d", i, p, c, want.pipelines, want.commands)
+		}
+		withPending := 0
+		for _, q := range queues {
+			s := got[q]
+			if s.Err != nil || !s.OldestKnown {
+				t.Errorf("read %d: queue %s: %+v", i, q, s)
+			}
+			if s.Pending > 0 {
+				withPending++
+			}
+		}
+		if withPending != nonEmpty {
+			t.Errorf("read %d: %d queues with pending tasks, want %d", i, withPending, nonEmpty)
+		}
+		if err := got["bad"].Err; err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+			t.Errorf("read %d: bad = %+v, want WRONGTYPE", i, got["bad"])
+		}
+		h.reset()
+	}
+}
+
+// TestReadStatsAggregatingBound: the tasks of every group count up to
+// maxGroups groups; beyond, those of maxGroups groups do, so the work per
+// queue stays bounded however many groups a tenant makes.
+func TestReadStatsAggregatingBound(t *testing.T) {
+	for _, tt := range []struct {
+		groups int
+		want   int64
+	}{
+		{groups: 1, want: 2},
+		{groups: maxGroups, want: 2 * maxGroups},
+		{groups: maxGroups + 1, want: 2 * maxGroups},
+		{groups: 3 * maxGroups, want: 2 * maxGroups},
+	} {
+		t.Run(fmt.Sprintf("groups=%d", tt.groups), func(t *testing.T) {
+			rdb := newReader(t)
+			sizes := map[string]int{}
+			for i := range tt.groups {
+				sizes[fmt.Sprint("g", i)] = 2
+			}
+			groupTasks(t, rdb, "q", sizes)
+			got, err := ReadStats(t.Context(), rdb, []string{"q"}, now, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := got["q"]; s.Err != nil || s.Aggregating != tt.want {
+				t.Errorf("q = %+v, want %d aggregating", s, tt.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,67 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package queue
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestDecodeLookup: a reply the script cannot have sent is an error, never
+// an oversized value passed on.
+func TestDecodeLookup(t *testing.T) {
+	tests := []struct {
+		name    string
+		reply   any
+		want    lookup
+		wantErr bool
+	}{
+		{name: "empty queue", reply: []any{int64(0), "", "", "", "", int64(0)}, want: lookup{}},
+		{name: "a tail with its time and scores, grouped tasks",
+			reply: []any{int64(1), "id", "1760000000000000000", "1760000000", "inf", int64(7)},
+			want: lookup{tail: tailID, id: "id", since: "1760000000000000000", firstScheduled: "1760000000", firstRetry: "inf",
+				aggregating: 7}},
+		{name: "a tail too long", reply: []any{int64(2), "", "", "", "", int64(0)}, want: lookup{tail: tailTooLong}},
+		{name: "not an array", reply: "x", wantErr: true},
+		{name: "too short", reply: []any{int64(0), "", "", "", ""}, wantErr: true},
+		{name: "a number where a string belongs", reply: []any{int64(0), int64(1), "", "", "", int64(0)}, wantErr: true},
+		{name: "a string where the count belongs", reply: []any{int64(0), "", "", "", "", "7"}, wantErr: true},
+		{name: "a negative count", reply: []any{int64(0), "", "", "", "", int64(-1)}, wantErr: true},
+		{name: "an unknown tail", reply: []any{int64(3), "", "", "", "", int64(0)}, wantErr: true},
+		{name: "an id over the bound", reply: []any{int64(1), strings.Repeat("i", maxTaskIDLen+1), "", "", "", int64(0)}, wantErr: true},
+		{name: "a time over the bound", reply: []any{int64(1), "id", strings.Repeat("1", maxPendingSinceLen+1), "", "", int64(0)},
+			wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeLookup(tt.reply)
+			if tt.wantErr {
+				if !errors.Is(err, errLookupReply) {
+					t.Errorf("got %+v, %v, want errLookupReply", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %+v, %v, want %+v", got, err, tt.want)
+			}
+		})
+	}
+	if _, _, err := parseScore("soon"); !errors.Is(err, errLookupReply) {
+		t.Errorf("parseScore(soon): %v, want errLookupReply", err)
+	}
+}
