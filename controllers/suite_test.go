@@ -70,7 +70,7 @@ var (
 const (
 	testSecretResync  = time.Second
 	testStalledRetry  = time.Second
-	eventuallyTimeout = 30 * time.Second
+	eventuallyTimeout = 60 * time.Second
 )
 
 func TestMain(m *testing.M) {
