@@ -53,7 +53,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/demoview"
+	"github.com/queueworker/queueworker-operator/hack/demo/demoview"
 )
 
 type options struct {
