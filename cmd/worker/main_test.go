@@ -33,7 +33,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/demotasks"
+	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
 	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 )

@@ -38,7 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/demotasks"
+	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
 
@@ -244,7 +244,7 @@ func (c tally) String() string {
 		c.enqueued, c.done, c.lost, c.duplicated, c.unknown)
 }
 
-// ledgerTally reads the demo tasks' ledger (internal/demotasks): one
+// ledgerTally reads the demo tasks' ledger (cmd/worker/demotasks): one
 // counter per task, raised each time the task completes.
 func ledgerTally(ctx context.Context, rdb *redis.Client, ids []string) (tally, error) {
 	ledger, err := demotasks.Ledger(ctx, rdb)
