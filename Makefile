@@ -92,9 +92,9 @@ bench: redis ## Run the benchmarks: queue reads (1..1000 queues), decisions, dec
 	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench DecisionLatency -benchtime 20x ./controllers/ && \
 	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench IdleWrites -benchtime 1x -timeout 20m ./controllers/
 
-# Packages whose test binaries link envtest or internal/redistest need the
+# Packages whose test binaries link envtest or test/redistest need the
 # Kubernetes test binaries or redis-server; test-unit leaves them out.
-INTEGRATION_DEPS = sigs.k8s.io/controller-runtime/pkg/envtest github.com/queueworker/queueworker-operator/internal/redistest
+INTEGRATION_DEPS = sigs.k8s.io/controller-runtime/pkg/envtest github.com/queueworker/queueworker-operator/test/redistest
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need neither envtest nor redis-server (go test -short).

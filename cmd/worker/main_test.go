@@ -34,8 +34,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // waitFor bounds waiting for things that take a second or two, generous

@@ -18,7 +18,7 @@ package redisconf
 
 // These tests run the real redis-server: they prove that what Render writes
 // is what Redis reads and applies, and pin ModeOf to what CONFIG SET does.
-// They start redis-server with a file, which internal/redistest does not
+// They start redis-server with a file, which test/redistest does not
 // do, and they stay out of its import graph so that `make test-unit` keeps
 // the rest of this package; -short skips them there.
 

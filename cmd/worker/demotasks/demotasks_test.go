@@ -32,9 +32,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 	"github.com/queueworker/queueworker-operator/pkg/worker"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 const waitFor = 20 * time.Second
