@@ -253,7 +253,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	before := autoscaler.Clients()
+	before := autoscaler.pool.Len()
 	ns := createNamespace(t)
 	as := queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](1), MaxReplicas: 3}
 	for _, name := range []string{"one", "two"} {
@@ -267,7 +267,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 				metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
 		})
 	}
-	if got := autoscaler.Clients(); got != before+1 {
+	if got := autoscaler.pool.Len(); got != before+1 {
 		t.Fatalf("%d Redis clients after two QueueWorkers on one endpoint, want %d", got, before+1)
 	}
 	for _, name := range []string{"one", "two"} {
@@ -276,7 +276,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 		})
 	}
 	eventually(t, "the client is closed", func() error {
-		if got := autoscaler.Clients(); got != before {
+		if got := autoscaler.pool.Len(); got != before {
 			return fmt.Errorf("%d clients, want %d", got, before)
 		}
 		return nil
