@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -247,9 +248,17 @@ func (c tally) String() string {
 // ledgerTally reads the demo tasks' ledger (cmd/worker/demotasks): one
 // counter per task, raised each time the task completes.
 func ledgerTally(ctx context.Context, rdb *redis.Client, ids []string) (tally, error) {
-	ledger, err := demotasks.Ledger(ctx, rdb)
+	raw, err := rdb.HGetAll(ctx, demotasks.LedgerKey).Result()
 	if err != nil {
-		return tally{}, err
+		return tally{}, fmt.Errorf("reading the ledger: %w", err)
+	}
+	ledger := make(map[string]int64, len(raw))
+	for id, v := range raw {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return tally{}, fmt.Errorf("reading the ledger: field %s holds %q", id, v)
+		}
+		ledger[id] = n
 	}
 	c := tally{enqueued: len(ids)}
 	known := make(map[string]bool, len(ids))
