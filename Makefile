@@ -42,9 +42,9 @@ CHART_CRDS_DIR ?= $(CHART_DIR)/crds
 CHART_MANAGER_RULES ?= $(CHART_DIR)/files/manager-rules.yaml
 
 .PHONY: manifests
-manifests: ## Generate the ClusterRole, WebhookConfiguration and CustomResourceDefinition objects (and the chart's copies).
+manifests: ## Generate the ClusterRole and CustomResourceDefinition objects (and the chart's copies).
 	@cg="$(call tool-path,controller-gen)"; \
-	"$$cg" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	"$$cg" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true paths="./..." output:crd:artifacts:config=config/crd/bases
 	@$(MAKE) --no-print-directory chart-sync
 
 .PHONY: chart-sync
