@@ -42,9 +42,9 @@ CHART_CRDS_DIR ?= $(CHART_DIR)/crds
 CHART_MANAGER_RULES ?= $(CHART_DIR)/files/manager-rules.yaml
 
 .PHONY: manifests
-manifests: ## Generate the ClusterRole, WebhookConfiguration and CustomResourceDefinition objects (and the chart's copies).
+manifests: ## Generate the ClusterRole and CustomResourceDefinition objects (and the chart's copies).
 	@cg="$(call tool-path,controller-gen)"; \
-	"$$cg" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	"$$cg" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true paths="./..." output:crd:artifacts:config=config/crd/bases
 	@$(MAKE) --no-print-directory chart-sync
 
 .PHONY: chart-sync
@@ -92,9 +92,9 @@ bench: redis ## Run the benchmarks: queue reads (1..1000 queues), decisions, dec
 	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench DecisionLatency -benchtime 20x ./controllers/ && \
 	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench IdleWrites -benchtime 1x -timeout 20m ./controllers/
 
-# Packages whose test binaries link envtest or internal/redistest need the
+# Packages whose test binaries link envtest or test/redistest need the
 # Kubernetes test binaries or redis-server; test-unit leaves them out.
-INTEGRATION_DEPS = sigs.k8s.io/controller-runtime/pkg/envtest github.com/queueworker/queueworker-operator/internal/redistest
+INTEGRATION_DEPS = sigs.k8s.io/controller-runtime/pkg/envtest github.com/queueworker/queueworker-operator/test/redistest
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need neither envtest nor redis-server (go test -short).
@@ -179,9 +179,33 @@ helm-lint: ## Lint the Helm chart (pinned helm, --strict) with its default value
 	"$$helm" lint --strict $(CHART_DIR) --set 'watchNamespaces={team-a,team-b}' \
 		--set metrics.serviceMonitor.enabled=true --set metrics.certSecretName=metrics-server-cert
 
+# The dead-code check (hack/tools/deadcode) starts from what ships, the
+# operator and the reference worker (DEADCODE_ROOTS), and from every exported
+# function and method of the worker SDK (DEADCODE_API), which its users'
+# programs may call. It follows static calls, function values and calls
+# through interfaces, not reflection, and reports the functions and methods
+# of the code the images and the SDK are built from (DEADCODE_FILTER) that
+# none of those reach: code that only tests call. hack/ and test/ are
+# tooling and not reported. DEADCODE_ALLOW lists the few exceptions, each
+# with the test that needs it.
+DEADCODE_ROOTS = ./cmd/manager ./cmd/worker ./pkg/...
+DEADCODE_API = ^github.com/queueworker/queueworker-operator/pkg/
+DEADCODE_FILTER = ^github.com/queueworker/queueworker-operator/(api|controllers|internal|cmd|pkg)(/|$$)
+DEADCODE_ALLOW = hack/deadcode.allow
+
 .PHONY: lint
-lint: ## Run golangci-lint.
+lint: ## Run golangci-lint, then the dead-code check (make deadcode); fails on either.
 	@lint="$(call tool-path,golangci-lint)"; "$$lint" run
+	@$(MAKE) --no-print-directory deadcode
+
+.PHONY: deadcode
+deadcode: ## Fail on code of api/, controllers/, internal/, cmd/ or pkg/ that neither cmd/manager, cmd/worker nor the SDK's API reaches: code only tests call (exceptions in hack/deadcode.allow).
+	@dc="$(call tool-path,deadcode)"; \
+	echo "==> deadcode (from $(DEADCODE_ROOTS))"; \
+	if ! "$$dc" -filter '$(DEADCODE_FILTER)' -api '$(DEADCODE_API)' -allow $(DEADCODE_ALLOW) $(DEADCODE_ROOTS); then \
+		echo "ERROR: only tests call the functions above: delete them or move them into those tests (a stale entry goes out of $(DEADCODE_ALLOW))." >&2; \
+		exit 1; \
+	fi
 
 .PHONY: lint-fix
 lint-fix: ## Run golangci-lint and apply its fixes.
@@ -284,7 +308,7 @@ KIND ?= kind
 KUBECTL ?= kubectl
 
 .PHONY: tools
-tools: ## Build every pinned tool: Kubernetes test binaries, kwok, helm, controller-gen, golangci-lint, kustomize.
+tools: ## Build every pinned tool: Kubernetes test binaries, kwok, helm, controller-gen, golangci-lint, kustomize, deadcode.
 	hack/build-test-binaries.sh all
 
 .PHONY: test-assets

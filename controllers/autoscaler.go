@@ -315,10 +315,6 @@ func (a *Autoscaler) Remove(name types.NamespacedName) {
 	}
 }
 
-// Clients is the number of open Redis clients: one per endpoint and
-// credentials in use.
-func (a *Autoscaler) Clients() int { return a.pool.Len() }
-
 func (a *Autoscaler) dropLocked(name types.NamespacedName, t *target) {
 	delete(a.targets, name)
 	t.release()

@@ -36,9 +36,9 @@ import (
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/autoscale"
 	"github.com/queueworker/queueworker-operator/internal/queue"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // These tests drive an Autoscaler's polls by hand on a clock of their own,

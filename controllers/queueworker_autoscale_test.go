@@ -31,7 +31,7 @@ import (
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/autoscale"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // These tests scale real Deployments in a real API server on queues in a
@@ -287,7 +287,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	before := autoscaler.Clients()
+	before := autoscaler.pool.Len()
 	ns := createNamespace(t)
 	as := queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](1), MaxReplicas: 3}
 	for _, name := range []string{"one", "two"} {
@@ -301,7 +301,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 				metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
 		})
 	}
-	if got := autoscaler.Clients(); got != before+1 {
+	if got := autoscaler.pool.Len(); got != before+1 {
 		t.Fatalf("%d Redis clients after two QueueWorkers on one endpoint, want %d", got, before+1)
 	}
 	for _, name := range []string{"one", "two"} {
@@ -310,7 +310,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 		})
 	}
 	eventually(t, "the client is closed", func() error {
-		if got := autoscaler.Clients(); got != before {
+		if got := autoscaler.pool.Len(); got != before {
 			return fmt.Errorf("%d clients, want %d", got, before)
 		}
 		return nil

@@ -30,7 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // TestSpecEditDuringOutageStaysUnreachable: Redis is stopped and the
@@ -151,8 +151,9 @@ func TestFlakyLinkStaysQuiet(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	writes := queueWorkerStatusWrites(ns, "flaky") - writesBefore
-	var reasons []string
-	for _, e := range eventsFor(t, ns, "flaky")[eventsBefore:] {
+	newEvents := eventsFor(t, ns, "flaky")[eventsBefore:]
+	reasons := make([]string, 0, len(newEvents))
+	for _, e := range newEvents {
 		reasons = append(reasons, e.Reason)
 	}
 	// aggregated events count: the events API folds repeats into series

@@ -42,9 +42,9 @@ import (
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/redisconf"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 func getRedisConfig(t *testing.T, ns, name string) *queueworkerv1alpha1.RedisConfig {

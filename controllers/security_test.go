@@ -38,8 +38,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // usableSecret builds a Secret that the given kinds may use.

@@ -47,10 +47,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/crdtest"
 	"github.com/queueworker/queueworker-operator/internal/queue"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/test/crdtest"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // The controller tests run the reconciler in a manager against a real

@@ -8,11 +8,14 @@
 #   $QW_TOOLS_DIR/controller-gen/<controller-tools>/controller-gen
 #   $QW_TOOLS_DIR/golangci-lint/<golangci-lint>/golangci-lint
 #   $QW_TOOLS_DIR/kustomize/<kustomize>/kustomize
+#   $QW_TOOLS_DIR/deadcode/<x/tools>-<source hash>/deadcode
 #
 # A binary already in the cache is reused. The versions come from the modules
 # under hack/tools/, so bumping a version there is the only change needed.
+# deadcode is this project's own code (hack/tools/deadcode) on a pinned
+# golang.org/x/tools, so a hash of its source is part of its key.
 #
-# Usage: hack/build-test-binaries.sh [k8s|kwok|helm|controller-gen|golangci-lint|kustomize|all] (default all)
+# Usage: hack/build-test-binaries.sh [k8s|kwok|helm|controller-gen|golangci-lint|kustomize|deadcode|all] (default all)
 #        hack/build-test-binaries.sh --print-assets   (prints the k8s dir, for KUBEBUILDER_ASSETS)
 #        hack/build-test-binaries.sh --path TOOL      (builds TOOL if needed, prints its path)
 # Progress goes to stderr, so --print-assets and --path print only the path.
@@ -95,6 +98,22 @@ build_kustomize() {
 	build kustomize "$dir" kustomize=sigs.k8s.io/kustomize/kustomize/v5
 }
 
+# deadcode_dir is keyed by the x/tools version and by the tool's own source,
+# tests left out.
+deadcode_dir() {
+	local src
+	src="$(cd "$ROOT/hack/tools/deadcode" && find . -maxdepth 1 \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print0 |
+		LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -c1-12)"
+	echo "$QW_TOOLS_DIR/deadcode/$(modver deadcode golang.org/x/tools)-$src"
+}
+
+build_deadcode() {
+	local dir
+	dir="$(deadcode_dir)"
+	echo "==> deadcode in $dir"
+	build deadcode "$dir" deadcode=.
+}
+
 build_helm() {
 	local dir
 	dir="$QW_TOOLS_DIR/helm/$(modver helm helm.sh/helm/v3)"
@@ -128,6 +147,10 @@ tool_path() {
 		build_kustomize >&2
 		echo "$QW_TOOLS_DIR/kustomize/$(modver kustomize sigs.k8s.io/kustomize/kustomize/v5)/kustomize"
 		;;
+	deadcode)
+		build_deadcode >&2
+		echo "$(deadcode_dir)/deadcode"
+		;;
 	*)
 		echo "unknown tool $1" >&2
 		exit 2
@@ -144,6 +167,7 @@ case "${1:-all}" in
 controller-gen) build_controller_gen ;;
 golangci-lint) build_golangci_lint ;;
 kustomize) build_kustomize ;;
+deadcode) build_deadcode ;;
 k8s) build_k8s ;;
 kwok) build_kwok ;;
 helm) build_helm ;;
@@ -154,9 +178,10 @@ all)
 	build_controller_gen
 	build_golangci_lint
 	build_kustomize
+	build_deadcode
 	;;
 *)
-	echo "usage: $0 [k8s|kwok|helm|controller-gen|golangci-lint|kustomize|all|--print-assets|--path TOOL]" >&2
+	echo "usage: $0 [k8s|kwok|helm|controller-gen|golangci-lint|kustomize|deadcode|all|--print-assets|--path TOOL]" >&2
 	exit 2
 	;;
 esac

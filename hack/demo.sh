@@ -86,9 +86,9 @@ pinned() {
 # Go build cache that compiles the Kubernetes client libraries, minutes of
 # silence on two cores; a line every 20s shows it is still at work.
 build_binaries() {
-	say "go build -o bin/ ./cmd/manager ./cmd/worker ./cmd/demo"
+	say "go build -o bin/ ./cmd/manager ./cmd/worker ./hack/demo/cmd/demo"
 	local pid start=$SECONDS
-	(cd "$ROOT" && go build -o bin/ ./cmd/manager ./cmd/worker ./cmd/demo) &
+	(cd "$ROOT" && go build -o bin/ ./cmd/manager ./cmd/worker ./hack/demo/cmd/demo) &
 	pid=$!
 	while ! wait_up_to 20 "$pid"; do
 		say "  still compiling ($((SECONDS - start))s; a first build takes a few minutes)"

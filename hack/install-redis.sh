@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure redis-server is available for the integration tests, which start
-# their own servers on free loopback ports (internal/redistest). When neither
+# their own servers on free loopback ports (test/redistest). When neither
 # $REDIS_SERVER nor a redis-server on PATH exists, it installs Debian's
 # redis-server package with apt-get, as root or through sudo.
 #

@@ -2,9 +2,9 @@
 # A local Kubernetes control plane without containers: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok (fake nodes) from the
 # pinned binaries of hack/build-test-binaries.sh, plus the pod runner
-# (cmd/podrunner), which runs the pods of this project's own images
-# (queueworker-operator, queueworker-worker) as local processes. Everything
-# listens on 127.0.0.1 only. docs/local-cluster.md describes it.
+# (hack/local-cluster/cmd/podrunner), which runs the pods of this project's
+# own images (queueworker-operator, queueworker-worker) as local processes.
+# Everything listens on 127.0.0.1 only. docs/local-cluster.md describes it.
 #
 # Usage: hack/local-cluster.sh up             start (or complete) the cluster; prints the kubeconfig path
 #        hack/local-cluster.sh down [--purge] stop every process (SIGTERM, then SIGKILL); --purge removes the state dir
@@ -257,14 +257,14 @@ find_tools() {
 start_build() {
 	mkdir -p "$BIN"
 	rm -rf "$BIN/.new"
-	(cd "$ROOT" && go build -o "$BIN/.new/" ./cmd/manager ./cmd/worker ./cmd/podrunner) >"$LOGS/build.log" 2>&1 &
+	(cd "$ROOT" && go build -o "$BIN/.new/" ./cmd/manager ./cmd/worker ./hack/local-cluster/cmd/podrunner) >"$LOGS/build.log" 2>&1 &
 	BUILD_PID=$!
 }
 
 finish_build() {
 	if ! wait "$BUILD_PID"; then
 		cat "$LOGS/build.log" >&2
-		die "go build of cmd/manager, cmd/worker and cmd/podrunner failed"
+		die "go build of cmd/manager, cmd/worker and hack/local-cluster/cmd/podrunner failed"
 	fi
 	local b
 	for b in manager worker podrunner; do

@@ -36,7 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/crdtest"
+	"github.com/queueworker/queueworker-operator/test/crdtest"
 )
 
 // These tests run the CRD's schema, defaults and CEL rules in a real

@@ -14,8 +14,9 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command manager runs the queueworker-operator: the QueueWorker controller,
-// its metrics and health endpoints, with leader election.
+// Command manager runs the queueworker-operator: the QueueWorker controller
+// with its autoscaler and the RedisConfig controller, the metrics and health
+// endpoints, with leader election.
 package main
 
 import (

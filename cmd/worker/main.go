@@ -16,7 +16,7 @@ limitations under the License.
 
 // Command worker is the reference worker of the queueworker operator. It
 // is built on pkg/worker and serves the demo task types of
-// internal/demotasks; it also enqueues demo load.
+// cmd/worker/demotasks; it also enqueues demo load.
 //
 //	worker [run] [--log-level info] [--retry-delay 0]
 //	worker enqueue --queue Q --count N --rate R/s --type demo:sleep --duration 200ms [--fail-times N] [--redis-addr host:port]
@@ -39,7 +39,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/demotasks"
+	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 	"github.com/queueworker/queueworker-operator/pkg/worker"
 )

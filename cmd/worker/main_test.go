@@ -33,9 +33,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/demotasks"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // waitFor bounds waiting for things that take a second or two, generous
@@ -251,19 +251,19 @@ func TestSIGTERMReturnsTaskToQueue(t *testing.T) {
 	if active, err := inspector.ListActiveTasks(queue); err != nil || len(active) != 0 {
 		t.Errorf("active tasks after SIGTERM = %d (err %v), want none", len(active), err)
 	}
-	if n, err := demotasks.Completions(ctx, rdb, id); err != nil || n != 0 {
+	if n, err := completions(ctx, rdb, id); err != nil || n != 0 {
 		t.Fatalf("ledger shows %d completions (err %v) of the interrupted task, want 0", n, err)
 	}
 
 	// No subcommand: run is the default.
 	second := startProcess(t, "second worker", bin, env)
 	eventually(t, "second worker completes the task", taskDuration+waitFor, func() (bool, error) {
-		n, err := demotasks.Completions(ctx, rdb, id)
+		n, err := completions(ctx, rdb, id)
 		return n >= 1, err
 	})
 	second.terminate(t, "second worker")
 
-	if n, err := demotasks.Completions(ctx, rdb, id); err != nil || n != 1 {
+	if n, err := completions(ctx, rdb, id); err != nil || n != 1 {
 		t.Errorf("ledger shows %d completions (err %v), want exactly 1", n, err)
 	}
 	// Completed tasks without retention leave asynq altogether.
@@ -290,4 +290,14 @@ func TestRunRejectsBadEnvironment(t *testing.T) {
 			t.Errorf("output does not name %s:\n%s", v, out)
 		}
 	}
+}
+
+// completions reads from the demo tasks' ledger how often the task with
+// payload ID id completed.
+func completions(ctx context.Context, rdb redis.UniversalClient, id string) (int64, error) {
+	n, err := rdb.HGet(ctx, demotasks.LedgerKey, id).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return n, err
 }

@@ -37,9 +37,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 func TestNewUniversalClient(t *testing.T) {

@@ -27,9 +27,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // startCluster runs a Redis Cluster of n masters without replicas, the

@@ -28,9 +28,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // waitFor bounds waits on real asynq servers; generous, for busy machines.

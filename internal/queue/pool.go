@@ -109,8 +109,18 @@ type Pool struct {
 	mu      sync.Mutex
 	closed  bool
 	clients map[EndpointKey]*Client
-	users   map[string]*Client
 }
+
+// Client is the pooled client of one endpoint.
+type Client struct {
+	key EndpointKey
+	rdb redis.UniversalClient
+	// refs is guarded by the Pool's mutex.
+	refs int
+}
+
+// Redis returns the go-redis client, for a PING or a ReadStats.
+func (c *Client) Redis() redis.UniversalClient { return c.rdb }
 
 // NewPool returns an empty Pool that builds clients with factory, or with
 // NewUniversalClient when factory is nil.
@@ -125,7 +135,6 @@ func NewPool(factory Factory) *Pool {
 		factory: factory,
 		secret:  secret,
 		clients: map[EndpointKey]*Client{},
-		users:   map[string]*Client{},
 	}
 }
 
@@ -170,13 +179,12 @@ func (p *Pool) fingerprint(creds Credentials) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// errPoolClosed is returned by Acquire and Use after Close.
+// errPoolClosed is returned by Acquire after Close.
 var errPoolClosed = errors.New("queue client pool is closed")
 
 // Acquire returns the shared client of ep with creds, building it on first
 // use, and a release func that gives it back; the last release closes it.
-// Release is idempotent. Acquire fits short-lived users; a controller that
-// reads an endpoint on every reconcile uses Use and Forget instead.
+// Release is idempotent.
 func (p *Pool) Acquire(ep resources.RedisEndpoint, creds Credentials) (*Client, func(), error) {
 	key := p.Key(ep, creds)
 	p.mu.Lock()
@@ -189,56 +197,6 @@ func (p *Pool) Acquire(ep resources.RedisEndpoint, creds Credentials) (*Client, 
 	return c, func() { once.Do(func() { p.release(c) }) }, nil
 }
 
-// Use makes user a holder of the client of ep with creds, with queues as
-// the queues it wants read, and returns that client. Calling it again with
-// the same endpoint only replaces the queues; with another endpoint it
-// moves user over and lets go of the old client; if the new client cannot
-// be built, user holds nothing and Use returns the error. A reconciler
-// calls Use on every pass, keyed by the object, and Forget when the object
-// goes away.
-func (p *Pool) Use(user string, ep resources.RedisEndpoint, creds Credentials, queues []string) (*Client, error) {
-	names, err := uniqueQueues(queues)
-	if err != nil {
-		return nil, err
-	}
-	key := p.Key(ep, creds)
-	p.mu.Lock()
-	old := p.users[user]
-	if old != nil && old.key == key {
-		old.watch(user, names)
-		p.mu.Unlock()
-		return old, nil
-	}
-	delete(p.users, user)
-	if old != nil {
-		old.unwatch(user)
-	}
-	c, err := p.acquireLocked(key, ep, creds)
-	if err == nil {
-		p.users[user] = c
-		c.watch(user, names)
-	}
-	p.mu.Unlock()
-	if old != nil {
-		p.release(old)
-	}
-	return c, err
-}
-
-// Forget lets go of the client user holds through Use, if any.
-func (p *Pool) Forget(user string) {
-	p.mu.Lock()
-	c := p.users[user]
-	delete(p.users, user)
-	if c != nil {
-		c.unwatch(user)
-	}
-	p.mu.Unlock()
-	if c != nil {
-		p.release(c)
-	}
-}
-
 // Len returns the number of open clients.
 func (p *Pool) Len() int {
 	p.mu.Lock()
@@ -246,8 +204,8 @@ func (p *Pool) Len() int {
 	return len(p.clients)
 }
 
-// Close closes every client, whoever holds it, and makes Acquire and Use
-// fail from then on. Releases after Close do nothing.
+// Close closes every client, whoever holds it, and makes Acquire fail
+// from then on. Releases after Close do nothing.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	clients := make([]*Client, 0, len(p.clients))
@@ -257,7 +215,6 @@ func (p *Pool) Close() error {
 	}
 	p.closed = true
 	clear(p.clients)
-	clear(p.users)
 	p.mu.Unlock()
 	var errs []error
 	for _, c := range clients {
@@ -281,8 +238,7 @@ func (p *Pool) acquireLocked(key EndpointKey, ep resources.RedisEndpoint, creds 
 	if err != nil {
 		return nil, fmt.Errorf("building redis client for %s: %w", key, err)
 	}
-	c := newClient(key, rdb)
-	c.refs = 1
+	c := &Client{key: key, rdb: rdb, refs: 1}
 	p.clients[key] = c
 	return c, nil
 }

@@ -17,7 +17,6 @@ limitations under the License.
 package queue
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -144,7 +143,7 @@ func TestPoolKeysByEndpointAndCredentials(t *testing.T) {
 			}
 			defer releaseB()
 			if shared := a == b; shared != tt.share {
-				t.Errorf("shared = %v, want %v (keys %s | %s)", shared, tt.share, a.Key(), b.Key())
+				t.Errorf("shared = %v, want %v (keys %s | %s)", shared, tt.share, p.Key(base, baseCreds), p.Key(ep, creds))
 			}
 			if want := map[bool]int{true: 1, false: 2}[tt.share]; p.Len() != want {
 				t.Errorf("Len = %d, want %d", p.Len(), want)
@@ -198,70 +197,10 @@ func TestEndpointKeyHidesSecrets(t *testing.T) {
 	}
 }
 
-func TestPoolUseAndForget(t *testing.T) {
-	newReader(t)
-	var builds atomic.Int64
-	p := NewPool(countingFactory(&builds, nil))
-	t.Cleanup(func() { _ = p.Close() })
-	epA := standalone()
-	epB := standalone()
-	epB.DB = 1
-
-	a1, err := p.Use("ns/a", epA, Credentials{}, []string{"q1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a2, err := p.Use("ns/b", epA, Credentials{}, []string{"q2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Every reconcile calls Use again; that must not add references.
-	for range 3 {
-		if again, err := p.Use("ns/a", epA, Credentials{}, []string{"q1", "q3"}); err != nil || again != a1 {
-			t.Fatalf("repeated Use: %v, same client %v", err, again == a1)
-		}
-	}
-	if a1 != a2 || p.Len() != 1 || builds.Load() != 1 {
-		t.Fatalf("two users of one endpoint: shared %v, Len %d, built %d", a1 == a2, p.Len(), builds.Load())
-	}
-
-	// ns/a moves to another database: a new client, the old one stays for ns/b.
-	b, err := p.Use("ns/a", epB, Credentials{}, []string{"q1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b == a1 || p.Len() != 2 {
-		t.Fatalf("after a move: new client %v, Len %d, want true, 2", b != a1, p.Len())
-	}
-
-	p.Forget("ns/b")
-	if p.Len() != 1 {
-		t.Fatalf("after forgetting the last user of A: Len %d, want 1", p.Len())
-	}
-	if err := a1.Redis().Ping(t.Context()).Err(); !errors.Is(err, redis.ErrClosed) {
-		t.Errorf("client of A: Ping = %v, want closed", err)
-	}
-	p.Forget("ns/a")
-	p.Forget("ns/never-seen")
-	if p.Len() != 0 {
-		t.Fatalf("after forgetting everyone: Len %d, want 0", p.Len())
-	}
-
-	if _, err := p.Use("ns/c", resources.RedisEndpoint{Mode: "ring"}, Credentials{}, nil); err == nil {
-		t.Error("Use of a bad endpoint: got no error")
-	}
-	if p.Len() != 0 {
-		t.Errorf("a failed Use left %d clients", p.Len())
-	}
-}
-
 func TestPoolClose(t *testing.T) {
 	p := NewPool(nil)
 	c, release, err := p.Acquire(standalone(), Credentials{})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Use("ns/a", standalone(), Credentials{}, []string{"q"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Close(); err != nil {
@@ -274,7 +213,6 @@ func TestPoolClose(t *testing.T) {
 		t.Errorf("client after Close: Ping = %v, want closed", err)
 	}
 	release()
-	p.Forget("ns/a")
 	if _, _, err := p.Acquire(standalone(), Credentials{}); err == nil {
 		t.Error("Acquire after Close: got no error")
 	}
@@ -301,148 +239,6 @@ func TestPoolConcurrentAcquire(t *testing.T) {
 	wg.Wait()
 	if p.Len() != 0 {
 		t.Errorf("Len after all released = %d, want 0", p.Len())
-	}
-}
-
-// TestClientReadSharesOneReadPerTick has many QueueWorkers on one endpoint
-// ask for their queues in the same tick and checks that Redis sees one
-// ReadStats: one pipeline, covering every registered queue.
-func TestClientReadSharesOneReadPerTick(t *testing.T) {
-	h := &counter{}
-	rdb := newReader(t)
-	var builds atomic.Int64
-	p := NewPool(countingFactory(&builds, h))
-	t.Cleanup(func() { _ = p.Close() })
-	ctx := t.Context()
-
-	const users = 20
-	userQueues := make([][]string, users)
-	var all []string
-	for i := range users {
-		userQueues[i] = queueNames(fmt.Sprintf("user%d", i), 5)
-		all = append(all, userQueues[i]...)
-	}
-	seedQueues(t, rdb, all, now, false)
-	var c *Client
-	for i := range users {
-		var err error
-		if c, err = p.Use(fmt.Sprintf("ns/qw%d", i), standalone(), Credentials{}, userQueues[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := c.Redis().Ping(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	h.reset()
-
-	var wg sync.WaitGroup
-	for i := range users {
-		wg.Go(func() {
-			snap, err := c.Read(ctx, userQueues[i], now, time.Second, time.Minute)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if len(snap.Stats) != len(userQueues[i]) || !snap.At.Equal(now) {
-				t.Errorf("user %d: %d queues at %v", i, len(snap.Stats), snap.At)
-			}
-			for _, q := range userQueues[i] {
-				if snap.Stats[q].Pending != 3 {
-					t.Errorf("user %d queue %s: %+v", i, q, snap.Stats[q])
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got, want := h.pipelines.Load(), int64(1); got != want {
-		t.Errorf("%d users in one tick: %d round trips, want %d", users, got, want)
-	}
-	if got, want := h.commands.Load(), int64(commandsPerQueue*len(all)); got != want {
-		t.Errorf("commands = %d, want %d (every registered queue once)", got, want)
-	}
-
-	// Within maxAge the snapshot answers; after it, one new read.
-	if _, err := c.Read(ctx, userQueues[0], now.Add(900*time.Millisecond), time.Second, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if got := h.pipelines.Load(); got != 1 {
-		t.Errorf("fresh snapshot: %d round trips in total, want still 1", got)
-	}
-	if _, err := c.Read(ctx, userQueues[0], now.Add(1100*time.Millisecond), time.Second, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	if got := h.pipelines.Load(); got != 2 {
-		t.Errorf("stale snapshot: %d round trips in total, want 2", got)
-	}
-	// A queue nobody registered is read even within maxAge.
-	snap, err := c.Read(ctx, []string{"unregistered"}, now.Add(1100*time.Millisecond), time.Second, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := h.pipelines.Load(); got != 3 || len(snap.Stats) != 1 {
-		t.Errorf("unregistered queue: %d round trips in total, %d stats, want 3, 1", got, len(snap.Stats))
-	}
-	// Another horizon does not share.
-	if _, err := c.Read(ctx, userQueues[0], now.Add(1100*time.Millisecond), time.Second, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if got := h.pipelines.Load(); got != 4 {
-		t.Errorf("other horizon: %d round trips in total, want 4", got)
-	}
-}
-
-// TestClientReadSharesFailures checks that a failing Redis sees one attempt
-// per tick, not one per QueueWorker, and that the next tick tries again.
-func TestClientReadSharesFailures(t *testing.T) {
-	h := &counter{}
-	var builds atomic.Int64
-	p := NewPool(countingFactory(&builds, h))
-	t.Cleanup(func() { _ = p.Close() })
-	// A port nothing listens on.
-	dead := resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	c, release, err := p.Acquire(dead, Credentials{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-
-	for i := range 5 {
-		if _, err := c.Read(t.Context(), []string{"q"}, now, time.Second, 0); err == nil {
-			t.Fatalf("read %d of a dead endpoint: got no error", i)
-		}
-	}
-	if got := h.pipelines.Load(); got != 1 {
-		t.Errorf("five reads in one tick: %d attempts, want 1", got)
-	}
-	if _, err := c.Read(t.Context(), []string{"q"}, now.Add(2*time.Second), time.Second, 0); err == nil {
-		t.Fatal("next tick: got no error")
-	}
-	if got := h.pipelines.Load(); got != 2 {
-		t.Errorf("next tick: %d attempts in total, want 2", got)
-	}
-}
-
-func TestClientReadHonoursContext(t *testing.T) {
-	h := &counter{}
-	newReader(t)
-	var builds atomic.Int64
-	p := NewPool(countingFactory(&builds, h))
-	t.Cleanup(func() { _ = p.Close() })
-	c, release, err := p.Acquire(standalone(), Credentials{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if _, err := c.Read(ctx, []string{"q"}, now, time.Second, 0); !errors.Is(err, context.Canceled) {
-		t.Errorf("canceled context: got %v, want %v", err, context.Canceled)
-	}
-	if _, err := c.Read(t.Context(), []string{" "}, now, time.Second, 0); err == nil {
-		t.Error("blank queue name: got no error")
-	}
-	if got := h.pipelines.Load(); got != 0 {
-		t.Errorf("%d round trips for reads that could not be served, want 0", got)
 	}
 }
 

@@ -42,8 +42,9 @@ limitations under the License.
 // go-redis asks a sentinel for the master when it dials a new connection,
 // not per read.
 //
-// Pool keeps one client per endpoint and credentials, and Client.Read lets
-// every QueueWorker on that endpoint share one read per poll.
+// Pool keeps one client per endpoint and credentials; the autoscaler's
+// poller of an endpoint reads the queues of every QueueWorker due on it in
+// one ReadStats.
 //
 // The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
 // ZCARD, EXISTS, EVALSHA and EVAL, and in the script LINDEX, HSTRLEN, HGET,

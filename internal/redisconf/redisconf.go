@@ -23,9 +23,9 @@ limitations under the License.
 //
 // In mode Managed the rendered file goes into a ConfigMap, which many more
 // people and tools can read than a Secret. The password therefore never
-// passes through Render. The controller renders it with RenderPasswordFile
-// into a Secret, mounts that Secret at Options.PasswordFile, and Render emits
-// only "include <Options.PasswordFile>". redis-server reads the included
+// passes through Render. The controller writes it into a Secret
+// (resources.RedisPasswordConf), mounts that Secret at Options.PasswordFile,
+// and Render emits only "include <Options.PasswordFile>". redis-server reads the included
 // file at start, so the password is in neither the ConfigMap, the
 // container's arguments nor its environment.
 //
@@ -71,9 +71,9 @@ const (
 	DefaultDataDir = "/data"
 	// DefaultTLSDir is where the spec.tls.certSecretName Secret is mounted.
 	DefaultTLSDir = "/etc/redis/tls"
-	// DefaultPasswordFile is the conventional mount path of the file
-	// RenderPasswordFile renders. Render only includes a password file when
-	// Options.PasswordFile is set: it cannot know whether one is mounted.
+	// DefaultPasswordFile is the conventional mount path of the password
+	// file. Render only includes a password file when Options.PasswordFile
+	// is set: it cannot know whether one is mounted.
 	DefaultPasswordFile = "/etc/redis/secret/password.conf"
 )
 
@@ -97,8 +97,9 @@ type Options struct {
 	// DataDir is the working directory, which holds the append-only file
 	// and the snapshots. Default /data.
 	DataDir string
-	// PasswordFile is the absolute path of the file RenderPasswordFile
-	// renders, mounted from a Secret; Render emits "include <PasswordFile>".
+	// PasswordFile is the absolute path of the password file (requirepass
+	// and masterauth), mounted from a Secret; Render emits
+	// "include <PasswordFile>".
 	// Empty means no password file and so no password.
 	PasswordFile string
 	// TLSDir is the directory where the spec.tls.certSecretName Secret is
@@ -119,8 +120,8 @@ type Directive struct {
 }
 
 // FieldError is a field of the spec or of Options that cannot be rendered.
-// Render, Directives and RenderPasswordFile return every FieldError they
-// find, joined with errors.Join. Retrying does not help: the spec must change.
+// Render and Directives return every FieldError they find, joined with
+// errors.Join. Retrying does not help: the spec must change.
 type FieldError struct {
 	// Field is the path of the field, e.g. "spec.extraConfig[hz]" or
 	// "options.dataDir".
@@ -162,29 +163,6 @@ func Directives(spec v1alpha1.RedisConfigSpec, opts Options) ([]Directive, error
 	}
 	sortDirectives(r.out)
 	return r.out, nil
-}
-
-// RenderPasswordFile renders the file that Options.PasswordFile includes:
-// requirepass, the password clients authenticate with, and masterauth, the
-// one a replica would use, so that adding replicas needs no second secret.
-// The result belongs in a Secret, never in a ConfigMap.
-//
-// Any byte but NUL may be in the password: quote escapes line breaks and
-// other control bytes, so they stay part of the password and cannot start a
-// directive. NUL cannot reach the server through a file, an argument or an
-// environment variable intact, so it is refused. Errors never contain the
-// password.
-func RenderPasswordFile(password string) ([]byte, error) {
-	switch {
-	case password == "":
-		return nil, &FieldError{Field: "password", Message: "is empty"}
-	case strings.IndexByte(password, 0) >= 0:
-		return nil, &FieldError{Field: "password", Message: "contains a NUL byte"}
-	}
-	return format("", []Directive{
-		{Key: "masterauth", Value: password},
-		{Key: "requirepass", Value: password},
-	}), nil
 }
 
 // Hash is a short, stable digest of a rendered file for the pod template

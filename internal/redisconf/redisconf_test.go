@@ -621,32 +621,6 @@ func TestQuote(t *testing.T) {
 	}
 }
 
-func TestRenderPasswordFile(t *testing.T) {
-	for _, pw := range []string{
-		"s3cret",
-		"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_",
-		`with space "quotes" 'single' \back\slash`,
-		"trailing newline\n",
-		"a\r\nrequirepass injected",
-		"\xff\xfe binary",
-	} {
-		b, err := RenderPasswordFile(pw)
-		if err != nil {
-			t.Fatalf("%q: %v", pw, err)
-		}
-		assertReadsAs(t, b, []Directive{{"masterauth", pw}, {"requirepass", pw}})
-	}
-	for _, pw := range []string{"", "nul\x00byte"} {
-		_, err := RenderPasswordFile(pw)
-		if _, ok := errors.AsType[*FieldError](err); !ok {
-			t.Fatalf("%q: error %v, want a FieldError", pw, err)
-		}
-		if pw != "" && strings.Contains(err.Error(), pw) {
-			t.Errorf("error %q contains the password", err)
-		}
-	}
-}
-
 // TestRenderNeverHoldsThePassword renders with every field that could
 // carry a password and checks that the file only includes it.
 func TestRenderNeverHoldsThePassword(t *testing.T) {

@@ -18,7 +18,7 @@ package redisconf
 
 // These tests run the real redis-server: they prove that what Render writes
 // is what Redis reads and applies, and pin ModeOf to what CONFIG SET does.
-// They start redis-server with a file, which internal/redistest does not
+// They start redis-server with a file, which test/redistest does not
 // do, and they stay out of its import graph so that `make test-unit` keeps
 // the rest of this package; -short skips them there.
 
@@ -49,6 +49,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
 // startTimeout bounds a server's start, generously for a busy machine.
@@ -214,11 +215,8 @@ func TestGoldenOnRedis(t *testing.T) {
 			}
 			if tc.opts.PasswordFile != "" {
 				opts.PasswordFile = filepath.Join(tmp, "auth "+awkwardName, "password.conf")
-				pw, err := RenderPasswordFile(testPassword)
-				if err != nil {
-					t.Fatal(err)
-				}
-				writeFile(t, opts.PasswordFile, pw)
+				// The file the controller mounts.
+				writeFile(t, opts.PasswordFile, resources.RedisPasswordConf(testPassword))
 			}
 			var certs *testCerts
 			if tc.spec.TLS != nil {

@@ -99,18 +99,6 @@ func EndpointFromSpec(r queueworkerv1alpha1.RedisConnection) (RedisEndpoint, boo
 	return e, true
 }
 
-// SecretKeys lists the Secret keys the endpoint refers to, password first.
-func (e RedisEndpoint) SecretKeys() []SecretKey {
-	var keys []SecretKey
-	if e.Password != nil {
-		keys = append(keys, *e.Password)
-	}
-	if e.CA != nil {
-		keys = append(keys, *e.CA)
-	}
-	return keys
-}
-
 // Addresses are the addresses the endpoint dials first: the server in
 // standalone mode, the sentinels or the cluster's seed nodes otherwise.
 func (e RedisEndpoint) Addresses() []string {

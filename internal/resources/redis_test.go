@@ -39,7 +39,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // The package's -update flag rewrites golden files. It is registered only if

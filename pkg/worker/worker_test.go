@@ -35,8 +35,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // waitFor is how long a test waits for something that should happen

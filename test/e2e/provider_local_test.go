@@ -36,7 +36,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // localProvider runs the suite on the control plane of

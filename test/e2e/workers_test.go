@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/demotasks"
+	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
 
@@ -244,12 +245,20 @@ func (c tally) String() string {
 		c.enqueued, c.done, c.lost, c.duplicated, c.unknown)
 }
 
-// ledgerTally reads the demo tasks' ledger (internal/demotasks): one
+// ledgerTally reads the demo tasks' ledger (cmd/worker/demotasks): one
 // counter per task, raised each time the task completes.
 func ledgerTally(ctx context.Context, rdb *redis.Client, ids []string) (tally, error) {
-	ledger, err := demotasks.Ledger(ctx, rdb)
+	raw, err := rdb.HGetAll(ctx, demotasks.LedgerKey).Result()
 	if err != nil {
-		return tally{}, err
+		return tally{}, fmt.Errorf("reading the ledger: %w", err)
+	}
+	ledger := make(map[string]int64, len(raw))
+	for id, v := range raw {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return tally{}, fmt.Errorf("reading the ledger: field %s holds %q", id, v)
+		}
+		ledger[id] = n
 	}
 	c := tally{enqueued: len(ids)}
 	known := make(map[string]bool, len(ids))

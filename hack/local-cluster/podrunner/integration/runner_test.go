@@ -57,7 +57,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/queueworker/queueworker-operator/internal/podrunner"
+	"github.com/queueworker/queueworker-operator/hack/local-cluster/podrunner"
 )
 
 // The helper's switches, set in the pod's environment.

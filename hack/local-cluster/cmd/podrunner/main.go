@@ -17,7 +17,7 @@ limitations under the License.
 // Command podrunner runs the pods of the project's own images that are
 // bound to kwok's fake nodes as local processes, for the local control plane
 // of hack/local-cluster.sh (see docs/local-cluster.md and
-// internal/podrunner).
+// hack/local-cluster/podrunner).
 //
 //	podrunner --kubeconfig FILE --state-dir DIR --manager-bin BIN --worker-bin BIN [--node-selector type=kwok]
 package main
@@ -37,7 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/queueworker/queueworker-operator/internal/podrunner"
+	"github.com/queueworker/queueworker-operator/hack/local-cluster/podrunner"
 )
 
 func main() {

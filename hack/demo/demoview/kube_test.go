@@ -18,6 +18,7 @@ package demoview
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -31,6 +32,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
 
 func fakeClient(t *testing.T, objs ...client.Object) client.Client {
@@ -72,6 +76,11 @@ func queueWorker(redis queueworkerv1alpha1.RedisConnection) *queueworkerv1alpha1
 	}
 }
 
+// standalone is the endpoint the operator resolves for a standalone server.
+func standalone(addr, username string, password *resources.SecretKey) resources.RedisEndpoint {
+	return resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: addr, Username: username, Password: password}
+}
+
 func TestResolveRedis(t *testing.T) {
 	db := int32(2)
 	ref := &queueworkerv1alpha1.RedisConfigReference{Name: "redis"}
@@ -87,13 +96,18 @@ func TestResolveRedis(t *testing.T) {
 		wantErr string
 	}{
 		{
+			// The operator reads database 0 of a RedisConfig whatever
+			// spec.redis.db says, and so does the view.
 			name: "managed RedisConfig: its Service address and generated password",
 			qw:   queueWorker(queueworkerv1alpha1.RedisConnection{ConfigRef: ref, DB: &db}),
 			objs: []client.Object{
 				redisConfig(queueworkerv1alpha1.RedisConfigManaged, managedStatus),
 				passwordSecret("redis-redis-auth", "password", "s3cret"),
 			},
-			want: Connection{Addr: "redis-redis.default.svc:6379", Password: "s3cret", DB: 2, From: "RedisConfig redis"},
+			want: Connection{
+				Endpoint:    standalone("redis-redis.default.svc:6379", "", &resources.SecretKey{Name: "redis-redis-auth", Key: "password"}),
+				Credentials: queue.Credentials{Password: "s3cret"}, From: "RedisConfig redis",
+			},
 		},
 		{
 			name: "external RedisConfig",
@@ -105,7 +119,10 @@ func TestResolveRedis(t *testing.T) {
 				}),
 				passwordSecret("redis-auth", "password", "pw"),
 			},
-			want: Connection{Addr: "127.0.0.1:16479", Password: "pw", From: "RedisConfig redis"},
+			want: Connection{
+				Endpoint:    standalone("127.0.0.1:16479", "", &resources.SecretKey{Name: "redis-auth", Key: "password"}),
+				Credentials: queue.Credentials{Password: "pw"}, From: "RedisConfig redis",
+			},
 		},
 		{
 			name: "external RedisConfig with a client ACL user",
@@ -118,19 +135,35 @@ func TestResolveRedis(t *testing.T) {
 				}),
 				passwordSecret("workers", "password", "wpw"),
 			},
-			want: Connection{Addr: "127.0.0.1:16479", Username: "workers", Password: "wpw", From: "RedisConfig redis"},
+			want: Connection{
+				Endpoint:    standalone("127.0.0.1:16479", "workers", &resources.SecretKey{Name: "workers", Key: "password"}),
+				Credentials: queue.Credentials{Password: "wpw"}, From: "RedisConfig redis",
+			},
+		},
+		{
+			name: "external RedisConfig: the address of its spec, as the operator dials it",
+			qw:   queueWorker(queueworkerv1alpha1.RedisConnection{ConfigRef: ref}),
+			objs: []client.Object{func() client.Object {
+				rc := redisConfig(queueworkerv1alpha1.RedisConfigExternal, queueworkerv1alpha1.RedisConfigStatus{Address: "old:6379"})
+				rc.Spec.External.Addr = "new:6379"
+				return rc
+			}()},
+			want: Connection{Endpoint: standalone("new:6379", "", nil), From: "RedisConfig redis"},
 		},
 		{
 			name: "addr with a password Secret and a user",
 			qw: queueWorker(queueworkerv1alpha1.RedisConnection{Addr: "redis:6379", Username: "worker",
 				PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "pw", Key: "p"}}),
 			objs: []client.Object{passwordSecret("pw", "p", "x")},
-			want: Connection{Addr: "redis:6379", Username: "worker", Password: "x", From: "QueueWorker email spec.redis.addr"},
+			want: Connection{
+				Endpoint:    standalone("redis:6379", "worker", &resources.SecretKey{Name: "pw", Key: "p"}),
+				Credentials: queue.Credentials{Password: "x"}, From: "QueueWorker email spec.redis.addr",
+			},
 		},
 		{
 			name: "addr without a password",
 			qw:   queueWorker(queueworkerv1alpha1.RedisConnection{Addr: "redis:6379"}),
-			want: Connection{Addr: "redis:6379", From: "QueueWorker email spec.redis.addr"},
+			want: Connection{Endpoint: standalone("redis:6379", "", nil), From: "QueueWorker email spec.redis.addr"},
 		},
 		{
 			name:    "RedisConfig without an address yet",
@@ -188,7 +221,7 @@ func TestResolveRedis(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("ResolveRedis = %+v, want %+v", got, tt.want)
 			}
 		})

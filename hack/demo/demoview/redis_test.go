@@ -21,17 +21,32 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/demotasks"
-	"github.com/queueworker/queueworker-operator/internal/redistest"
+	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 var redisServer *redistest.Server
+
+// asynq's key layout (v0.26.0), to build the states asynq leaves a queue
+// in: every key of a queue carries the name as a hash tag; pending is a
+// list that enqueue LPUSHes, so its tail is the oldest task; the task hash
+// keeps the enqueue time in Unix nanoseconds in pending_since while the
+// task is pending.
+func pendingKey(q string) string { return "asynq:{" + q + "}:pending" }
+func activeKey(q string) string  { return "asynq:{" + q + "}:active" }
+func retryKey(q string) string   { return "asynq:{" + q + "}:retry" }
+func taskKey(q, id string) string {
+	return "asynq:{" + q + "}:t:" + id
+}
+
+const pendingSinceField = "pending_since"
 
 func TestMain(m *testing.M) {
 	srv, err := redistest.Start()
@@ -76,7 +91,7 @@ func enqueueSleep(t *testing.T, c *asynq.Client, queue string, n int) []string {
 // TestReadQueues builds each state asynq leaves a queue in and reads it
 // back: pending with enqueue times, a task taken by a worker (moved to
 // active, its pending_since deleted), a task put back without an enqueue
-// time, a retry, and an empty queue.
+// time, retries due now and much later, and an empty queue.
 func TestReadQueues(t *testing.T) {
 	ctx := context.Background()
 	rdb := newClient(t)
@@ -102,24 +117,30 @@ func TestReadQueues(t *testing.T) {
 	if err := rdb.ZAdd(ctx, retryKey("c"), redis.Z{Score: 1, Member: "r1"}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	// "d": its oldest task lost its enqueue time (taken and put back); the
-	// next one still tells the age.
+	// "d": its oldest task lost its enqueue time (taken and put back). The
+	// operator's reader then knows no latency, whatever the next tasks
+	// say, and neither does the view.
 	dIDs := enqueueSleep(t, c, "d", 3)
 	if err := rdb.HDel(ctx, taskKey("d", dIDs[0]), pendingSinceField).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// "e": a retry due in a day, which the operator does not count yet;
+	// the burst is not over until it has run.
+	if err := rdb.ZAdd(ctx, retryKey("e"), redis.Z{Score: float64(time.Now().Add(24 * time.Hour).Unix()), Member: "r2"}).Err(); err != nil {
 		t.Fatal(err)
 	}
 
 	// Read as if an hour had passed: every known enqueue time is then an
 	// hour old, give or take the test's own run time.
 	now := time.Now().Add(time.Hour)
-	got, err := ReadQueues(ctx, rdb, []string{"a", "b", "c", "d", "empty"}, now)
+	got, err := ReadQueues(ctx, rdb, []string{"a", "b", "c", "d", "e", "empty"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 5 {
-		t.Fatalf("got %d queues, want 5: %+v", len(got), got)
+	if len(got) != 6 {
+		t.Fatalf("got %d queues, want 6: %+v", len(got), got)
 	}
-	a, b, cq, d, empty := got[0], got[1], got[2], got[3], got[4]
+	a, b, cq, d, e, empty := got[0], got[1], got[2], got[3], got[4], got[5]
 	aboutAnHour := func(q QueueSample) bool {
 		return q.LatencyKnown && q.Latency > time.Hour-time.Minute && q.Latency < time.Hour+time.Minute
 	}
@@ -132,11 +153,28 @@ func TestReadQueues(t *testing.T) {
 	if cq.Retry != 1 || cq.Pending != 0 || !cq.LatencyKnown {
 		t.Errorf("queue c = %+v, want 1 retry, nothing pending", cq)
 	}
-	if d.Pending != 3 || !aboutAnHour(d) {
-		t.Errorf("queue d = %+v, want 3 pending, about 1h latency from the second oldest", d)
+	if d.Pending != 3 || d.Latency != 0 || d.LatencyKnown {
+		t.Errorf("queue d = %+v, want 3 pending of unknown age", d)
+	}
+	if e.Retry != 1 || e.Pending != 0 {
+		t.Errorf("queue e = %+v, want 1 retry due later", e)
 	}
 	if empty != (QueueSample{Name: "empty", LatencyKnown: true}) {
 		t.Errorf("empty queue = %+v, want zeros", empty)
+	}
+}
+
+// TestReadQueuesBadKey checks that a queue whose keys Redis refuses to read
+// fails the sample rather than showing as empty.
+func TestReadQueuesBadKey(t *testing.T) {
+	ctx := context.Background()
+	rdb := newClient(t)
+	if err := rdb.Set(ctx, pendingKey("bad"), "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadQueues(ctx, rdb, []string{"good", "bad"}, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "queue bad") {
+		t.Errorf("err = %v, want one naming queue bad", err)
 	}
 }
 

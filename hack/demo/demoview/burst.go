@@ -23,7 +23,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/queueworker/queueworker-operator/internal/demotasks"
+	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
 )
 
 // Burst is a number of demo:sleep tasks spread evenly over queues.

@@ -21,20 +21,22 @@ limitations under the License.
 //
 // It reads Redis itself rather than the QueueWorker's status: the status is
 // what the operator decided on, and the point of the view is to show the
-// queues and the decisions side by side.
+// queues and the decisions side by side. It reads them with the operator's
+// own reader (internal/queue), so the two agree on what a pending task and
+// its latency are.
 package demoview
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/internal/demotasks"
+	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
+	"github.com/queueworker/queueworker-operator/internal/queue"
 )
 
 // QueueSample is one queue at one instant.
@@ -51,100 +53,47 @@ type QueueSample struct {
 	// Latency is how long the oldest pending task has waited; zero when
 	// nothing is pending.
 	Latency time.Duration
-	// LatencyKnown is false when tasks are pending but none of the oldest
-	// few has an enqueue time: asynq keeps none for a task a stopping
-	// worker put back.
+	// LatencyKnown is false when tasks are pending but the oldest one has
+	// no enqueue time: asynq keeps none for a task a stopping worker put
+	// back. The operator then scales on the backlog alone.
 	LatencyKnown bool
 }
 
-// asynq's key layout (v0.26.0): every key of a queue carries the name as a
-// hash tag. pending is a list that enqueue LPUSHes, so its tail is the
-// oldest task; the task hash keeps the enqueue time in Unix nanoseconds in
-// pending_since while the task is pending.
-func pendingKey(q string) string { return "asynq:{" + q + "}:pending" }
-func activeKey(q string) string  { return "asynq:{" + q + "}:active" }
-func retryKey(q string) string   { return "asynq:{" + q + "}:retry" }
-func taskKey(q, id string) string {
-	return "asynq:{" + q + "}:t:" + id
-}
+// everyRetry is the horizon of the view's reads: far enough ahead that
+// every retry task counts, however late it is due. The operator counts
+// only the retry and scheduled tasks due within its own few seconds, which
+// is what it scales on; the view must know the burst is not over while a
+// retry waits.
+const everyRetry = 100 * 365 * 24 * time.Hour
 
-const pendingSinceField = "pending_since"
-
-// tailTasks is how many of the oldest pending tasks are looked at for the
-// latency. The oldest alone would do, but a worker that takes it between
-// the two round trips deletes its enqueue time, and the queue would read as
-// having no latency at all; the next ones are nearly as old.
-const tailTasks = 3
-
-// ReadQueues reads every queue in two pipelined round trips: the lengths
-// and the ids of the oldest pending tasks, then the enqueue times of those
-// tasks (only when something is pending).
+// ReadQueues reads every queue with queue.ReadStats, the operator's reader,
+// and returns them in the order asked. A queue whose keys Redis refused to
+// read fails the whole sample, so the view never shows part of the queues
+// as if it were all of them.
 func ReadQueues(ctx context.Context, rdb redis.UniversalClient, queues []string, now time.Time) ([]QueueSample, error) {
-	type reads struct {
-		pending, active, retry *redis.IntCmd
-		oldest                 *redis.StringSliceCmd
+	stats, err := queue.ReadStats(ctx, rdb, queues, now, everyRetry)
+	if err != nil {
+		return nil, fmt.Errorf("reading the queues: %w", err)
 	}
-	rs := make([]reads, len(queues))
-	pipe := rdb.Pipeline()
-	for i, q := range queues {
-		rs[i] = reads{
-			pending: pipe.LLen(ctx, pendingKey(q)),
-			active:  pipe.LLen(ctx, activeKey(q)),
-			retry:   pipe.ZCard(ctx, retryKey(q)),
-			oldest:  pipe.LRange(ctx, pendingKey(q), -tailTasks, -1),
-		}
-	}
-	if err := execPipeline(ctx, pipe); err != nil {
-		return nil, fmt.Errorf("reading queue lengths: %w", err)
-	}
-
 	out := make([]QueueSample, len(queues))
-	// since[i] holds the enqueue times of queue i's oldest tasks, oldest
-	// first.
-	since := make([][]*redis.StringCmd, len(queues))
-	pipe = rdb.Pipeline()
 	for i, q := range queues {
-		r := rs[i]
-		for _, c := range []redis.Cmder{r.pending, r.active, r.retry, r.oldest} {
-			if err := c.Err(); err != nil {
-				return nil, fmt.Errorf("reading queue %s: %w", q, err)
-			}
+		st, ok := stats[q]
+		if !ok {
+			return nil, fmt.Errorf("reading the queues: no statistics of queue %s", q)
 		}
-		out[i] = QueueSample{Name: q, Pending: r.pending.Val(), Active: r.active.Val(), Retry: r.retry.Val()}
-		out[i].LatencyKnown = out[i].Pending == 0
-		for _, id := range slices.Backward(r.oldest.Val()) {
-			since[i] = append(since[i], pipe.HGet(ctx, taskKey(q, id), pendingSinceField))
+		if st.Err != nil {
+			return nil, fmt.Errorf("reading queue %s: %w", q, st.Err)
 		}
-	}
-	if pipe.Len() == 0 {
-		return out, nil
-	}
-	if err := execPipeline(ctx, pipe); err != nil {
-		return nil, fmt.Errorf("reading enqueue times: %w", err)
-	}
-	for i, cmds := range since {
-		// redis.Nil: the task was taken in between, or was put back
-		// without an enqueue time; the next one tells.
-		for _, c := range cmds {
-			if v, err := c.Result(); err == nil {
-				if age, ok := pendingAge(v, now); ok {
-					out[i].Latency, out[i].LatencyKnown = age, true
-					break
-				}
-			}
+		out[i] = QueueSample{
+			Name:         q,
+			Pending:      st.Pending,
+			Active:       st.Active,
+			Retry:        st.Retry,
+			Latency:      st.OldestPendingAge,
+			LatencyKnown: st.OldestKnown,
 		}
 	}
 	return out, nil
-}
-
-// pendingAge turns a pending_since value into an age at now. A malformed
-// value is unknown; one after now (another host's clock) is zero.
-func pendingAge(since string, now time.Time) (time.Duration, bool) {
-	ns, err := strconv.ParseInt(since, 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return max(now.Sub(time.Unix(0, ns)), 0), true
 }
 
 // LedgerCount is how far a burst got, from the ledger.

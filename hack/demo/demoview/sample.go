@@ -74,7 +74,11 @@ func (s Sample) Retry() int64 {
 	return n
 }
 
-// Backlog is what is still to run: pending, active and retry tasks.
+// Backlog is what is still to run: pending, active and retry tasks. The
+// operator's backlog adds the scheduled tasks and, like them, counts only
+// the retry tasks due within a few seconds, and leaves paused queues out:
+// it is what needs a worker now. A burst schedules nothing, and it is not
+// over while a retry waits, however late it is due.
 func (s Sample) Backlog() int64 { return s.Pending() + s.Active() + s.Retry() }
 
 // Latency is the age of the oldest pending task over the queues. known is

@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -169,33 +168,4 @@ func decode(t *asynq.Task) (Payload, error) {
 		return p, fmt.Errorf("payload without an id: %w", asynq.SkipRetry)
 	}
 	return p, nil
-}
-
-// Completions returns how often the task with payload ID id completed.
-func Completions(ctx context.Context, rdb redis.UniversalClient, id string) (int64, error) {
-	n, err := rdb.HGet(ctx, LedgerKey, id).Int64()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reading the ledger: %w", err)
-	}
-	return n, nil
-}
-
-// Ledger returns the completion count of every recorded payload ID.
-func Ledger(ctx context.Context, rdb redis.UniversalClient) (map[string]int64, error) {
-	raw, err := rdb.HGetAll(ctx, LedgerKey).Result()
-	if err != nil {
-		return nil, fmt.Errorf("reading the ledger: %w", err)
-	}
-	out := make(map[string]int64, len(raw))
-	for id, v := range raw {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("reading the ledger: field %s holds %q", id, v)
-		}
-		out[id] = n
-	}
-	return out, nil
 }

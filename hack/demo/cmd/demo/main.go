@@ -22,8 +22,9 @@ limitations under the License.
 //	demo [--kubeconfig FILE] [--namespace default] [--queueworker email]
 //	     [--redis-addr 127.0.0.1:PORT] [--count 1500] [--duration 200ms]
 //
-// It finds Redis as the QueueWorker does (its RedisConfig's status, or
-// spec.redis.addr) and reads the password from the Secret named there;
+// It finds Redis as the operator does (through the QueueWorker's
+// RedisConfig, or spec.redis.addr), reads the password from the Secret
+// named there, and reads the queues with the operator's reader;
 // --redis-addr replaces only the address, for a port-forward to a Redis
 // whose address resolves only inside the cluster. It exits 0 when every
 // task of the burst completed exactly once.
@@ -53,7 +54,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/demoview"
+	"github.com/queueworker/queueworker-operator/hack/demo/demoview"
+	"github.com/queueworker/queueworker-operator/internal/queue"
 )
 
 type options struct {
@@ -127,22 +129,31 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	addr := conn.Addr
+	ep := conn.Endpoint
 	if o.redisAddr != "" {
-		addr = o.redisAddr
+		ep.Addr = o.redisAddr
 	}
-	rdb := redis.NewClient(&redis.Options{
-		Addr: addr, Username: conn.Username, Password: conn.Password, DB: conn.DB,
+	addr := ep.Addr
+	// The queues and the ledger are read with the operator's client, as
+	// the operator reads them; the burst is written through a client of
+	// its own, sized for --parallel, so enqueueing never holds up a read.
+	rdb, err := queue.NewUniversalClient(ep, conn.Credentials)
+	if err != nil {
+		return false, fmt.Errorf("building the Redis client of %s: %w", conn.From, err)
+	}
+	defer func() { _ = rdb.Close() }()
+	writer := redis.NewClient(&redis.Options{
+		Addr: addr, Username: ep.Username, Password: conn.Credentials.Password, DB: int(ep.DB),
 		PoolSize: o.parallel + 4, MaxRetries: 1, DialTimeout: 2 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 	})
-	defer func() { _ = rdb.Close() }()
+	defer func() { _ = writer.Close() }()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = rdb.Ping(pctx).Err()
 	cancel()
 	if err != nil {
 		via := ""
 		if o.redisAddr != "" {
-			via = " (--redis-addr; " + conn.From + " says " + conn.Addr + ")"
+			via = " (--redis-addr; " + conn.From + " says " + conn.Endpoint.Addr + ")"
 		}
 		return false, fmt.Errorf("reaching Redis of %s at %s%s: %w", conn.From, addr, via, err)
 	}
@@ -169,7 +180,7 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 		Display: display,
 		Tracker: tracker,
 		Enqueue: func(ctx context.Context) error {
-			return burst.Enqueue(ctx, asynq.NewClientFromRedisClient(rdb), ids)
+			return burst.Enqueue(ctx, asynq.NewClientFromRedisClient(writer), ids)
 		},
 		Interval:  o.interval,
 		Timeout:   o.timeout,

@@ -29,73 +29,69 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
 
 // Connection is how the view reaches the Redis of a QueueWorker.
 type Connection struct {
-	// Addr is host:port as the workers see it: a Service's DNS name in
-	// mode Managed, which only resolves inside the cluster.
-	Addr     string
-	Username string
-	Password string
-	DB       int
+	// Endpoint is the operator's endpoint of the QueueWorker. Its Addr is
+	// host:port as the workers see it: a Service's DNS name in mode
+	// Managed, which only resolves inside the cluster.
+	Endpoint resources.RedisEndpoint
+	// Credentials hold the password the endpoint names. They pin no
+	// address, so the view may read through a port-forward.
+	Credentials queue.Credentials
 	// From says where the settings came from, for messages.
 	From string
 }
 
-// ResolveRedis finds the Redis of qw the way the operator does: through
-// the RedisConfig of spec.redis.configRef (its status.address, username and
-// passwordSecretRef), or spec.redis.addr and passwordSecretRef.
+// ResolveRedis finds the Redis of qw the way the operator does
+// (resources.EndpointFromSpec, or EndpointFromRedisConfig for
+// spec.redis.configRef) and reads the password the endpoint names.
 // Sentinel, cluster and TLS connections are refused: the view reads one
 // plain standalone server.
 func ResolveRedis(ctx context.Context, kube client.Reader, qw *queueworkerv1alpha1.QueueWorker) (Connection, error) {
-	spec := qw.Spec.Redis
-	conn := Connection{Username: spec.Username}
-	if spec.DB != nil {
-		conn.DB = int(*spec.DB)
-	}
-	if spec.TLS != nil && spec.TLS.Enabled {
-		return Connection{}, fmt.Errorf("QueueWorker %s uses TLS to Redis, which the demo view does not", qw.Name)
-	}
-	pwRef := spec.PasswordSecretRef
-	switch {
-	case spec.ConfigRef != nil:
+	var conn Connection
+	ep, direct := resources.EndpointFromSpec(qw.Spec.Redis)
+	if direct {
+		if ep.TLS {
+			return Connection{}, fmt.Errorf("QueueWorker %s uses TLS to Redis, which the demo view does not", qw.Name)
+		}
+		if ep.Mode != contract.ModeStandalone {
+			return Connection{}, fmt.Errorf("QueueWorker %s uses a sentinel group or a cluster; the demo view reads a standalone server", qw.Name)
+		}
+		conn.From = "QueueWorker " + qw.Name + " spec.redis.addr"
+	} else {
 		rc := &queueworkerv1alpha1.RedisConfig{}
-		key := types.NamespacedName{Namespace: qw.Namespace, Name: spec.ConfigRef.Name}
+		key := types.NamespacedName{Namespace: qw.Namespace, Name: qw.Spec.Redis.ConfigRef.Name}
 		if err := kube.Get(ctx, key, rc); err != nil {
 			return Connection{}, fmt.Errorf("reading RedisConfig %s: %w", key.Name, err)
 		}
 		if rc.Status.Address == "" {
 			return Connection{}, fmt.Errorf("RedisConfig %s has no address yet (kubectl describe redisconfig %s)", rc.Name, rc.Name)
 		}
-		if rc.Status.TLS {
+		ep = resources.EndpointFromRedisConfig(rc)
+		if rc.Status.TLS || ep.TLS {
 			return Connection{}, fmt.Errorf("RedisConfig %s serves TLS, which the demo view does not speak", rc.Name)
 		}
-		if rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal && rc.Spec.External != nil && rc.Spec.External.Addr == "" {
+		if ep.Mode != contract.ModeStandalone {
 			return Connection{}, fmt.Errorf("RedisConfig %s is a sentinel group or a cluster; the demo view reads a standalone server", rc.Name)
 		}
-		conn.Addr = rc.Status.Address
 		conn.From = "RedisConfig " + rc.Name
-		// The client credentials the RedisConfig publishes, as the workers
-		// get them.
-		conn.Username = rc.Status.Username
-		pwRef = rc.Status.PasswordSecretRef
-	case spec.Addr != "":
-		conn.Addr = spec.Addr
-		conn.From = "QueueWorker " + qw.Name + " spec.redis.addr"
-	default:
-		return Connection{}, fmt.Errorf("QueueWorker %s uses a sentinel group or a cluster; the demo view reads a standalone server", qw.Name)
 	}
-	if pwRef != nil {
+	conn.Endpoint = ep
+	if ref := ep.Password; ref != nil {
 		sec := &corev1.Secret{}
-		if err := kube.Get(ctx, types.NamespacedName{Namespace: qw.Namespace, Name: pwRef.Name}, sec); err != nil {
-			return Connection{}, fmt.Errorf("reading the Redis password from Secret %s: %w", pwRef.Name, err)
+		if err := kube.Get(ctx, types.NamespacedName{Namespace: qw.Namespace, Name: ref.Name}, sec); err != nil {
+			return Connection{}, fmt.Errorf("reading the Redis password from Secret %s: %w", ref.Name, err)
 		}
-		pw, ok := sec.Data[pwRef.Key]
+		pw, ok := sec.Data[ref.Key]
 		if !ok {
-			return Connection{}, fmt.Errorf("secret %s has no key %q", pwRef.Name, pwRef.Key)
+			return Connection{}, fmt.Errorf("secret %s has no key %q", ref.Name, ref.Key)
 		}
-		conn.Password = string(pw)
+		conn.Credentials.Password = string(pw)
 	}
 	return conn, nil
 }

@@ -1,0 +1,12 @@
+// Module of deadcode, the dead-code check of `make lint`: it pins the
+// golang.org/x/tools packages the check is built on.
+module github.com/queueworker/queueworker-operator/hack/tools/deadcode
+
+go 1.26.0
+
+require golang.org/x/tools v0.52.0
+
+require (
+	golang.org/x/mod v0.42.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+)
