@@ -54,6 +54,8 @@ import (
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/demoview"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/pkg/redisclient"
 )
 
 type options struct {
@@ -131,10 +133,13 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 	if o.redisAddr != "" {
 		addr = o.redisAddr
 	}
-	rdb := redis.NewClient(&redis.Options{
-		Addr: addr, Username: conn.Username, Password: conn.Password, DB: conn.DB,
+	rdb, err := redisclient.New(redisclient.Options{
+		Mode: contract.ModeStandalone, Addr: addr, Username: conn.Username, Password: conn.Password, DB: conn.DB,
 		PoolSize: o.parallel + 4, MaxRetries: 1, DialTimeout: 2 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 	})
+	if err != nil {
+		return false, err
+	}
 	defer func() { _ = rdb.Close() }()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = rdb.Ping(pctx).Err()
