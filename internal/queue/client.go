@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
 	"github.com/queueworker/queueworker-operator/pkg/redisclient"
 )
 
@@ -122,6 +123,31 @@ func NewUniversalClient(ep resources.RedisEndpoint, creds Credentials) (redis.Un
 		return nil, err
 	}
 	return redisclient.New(o)
+}
+
+// SentinelMaster asks the sentinels of a sentinel endpoint, one after the
+// other, for the address of its master. It dials them as NewUniversalClient's
+// failover client does: with the operator's settings, TLS and the pins of
+// creds, and without authentication.
+func SentinelMaster(ctx context.Context, ep resources.RedisEndpoint, creds Credentials) (string, error) {
+	if ep.Mode != contract.ModeSentinel || ep.MasterName == "" || len(ep.Addrs) == 0 {
+		return "", errors.New("sentinel endpoint needs a master name and at least one sentinel address")
+	}
+	o, err := clientOptions(ep, creds)
+	if err != nil {
+		return "", err
+	}
+	var lastErr error
+	for _, addr := range ep.Addrs {
+		sc := redisclient.NewSentinel(o, addr)
+		hostPort, err := sc.GetMasterAddrByName(ctx, ep.MasterName).Result()
+		_ = sc.Close()
+		if err == nil && len(hostPort) == 2 {
+			return strings.Join(hostPort, ":"), nil
+		}
+		lastErr = err
+	}
+	return "", fmt.Errorf("asking the sentinels for master %q: %w", ep.MasterName, lastErr)
 }
 
 // clientOptions are the redisclient options of the operator's client of ep.

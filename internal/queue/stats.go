@@ -35,6 +35,12 @@ limitations under the License.
 // (MaxRetries 1). In sentinel mode go-redis asks a sentinel for the master
 // when it dials a new connection, not per read.
 //
+// The sentinels are asked without a password: the API has no field for
+// one, and the username and password of an endpoint go only to its master.
+// TLS and the addresses the password's Secret pins apply to the sentinels
+// as to the master, in the reads and in SentinelMaster alike. The clients
+// are built by pkg/redisclient, which the worker SDK shares.
+//
 // Pool keeps one client per endpoint and credentials, and Client.Read lets
 // every QueueWorker on that endpoint share one read per poll.
 //

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
@@ -195,6 +196,40 @@ func New(o Options) (redis.UniversalClient, error) {
 		}), nil
 	}
 	return nil, fmt.Errorf("unknown redis mode %q", o.Mode)
+}
+
+// NewSentinel builds a client of the one sentinel at addr, set up as the
+// failover client of New asks its sentinels: with the sentinel
+// credentials, TLSConfig, Dialer, client name, timeouts and retries of o,
+// on database 0. The caller closes the client.
+func NewSentinel(o Options, addr string) *redis.SentinelClient {
+	return redis.NewSentinelClient(sentinelOptions(o, addr))
+}
+
+// sentinelOptions are the options of NewSentinel, which go-redis does not
+// show on a SentinelClient.
+func sentinelOptions(o Options, addr string) *redis.Options {
+	return &redis.Options{
+		Addr:            addr,
+		Username:        o.SentinelUsername,
+		Password:        o.SentinelPassword,
+		TLSConfig:       o.TLSConfig,
+		Dialer:          o.Dialer,
+		ClientName:      o.ClientName,
+		DisableIdentity: o.DisableIdentity,
+		PoolSize:        o.PoolSize,
+		MinIdleConns:    o.MinIdleConns,
+		DialTimeout:     o.DialTimeout,
+		DialerRetries:   o.DialerRetries,
+		ReadTimeout:     o.ReadTimeout,
+		WriteTimeout:    o.WriteTimeout,
+		PoolTimeout:     o.PoolTimeout,
+		ConnMaxIdleTime: o.ConnMaxIdleTime,
+		MaxRetries:      o.MaxRetries,
+		// Sentinels send no maintenance notifications; asking for them
+		// would only fail.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
 }
 
 // ErrNoCertificate is returned by TLSConfig for a CA bundle without a PEM

@@ -36,6 +36,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/queueworker/queueworker-operator/internal/redistest"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
 
@@ -218,6 +219,60 @@ func TestSentinelDialer(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Contains(dialled, "192.0.2.1:26379") {
 		t.Errorf("dialled %q, want the sentinel through the Dialer", dialled)
+	}
+}
+
+func TestNewSentinel(t *testing.T) {
+	o := tuned(Options{Mode: contract.ModeSentinel, MasterName: "m", Addrs: []string{"s1:26379"}, DB: 5})
+	o.Dialer = func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no dialing here") }
+	got := sentinelOptions(o, "s2:26379")
+	if got.Addr != "s2:26379" || got.DB != 0 {
+		t.Errorf("addr %q db %d, want s2:26379 on db 0", got.Addr, got.DB)
+	}
+	checkOptions(t, got, o, o.SentinelUsername, o.SentinelPassword)
+	if got.Dialer == nil {
+		t.Error("the Dialer was dropped")
+	}
+}
+
+// TestNewSentinelAuthenticates pings a redis-server standing in for a
+// sentinel: the sentinel credentials reach it, the server's do not.
+func TestNewSentinelAuthenticates(t *testing.T) {
+	srv, err := redistest.Start("requirepass default-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "default-pw"})
+	defer func() { _ = admin.Close() }()
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", "sentinel-user", "on", ">sentinel-pw", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr string
+	}{
+		{name: "sentinel credentials", opts: Options{SentinelUsername: "sentinel-user", SentinelPassword: "sentinel-pw"}},
+		{name: "sentinel password of the default user", opts: Options{SentinelPassword: "default-pw"}},
+		{name: "none", wantErr: "NOAUTH"},
+		{name: "only the server's credentials", opts: Options{Username: "sentinel-user", Password: "sentinel-pw"},
+			wantErr: "NOAUTH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.opts
+			o.Mode, o.MasterName, o.Addrs = contract.ModeSentinel, "m", []string{srv.Addr}
+			sc := NewSentinel(o, srv.Addr)
+			defer func() { _ = sc.Close() }()
+			err := sc.Ping(t.Context()).Err()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("PING: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("PING error %v, want one with %q", err, tt.wantErr)
+			}
+		})
 	}
 }
 
