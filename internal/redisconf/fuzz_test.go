@@ -100,6 +100,9 @@ func FuzzRenderNoInjectedDirective(f *testing.F) {
 		}
 
 		pw, err := RenderPasswordFile(password)
+		if (err != nil) != (CheckPassword(password) != nil) {
+			t.Fatalf("RenderPasswordFile error %v, CheckPassword %v", err, CheckPassword(password))
+		}
 		if err != nil {
 			fieldsOf(t, err)
 			if password != "" && strings.Contains(err.Error(), password) {
@@ -107,7 +110,7 @@ func FuzzRenderNoInjectedDirective(f *testing.F) {
 			}
 			return
 		}
-		assertReadsAs(t, pw, []Directive{{"masterauth", password}, {"requirepass", password}})
+		assertReadsAs(t, pw, []Directive{{"requirepass", password}, {"masterauth", password}})
 	})
 }
 

@@ -23,11 +23,20 @@ limitations under the License.
 //
 // In mode Managed the rendered file goes into a ConfigMap, which many more
 // people and tools can read than a Secret. The password therefore never
-// passes through Render. The controller renders it with RenderPasswordFile
-// into a Secret, mounts that Secret at Options.PasswordFile, and Render emits
+// passes through Render. RenderPasswordFile renders it into its own file,
+// which the managed password Secrets hold (internal/resources builds them
+// with it) and the Redis pod mounts at Options.PasswordFile; Render emits
 // only "include <Options.PasswordFile>". redis-server reads the included
-// file at start, so the password is in neither the ConfigMap, the
-// container's arguments nor its environment.
+// file at start, so the password is in neither the ConfigMap nor the
+// server's arguments (the probes take it from an environment variable set
+// from the same Secret). CheckPassword says which passwords that file can
+// hold.
+//
+// # One quoting function
+//
+// Every value, of redis.conf and of the password file alike, enters the
+// file through quote, which writes it as exactly one argument of its line,
+// so no value can end its line and start another directive.
 //
 // # TLS
 //
@@ -118,9 +127,10 @@ type Directive struct {
 	Value string
 }
 
-// FieldError is a field of the spec or of Options that cannot be rendered.
-// Render, Directives and RenderPasswordFile return every FieldError they
-// find, joined with errors.Join. Retrying does not help: the spec must change.
+// FieldError is a field of the spec or of Options, or the password, that
+// cannot be rendered. Render, Directives, RenderPasswordFile and
+// CheckPassword return every FieldError they find, joined with errors.Join.
+// Retrying does not help: the spec or the password must change.
 type FieldError struct {
 	// Field is the path of the field, e.g. "spec.extraConfig[hz]" or
 	// "options.dataDir".
@@ -142,7 +152,7 @@ func Render(spec v1alpha1.RedisConfigSpec, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return format(header, ds), nil
+	return format(header, ds, false), nil
 }
 
 // Directives returns the directives Render writes, sorted by key; each key
@@ -165,26 +175,38 @@ func Directives(spec v1alpha1.RedisConfigSpec, opts Options) ([]Directive, error
 }
 
 // RenderPasswordFile renders the file that Options.PasswordFile includes:
-// requirepass, the password clients authenticate with, and masterauth, the
+// requirepass, the password clients authenticate with, then masterauth, the
 // one a replica would use, so that adding replicas needs no second secret.
 // The result belongs in a Secret, never in a ConfigMap.
 //
-// Any byte but NUL may be in the password: quote escapes line breaks and
-// other control bytes, so they stay part of the password and cannot start a
-// directive. NUL cannot reach the server through a file, an argument or an
-// environment variable intact, so it is refused. Errors never contain the
-// password.
+// The password is always written in double quotes, even one that needs
+// none, so that the password Secrets already written keep their bytes. It
+// must pass CheckPassword; the error, a *FieldError, never contains it.
 func RenderPasswordFile(password string) ([]byte, error) {
-	switch {
-	case password == "":
-		return nil, &FieldError{Field: "password", Message: "is empty"}
-	case strings.IndexByte(password, 0) >= 0:
-		return nil, &FieldError{Field: "password", Message: "contains a NUL byte"}
+	if err := CheckPassword(password); err != nil {
+		return nil, err
 	}
 	return format("", []Directive{
-		{Key: "masterauth", Value: password},
 		{Key: "requirepass", Value: password},
-	}), nil
+		{Key: "masterauth", Value: password},
+	}, true), nil
+}
+
+// CheckPassword returns a *FieldError for a password RenderPasswordFile
+// refuses, and nil for any other. It is the one rule for the password of
+// the server the operator runs, generated or the user's.
+//
+// An empty password would let every client in. NUL cannot reach the
+// server intact through a file, an argument or an environment variable.
+// Every other byte is allowed and escaped by quote.
+func CheckPassword(password string) error {
+	switch {
+	case password == "":
+		return &FieldError{Field: "password", Message: "is empty"}
+	case strings.IndexByte(password, 0) >= 0:
+		return &FieldError{Field: "password", Message: "contains a NUL byte"}
+	}
+	return nil
 }
 
 // Hash is a short, stable digest of a rendered file for the pod template
@@ -197,14 +219,15 @@ func Hash(b []byte) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-// format writes one line per directive after the header.
-func format(header string, ds []Directive) []byte {
+// format writes one line per directive after the header, every value
+// quoted by quote; forceQuotes puts even a bare value in double quotes.
+func format(header string, ds []Directive, forceQuotes bool) []byte {
 	var b strings.Builder
 	b.WriteString(header)
 	for _, d := range ds {
 		b.WriteString(d.Key)
 		b.WriteByte(' ')
-		b.WriteString(quote(d.Value))
+		b.WriteString(quote(d.Value, forceQuotes))
 		b.WriteByte('\n')
 	}
 	return []byte(b.String())
@@ -212,20 +235,21 @@ func format(header string, ds []Directive) []byte {
 
 // quote writes a value as exactly one argument of a redis.conf line, which
 // redis-server splits with sdssplitargs. It is the only place a value enters
-// the file.
+// a file, redis.conf or the password file.
 //
 // A value made only of printable ASCII other than space and the quote and
-// backslash characters is written as it is. Anything else, including the
-// empty value, is written in double quotes, with backslash and double quote
-// escaped by a backslash and every byte outside printable ASCII as \xHH.
+// backslash characters is written as it is, unless forceQuotes. Anything
+// else, including the empty value, is written in double quotes, with
+// backslash and double quote escaped by a backslash and every byte outside
+// printable ASCII as \xHH.
 // No byte of the value is then a line break, so no value can end its line
 // and start another directive, whatever validation let through.
 //
 // Keys with several arguments (save, client-output-buffer-limit,
 // oom-score-adj-values) are one quoted argument too: redis-server splits a
 // lone argument of such a key on spaces, both in the file and in CONFIG SET.
-func quote(v string) string {
-	if isBare(v) {
+func quote(v string, forceQuotes bool) string {
+	if !forceQuotes && isBare(v) {
 		return v
 	}
 	const hexDigits = "0123456789abcdef"

@@ -611,39 +611,90 @@ func TestQuote(t *testing.T) {
 		{`\x41`, `"\\x41"`},
 	}
 	for _, tt := range tests {
-		if got := quote(tt.in); got != tt.want {
+		if got := quote(tt.in, false); got != tt.want {
 			t.Errorf("quote(%q) = %s, want %s", tt.in, got, tt.want)
 		}
-		args, err := splitArgs("key " + quote(tt.in))
-		if err != nil || len(args) != 2 || args[1] != tt.in {
-			t.Errorf("quote(%q) reads back as %q, %v", tt.in, args, err)
+		forced := quote(tt.in, true)
+		if want := `"` + strings.Trim(tt.want, `"`) + `"`; forced != want {
+			t.Errorf("quote(%q, forceQuotes) = %s, want %s", tt.in, forced, want)
+		}
+		for _, q := range []string{quote(tt.in, false), forced} {
+			args, err := splitArgs("key " + q)
+			if err != nil || len(args) != 2 || args[1] != tt.in {
+				t.Errorf("%s reads back as %q, %v, want %q", q, args, err, tt.in)
+			}
 		}
 	}
 }
 
+// TestRenderPasswordFile pins the bytes of the password file, which the
+// managed password Secrets hold: a change would rewrite every derived Secret.
 func TestRenderPasswordFile(t *testing.T) {
-	for _, pw := range []string{
-		"s3cret",
-		"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_",
-		`with space "quotes" 'single' \back\slash`,
-		"trailing newline\n",
-		"a\r\nrequirepass injected",
-		"\xff\xfe binary",
-	} {
-		b, err := RenderPasswordFile(pw)
-		if err != nil {
-			t.Fatalf("%q: %v", pw, err)
-		}
-		assertReadsAs(t, b, []Directive{{"masterauth", pw}, {"requirepass", pw}})
+	tests := []struct {
+		name     string
+		password string
+		want     string // the password as the file writes it
+	}{
+		{"generated", "Ab-_09", `"Ab-_09"`},
+		{"long generated", "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_", `"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_"`},
+		{"space and single quote", "a b'c", `"a b'c"`},
+		{"double quote and backslash", `a"b\c`, `"a\"b\\c"`},
+		{"tab", "a\tb", `"a\x09b"`},
+		{"newline starting a directive", "pw\nrename-command CONFIG \"\"", `"pw\x0arename-command CONFIG \"\""`},
+		{"carriage return", "a\rb", `"a\x0db"`},
+		{"comment and dollar", "#$x", `"#$x"`},
+		{"escape lookalike", `\x41`, `"\\x41"`},
+		{"utf-8", "é", `"\xc3\xa9"`},
+		{"del", "\x7f", `"\x7f"`},
+		{"binary", "\xff\xfe binary", `"\xff\xfe binary"`},
 	}
-	for _, pw := range []string{"", "nul\x00byte"} {
-		_, err := RenderPasswordFile(pw)
-		if _, ok := errors.AsType[*FieldError](err); !ok {
-			t.Fatalf("%q: error %v, want a FieldError", pw, err)
-		}
-		if pw != "" && strings.Contains(err.Error(), pw) {
-			t.Errorf("error %q contains the password", err)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := RenderPasswordFile(tt.password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "requirepass " + tt.want + "\nmasterauth " + tt.want + "\n"; string(b) != want {
+				t.Errorf("RenderPasswordFile(%q) =\n%s\nwant\n%s", tt.password, b, want)
+			}
+			assertReadsAs(t, b, []Directive{{"requirepass", tt.password}, {"masterauth", tt.password}})
+		})
+	}
+}
+
+func TestCheckPassword(t *testing.T) {
+	tests := []struct {
+		name     string
+		password string
+		want     string // part of the message; "" for an accepted password
+	}{
+		{"empty", "", "is empty"},
+		{"nul byte", "nul\x00byte", "NUL"},
+		{"one byte", "x", ""},
+		{"other control bytes", "a\t\v\f\x1b\x7fb", ""},
+		{"everything else", "with space \"quotes\" 'single' \\back\\slash \xff", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckPassword(tt.password)
+			_, renderErr := RenderPasswordFile(tt.password)
+			if tt.want == "" {
+				if err != nil || renderErr != nil {
+					t.Fatalf("refused: %v, %v", err, renderErr)
+				}
+				return
+			}
+			fe, ok := errors.AsType[*FieldError](err)
+			if !ok || fe.Field != "password" || !strings.Contains(fe.Message, tt.want) {
+				t.Fatalf("error %v, want a FieldError of password with %q", err, tt.want)
+			}
+			if renderErr == nil || renderErr.Error() != err.Error() {
+				t.Errorf("RenderPasswordFile error %v, want %v", renderErr, err)
+			}
+			if tt.password != "" && strings.Contains(err.Error(), tt.password) {
+				t.Errorf("error %q contains the password", err)
+			}
+		})
 	}
 }
 

@@ -336,7 +336,7 @@ func relocate(t *testing.T, golden []byte, ds []Directive) []byte {
 		if !ok {
 			t.Fatalf("golden line %q has no directive in the test's rendering", line)
 		}
-		lines[i] = key + " " + quote(v) + "\n"
+		lines[i] = key + " " + quote(v, false) + "\n"
 	}
 	return []byte(strings.Join(lines, ""))
 }
@@ -562,7 +562,7 @@ func TestExternalDirectivesOnRedis(t *testing.T) {
 			}
 			tmp := t.TempDir()
 			conf := func(port int) []byte {
-				return []byte("port " + strconv.Itoa(port) + "\ndir " + quote(tmp) + "\nsave \"\"\n")
+				return []byte("port " + strconv.Itoa(port) + "\ndir " + quote(tmp, false) + "\nsave \"\"\n")
 			}
 			_, rdb := startRedis(t, tmp, conf, clientOptions)
 			ctx := context.Background()
