@@ -197,14 +197,22 @@ func RenderPasswordFile(password string) ([]byte, error) {
 // the server the operator runs, generated or the user's.
 //
 // An empty password would let every client in. NUL cannot reach the
-// server intact through a file, an argument or an environment variable.
-// Every other byte is allowed and escaped by quote.
+// server intact through a file, an argument or an environment variable. A
+// line break (CR or LF) is refused too: quote would escape it, but
+// redis.conf is a file of lines that people and tools other than
+// redis-server read, and a password that ends in one is nearly always a
+// Secret created from a file with its trailing newline, which is better
+// refused than set as a password no client sends. Every other byte is
+// allowed and escaped by quote.
 func CheckPassword(password string) error {
+	const passwordField = "password"
 	switch {
 	case password == "":
-		return &FieldError{Field: "password", Message: "is empty"}
+		return &FieldError{Field: passwordField, Message: "is empty"}
 	case strings.IndexByte(password, 0) >= 0:
-		return &FieldError{Field: "password", Message: "contains a NUL byte"}
+		return &FieldError{Field: passwordField, Message: "contains a NUL byte"}
+	case strings.ContainsAny(password, "\r\n"):
+		return &FieldError{Field: passwordField, Message: "contains a line break (CR or LF)"}
 	}
 	return nil
 }

@@ -176,9 +176,9 @@ func clientOptions(port int) *redis.Options {
 	}
 }
 
-// testPassword needs every kind of quoting: spaces, both quotes, a
-// backslash, a line break and a byte outside ASCII.
-const testPassword = "p@ss \"word\" 'x' \\ line\nbreak \xc3\xa9"
+// testPassword needs every kind of quoting CheckPassword lets through:
+// spaces, both quotes, a backslash, a tab and a byte outside ASCII.
+const testPassword = "p@ss \"word\" 'x' \\ tab\tstop \xc3\xa9"
 
 // awkwardName is part of every path the tests render, so that each golden
 // file also runs with a data directory and files that need quoting.

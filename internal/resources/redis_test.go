@@ -466,7 +466,9 @@ func TestRedisPasswordRejected(t *testing.T) {
 	}{
 		{"empty", "", true},
 		{"nul byte", "ab\x00cd", true},
-		{"newline and quotes", "a\n\"b'", false},
+		{"newline", "a\n\"b'", true},
+		{"trailing newline", "s3cret\n", true},
+		{"carriage return", "a\rb", true},
 		{"one character", "x", false},
 		{"quotes, tab and utf-8", "a\t\"b' \u00e9", false},
 	}
@@ -554,7 +556,7 @@ func TestRedisProbesAgainstRedisServer(t *testing.T) {
 			t.Skipf("%s not found", tool)
 		}
 	}
-	const password = "p'a\"s s\\w\nrequirepass x\t$(id)`\u00e9#;"
+	const password = "p'a\"s s\\w requirepass x\t$(id)`\u00e9#;"
 	dir := t.TempDir()
 	conf := filepath.Join(dir, RedisPasswordConfKey)
 	b, err := redisconf.RenderPasswordFile(password)
@@ -583,7 +585,7 @@ func TestRedisProbesAgainstRedisServer(t *testing.T) {
 		}{
 			{password, true},
 			{"wrong", false},
-			{"x", false}, // the value of the "requirepass x" the password tries to inject
+			{"x", false}, // the value of the "requirepass x" inside the password
 			{"", false},
 		}
 		for _, c := range cases {
