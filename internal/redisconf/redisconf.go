@@ -227,6 +227,23 @@ func Hash(b []byte) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
+// RestartHash is the Hash of the directives among ds that only a restart
+// applies (ModeOf is RestartRequired): one "key value" line each, in the
+// order of ds, with the values as they are, unquoted. It goes into the pod
+// template of the server the operator runs, so a change of such a key rolls
+// the pod while a change of a runtime key does not: that one is set with
+// CONFIG SET. For the same directives it never changes, or every managed
+// Redis would restart.
+func RestartHash(ds []Directive) string {
+	var b strings.Builder
+	for _, d := range ds {
+		if ModeOf(d.Key) == RestartRequired {
+			b.WriteString(d.Key + " " + d.Value + "\n")
+		}
+	}
+	return Hash([]byte(b.String()))
+}
+
 // format writes one line per directive after the header, every value
 // quoted by quote; forceQuotes puts even a bare value in double quotes.
 func format(header string, ds []Directive, forceQuotes bool) []byte {

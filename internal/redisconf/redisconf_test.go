@@ -700,6 +700,98 @@ func TestCheckPassword(t *testing.T) {
 	}
 }
 
+// TestRestartHash: only restart-only keys feed it, in their rendered form,
+// and its value for given directives is pinned: a change would roll every
+// managed Redis.
+func TestRestartHash(t *testing.T) {
+	base := []Directive{
+		{"appendonly", "yes"}, {"dir", "/data"}, {"include", "/etc/redis/secret/password.conf"},
+		{"maxmemory", "0"}, {"port", "6379"}, {"rdbchecksum", "yes"}, {"tcp-backlog", "511"},
+	}
+	with := func(key, value string) []Directive {
+		ds := slices.Clone(base)
+		for i := range ds {
+			if ds[i].Key == key {
+				ds[i].Value = value
+				return ds
+			}
+		}
+		ds = append(ds, Directive{key, value})
+		sortDirectives(ds)
+		return ds
+	}
+	want := Hash([]byte("dir /data\ninclude /etc/redis/secret/password.conf\nrdbchecksum yes\ntcp-backlog 511\n"))
+	if got := RestartHash(base); got != want || got != "d9a3503751086f3a" {
+		t.Fatalf("RestartHash = %s, want %s (d9a3503751086f3a)", got, want)
+	}
+	tests := []struct {
+		name string
+		ds   []Directive
+		same bool
+	}{
+		{"runtime key changed", with("maxmemory", "1073741824"), true},
+		{"runtime key added", with("hz", "20"), true},
+		{"port changed", with("port", "6380"), true}, // CONFIG SET takes it; placement keeps it off the server
+		{"restart-only key changed", with("tcp-backlog", "1024"), false},
+		{"restart-only key added", with("io-threads", "4"), false},
+		{"dir changed", with("dir", "/other"), false},
+		{"nothing", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if same := RestartHash(tt.ds) == want; same != tt.same {
+				t.Errorf("RestartHash(%v) unchanged = %v, want %v", tt.ds, same, tt.same)
+			}
+		})
+	}
+	if got, want := RestartHash(nil), Hash(nil); got != want {
+		t.Errorf("RestartHash(nil) = %s, want the hash of nothing %s", got, want)
+	}
+}
+
+func TestIsPlacement(t *testing.T) {
+	tests := []struct {
+		key  string
+		want bool
+	}{
+		{"port", true}, {"tls-port", true}, {"dir", true}, {"include", true},
+		{"tls-cert-file", true}, {"tls-key-file", true}, {"tls-ca-cert-file", true}, {"tls-auth-clients", true},
+		{"PORT", true},
+		{"maxmemory", false}, {"tcp-backlog", false}, {"save", false}, {"hz", false},
+		{"requirepass", false}, {"", false}, {"bind", false},
+	}
+	for _, tt := range tests {
+		if got := IsPlacement(tt.key); got != tt.want {
+			t.Errorf("IsPlacement(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+}
+
+// TestPlacementIsManagedOnly: the placement keys are the keys mode Managed
+// renders beyond the spec's, and mode External renders none of them.
+func TestPlacementIsManagedOnly(t *testing.T) {
+	for _, tc := range goldenCases {
+		ds, err := Directives(tc.spec, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			fromSpec := slices.Contains(typedKeys, d.Key) || slices.Contains(extraConfigKeys, d.Key)
+			if IsPlacement(d.Key) == fromSpec {
+				t.Errorf("%s: %s is placement %v and from the spec %v", tc.name, d.Key, IsPlacement(d.Key), fromSpec)
+			}
+			if tc.spec.Mode == v1.RedisConfigExternal && IsPlacement(d.Key) {
+				t.Errorf("%s: mode External renders %s", tc.name, d.Key)
+			}
+		}
+	}
+	for _, key := range placementKeys {
+		if _, ok := keys[key]; !ok {
+			t.Errorf("placement key %s is not a key Render emits", key)
+		}
+	}
+}
+
 // TestRenderNeverHoldsThePassword renders with every field that could
 // carry a password and checks that the file only includes it.
 func TestRenderNeverHoldsThePassword(t *testing.T) {

@@ -184,18 +184,15 @@ const testPassword = "p@ss \"word\" 'x' \\ tab\tstop \xc3\xa9"
 // file also runs with a data directory and files that need quoting.
 const awkwardName = `with space "dq" 'sq' \ #1 é`
 
-// placementKeys are the keys that say where the server runs; the test
-// renders them for its own ports and directories.
-var placementKeys = []string{"port", "tls-port", "dir", "include", "tls-cert-file", "tls-key-file", "tls-ca-cert-file"}
-
 // TestGoldenOnRedis starts redis-server with each golden file of mode
 // Managed and checks with CONFIG GET that every directive took effect, that
 // the included password is required and that TLS is the only way in when
 // the file says so.
 //
 // The file redis-server reads is the golden file with only the lines of
-// placementKeys rendered for the test's port and directories; the test
-// first checks that this is exactly what Render writes for those options.
+// the placement keys (IsPlacement) rendered for the test's port and
+// directories; the test first checks that this is exactly what Render
+// writes for those options.
 func TestGoldenOnRedis(t *testing.T) {
 	redisServerBinary(t)
 	for _, tc := range goldenCases {
@@ -329,7 +326,7 @@ func relocate(t *testing.T, golden []byte, ds []Directive) []byte {
 	lines := strings.SplitAfter(string(golden), "\n")
 	for i, line := range lines {
 		key, _, _ := strings.Cut(line, " ")
-		if !slices.Contains(placementKeys, key) {
+		if !IsPlacement(key) {
 			continue
 		}
 		v, ok := values[key]

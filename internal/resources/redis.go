@@ -383,12 +383,12 @@ func BuildRedisService(rc *queueworkerv1alpha1.RedisConfig) *corev1.Service {
 // BuildRedisStatefulSet returns the one-replica StatefulSet that runs Redis
 // for rc in mode Managed.
 //
-// restartHash is a hash of the redis.conf keys that only take effect on a
-// restart; it goes into the pod annotation AnnotationConfigHash, so a change
-// to one of them rolls the pod. Keys applied at runtime with CONFIG SET must
-// not feed it. secretHash is a hash of the auth Secret's data, in
-// AnnotationSecretHash, so a new password restarts Redis with it. Either may
-// be empty to leave its annotation out.
+// restartHash is redisconf.RestartHash, the hash of the redis.conf keys
+// that only take effect on a restart; it goes into the pod annotation
+// AnnotationConfigHash, so a change to one of them rolls the pod. Keys
+// applied at runtime with CONFIG SET must not feed it. secretHash is a hash
+// of the auth Secret's data, in AnnotationSecretHash, so a new password
+// restarts Redis with it. Either may be empty to leave its annotation out.
 //
 // The data volume is a claim template when RedisPersistent, else an
 // emptyDir. Claim templates cannot change on an existing StatefulSet: when
