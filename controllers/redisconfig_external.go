@@ -22,9 +22,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/redis/go-redis/v9"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -72,7 +70,7 @@ func (r *RedisConfigReconciler) reconcileExternal(ctx context.Context, st *redis
 	res, err := r.apply(ctx, st, ep, creds, settings, observe, x.PersistToFile, recheck)
 	if err == nil && st.applied && x.Sentinel != nil {
 		// Name the master, so a failover shows as a change of nodes.
-		if master, merr := sentinelMaster(ctx, x.Sentinel, creds); merr == nil {
+		if master, merr := queue.SentinelMaster(ctx, ep, creds); merr == nil {
 			st.nodes = []string{master}
 		}
 	}
@@ -207,19 +205,4 @@ func (r *RedisConfigReconciler) judgeServerPolicy(st *redisConfigState) {
 			r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonServerPolicyEvicts, "Apply", "%s", msg)
 		}
 	}
-}
-
-// sentinelMaster asks the sentinels for the current master's address.
-func sentinelMaster(ctx context.Context, s *queueworkerv1alpha1.RedisSentinel, _ queue.Credentials) (string, error) {
-	var lastErr error
-	for _, addr := range s.Addrs {
-		sc := redis.NewSentinelClient(&redis.Options{Addr: addr, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second})
-		hostPort, err := sc.GetMasterAddrByName(ctx, s.MasterName).Result()
-		_ = sc.Close()
-		if err == nil && len(hostPort) == 2 {
-			return strings.Join(hostPort, ":"), nil
-		}
-		lastErr = err
-	}
-	return "", fmt.Errorf("asking the sentinels for master %q: %w", s.MasterName, lastErr)
 }

@@ -207,7 +207,7 @@ func (r *RedisConfigReconciler) reconcileManagedApply(ctx context.Context, st *r
 	}
 	var settings []redisadmin.Setting
 	for _, d := range st.directives {
-		if placementKeys[d.Key] {
+		if redisconf.IsPlacement(d.Key) {
 			continue
 		}
 		settings = append(settings, redisadmin.Setting{Key: d.Key, Value: d.Value,

@@ -19,7 +19,6 @@ package controllers
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,13 +28,6 @@ import (
 	"github.com/queueworker/queueworker-operator/internal/redisconf"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
-
-// placementKeys are rendered for the server the operator runs but never set
-// on a running server: they say where it listens and finds its files.
-var placementKeys = map[string]bool{
-	"port": true, "tls-port": true, "dir": true, "include": true,
-	"tls-cert-file": true, "tls-key-file": true, "tls-ca-cert-file": true, "tls-auth-clients": true,
-}
 
 // reconcileRender renders the spec into redis.conf and hashes it, the whole
 // file (status.configHash) and its restart-only keys (the pod annotation
@@ -68,13 +60,7 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 	}
 	st.directives, st.conf = ds, conf
 	st.configHash = redisconf.Hash(conf)
-	var restart strings.Builder
-	for _, d := range ds {
-		if redisconf.ModeOf(d.Key) == redisconf.RestartRequired {
-			restart.WriteString(d.Key + " " + d.Value + "\n")
-		}
-	}
-	st.restartHash = redisconf.Hash([]byte(restart.String()))
+	st.restartHash = redisconf.RestartHash(ds)
 
 	changed := rc.Status.ConfigHash != st.configHash
 	r.setCondition(rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionTrue,

@@ -26,10 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,36 +224,12 @@ func TestManagedRedisForeignRegistryRefused(t *testing.T) {
 // free loopback port, monitoring the given masters (name -> ip:port).
 func startSentinel(t *testing.T, masters map[string]string) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatal("redis-server not found: run hack/install-redis.sh")
-	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := redistest.StartSentinel(masters)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n", port, dir, filepath.Join(dir, "sentinel.log"))
-	for name, addr := range masters {
-		host, p, _ := net.SplitHostPort(addr)
-		conf += fmt.Sprintf("sentinel monitor %s %s %s 1\n", name, host, p)
-	}
-	path := filepath.Join(dir, "sentinel.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, path, "--sentinel")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
-	t.Cleanup(func() { _ = sc.Close() })
-	eventually(t, "the sentinel answers", func() error { return sc.Ping(testCtx).Err() })
-	return addr
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv.Addr
 }
 
 // TestSentinelMasterMustBePinned: a password pinned to a sentinel is not

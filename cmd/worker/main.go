@@ -41,6 +41,7 @@ import (
 
 	"github.com/queueworker/queueworker-operator/cmd/worker/demotasks"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/pkg/redisclient"
 	"github.com/queueworker/queueworker-operator/pkg/worker"
 )
 
@@ -130,11 +131,16 @@ func enqueue(args []string) error {
 
 	var rdb redis.UniversalClient
 	if *redisAddr != "" {
-		rdb = redis.NewClient(&redis.Options{
+		var err error
+		rdb, err = redisclient.New(redisclient.Options{
+			Mode:     contract.ModeStandalone,
 			Addr:     *redisAddr,
 			Username: os.Getenv(contract.EnvRedisUsername),
 			Password: os.Getenv(contract.EnvRedisPassword),
 		})
+		if err != nil {
+			return err
+		}
 	} else {
 		cfg, err := worker.LoadRedisConfig(os.Getenv)
 		if err != nil {

@@ -19,7 +19,6 @@ package queue
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/pkg/redisclient"
 )
 
 // Credentials are the secret values a RedisEndpoint names, read from their
@@ -107,98 +107,77 @@ const (
 	clientDisableIdentity = true
 )
 
-// NewUniversalClient builds a go-redis client for the endpoint: a Client in
-// standalone mode, a failover Client in sentinel mode and a ClusterClient
-// in cluster mode. It opens no connection; the first command does. The
+// NewUniversalClient builds a go-redis client for the endpoint with
+// redisclient.New: a Client in standalone mode, a failover Client in
+// sentinel mode and a ClusterClient in cluster mode, with the operator's
+// settings above. It opens no connection; the first command does. The
 // caller closes the client.
 //
 // As in the worker SDK, the sentinels are asked without authentication and
 // the master gets the username and password: the endpoint carries no
-// separate sentinel credentials.
+// separate sentinel credentials. TLS and the pins of creds apply to the
+// sentinels too.
 func NewUniversalClient(ep resources.RedisEndpoint, creds Credentials) (redis.UniversalClient, error) {
-	tlsConfig, err := tlsConfigFor(ep, creds)
+	o, err := clientOptions(ep, creds)
 	if err != nil {
 		return nil, err
 	}
-	if ep.DB < 0 {
-		return nil, fmt.Errorf("db %d is negative", ep.DB)
+	return redisclient.New(o)
+}
+
+// SentinelMaster asks the sentinels of a sentinel endpoint, one after the
+// other, for the address of its master. It dials them as NewUniversalClient's
+// failover client does: with the operator's settings, TLS and the pins of
+// creds, and without authentication.
+func SentinelMaster(ctx context.Context, ep resources.RedisEndpoint, creds Credentials) (string, error) {
+	if ep.Mode != contract.ModeSentinel || ep.MasterName == "" || len(ep.Addrs) == 0 {
+		return "", errors.New("sentinel endpoint needs a master name and at least one sentinel address")
 	}
-	switch ep.Mode {
-	case contract.ModeStandalone:
-		if ep.Addr == "" {
-			return nil, errors.New("standalone endpoint has no address")
-		}
-		return redis.NewClient(&redis.Options{
-			Addr:             ep.Addr,
-			ClientName:       ClientName,
-			Protocol:         clientProtocol,
-			Username:         ep.Username,
-			Password:         creds.Password,
-			DB:               int(ep.DB),
-			MaxRetries:       clientMaxRetries,
-			DialTimeout:      clientDialTimeout,
-			DialerRetries:    clientDialerRetries,
-			ReadTimeout:      clientIOTimeout,
-			WriteTimeout:     clientIOTimeout,
-			PoolSize:         clientPoolSize,
-			PoolTimeout:      clientPoolTimeout,
-			PipelinePoolSize: clientPipelinePoolSize,
-			DisableIdentity:  clientDisableIdentity,
-			TLSConfig:        tlsConfig,
-			Dialer:           dialerFor(creds, tlsConfig),
-		}), nil
-	case contract.ModeSentinel:
-		if ep.MasterName == "" || len(ep.Addrs) == 0 {
-			return nil, errors.New("sentinel endpoint needs a master name and at least one sentinel address")
-		}
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:       ep.MasterName,
-			SentinelAddrs:    ep.Addrs,
-			ClientName:       ClientName,
-			Protocol:         clientProtocol,
-			Username:         ep.Username,
-			Password:         creds.Password,
-			DB:               int(ep.DB),
-			MaxRetries:       clientMaxRetries,
-			DialTimeout:      clientDialTimeout,
-			DialerRetries:    clientDialerRetries,
-			ReadTimeout:      clientIOTimeout,
-			WriteTimeout:     clientIOTimeout,
-			PoolSize:         clientPoolSize,
-			PoolTimeout:      clientPoolTimeout,
-			PipelinePoolSize: clientPipelinePoolSize,
-			DisableIdentity:  clientDisableIdentity,
-			TLSConfig:        tlsConfig,
-			Dialer:           dialerFor(creds, tlsConfig),
-		}), nil
-	case contract.ModeCluster:
-		if len(ep.Addrs) == 0 {
-			return nil, errors.New("cluster endpoint has no seed address")
-		}
-		if ep.DB != 0 {
-			return nil, fmt.Errorf("db %d: Redis Cluster has only db 0", ep.DB)
-		}
-		// PoolSize is per node.
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:            ep.Addrs,
-			ClientName:       ClientName,
-			Protocol:         clientProtocol,
-			Username:         ep.Username,
-			Password:         creds.Password,
-			MaxRetries:       clientMaxRetries,
-			DialTimeout:      clientDialTimeout,
-			DialerRetries:    clientDialerRetries,
-			ReadTimeout:      clientIOTimeout,
-			WriteTimeout:     clientIOTimeout,
-			PoolSize:         clientPoolSize,
-			PoolTimeout:      clientPoolTimeout,
-			PipelinePoolSize: clientPipelinePoolSize,
-			DisableIdentity:  clientDisableIdentity,
-			TLSConfig:        tlsConfig,
-			Dialer:           dialerFor(creds, tlsConfig),
-		}), nil
+	o, err := clientOptions(ep, creds)
+	if err != nil {
+		return "", err
 	}
-	return nil, fmt.Errorf("unknown redis mode %q", ep.Mode)
+	var lastErr error
+	for _, addr := range ep.Addrs {
+		sc := redisclient.NewSentinel(o, addr)
+		hostPort, err := sc.GetMasterAddrByName(ctx, ep.MasterName).Result()
+		_ = sc.Close()
+		if err == nil && len(hostPort) == 2 {
+			return strings.Join(hostPort, ":"), nil
+		}
+		lastErr = err
+	}
+	return "", fmt.Errorf("asking the sentinels for master %q: %w", ep.MasterName, lastErr)
+}
+
+// clientOptions are the redisclient options of the operator's client of ep.
+func clientOptions(ep resources.RedisEndpoint, creds Credentials) (redisclient.Options, error) {
+	tlsConfig, err := tlsConfigFor(ep, creds)
+	if err != nil {
+		return redisclient.Options{}, err
+	}
+	return redisclient.Options{
+		Mode:             ep.Mode,
+		Addr:             ep.Addr,
+		Addrs:            ep.Addrs,
+		MasterName:       ep.MasterName,
+		DB:               int(ep.DB),
+		Username:         ep.Username,
+		Password:         creds.Password,
+		TLSConfig:        tlsConfig,
+		Dialer:           dialerFor(creds, tlsConfig),
+		ClientName:       ClientName,
+		Protocol:         clientProtocol,
+		DisableIdentity:  clientDisableIdentity,
+		PoolSize:         clientPoolSize,
+		PipelinePoolSize: clientPipelinePoolSize,
+		DialTimeout:      clientDialTimeout,
+		DialerRetries:    clientDialerRetries,
+		ReadTimeout:      clientIOTimeout,
+		WriteTimeout:     clientIOTimeout,
+		PoolTimeout:      clientPoolTimeout,
+		MaxRetries:       clientMaxRetries,
+	}, nil
 }
 
 // tlsConfigFor returns nil when TLS is off, which go-redis reads as plain
@@ -207,20 +186,9 @@ func tlsConfigFor(ep resources.RedisEndpoint, creds Credentials) (*tls.Config, e
 	if !ep.TLS {
 		return nil, nil
 	}
-	c := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		// Empty lets crypto/tls check the host of each address dialled,
-		// which is what sentinel and cluster modes need.
-		ServerName: ep.ServerName,
-		//nolint:gosec // set only when the user asks for it in the spec
+	return redisclient.TLSConfig(redisclient.TLS{
+		CAPEM:              creds.CAPEM,
+		ServerName:         ep.ServerName,
 		InsecureSkipVerify: ep.InsecureSkipVerify,
-	}
-	if len(creds.CAPEM) > 0 {
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(creds.CAPEM) {
-			return nil, errors.New("CA bundle holds no PEM certificate")
-		}
-		c.RootCAs = roots
-	}
-	return c, nil
+	})
 }

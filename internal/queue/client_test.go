@@ -363,3 +363,63 @@ func TestAllowedAddrs(t *testing.T) {
 		t.Fatal("a pinned and an unpinned client share a pool key")
 	}
 }
+
+// TestSentinelMaster asks a real sentinel for its master, as
+// NewUniversalClient's failover client does: through the pins of the
+// credentials and with the endpoint's TLS settings.
+func TestSentinelMaster(t *testing.T) {
+	sentinel, err := redistest.StartSentinel(map[string]string{"mymaster": redisServer.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sentinel.Close() })
+	ep := resources.RedisEndpoint{Mode: contract.ModeSentinel, MasterName: "mymaster",
+		Addrs: []string{"127.0.0.1:1", sentinel.Addr}}
+
+	tests := []struct {
+		name    string
+		ep      func(resources.RedisEndpoint) resources.RedisEndpoint
+		creds   Credentials
+		want    string
+		wantErr error
+	}{
+		{name: "the second sentinel answers", want: redisServer.Addr},
+		{name: "sentinel pinned", creds: Credentials{AllowedAddrs: []string{sentinel.Addr}}, want: redisServer.Addr},
+		{name: "sentinel not pinned", creds: Credentials{AllowedAddrs: []string{redisServer.Addr}}, wantErr: ErrAddressNotAllowed},
+		{name: "unknown master", ep: func(e resources.RedisEndpoint) resources.RedisEndpoint {
+			e.MasterName = "other"
+			return e
+		}, wantErr: redis.Nil},
+		// The sentinel speaks plain TCP: a TLS handshake cannot succeed.
+		{name: "TLS", ep: func(e resources.RedisEndpoint) resources.RedisEndpoint {
+			e.TLS, e.InsecureSkipVerify = true, true
+			e.Addrs = []string{sentinel.Addr}
+			return e
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := ep
+			if tt.ep != nil {
+				e = tt.ep(e)
+			}
+			got, err := SentinelMaster(t.Context(), e, tt.creds)
+			switch {
+			case tt.want != "":
+				if err != nil || got != tt.want {
+					t.Errorf("SentinelMaster = %q, %v, want %q", got, err, tt.want)
+				}
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("SentinelMaster = %q, %v, want error %v", got, err, tt.wantErr)
+				}
+			case err == nil:
+				t.Errorf("SentinelMaster = %q over TLS to a plain sentinel", got)
+			}
+		})
+	}
+
+	if _, err := SentinelMaster(t.Context(), standalone(), Credentials{}); err == nil {
+		t.Error("SentinelMaster of a standalone endpoint succeeded")
+	}
+}

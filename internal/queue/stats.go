@@ -42,6 +42,12 @@ limitations under the License.
 // go-redis asks a sentinel for the master when it dials a new connection,
 // not per read.
 //
+// The sentinels are asked without a password: the API has no field for
+// one, and the username and password of an endpoint go only to its master.
+// TLS and the addresses the password's Secret pins apply to the sentinels
+// as to the master, in the reads and in SentinelMaster alike. The clients
+// are built by pkg/redisclient, which the worker SDK shares.
+//
 // Pool keeps one client per endpoint and credentials; the autoscaler's
 // poller of an endpoint reads the queues of every QueueWorker due on it in
 // one ReadStats.

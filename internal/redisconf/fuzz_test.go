@@ -19,6 +19,7 @@ package redisconf
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -34,30 +35,30 @@ const (
 )
 
 // FuzzRenderNoInjectedDirective feeds arbitrary extraConfig keys and
-// values and paths to the renderers. Whatever the input, either
+// values, paths and passwords to the renderers. Whatever the input, either
 // every error is a FieldError, or redis-server would read from the file
 // exactly the directives Directives returns, each key once, and the set of
 // keys is the one the spec asks for: no input can smuggle in a directive.
 func FuzzRenderNoInjectedDirective(f *testing.F) {
 	type seed struct {
-		key1, value1, key2, value2, dataDir, passwordFile, tlsDir string
-		flags                                                     uint8
+		key1, value1, key2, value2, dataDir, passwordFile, tlsDir, password string
+		flags                                                               uint8
 	}
 	for _, s := range []seed{
-		{"hz", "10", "loglevel", "notice", "/data", "/etc/redis/secret/password.conf", "/etc/redis/tls", fuzzPassword},
-		{"notify-keyspace-events", "Ex\nrequirepass x", "hz", "10\r\nsave 1 1", "/data", "", "", 0},
-		{"client-output-buffer-limit", "normal 0 0 0 pubsub 32mb 8mb 60", "oom-score-adj-values", "0 200 800", "/data", "", "", fuzzRDB},
-		{"notify-keyspace-events", "", "hz", "\"10\"", "/data \"q\" \\", "/p w/password.conf", "/t ls", fuzzPassword | fuzzTLS},
-		{"maxmemory", "1gb", "requirepass", "x", "/data", "", "", 0},
-		{"hz", "10", "hz", "20", "/data\nrequirepass x", "/p\x00", "/t\rport 1", fuzzPassword | fuzzTLS},
-		{"io-threads", "4", "dynamic-hz", "YES", "/data", "", "", fuzzExternal | fuzzAOFOff},
-		{"loglevel", "notice # comment", "hz", "10 include /etc/passwd", "/d#", "/p'", "/t\"", fuzzPassword | fuzzTLS | fuzzRDB},
-		{"lua-time-limit", "5000", "busy-reply-threshold", "5000", "relative", "", "", 0},
-		{"client-output-buffer-limit", "normal 0 0 0\x0bport 1", "stream-node-max-bytes", "8KB", "/é\xff", "/\\x0a", "/\\", fuzzPassword | fuzzTLS},
+		{"hz", "10", "loglevel", "notice", "/data", "/etc/redis/secret/password.conf", "/etc/redis/tls", "s3cret", fuzzPassword},
+		{"notify-keyspace-events", "Ex\nrequirepass x", "hz", "10\r\nsave 1 1", "/data", "", "", "pw", 0},
+		{"client-output-buffer-limit", "normal 0 0 0 pubsub 32mb 8mb 60", "oom-score-adj-values", "0 200 800", "/data", "", "", "pw", fuzzRDB},
+		{"notify-keyspace-events", "", "hz", "\"10\"", "/data \"q\" \\", "/p w/password.conf", "/t ls", "a\"b\\c", fuzzPassword | fuzzTLS},
+		{"maxmemory", "1gb", "requirepass", "x", "/data", "", "", "pw", 0},
+		{"hz", "10", "hz", "20", "/data\nrequirepass x", "/p\x00", "/t\rport 1", "pw\nrequirepass other", fuzzPassword | fuzzTLS},
+		{"io-threads", "4", "dynamic-hz", "YES", "/data", "", "", "\xff\x00", fuzzExternal | fuzzAOFOff},
+		{"loglevel", "notice # comment", "hz", "10 include /etc/passwd", "/d#", "/p'", "/t\"", "'", fuzzPassword | fuzzTLS | fuzzRDB},
+		{"lua-time-limit", "5000", "busy-reply-threshold", "5000", "relative", "", "", "", 0},
+		{"client-output-buffer-limit", "normal 0 0 0\x0bport 1", "stream-node-max-bytes", "8KB", "/é\xff", "/\\x0a", "/\\", "\\x0a", fuzzPassword | fuzzTLS},
 	} {
-		f.Add(s.key1, s.value1, s.key2, s.value2, s.dataDir, s.passwordFile, s.tlsDir, s.flags)
+		f.Add(s.key1, s.value1, s.key2, s.value2, s.dataDir, s.passwordFile, s.tlsDir, s.password, s.flags)
 	}
-	f.Fuzz(func(t *testing.T, key1, value1, key2, value2, dataDir, passwordFile, tlsDir string, flags uint8) {
+	f.Fuzz(func(t *testing.T, key1, value1, key2, value2, dataDir, passwordFile, tlsDir, password string, flags uint8) {
 		spec := v1.RedisConfigSpec{ExtraConfig: map[string]v1.ExtraConfigValue{
 			key1: v1.ExtraConfigValue(value1),
 			key2: v1.ExtraConfigValue(value2),
@@ -87,16 +88,29 @@ func FuzzRenderNoInjectedDirective(f *testing.F) {
 		}
 		if err != nil {
 			fieldsOf(t, err)
+		} else {
+			assertReadsAs(t, conf, ds)
+			got := make([]string, len(ds))
+			for i, d := range ds {
+				got[i] = d.Key
+			}
+			if want := expectedKeys(spec, opts); !slices.Equal(got, want) {
+				t.Fatalf("keys %q, want %q\n%s", got, want, conf)
+			}
+		}
+
+		pw, err := RenderPasswordFile(password)
+		if (err != nil) != (CheckPassword(password) != nil) {
+			t.Fatalf("RenderPasswordFile error %v, CheckPassword %v", err, CheckPassword(password))
+		}
+		if err != nil {
+			fieldsOf(t, err)
+			if password != "" && strings.Contains(err.Error(), password) {
+				t.Fatalf("error %q holds the password", err)
+			}
 			return
 		}
-		assertReadsAs(t, conf, ds)
-		got := make([]string, len(ds))
-		for i, d := range ds {
-			got[i] = d.Key
-		}
-		if want := expectedKeys(spec, opts); !slices.Equal(got, want) {
-			t.Fatalf("keys %q, want %q\n%s", got, want, conf)
-		}
+		assertReadsAs(t, pw, []Directive{{"requirepass", password}, {"masterauth", password}})
 	})
 }
 

@@ -52,14 +52,33 @@ func (m Mode) String() string {
 // or the server must restart. Keys Render never emits are RestartRequired.
 // TestModeOfAgainstRedis pins every classification to a real server.
 //
-// In mode Managed every change rolls the pods anyway (the config hash is in
-// the pod template), so this matters to the External applier, which never
-// sees the keys that place the server (port, dir, tls-*, include).
+// Both modes act on it. In mode Managed only the RestartRequired keys feed
+// RestartHash, the pod annotation that rolls the server; the runtime keys
+// are set on the running server with CONFIG SET, without a restart. In mode
+// External the applier sets the runtime keys and reports a RestartRequired
+// key whose value differs as drift. Neither sets the placement keys
+// (IsPlacement) on a running server.
 func ModeOf(key string) Mode {
 	if k, ok := keys[strings.ToLower(key)]; ok {
 		return k.mode
 	}
 	return RestartRequired
+}
+
+// placementKeys say where the server the operator runs listens, finds its
+// files and how it takes TLS clients. Render emits them in mode Managed
+// only, from Options and spec.tls.
+var placementKeys = []string{
+	"dir", "include", "port", "tls-auth-clients", "tls-ca-cert-file", "tls-cert-file", "tls-key-file", "tls-port",
+}
+
+// IsPlacement reports whether key places the server the operator runs (see
+// placementKeys). Such a key is never set on a running server, even where
+// CONFIG SET would take it: it follows the ports, mounts and probes of the
+// pod, which change with the StatefulSet the operator builds, and a server
+// given another port or file at runtime would no longer match its pod.
+func IsPlacement(key string) bool {
+	return slices.Contains(placementKeys, strings.ToLower(key))
 }
 
 // keyInfo is what the package knows about a key it may emit.

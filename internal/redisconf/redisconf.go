@@ -23,11 +23,20 @@ limitations under the License.
 //
 // In mode Managed the rendered file goes into a ConfigMap, which many more
 // people and tools can read than a Secret. The password therefore never
-// passes through Render. The controller writes it into a Secret
-// (resources.RedisPasswordConf), mounts that Secret at Options.PasswordFile,
-// and Render emits only "include <Options.PasswordFile>". redis-server reads the included
-// file at start, so the password is in neither the ConfigMap, the
-// container's arguments nor its environment.
+// passes through Render. RenderPasswordFile renders it into its own file,
+// which the managed password Secrets hold (internal/resources builds them
+// with it) and the Redis pod mounts at Options.PasswordFile; Render emits
+// only "include <Options.PasswordFile>". redis-server reads the included
+// file at start, so the password is in neither the ConfigMap nor the
+// server's arguments (the probes take it from an environment variable set
+// from the same Secret). CheckPassword says which passwords that file can
+// hold.
+//
+// # One quoting function
+//
+// Every value, of redis.conf and of the password file alike, enters the
+// file through quote, which writes it as exactly one argument of its line,
+// so no value can end its line and start another directive.
 //
 // # TLS
 //
@@ -71,9 +80,9 @@ const (
 	DefaultDataDir = "/data"
 	// DefaultTLSDir is where the spec.tls.certSecretName Secret is mounted.
 	DefaultTLSDir = "/etc/redis/tls"
-	// DefaultPasswordFile is the conventional mount path of the password
-	// file. Render only includes a password file when Options.PasswordFile
-	// is set: it cannot know whether one is mounted.
+	// DefaultPasswordFile is the conventional mount path of the file
+	// RenderPasswordFile renders. Render only includes a password file when
+	// Options.PasswordFile is set: it cannot know whether one is mounted.
 	DefaultPasswordFile = "/etc/redis/secret/password.conf"
 )
 
@@ -97,9 +106,8 @@ type Options struct {
 	// DataDir is the working directory, which holds the append-only file
 	// and the snapshots. Default /data.
 	DataDir string
-	// PasswordFile is the absolute path of the password file (requirepass
-	// and masterauth), mounted from a Secret; Render emits
-	// "include <PasswordFile>".
+	// PasswordFile is the absolute path of the file RenderPasswordFile
+	// renders, mounted from a Secret; Render emits "include <PasswordFile>".
 	// Empty means no password file and so no password.
 	PasswordFile string
 	// TLSDir is the directory where the spec.tls.certSecretName Secret is
@@ -119,9 +127,10 @@ type Directive struct {
 	Value string
 }
 
-// FieldError is a field of the spec or of Options that cannot be rendered.
-// Render and Directives return every FieldError they find, joined with
-// errors.Join. Retrying does not help: the spec must change.
+// FieldError is a field of the spec or of Options, or the password, that
+// cannot be rendered. Render, Directives, RenderPasswordFile and
+// CheckPassword return every FieldError they find, joined with errors.Join.
+// Retrying does not help: the spec or the password must change.
 type FieldError struct {
 	// Field is the path of the field, e.g. "spec.extraConfig[hz]" or
 	// "options.dataDir".
@@ -143,7 +152,7 @@ func Render(spec v1alpha1.RedisConfigSpec, opts Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return format(header, ds), nil
+	return format(header, ds, false), nil
 }
 
 // Directives returns the directives Render writes, sorted by key; each key
@@ -165,6 +174,49 @@ func Directives(spec v1alpha1.RedisConfigSpec, opts Options) ([]Directive, error
 	return r.out, nil
 }
 
+// RenderPasswordFile renders the file that Options.PasswordFile includes:
+// requirepass, the password clients authenticate with, then masterauth, the
+// one a replica would use, so that adding replicas needs no second secret.
+// The result belongs in a Secret, never in a ConfigMap.
+//
+// The password is always written in double quotes, even one that needs
+// none, so that the password Secrets already written keep their bytes. It
+// must pass CheckPassword; the error, a *FieldError, never contains it.
+func RenderPasswordFile(password string) ([]byte, error) {
+	if err := CheckPassword(password); err != nil {
+		return nil, err
+	}
+	return format("", []Directive{
+		{Key: "requirepass", Value: password},
+		{Key: "masterauth", Value: password},
+	}, true), nil
+}
+
+// CheckPassword returns a *FieldError for a password RenderPasswordFile
+// refuses, and nil for any other. It is the one rule for the password of
+// the server the operator runs, generated or the user's.
+//
+// An empty password would let every client in. NUL cannot reach the
+// server intact through a file, an argument or an environment variable. A
+// line break (CR or LF) is refused too: quote would escape it, but
+// redis.conf is a file of lines that people and tools other than
+// redis-server read, and a password that ends in one is nearly always a
+// Secret created from a file with its trailing newline, which is better
+// refused than set as a password no client sends. Every other byte is
+// allowed and escaped by quote.
+func CheckPassword(password string) error {
+	const passwordField = "password"
+	switch {
+	case password == "":
+		return &FieldError{Field: passwordField, Message: "is empty"}
+	case strings.IndexByte(password, 0) >= 0:
+		return &FieldError{Field: passwordField, Message: "contains a NUL byte"}
+	case strings.ContainsAny(password, "\r\n"):
+		return &FieldError{Field: passwordField, Message: "contains a line break (CR or LF)"}
+	}
+	return nil
+}
+
 // Hash is a short, stable digest of a rendered file for the pod template
 // annotation: a change of the file changes the hash and rolls the pods. It
 // is sixteen hex digits of SHA-256. Use it on the ConfigMap's contents only:
@@ -175,14 +227,32 @@ func Hash(b []byte) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-// format writes one line per directive after the header.
-func format(header string, ds []Directive) []byte {
+// RestartHash is the Hash of the directives among ds that only a restart
+// applies (ModeOf is RestartRequired): one "key value" line each, in the
+// order of ds, with the values as they are, unquoted. It goes into the pod
+// template of the server the operator runs, so a change of such a key rolls
+// the pod while a change of a runtime key does not: that one is set with
+// CONFIG SET. For the same directives it never changes, or every managed
+// Redis would restart.
+func RestartHash(ds []Directive) string {
+	var b strings.Builder
+	for _, d := range ds {
+		if ModeOf(d.Key) == RestartRequired {
+			b.WriteString(d.Key + " " + d.Value + "\n")
+		}
+	}
+	return Hash([]byte(b.String()))
+}
+
+// format writes one line per directive after the header, every value
+// quoted by quote; forceQuotes puts even a bare value in double quotes.
+func format(header string, ds []Directive, forceQuotes bool) []byte {
 	var b strings.Builder
 	b.WriteString(header)
 	for _, d := range ds {
 		b.WriteString(d.Key)
 		b.WriteByte(' ')
-		b.WriteString(quote(d.Value))
+		b.WriteString(quote(d.Value, forceQuotes))
 		b.WriteByte('\n')
 	}
 	return []byte(b.String())
@@ -190,20 +260,21 @@ func format(header string, ds []Directive) []byte {
 
 // quote writes a value as exactly one argument of a redis.conf line, which
 // redis-server splits with sdssplitargs. It is the only place a value enters
-// the file.
+// a file, redis.conf or the password file.
 //
 // A value made only of printable ASCII other than space and the quote and
-// backslash characters is written as it is. Anything else, including the
-// empty value, is written in double quotes, with backslash and double quote
-// escaped by a backslash and every byte outside printable ASCII as \xHH.
+// backslash characters is written as it is, unless forceQuotes. Anything
+// else, including the empty value, is written in double quotes, with
+// backslash and double quote escaped by a backslash and every byte outside
+// printable ASCII as \xHH.
 // No byte of the value is then a line break, so no value can end its line
 // and start another directive, whatever validation let through.
 //
 // Keys with several arguments (save, client-output-buffer-limit,
 // oom-score-adj-values) are one quoted argument too: redis-server splits a
 // lone argument of such a key on spaces, both in the file and in CONFIG SET.
-func quote(v string) string {
-	if isBare(v) {
+func quote(v string, forceQuotes bool) string {
+	if !forceQuotes && isBare(v) {
 		return v
 	}
 	const hexDigits = "0123456789abcdef"

@@ -611,12 +611,183 @@ func TestQuote(t *testing.T) {
 		{`\x41`, `"\\x41"`},
 	}
 	for _, tt := range tests {
-		if got := quote(tt.in); got != tt.want {
+		if got := quote(tt.in, false); got != tt.want {
 			t.Errorf("quote(%q) = %s, want %s", tt.in, got, tt.want)
 		}
-		args, err := splitArgs("key " + quote(tt.in))
-		if err != nil || len(args) != 2 || args[1] != tt.in {
-			t.Errorf("quote(%q) reads back as %q, %v", tt.in, args, err)
+		forced := quote(tt.in, true)
+		if want := `"` + strings.Trim(tt.want, `"`) + `"`; forced != want {
+			t.Errorf("quote(%q, forceQuotes) = %s, want %s", tt.in, forced, want)
+		}
+		for _, q := range []string{quote(tt.in, false), forced} {
+			args, err := splitArgs("key " + q)
+			if err != nil || len(args) != 2 || args[1] != tt.in {
+				t.Errorf("%s reads back as %q, %v, want %q", q, args, err, tt.in)
+			}
+		}
+	}
+}
+
+// TestRenderPasswordFile pins the bytes of the password file, which the
+// managed password Secrets hold: a change would rewrite every derived Secret.
+func TestRenderPasswordFile(t *testing.T) {
+	tests := []struct {
+		name     string
+		password string
+		want     string // the password as the file writes it
+	}{
+		{"generated", "Ab-_09", `"Ab-_09"`},
+		{"long generated", "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_", `"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_"`},
+		{"space and single quote", "a b'c", `"a b'c"`},
+		{"double quote and backslash", `a"b\c`, `"a\"b\\c"`},
+		{"tab", "a\tb", `"a\x09b"`},
+		{"comment and dollar", "#$x", `"#$x"`},
+		{"escape lookalike", `\x41`, `"\\x41"`},
+		{"utf-8", "é", `"\xc3\xa9"`},
+		{"del", "\x7f", `"\x7f"`},
+		{"binary", "\xff\xfe binary", `"\xff\xfe binary"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := RenderPasswordFile(tt.password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "requirepass " + tt.want + "\nmasterauth " + tt.want + "\n"; string(b) != want {
+				t.Errorf("RenderPasswordFile(%q) =\n%s\nwant\n%s", tt.password, b, want)
+			}
+			assertReadsAs(t, b, []Directive{{"requirepass", tt.password}, {"masterauth", tt.password}})
+		})
+	}
+}
+
+func TestCheckPassword(t *testing.T) {
+	tests := []struct {
+		name     string
+		password string
+		want     string // part of the message; "" for an accepted password
+	}{
+		{"empty", "", "is empty"},
+		{"nul byte", "nul\x00byte", "NUL"},
+		{"newline starting a directive", "pw\nrename-command CONFIG \"\"", "line break"},
+		{"trailing newline", "s3cret\n", "line break"},
+		{"carriage return", "a\rb", "line break"},
+		{"crlf", "a\r\nrequirepass injected", "line break"},
+		{"one byte", "x", ""},
+		{"other control bytes", "a\t\v\f\x1b\x7fb", ""},
+		{"everything else", "with space \"quotes\" 'single' \\back\\slash \xff", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckPassword(tt.password)
+			_, renderErr := RenderPasswordFile(tt.password)
+			if tt.want == "" {
+				if err != nil || renderErr != nil {
+					t.Fatalf("refused: %v, %v", err, renderErr)
+				}
+				return
+			}
+			fe, ok := errors.AsType[*FieldError](err)
+			if !ok || fe.Field != "password" || !strings.Contains(fe.Message, tt.want) {
+				t.Fatalf("error %v, want a FieldError of password with %q", err, tt.want)
+			}
+			if renderErr == nil || renderErr.Error() != err.Error() {
+				t.Errorf("RenderPasswordFile error %v, want %v", renderErr, err)
+			}
+			if tt.password != "" && strings.Contains(err.Error(), tt.password) {
+				t.Errorf("error %q contains the password", err)
+			}
+		})
+	}
+}
+
+// TestRestartHash: only restart-only keys feed it, in their rendered form,
+// and its value for given directives is pinned: a change would roll every
+// managed Redis.
+func TestRestartHash(t *testing.T) {
+	base := []Directive{
+		{"appendonly", "yes"}, {"dir", "/data"}, {"include", "/etc/redis/secret/password.conf"},
+		{"maxmemory", "0"}, {"port", "6379"}, {"rdbchecksum", "yes"}, {"tcp-backlog", "511"},
+	}
+	with := func(key, value string) []Directive {
+		ds := slices.Clone(base)
+		for i := range ds {
+			if ds[i].Key == key {
+				ds[i].Value = value
+				return ds
+			}
+		}
+		ds = append(ds, Directive{key, value})
+		sortDirectives(ds)
+		return ds
+	}
+	want := Hash([]byte("dir /data\ninclude /etc/redis/secret/password.conf\nrdbchecksum yes\ntcp-backlog 511\n"))
+	if got := RestartHash(base); got != want || got != "d9a3503751086f3a" {
+		t.Fatalf("RestartHash = %s, want %s (d9a3503751086f3a)", got, want)
+	}
+	tests := []struct {
+		name string
+		ds   []Directive
+		same bool
+	}{
+		{"runtime key changed", with("maxmemory", "1073741824"), true},
+		{"runtime key added", with("hz", "20"), true},
+		{"port changed", with("port", "6380"), true}, // CONFIG SET takes it; placement keeps it off the server
+		{"restart-only key changed", with("tcp-backlog", "1024"), false},
+		{"restart-only key added", with("io-threads", "4"), false},
+		{"dir changed", with("dir", "/other"), false},
+		{"nothing", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if same := RestartHash(tt.ds) == want; same != tt.same {
+				t.Errorf("RestartHash(%v) unchanged = %v, want %v", tt.ds, same, tt.same)
+			}
+		})
+	}
+	if got, want := RestartHash(nil), Hash(nil); got != want {
+		t.Errorf("RestartHash(nil) = %s, want the hash of nothing %s", got, want)
+	}
+}
+
+func TestIsPlacement(t *testing.T) {
+	tests := []struct {
+		key  string
+		want bool
+	}{
+		{"port", true}, {"tls-port", true}, {"dir", true}, {"include", true},
+		{"tls-cert-file", true}, {"tls-key-file", true}, {"tls-ca-cert-file", true}, {"tls-auth-clients", true},
+		{"PORT", true},
+		{"maxmemory", false}, {"tcp-backlog", false}, {"save", false}, {"hz", false},
+		{"requirepass", false}, {"", false}, {"bind", false},
+	}
+	for _, tt := range tests {
+		if got := IsPlacement(tt.key); got != tt.want {
+			t.Errorf("IsPlacement(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+}
+
+// TestPlacementIsManagedOnly: the placement keys are the keys mode Managed
+// renders beyond the spec's, and mode External renders none of them.
+func TestPlacementIsManagedOnly(t *testing.T) {
+	for _, tc := range goldenCases {
+		ds, err := Directives(tc.spec, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			fromSpec := slices.Contains(typedKeys, d.Key) || slices.Contains(extraConfigKeys, d.Key)
+			if IsPlacement(d.Key) == fromSpec {
+				t.Errorf("%s: %s is placement %v and from the spec %v", tc.name, d.Key, IsPlacement(d.Key), fromSpec)
+			}
+			if tc.spec.Mode == v1.RedisConfigExternal && IsPlacement(d.Key) {
+				t.Errorf("%s: mode External renders %s", tc.name, d.Key)
+			}
+		}
+	}
+	for _, key := range placementKeys {
+		if _, ok := keys[key]; !ok {
+			t.Errorf("placement key %s is not a key Render emits", key)
 		}
 	}
 }

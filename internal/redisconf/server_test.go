@@ -49,7 +49,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
 // startTimeout bounds a server's start, generously for a busy machine.
@@ -177,17 +176,13 @@ func clientOptions(port int) *redis.Options {
 	}
 }
 
-// testPassword needs every kind of quoting: spaces, both quotes, a
-// backslash, a line break and a byte outside ASCII.
-const testPassword = "p@ss \"word\" 'x' \\ line\nbreak \xc3\xa9"
+// testPassword needs every kind of quoting CheckPassword lets through:
+// spaces, both quotes, a backslash, a tab and a byte outside ASCII.
+const testPassword = "p@ss \"word\" 'x' \\ tab\tstop \xc3\xa9"
 
 // awkwardName is part of every path the tests render, so that each golden
 // file also runs with a data directory and files that need quoting.
 const awkwardName = `with space "dq" 'sq' \ #1 é`
-
-// placementKeys are the keys that say where the server runs; the test
-// renders them for its own ports and directories.
-var placementKeys = []string{"port", "tls-port", "dir", "include", "tls-cert-file", "tls-key-file", "tls-ca-cert-file"}
 
 // TestGoldenOnRedis starts redis-server with each golden file of mode
 // Managed and checks with CONFIG GET that every directive took effect, that
@@ -195,8 +190,9 @@ var placementKeys = []string{"port", "tls-port", "dir", "include", "tls-cert-fil
 // the file says so.
 //
 // The file redis-server reads is the golden file with only the lines of
-// placementKeys rendered for the test's port and directories; the test
-// first checks that this is exactly what Render writes for those options.
+// the placement keys (IsPlacement) rendered for the test's port and
+// directories; the test first checks that this is exactly what Render
+// writes for those options.
 func TestGoldenOnRedis(t *testing.T) {
 	redisServerBinary(t)
 	for _, tc := range goldenCases {
@@ -216,7 +212,11 @@ func TestGoldenOnRedis(t *testing.T) {
 			if tc.opts.PasswordFile != "" {
 				opts.PasswordFile = filepath.Join(tmp, "auth "+awkwardName, "password.conf")
 				// The file the controller mounts.
-				writeFile(t, opts.PasswordFile, resources.RedisPasswordConf(testPassword))
+				pwFile, err := RenderPasswordFile(testPassword)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, opts.PasswordFile, pwFile)
 			}
 			var certs *testCerts
 			if tc.spec.TLS != nil {
@@ -327,14 +327,14 @@ func relocate(t *testing.T, golden []byte, ds []Directive) []byte {
 	lines := strings.SplitAfter(string(golden), "\n")
 	for i, line := range lines {
 		key, _, _ := strings.Cut(line, " ")
-		if !slices.Contains(placementKeys, key) {
+		if !IsPlacement(key) {
 			continue
 		}
 		v, ok := values[key]
 		if !ok {
 			t.Fatalf("golden line %q has no directive in the test's rendering", line)
 		}
-		lines[i] = key + " " + quote(v) + "\n"
+		lines[i] = key + " " + quote(v, false) + "\n"
 	}
 	return []byte(strings.Join(lines, ""))
 }
@@ -560,7 +560,7 @@ func TestExternalDirectivesOnRedis(t *testing.T) {
 			}
 			tmp := t.TempDir()
 			conf := func(port int) []byte {
-				return []byte("port " + strconv.Itoa(port) + "\ndir " + quote(tmp) + "\nsave \"\"\n")
+				return []byte("port " + strconv.Itoa(port) + "\ndir " + quote(tmp, false) + "\nsave \"\"\n")
 			}
 			_, rdb := startRedis(t, tmp, conf, clientOptions)
 			ctx := context.Background()

@@ -24,9 +24,10 @@ package resources
 //
 //   - "password": the plain password, for the probes and the exporter, by
 //     secretKeyRef;
-//   - "password.conf": requirepass and masterauth lines, mounted at
-//     RedisSecretDir and pulled in by the "include RedisPasswordConfPath"
-//     line of redis.conf, so the ConfigMap never holds the password.
+//   - "password.conf": requirepass and masterauth lines, rendered by
+//     redisconf.RenderPasswordFile, mounted at RedisSecretDir and pulled in
+//     by the "include RedisPasswordConfPath" line of redis.conf, so the
+//     ConfigMap never holds the password.
 //
 // Without spec.auth the controller generates a password once into
 // "<rc>-redis-auth" (BuildRedisPasswordSecret); that Secret is both the auth
@@ -59,6 +60,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/redisconf"
 )
 
 // Labels, names and defaults of the managed Redis.
@@ -162,11 +164,6 @@ const (
 	redisAuthVolumeName   = "auth"
 	redisTLSVolumeName    = "tls"
 )
-
-// ErrInvalidRedisPassword is returned for a password Redis cannot be given
-// safely: empty (Redis would then accept every client) or with a NUL byte
-// (an environment variable cannot carry it).
-var ErrInvalidRedisPassword = errors.New("invalid Redis password")
 
 // ErrInvalidRedisConfigName is returned for a RedisConfig name that cannot
 // name the managed Redis objects.
@@ -285,18 +282,6 @@ func CheckRedisConfigName(name string) error {
 	return nil
 }
 
-// CheckRedisPassword returns ErrInvalidRedisPassword, wrapped, for an empty
-// password or one with a NUL byte.
-func CheckRedisPassword(password string) error {
-	if password == "" {
-		return fmt.Errorf("%w: empty", ErrInvalidRedisPassword)
-	}
-	if strings.IndexByte(password, 0) >= 0 {
-		return fmt.Errorf("%w: contains a NUL byte", ErrInvalidRedisPassword)
-	}
-	return nil
-}
-
 // GeneratePassword reads 32 bytes from r (crypto/rand.Reader in the
 // controller) and encodes them as unpadded base64url: 43 characters that
 // need no quoting in redis.conf, a shell or a redis:// URL.
@@ -306,40 +291,6 @@ func GeneratePassword(r io.Reader) (string, error) {
 		return "", fmt.Errorf("reading random bytes: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// RedisPasswordConf is the content of password.conf: requirepass and
-// masterauth set to password, in Redis's double-quoted syntax so that no
-// byte of the password can end the line or start another directive.
-func RedisPasswordConf(password string) []byte {
-	q := redisQuote(password)
-	return []byte("requirepass " + q + "\nmasterauth " + q + "\n")
-}
-
-// redisQuote quotes s as one argument of a redis.conf line. Redis unescapes
-// \\, \" and \xHH inside double quotes; every byte outside printable ASCII
-// is written as \xHH, so the result is one line of printable ASCII.
-func redisQuote(s string) string {
-	const hexDigits = "0123456789abcdef"
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' || c == '"':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < 0x20 || c > 0x7e:
-			b.WriteString(`\x`)
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&0x0f])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // BuildRedisConfigMap returns the ConfigMap holding the rendered redis.conf.
@@ -382,8 +333,11 @@ func BuildRedisAuthConfSecret(rc *queueworkerv1alpha1.RedisConfig, password stri
 	return buildRedisAuthSecret(rc, RedisAuthConfSecretName(rc), password)
 }
 
+// buildRedisAuthSecret returns an auth Secret holding password, or the
+// *redisconf.FieldError of a password redisconf.CheckPassword refuses.
 func buildRedisAuthSecret(rc *queueworkerv1alpha1.RedisConfig, name, password string) (*corev1.Secret, error) {
-	if err := CheckRedisPassword(password); err != nil {
+	conf, err := redisconf.RenderPasswordFile(password)
+	if err != nil {
 		return nil, err
 	}
 	return &corev1.Secret{
@@ -392,7 +346,7 @@ func buildRedisAuthSecret(rc *queueworkerv1alpha1.RedisConfig, name, password st
 		Type:       corev1.SecretTypeOpaque,
 		Data: map[string][]byte{
 			RedisPasswordKey:     []byte(password),
-			RedisPasswordConfKey: RedisPasswordConf(password),
+			RedisPasswordConfKey: conf,
 		},
 	}, nil
 }
@@ -429,12 +383,12 @@ func BuildRedisService(rc *queueworkerv1alpha1.RedisConfig) *corev1.Service {
 // BuildRedisStatefulSet returns the one-replica StatefulSet that runs Redis
 // for rc in mode Managed.
 //
-// restartHash is a hash of the redis.conf keys that only take effect on a
-// restart; it goes into the pod annotation AnnotationConfigHash, so a change
-// to one of them rolls the pod. Keys applied at runtime with CONFIG SET must
-// not feed it. secretHash is a hash of the auth Secret's data, in
-// AnnotationSecretHash, so a new password restarts Redis with it. Either may
-// be empty to leave its annotation out.
+// restartHash is redisconf.RestartHash, the hash of the redis.conf keys
+// that only take effect on a restart; it goes into the pod annotation
+// AnnotationConfigHash, so a change to one of them rolls the pod. Keys
+// applied at runtime with CONFIG SET must not feed it. secretHash is a hash
+// of the auth Secret's data, in AnnotationSecretHash, so a new password
+// restarts Redis with it. Either may be empty to leave its annotation out.
 //
 // The data volume is a claim template when RedisPersistent, else an
 // emptyDir. Claim templates cannot change on an existing StatefulSet: when

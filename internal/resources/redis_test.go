@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +38,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	v1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/redisconf"
 	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
@@ -389,6 +389,10 @@ func TestRedisPasswordWiring(t *testing.T) {
 		{"user-provided", redisConfigWith(withExporter, withTLS(true), withUserPassword), BuildRedisAuthConfSecret,
 			"jobs-redis-auth-conf", SecretKey{Name: "team-redis", Key: "pw"}},
 	}
+	wantConf, err := redisconf.RenderPasswordFile(password)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sec, err := c.build(c.rc, password)
@@ -402,7 +406,7 @@ func TestRedisPasswordWiring(t *testing.T) {
 				t.Errorf("clients read %+v, want %+v", got, c.wantClients)
 			}
 			if string(sec.Data[RedisPasswordKey]) != password ||
-				!bytes.Equal(sec.Data[RedisPasswordConfKey], RedisPasswordConf(password)) {
+				!bytes.Equal(sec.Data[RedisPasswordConfKey], wantConf) {
 				t.Errorf("Secret data = %q", sec.Data)
 			}
 
@@ -452,6 +456,8 @@ func TestRedisPasswordWiring(t *testing.T) {
 	}
 }
 
+// TestRedisPasswordRejected: both builders refuse what
+// redisconf.CheckPassword refuses, and say why without the password.
 func TestRedisPasswordRejected(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -460,19 +466,27 @@ func TestRedisPasswordRejected(t *testing.T) {
 	}{
 		{"empty", "", true},
 		{"nul byte", "ab\x00cd", true},
+		{"newline", "a\n\"b'", true},
+		{"trailing newline", "s3cret\n", true},
+		{"carriage return", "a\rb", true},
 		{"one character", "x", false},
-		{"newline and quotes", "a\n\"b'", false},
+		{"quotes, tab and utf-8", "a\t\"b' \u00e9", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := CheckRedisPassword(c.password)
-			if got := errors.Is(err, ErrInvalidRedisPassword); got != c.wantErr {
-				t.Fatalf("CheckRedisPassword err = %v, want error %v", err, c.wantErr)
+			if got := redisconf.CheckPassword(c.password) != nil; got != c.wantErr {
+				t.Fatalf("CheckPassword refused %v, want %v", got, c.wantErr)
 			}
 			for _, build := range []func(*v1.RedisConfig, string) (*corev1.Secret, error){BuildRedisPasswordSecret, BuildRedisAuthConfSecret} {
 				sec, err := build(baseRedisConfig(), c.password)
 				if (err != nil) != c.wantErr || (sec == nil) != c.wantErr {
 					t.Errorf("builder returned %v, %v", sec, err)
+				}
+				if _, ok := errors.AsType[*redisconf.FieldError](err); err != nil && !ok {
+					t.Errorf("error %v is not a FieldError", err)
+				}
+				if err != nil && c.password != "" && strings.Contains(err.Error(), c.password) {
+					t.Errorf("error %q holds the password", err)
 				}
 			}
 		})
@@ -542,10 +556,14 @@ func TestRedisProbesAgainstRedisServer(t *testing.T) {
 			t.Skipf("%s not found", tool)
 		}
 	}
-	const password = "p'a\"s s\\w\nrequirepass x\t$(id)`\u00e9#;"
+	const password = "p'a\"s s\\w requirepass x\t$(id)`\u00e9#;"
 	dir := t.TempDir()
 	conf := filepath.Join(dir, RedisPasswordConfKey)
-	if err := os.WriteFile(conf, RedisPasswordConf(password), 0o600); err != nil {
+	b, err := redisconf.RenderPasswordFile(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := redistest.Start("include " + conf)
@@ -567,7 +585,7 @@ func TestRedisProbesAgainstRedisServer(t *testing.T) {
 		}{
 			{password, true},
 			{"wrong", false},
-			{"x", false}, // the value of the "requirepass x" the password tries to inject
+			{"x", false}, // the value of the "requirepass x" inside the password
 			{"", false},
 		}
 		for _, c := range cases {
@@ -881,137 +899,11 @@ func TestGeneratePassword(t *testing.T) {
 	if len(a) != 43 || strings.Trim(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
 		t.Errorf("password %q: want 43 base64url characters", a)
 	}
-	if err := CheckRedisPassword(a); err != nil {
+	if err := redisconf.CheckPassword(a); err != nil {
 		t.Error(err)
 	}
 	if _, err := GeneratePassword(bytes.NewReader(seq[:31])); err == nil {
 		t.Error("31 random bytes were accepted")
-	}
-}
-
-func TestRedisPasswordConf(t *testing.T) {
-	cases := []struct {
-		name     string
-		password string
-		want     string
-	}{
-		{"generated", "Ab-_09", `"Ab-_09"`},
-		{"space and single quote", "a b'c", `"a b'c"`},
-		{"double quote and backslash", `a"b\c`, `"a\"b\\c"`},
-		{"newline starting a directive", "pw\nrename-command CONFIG \"\"", `"pw\x0arename-command CONFIG \"\""`},
-		{"carriage return and tab", "a\r\tb", `"a\x0d\x09b"`},
-		{"comment and dollar", "#$x", `"#$x"`},
-		{"utf-8", "é", `"\xc3\xa9"`},
-		{"del", "\x7f", `"\x7f"`},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := string(RedisPasswordConf(c.password))
-			want := "requirepass " + c.want + "\nmasterauth " + c.want + "\n"
-			if got != want {
-				t.Errorf("RedisPasswordConf(%q) =\n%s\nwant\n%s", c.password, got, want)
-			}
-			checkPasswordConf(t, c.password, got)
-		})
-	}
-}
-
-// FuzzRedisPasswordConf: whatever the password, password.conf is two lines
-// that Redis reads back as requirepass and masterauth with exactly that
-// password.
-func FuzzRedisPasswordConf(f *testing.F) {
-	for _, s := range []string{"x", `"`, `\`, "\n", `\x4`, `"\x41"`, "a\"\nmasterauth b", "\xff\xfe"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, password string) {
-		if CheckRedisPassword(password) != nil {
-			return
-		}
-		checkPasswordConf(t, password, string(RedisPasswordConf(password)))
-	})
-}
-
-func checkPasswordConf(t *testing.T, password, conf string) {
-	t.Helper()
-	lines := strings.Split(conf, "\n")
-	if len(lines) != 3 || lines[2] != "" {
-		t.Fatalf("password.conf is not two lines: %q", conf)
-	}
-	for i, directive := range []string{"requirepass", "masterauth"} {
-		for _, c := range []byte(lines[i]) {
-			if c < 0x20 || c > 0x7e {
-				t.Fatalf("line %q has byte %#x", lines[i], c)
-			}
-		}
-		args, err := splitRedisArgs(lines[i])
-		if err != nil {
-			t.Fatalf("Redis cannot read %q: %v", lines[i], err)
-		}
-		if len(args) != 2 || args[0] != directive || args[1] != password {
-			t.Fatalf("Redis reads %q as %q, want [%s %q]", lines[i], args, directive, password)
-		}
-	}
-}
-
-// splitRedisArgs splits a redis.conf line as Redis's sdssplitargs does, for
-// bare words and double-quoted arguments.
-func splitRedisArgs(line string) ([]string, error) {
-	isHex := func(c byte) bool { return strings.IndexByte("0123456789abcdefABCDEF", c) >= 0 }
-	var args []string
-	i := 0
-	for {
-		for i < len(line) && strings.IndexByte(" \n\r\t\f\v", line[i]) >= 0 {
-			i++
-		}
-		if i == len(line) {
-			return args, nil
-		}
-		var cur []byte
-		if line[i] != '"' {
-			for i < len(line) && strings.IndexByte(" \n\r\t\f\v", line[i]) < 0 {
-				if line[i] == '"' || line[i] == '\'' {
-					return nil, fmt.Errorf("quote inside a bare word at %d", i)
-				}
-				cur = append(cur, line[i])
-				i++
-			}
-			args = append(args, string(cur))
-			continue
-		}
-		i++
-		for {
-			if i == len(line) {
-				return nil, errors.New("unbalanced quotes")
-			}
-			c := line[i]
-			switch {
-			case c == '\\' && i+3 < len(line) && line[i+1] == 'x' && isHex(line[i+2]) && isHex(line[i+3]):
-				b, _ := strconv.ParseUint(line[i+2:i+4], 16, 8)
-				cur = append(cur, byte(b))
-				i += 4
-				continue
-			case c == '\\' && i+1 < len(line):
-				esc := map[byte]byte{'n': '\n', 'r': '\r', 't': '\t', 'b': '\b', 'a': '\a'}
-				if r, ok := esc[line[i+1]]; ok {
-					cur = append(cur, r)
-				} else {
-					cur = append(cur, line[i+1])
-				}
-				i += 2
-				continue
-			case c == '"':
-				if i+1 < len(line) && strings.IndexByte(" \n\r\t\f\v", line[i+1]) < 0 {
-					return nil, errors.New("closing quote must be followed by a space")
-				}
-				i++
-				args = append(args, string(cur))
-			default:
-				cur = append(cur, c)
-				i++
-				continue
-			}
-			break
-		}
 	}
 }
 

@@ -18,19 +18,23 @@ package worker
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/pkg/redisclient"
 )
 
-// NewRedisClient builds the one Redis client of a worker from cfg: a plain
-// client in standalone mode, a failover client in sentinel mode and a
-// cluster client in cluster mode. It opens connections lazily, except the
-// MinIdleConns it keeps warm. The caller closes the client.
+// NewRedisClient builds the one Redis client of a worker from cfg with
+// redisclient.New: a plain client in standalone mode, a failover client in
+// sentinel mode and a cluster client in cluster mode. It opens connections
+// lazily, except the MinIdleConns it keeps warm. The caller closes the
+// client.
+//
+// The contract carries no separate sentinel credentials, so in sentinel
+// mode the sentinels are asked without authentication (over TLS when TLS
+// is on); the master and replicas get Username and Password.
 func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -45,61 +49,24 @@ func NewRedisClient(cfg RedisConfig) (redis.UniversalClient, error) {
 	if maxRetries == 0 {
 		maxRetries = -1
 	}
-	switch cfg.Mode {
-	case contract.ModeStandalone:
-		return redis.NewClient(&redis.Options{
-			Addr:            cfg.Addr,
-			DB:              cfg.DB,
-			Username:        cfg.Username,
-			Password:        cfg.Password,
-			TLSConfig:       tlsConfig,
-			PoolSize:        cfg.PoolSize,
-			MinIdleConns:    cfg.MinIdleConns,
-			DialTimeout:     cfg.DialTimeout,
-			ReadTimeout:     cfg.ReadTimeout,
-			WriteTimeout:    cfg.WriteTimeout,
-			PoolTimeout:     cfg.PoolTimeout,
-			ConnMaxIdleTime: cfg.ConnMaxIdleTime,
-			MaxRetries:      maxRetries,
-		}), nil
-	case contract.ModeSentinel:
-		// The contract carries no separate sentinel credentials, so the
-		// sentinels are asked without authentication; the master and
-		// replicas get Username and Password.
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:      cfg.MasterName,
-			SentinelAddrs:   cfg.Addrs,
-			DB:              cfg.DB,
-			Username:        cfg.Username,
-			Password:        cfg.Password,
-			TLSConfig:       tlsConfig,
-			PoolSize:        cfg.PoolSize,
-			MinIdleConns:    cfg.MinIdleConns,
-			DialTimeout:     cfg.DialTimeout,
-			ReadTimeout:     cfg.ReadTimeout,
-			WriteTimeout:    cfg.WriteTimeout,
-			PoolTimeout:     cfg.PoolTimeout,
-			ConnMaxIdleTime: cfg.ConnMaxIdleTime,
-			MaxRetries:      maxRetries,
-		}), nil
-	case contract.ModeCluster:
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:           cfg.Addrs,
-			Username:        cfg.Username,
-			Password:        cfg.Password,
-			TLSConfig:       tlsConfig,
-			PoolSize:        cfg.PoolSize,
-			MinIdleConns:    cfg.MinIdleConns,
-			DialTimeout:     cfg.DialTimeout,
-			ReadTimeout:     cfg.ReadTimeout,
-			WriteTimeout:    cfg.WriteTimeout,
-			PoolTimeout:     cfg.PoolTimeout,
-			ConnMaxIdleTime: cfg.ConnMaxIdleTime,
-			MaxRetries:      maxRetries,
-		}), nil
-	}
-	// Validate has rejected every other mode.
-	return nil, fmt.Errorf("%s: unknown mode %q", contract.EnvRedisMode, cfg.Mode)
+	return redisclient.New(redisclient.Options{
+		Mode:            cfg.Mode,
+		Addr:            cfg.Addr,
+		Addrs:           cfg.Addrs,
+		MasterName:      cfg.MasterName,
+		DB:              cfg.DB,
+		Username:        cfg.Username,
+		Password:        cfg.Password,
+		TLSConfig:       tlsConfig,
+		PoolSize:        cfg.PoolSize,
+		MinIdleConns:    cfg.MinIdleConns,
+		DialTimeout:     cfg.DialTimeout,
+		ReadTimeout:     cfg.ReadTimeout,
+		WriteTimeout:    cfg.WriteTimeout,
+		PoolTimeout:     cfg.PoolTimeout,
+		ConnMaxIdleTime: cfg.ConnMaxIdleTime,
+		MaxRetries:      maxRetries,
+	})
 }
 
 // config returns nil when TLS is off, which go-redis reads as plain TCP.
@@ -107,20 +74,13 @@ func (t RedisTLS) config() (*tls.Config, error) {
 	if !t.Enabled {
 		return nil, nil
 	}
-	c := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		// Empty lets crypto/tls check the host of each address dialled,
-		// which is what sentinel and cluster modes need.
-		ServerName: t.ServerName,
-		//nolint:gosec // the operator sets this only when the user asks for it
+	c, err := redisclient.TLSConfig(redisclient.TLS{
+		CAPEM:              []byte(t.CACertPEM),
+		ServerName:         t.ServerName,
 		InsecureSkipVerify: t.InsecureSkipVerify,
-	}
-	if t.CACertPEM != "" {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(t.CACertPEM)) {
-			return nil, errors.New(contract.EnvRedisTLSCACert + ": no PEM certificate found")
-		}
-		c.RootCAs = pool
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", contract.EnvRedisTLSCACert, err)
 	}
 	return c, nil
 }

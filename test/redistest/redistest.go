@@ -42,8 +42,11 @@ type Server struct {
 	bin  string
 	dir  string
 	args []string
-	cmd  *exec.Cmd
-	done chan struct{}
+	// sentinelConf, when set, runs redis-server as a sentinel with this
+	// configuration file, which the sentinel rewrites.
+	sentinelConf string
+	cmd          *exec.Cmd
+	done         chan struct{}
 }
 
 // Start runs a redis-server on a free loopback port, with persistence off
@@ -51,6 +54,45 @@ type Server struct {
 // redis-server command line without the leading dashes), and waits until it
 // answers PING.
 func Start(args ...string) (*Server, error) {
+	s, err := newServer(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.startOnFreePort(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// StartSentinel runs a redis-server in sentinel mode on a free loopback
+// port, monitoring masters (name -> ip:port) with a quorum of 1, and waits
+// until it answers PING. The sentinel needs no password.
+func StartSentinel(masters map[string]string) (*Server, error) {
+	s, err := newServer(nil)
+	if err != nil {
+		return nil, err
+	}
+	var conf strings.Builder
+	for name, addr := range masters {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			_ = os.RemoveAll(s.dir)
+			return nil, fmt.Errorf("master %s: %w", name, err)
+		}
+		fmt.Fprintf(&conf, "sentinel monitor %s %s %s 1\n", name, host, port)
+	}
+	s.sentinelConf = filepath.Join(s.dir, "sentinel.conf")
+	if err := os.WriteFile(s.sentinelConf, []byte(conf.String()), 0o600); err != nil {
+		_ = os.RemoveAll(s.dir)
+		return nil, fmt.Errorf("writing sentinel.conf: %w", err)
+	}
+	if err := s.startOnFreePort(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func newServer(args []string) (*Server, error) {
 	bin := os.Getenv("REDIS_SERVER")
 	if bin == "" {
 		var err error
@@ -63,21 +105,27 @@ func Start(args ...string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
-	s := &Server{bin: bin, dir: dir, args: args}
+	return &Server{bin: bin, dir: dir, args: args}, nil
+}
+
+// startOnFreePort starts s on a free port, trying another if a race took
+// the one it found. It removes the data directory when it fails.
+func (s *Server) startOnFreePort() error {
 	var lastErr error
 	for range 5 {
 		port, err := freePort()
 		if err != nil {
-			return nil, err
+			_ = os.RemoveAll(s.dir)
+			return err
 		}
 		s.Port = port
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		if lastErr = s.start(); lastErr == nil {
-			return s, nil
+			return nil
 		}
 	}
-	_ = os.RemoveAll(dir)
-	return nil, lastErr
+	_ = os.RemoveAll(s.dir)
+	return lastErr
 }
 
 func freePort() (int, error) {
@@ -90,7 +138,11 @@ func freePort() (int, error) {
 }
 
 func (s *Server) start() error {
-	argv := []string{
+	var argv []string
+	if s.sentinelConf != "" {
+		argv = []string{s.sentinelConf, "--sentinel"}
+	}
+	argv = append(argv,
 		"--port", strconv.Itoa(s.Port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
@@ -98,7 +150,7 @@ func (s *Server) start() error {
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
-	}
+	)
 	for _, a := range s.args {
 		name, value, _ := strings.Cut(a, " ")
 		argv = append(argv, "--"+name)

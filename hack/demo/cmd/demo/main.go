@@ -56,6 +56,8 @@ import (
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/hack/demo/demoview"
 	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/pkg/redisclient"
 )
 
 type options struct {
@@ -142,10 +144,13 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 		return false, fmt.Errorf("building the Redis client of %s: %w", conn.From, err)
 	}
 	defer func() { _ = rdb.Close() }()
-	writer := redis.NewClient(&redis.Options{
-		Addr: addr, Username: ep.Username, Password: conn.Credentials.Password, DB: int(ep.DB),
+	writer, err := redisclient.New(redisclient.Options{
+		Mode: contract.ModeStandalone, Addr: addr, Username: ep.Username, Password: conn.Credentials.Password, DB: int(ep.DB),
 		PoolSize: o.parallel + 4, MaxRetries: 1, DialTimeout: 2 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
 	})
+	if err != nil {
+		return false, fmt.Errorf("building the Redis client of %s: %w", conn.From, err)
+	}
 	defer func() { _ = writer.Close() }()
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	err = rdb.Ping(pctx).Err()
