@@ -36,8 +36,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/queueworker/queueworker-operator/test/redistest"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // tuned sets every option New passes on, each to a value no go-redis
