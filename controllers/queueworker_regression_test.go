@@ -151,8 +151,9 @@ func TestFlakyLinkStaysQuiet(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	writes := queueWorkerStatusWrites(ns, "flaky") - writesBefore
-	var reasons []string
-	for _, e := range eventsFor(t, ns, "flaky")[eventsBefore:] {
+	newEvents := eventsFor(t, ns, "flaky")[eventsBefore:]
+	reasons := make([]string, 0, len(newEvents))
+	for _, e := range newEvents {
 		reasons = append(reasons, e.Reason)
 	}
 	// aggregated events count: the events API folds repeats into series
