@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/resources"
@@ -41,11 +40,10 @@ import (
 // else: the API server refuses such names on create, but one stored before
 // that rule still arrives here, and asking for its Deployment would only
 // be refused, again and again. It owns nothing but the stall; only a new
-// QueueWorker with a shorter name helps, so the error is terminal.
+// QueueWorker with a shorter name helps, so the stall is terminal.
 func (r *QueueWorkerReconciler) reconcileName(_ context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	if err := resources.CheckQueueWorkerName(st.qw.Name); err != nil {
-		st.stall(queueworkerv1alpha1.ReasonInvalidName, "%v", err)
-		return ctrl.Result{}, reconcile.TerminalError(err)
+		return ctrl.Result{}, specStallf(queueworkerv1alpha1.ReasonInvalidName, "%v", err)
 	}
 	return ctrl.Result{}, nil
 }
@@ -62,8 +60,7 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 	log := logf.FromContext(ctx)
 	desired, err := resources.BuildWorkerDeployment(qw, st.endpoint, st.secretHash)
 	if errors.Is(err, resources.ErrNoWorkerContainer) {
-		st.stall(queueworkerv1alpha1.ReasonInvalidTemplate, "%v", err)
-		return ctrl.Result{}, reconcile.TerminalError(err)
+		return ctrl.Result{}, specStallf(queueworkerv1alpha1.ReasonInvalidTemplate, "%v", err)
 	}
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("building the worker Deployment: %w", err)
@@ -80,12 +77,12 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 			if apierrors.IsAlreadyExists(err) {
 				// The cache sees only Deployments labelled as ours, so a
 				// foreign one of the same name shows up here.
-				st.stall(queueworkerv1alpha1.ReasonDeploymentConflict,
+				return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonDeploymentConflict,
 					"a Deployment named %q exists and is not managed by this QueueWorker", desired.Name)
-				return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
 			}
 			return ctrl.Result{}, fmt.Errorf("creating the worker Deployment: %w", err)
 		}
+		r.rollouts.put(client.ObjectKeyFromObject(qw), desired.Generation)
 		log.Info("created the worker Deployment", "deployment", desired.Name, "replicas", *desired.Spec.Replicas)
 		r.Recorder.Eventf(qw, desired, "Normal", queueworkerv1alpha1.ReasonDeploymentCreated, "Create",
 			"created Deployment %s with %d replicas", desired.Name, *desired.Spec.Replicas)
@@ -96,9 +93,8 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 		return ctrl.Result{}, fmt.Errorf("reading the worker Deployment: %w", err)
 	}
 	if !metav1.IsControlledBy(existing, qw) {
-		st.stall(queueworkerv1alpha1.ReasonDeploymentConflict,
+		return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonDeploymentConflict,
 			"a Deployment named %q exists and is not managed by this QueueWorker", existing.Name)
-		return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
 	}
 	st.deployment = existing
 
@@ -118,6 +114,9 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 	updated.Annotations[resources.AnnotationTemplateHash] = wantHash
 	if err := r.Client.Update(ctx, updated); err != nil {
 		return ctrl.Result{}, fmt.Errorf("updating the worker Deployment: %w", err)
+	}
+	if existing.Annotations[resources.AnnotationTemplateHash] != wantHash {
+		r.rollouts.put(client.ObjectKeyFromObject(qw), updated.Generation)
 	}
 	log.Info("updated the worker pod template", "deployment", updated.Name, "templateHash", wantHash)
 	r.Recorder.Eventf(qw, updated, "Normal", queueworkerv1alpha1.ReasonDeploymentUpdated, "Update",

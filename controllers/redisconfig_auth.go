@@ -50,10 +50,7 @@ import (
 // server's password. Secrets are read with uncached GETs; a missing or
 // refused one stalls the RedisConfig until it is fixed.
 func (r *RedisConfigReconciler) reconcileAuth(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
-	if err := r.readAuth(ctx, st); err != nil {
-		return stallOn(st, err, DefaultStalledRetryPeriod)
-	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.readAuth(ctx, st)
 }
 
 func (r *RedisConfigReconciler) readAuth(ctx context.Context, st *redisConfigState) error {
@@ -89,7 +86,7 @@ func (r *RedisConfigReconciler) readAuth(ctx context.Context, st *redisConfigSta
 		// Without a password nothing shows that the author may configure
 		// that server: the operator would reach, and rewrite, any Redis
 		// its own pod can reach.
-		return stallf(queueworkerv1alpha1.ReasonPasswordRequired,
+		return specStallf(queueworkerv1alpha1.ReasonPasswordRequired,
 			"mode External needs spec.auth.passwordSecretRef: the operator configures only servers whose password it was given "+
 				"(an administrator can allow password-less servers with --allow-passwordless-external-redis)")
 	}
@@ -140,7 +137,7 @@ func (r *RedisConfigReconciler) readServerTLS(ctx context.Context, st *redisConf
 	if rc.Spec.TLS.RequireClientCerts {
 		// The API server refuses the field; an object stored before it did
 		// would lock out the operator and every worker.
-		return stallf(queueworkerv1alpha1.ReasonUnsupported,
+		return specStallf(queueworkerv1alpha1.ReasonUnsupported,
 			"spec.tls.requireClientCerts is not supported yet: neither the operator nor the workers present a client certificate; remove it")
 	}
 	name := rc.Spec.TLS.CertSecretName

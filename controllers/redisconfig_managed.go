@@ -50,22 +50,14 @@ import (
 // a hash of the restart-only keys and of the password: a change of either
 // rolls the pod, while runtime keys reach the running server through
 // reconcileManagedApply without a restart. Every image must be on the
-// operator's allow-list (AllowedImages), and an object of the same name
-// that this RedisConfig does not control is never touched: either stalls
-// the RedisConfig with a reason.
+// operator's allow-list (AllowedImages), or the RedisConfig stalls until
+// its spec changes; an object of the same name that this RedisConfig does
+// not control is never touched, and stalls it until that object goes.
 func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
-	res, err := r.writeManaged(ctx, st)
-	if err != nil {
-		return stallOn(st, err, DefaultStalledRetryPeriod)
-	}
-	return res, nil
-}
-
-func (r *RedisConfigReconciler) writeManaged(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	for _, image := range resources.RedisImages(rc) {
 		if !imageAllowed(image, r.allowedImages()) {
-			return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonImageNotAllowed,
+			return ctrl.Result{}, specStallf(queueworkerv1alpha1.ReasonImageNotAllowed,
 				"image %q is not allowed by the operator (allowed: %s); use one of those, or ask the operator's administrator to allow it",
 				image, strings.Join(r.allowedImages(), ", "))
 		}

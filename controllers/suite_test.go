@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -141,7 +142,7 @@ func runSuite(m *testing.M) int {
 	err = (&QueueWorkerReconciler{
 		Autoscaler:         autoscaler,
 		Client:             mgr.GetClient(),
-		APIReader:          mgr.GetAPIReader(),
+		APIReader:          faultyReader{mgr.GetAPIReader()},
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
 		SecretResyncPeriod: testSecretResync,
 		StalledRetryPeriod: testStalledRetry,
@@ -152,9 +153,10 @@ func runSuite(m *testing.M) int {
 	}
 	err = (&RedisConfigReconciler{
 		Client:             mgr.GetClient(),
-		APIReader:          mgr.GetAPIReader(),
+		APIReader:          faultyReader{mgr.GetAPIReader()},
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
 		SecretResyncPeriod: testSecretResync,
+		StalledRetryPeriod: testStalledRetry,
 		DialAddress: func(rc *queueworkerv1alpha1.RedisConfig) string {
 			if addr, ok := managedRedisAddrs.Load(rc.Namespace + "/" + rc.Name); ok {
 				return addr.(string)
@@ -222,6 +224,32 @@ func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 		n.(*atomic.Int64).Add(1)
 	}
 	return w.next.RoundTrip(req)
+}
+
+// readFaults makes the reconcilers' uncached reads (Secrets, objects the
+// cache does not hold) in a namespace fail, as an API server that is away
+// would: failReads sets how many.
+var readFaults sync.Map // namespace -> *atomic.Int64
+
+// errInjected is the error of a read that readFaults fails.
+var errInjected = errors.New("injected fault: the API server is unavailable")
+
+// faultyReader is the reconcilers' APIReader in the tests.
+type faultyReader struct{ client.Reader }
+
+func (f faultyReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if n, ok := readFaults.Load(key.Namespace); ok && n.(*atomic.Int64).Add(-1) >= 0 {
+		return errInjected
+	}
+	return f.Reader.Get(ctx, key, obj, opts...)
+}
+
+// failReads makes the next n uncached reads in namespace ns fail; 0 ends
+// the faults.
+func failReads(ns string, n int64) {
+	c := new(atomic.Int64)
+	c.Store(n)
+	readFaults.Store(ns, c)
 }
 
 // createsOf is how many create requests the operator sent to path.
