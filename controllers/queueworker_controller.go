@@ -59,7 +59,9 @@ const (
 type QueueWorkerReconciler struct {
 	// Client reads from the cache and writes to the API server.
 	Client client.Client
-	// APIReader reads Secrets straight from the API server, uncached.
+	// APIReader reads straight from the API server: Secrets, which are
+	// never cached, and a Deployment the cache does not hold (the cache
+	// holds only the operator's own).
 	APIReader client.Reader
 	// Recorder emits events on transitions.
 	Recorder events.EventRecorder
@@ -93,6 +95,9 @@ type queueWorkerState struct {
 	credentials queue.Credentials
 	// deployment is the worker Deployment as last read or written.
 	deployment *appsv1.Deployment
+	// scaleOwnsReplicas tells whether reconcileScale's field manager owns
+	// the Deployment's spec.replicas.
+	scaleOwnsReplicas bool
 }
 
 // +kubebuilder:rbac:groups=queueworker.io,resources=queueworkers,verbs=get;list;watch

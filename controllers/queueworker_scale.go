@@ -23,6 +23,7 @@ import (
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,8 +38,11 @@ import (
 // rules, one worker when unset. With autoscaling the autoscaler's latest
 // decision rules; before its first read of Redis the count is only kept
 // within [minReplicas, maxReplicas]. The new count is written at once,
-// before the conditions are set, so that a failed write leaves them as
-// they were.
+// with server-side apply as scaleFieldOwner, also when only the ownership
+// of spec.replicas is missing (a new Deployment, or a count someone else
+// wrote): reconcileDeployment leaves the field out of its applies once this
+// manager owns it. The count is written before the conditions are set, so
+// that a failed write leaves them as they were.
 func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw, dep := st.qw, st.deployment
 	key := client.ObjectKeyFromObject(qw)
@@ -76,12 +80,15 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		r.Autoscaler.Remove(key)
 	}
 
-	if current != desired {
-		orig := dep.DeepCopy()
-		dep.Spec.Replicas = ptr.To(desired)
-		if err := r.Client.Patch(ctx, dep, client.MergeFrom(orig)); err != nil {
+	if current != desired || !st.scaleOwnsReplicas {
+		ac := appsv1ac.Deployment(dep.Name, dep.Namespace).WithSpec(appsv1ac.DeploymentSpec().WithReplicas(desired))
+		if err := r.Client.Apply(ctx, ac, client.FieldOwner(scaleFieldOwner), client.ForceOwnership); err != nil {
 			return ctrl.Result{}, fmt.Errorf("scaling the worker Deployment: %w", err)
 		}
+		dep.Spec.Replicas = ptr.To(desired)
+		dep.Generation = ptr.Deref(ac.Generation, dep.Generation)
+		dep.ResourceVersion = ptr.Deref(ac.ResourceVersion, dep.ResourceVersion)
+		st.scaleOwnsReplicas = true
 	}
 
 	if autoscaled {

@@ -64,7 +64,9 @@ const (
 type RedisConfigReconciler struct {
 	// Client reads from the cache and writes to the API server.
 	Client client.Client
-	// APIReader reads Secrets straight from the API server, uncached.
+	// APIReader reads straight from the API server: Secrets, which are
+	// never cached, and an object of a name the RedisConfig would write
+	// that the cache does not hold (it holds only the operator's own).
 	APIReader client.Reader
 	// Recorder emits events on transitions.
 	Recorder events.EventRecorder

@@ -207,6 +207,23 @@ var operatorCreates sync.Map
 
 type writeCounter struct{ next http.RoundTripper }
 
+// pathWrites counts the operator's writes per URL path.
+var pathWrites sync.Map
+
+// writesIn is the number of writes the operator sent for objects in
+// namespace ns, events left out.
+func writesIn(ns string) int64 {
+	var total int64
+	pathWrites.Range(func(k, v any) bool {
+		p := k.(string)
+		if strings.Contains(p, "/namespaces/"+ns+"/") && !strings.Contains(p, "/events") {
+			total += v.(*atomic.Int64).Load()
+		}
+		return true
+	})
+	return total
+}
+
 // statusWrites counts the operator's writes per status subresource path
 // (/apis/.../namespaces/NS/queueworkers/NAME/status).
 var statusWrites sync.Map
@@ -214,6 +231,8 @@ var statusWrites sync.Map
 func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet {
 		operatorWrites.Add(1)
+		n, _ := pathWrites.LoadOrStore(req.URL.Path, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
 		if strings.HasSuffix(req.URL.Path, "/status") {
 			n, _ := statusWrites.LoadOrStore(req.URL.Path, new(atomic.Int64))
 			n.(*atomic.Int64).Add(1)
