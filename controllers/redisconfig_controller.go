@@ -145,7 +145,7 @@ type inForce struct {
 // +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;patch
 
 // Reconcile renders, runs or applies one RedisConfig.
