@@ -20,7 +20,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -59,8 +58,7 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 		rc := &queueworkerv1alpha1.RedisConfig{}
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: qw.Namespace, Name: name}, rc)
 		if apierrors.IsNotFound(err) {
-			st.stall(queueworkerv1alpha1.ReasonRedisConfigNotFound, "RedisConfig %q not found", name)
-			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
+			return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonRedisConfigNotFound, "RedisConfig %q not found", name)
 		}
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("reading RedisConfig %q: %w", name, err)
@@ -76,8 +74,8 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 					r.Autoscaler.Remove(key)
 				}
 			}
-			st.stall(queueworkerv1alpha1.ReasonRedisConfigNotReady, "RedisConfig %q is not ready: %s", name, msg)
-			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
+			return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonRedisConfigNotReady,
+				"RedisConfig %q is not ready: %s", name, msg)
 		}
 		ep = resources.EndpointFromRedisConfig(rc)
 	}
@@ -97,15 +95,13 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 	h := sha256.New()
 	for _, use := range uses {
 		sec, v, err := readSecretKey(ctx, r.APIReader, qw.Namespace, use)
-		if se, ok := errors.AsType[*stallError](err); ok {
+		if asStall(err) != nil {
 			// Stop using what the Secret no longer allows: the cached
 			// values, and the autoscaler's connection with them.
 			r.connections.forget(key)
 			if r.Autoscaler != nil {
 				r.Autoscaler.Remove(key)
 			}
-			st.stall(se.reason, "%s", se.msg)
-			return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
 		}
 		if err != nil {
 			return ctrl.Result{}, err

@@ -26,8 +26,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -59,7 +59,9 @@ const (
 type QueueWorkerReconciler struct {
 	// Client reads from the cache and writes to the API server.
 	Client client.Client
-	// APIReader reads Secrets straight from the API server, uncached.
+	// APIReader reads straight from the API server: Secrets, which are
+	// never cached, and a Deployment the cache does not hold (the cache
+	// holds only the operator's own).
 	APIReader client.Reader
 	// Recorder emits events on transitions.
 	Recorder events.EventRecorder
@@ -76,6 +78,9 @@ type QueueWorkerReconciler struct {
 	// connections keeps the Secret values each connection uses between
 	// reconciles.
 	connections connectionCache
+	// rollouts keeps the Deployment generation at which each QueueWorker's
+	// pod template last changed.
+	rollouts generations
 }
 
 // queueWorkerState is what the steps of one reconcile share.
@@ -90,13 +95,10 @@ type queueWorkerState struct {
 	credentials queue.Credentials
 	// deployment is the worker Deployment as last read or written.
 	deployment *appsv1.Deployment
-	// stalled holds the reason and message of a problem the operator
-	// cannot fix itself; empty when there is none.
-	stalledReason, stalledMessage string
+	// scaleOwnsReplicas tells whether reconcileScale's field manager owns
+	// the Deployment's spec.replicas.
+	scaleOwnsReplicas bool
 }
-
-// queueWorkerStep is one step of a reconcile.
-type queueWorkerStep func(context.Context, *queueWorkerState) (ctrl.Result, error)
 
 // +kubebuilder:rbac:groups=queueworker.io,resources=queueworkers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=queueworker.io,resources=queueworkers/status,verbs=get;update;patch
@@ -111,161 +113,47 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	qw := &queueworkerv1alpha1.QueueWorker{}
 	if err := r.Client.Get(ctx, req.NamespacedName, qw); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.connections.forget(req.NamespacedName)
-			forgetScaleEvents(req.NamespacedName)
-			if r.Autoscaler != nil {
-				r.Autoscaler.Remove(req.NamespacedName)
-			}
+			r.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !qw.DeletionTimestamp.IsZero() {
 		// The garbage collector removes the Deployment through its owner
 		// reference; only the autoscaler's poller needs to stop.
-		r.connections.forget(req.NamespacedName)
-		forgetScaleEvents(req.NamespacedName)
-		if r.Autoscaler != nil {
-			r.Autoscaler.Remove(req.NamespacedName)
-		}
+		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	orig := qw.DeepCopy()
 	st := &queueWorkerState{qw: qw}
-
+	// err is how the steps ended; the summary derives the status from it
+	// and the one status patch follows.
+	var err error
 	defer func() {
-		r.summarize(st)
-		if equality.Semantic.DeepEqual(orig.Status, qw.Status) {
-			return
-		}
-		if err := r.Client.Status().Patch(ctx, qw, client.MergeFrom(orig)); err != nil && retErr == nil {
-			retErr = fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))
-			if client.IgnoreNotFound(err) == nil {
-				retErr = nil
-			}
+		r.summarize(st, orig.Status.Conditions, err)
+		changed := !equality.Semantic.DeepEqual(orig.Status, qw.Status)
+		if perr := patchStatus(ctx, r.Client, qw, orig, changed); perr != nil && retErr == nil {
+			result, retErr = ctrl.Result{}, perr
 		}
 	}()
-
-	return runSteps(ctx, st,
+	var res ctrl.Result
+	res, err = runSteps(ctx, st,
 		r.reconcileName,
 		r.reconcileConnection,
 		r.reconcileDeployment,
 		r.reconcileScale,
 	)
+	return resultOf(res, err, r.stalledRetryPeriod())
 }
 
-// runSteps runs the steps in order, stops at the first error or non-zero
-// result, and otherwise returns the smallest RequeueAfter asked for.
-func runSteps(ctx context.Context, st *queueWorkerState, steps ...queueWorkerStep) (ctrl.Result, error) {
-	var result ctrl.Result
-	for _, step := range steps {
-		res, err := step(ctx, st)
-		if err != nil {
-			return res, err
-		}
-		if st.stalledReason != "" {
-			return res, nil
-		}
-		if res.RequeueAfter > 0 && (result.RequeueAfter == 0 || res.RequeueAfter < result.RequeueAfter) {
-			result.RequeueAfter = res.RequeueAfter
-		}
+// forget drops what the reconciler keeps in memory about a QueueWorker
+// that is gone or going.
+func (r *QueueWorkerReconciler) forget(key types.NamespacedName) {
+	r.connections.forget(key)
+	r.rollouts.forget(key)
+	forgetScaleEvents(key)
+	if r.Autoscaler != nil {
+		r.Autoscaler.Remove(key)
 	}
-	return result, nil
-}
-
-// stall records a problem only the user (or another controller) can fix.
-func (st *queueWorkerState) stall(reason, format string, args ...any) {
-	st.stalledReason = reason
-	st.stalledMessage = fmt.Sprintf(format, args...)
-}
-
-// summarize derives status fields and the Stalled and Ready conditions from
-// what the steps found, and emits events when a condition flips.
-func (r *QueueWorkerReconciler) summarize(st *queueWorkerState) {
-	qw := st.qw
-	qw.Status.ObservedGeneration = qw.Generation
-	qw.Status.Selector = selectorString(qw)
-
-	if st.stalledReason != "" {
-		if r.setCondition(qw, queueworkerv1alpha1.ConditionStalled, metav1.ConditionTrue, st.stalledReason, st.stalledMessage) {
-			r.Recorder.Eventf(qw, nil, "Warning", st.stalledReason, "Reconcile", "%s", st.stalledMessage)
-		}
-	} else {
-		r.setCondition(qw, queueworkerv1alpha1.ConditionStalled, metav1.ConditionFalse,
-			queueworkerv1alpha1.ReasonReconciled, "nothing blocks the QueueWorker")
-	}
-
-	if dep := st.deployment; dep != nil {
-		qw.Status.Replicas = dep.Status.Replicas
-		qw.Status.ReadyReplicas = dep.Status.ReadyReplicas
-	}
-
-	status, reason, msg := readiness(st)
-	wasReady := apimeta.IsStatusConditionTrue(qw.Status.Conditions, queueworkerv1alpha1.ConditionReady)
-	r.setCondition(qw, queueworkerv1alpha1.ConditionReady, status, reason, msg)
-	// A new object starts not ready, and a stall has its own event; only a
-	// flip of Ready is news.
-	switch isReady := status == metav1.ConditionTrue; {
-	case isReady && !wasReady:
-		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonReady, "Reconcile", "workers ready: %s", msg)
-	case !isReady && wasReady && st.stalledReason == "":
-		r.Recorder.Eventf(qw, nil, "Warning", reason, "Reconcile", "workers not ready: %s", msg)
-	}
-}
-
-// readiness decides the Ready condition: the Deployment runs the current
-// template and is available. A rollout or a scale-up in progress is not a
-// failure, so scaling alone never flips Ready.
-func readiness(st *queueWorkerState) (metav1.ConditionStatus, string, string) {
-	if st.stalledReason != "" {
-		return metav1.ConditionFalse, st.stalledReason, st.stalledMessage
-	}
-	dep := st.deployment
-	if dep == nil {
-		return metav1.ConditionFalse, queueworkerv1alpha1.ReasonProgressing, "the worker Deployment does not exist yet"
-	}
-	want := int32(1)
-	if dep.Spec.Replicas != nil {
-		want = *dep.Spec.Replicas
-	}
-	counts := fmt.Sprintf("%d of %d workers ready", dep.Status.ReadyReplicas, want)
-	if dep.Status.ObservedGeneration < dep.Generation || dep.Status.UpdatedReplicas < dep.Status.Replicas ||
-		dep.Status.UpdatedReplicas < want {
-		return metav1.ConditionFalse, queueworkerv1alpha1.ReasonProgressing, "rolling out the pod template: " + counts
-	}
-	available := false
-	for _, c := range dep.Status.Conditions {
-		if c.Type == appsv1.DeploymentAvailable && c.Status == "True" {
-			available = true
-		}
-	}
-	if !available {
-		return metav1.ConditionFalse, queueworkerv1alpha1.ReasonProgressing, "the worker Deployment is not available: " + counts
-	}
-	return metav1.ConditionTrue, queueworkerv1alpha1.ReasonReconciled, counts
-}
-
-// setCondition sets a condition with the object's generation and reports
-// whether its status or reason changed.
-func (r *QueueWorkerReconciler) setCondition(qw *queueworkerv1alpha1.QueueWorker, condType string,
-	status metav1.ConditionStatus, reason, msg string) bool {
-	return setCondition(&qw.Status.Conditions, qw.Generation, condType, status, reason, msg)
-}
-
-// setCondition sets a condition with the object's generation and reports
-// whether its status or reason changed, so callers emit events on
-// transitions only. Both reconcilers use it.
-func setCondition(conds *[]metav1.Condition, generation int64, condType string,
-	status metav1.ConditionStatus, reason, msg string) bool {
-	old := apimeta.FindStatusCondition(*conds, condType)
-	changed := old == nil || old.Status != status || old.Reason != reason
-	apimeta.SetStatusCondition(conds, metav1.Condition{
-		Type:               condType,
-		Status:             status,
-		Reason:             reason,
-		Message:            msg,
-		ObservedGeneration: generation,
-	})
-	return changed
 }
 
 func selectorString(qw *queueworkerv1alpha1.QueueWorker) string {

@@ -240,9 +240,9 @@ func TestReadyFollowsDeployment(t *testing.T) {
 		dep, err = getDeployment(t, ns, "ready")
 		return err
 	})
-	eventually(t, "Ready=False while the Deployment is not available", func() error {
+	eventually(t, "Ready=Unknown while the new Deployment rolls out", func() error {
 		return conditionIs(getQueueWorker(t, ns, "ready"), queueworkerv1alpha1.ConditionReady,
-			metav1.ConditionFalse, queueworkerv1alpha1.ReasonProgressing)
+			metav1.ConditionUnknown, queueworkerv1alpha1.ReasonProgressing)
 	})
 	markDeploymentAvailable(t, dep)
 	eventually(t, "Ready=True", func() error {

@@ -20,17 +20,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/resources"
@@ -41,88 +37,80 @@ import (
 // else: the API server refuses such names on create, but one stored before
 // that rule still arrives here, and asking for its Deployment would only
 // be refused, again and again. It owns nothing but the stall; only a new
-// QueueWorker with a shorter name helps, so the error is terminal.
+// QueueWorker with a shorter name helps, so the stall is terminal.
 func (r *QueueWorkerReconciler) reconcileName(_ context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	if err := resources.CheckQueueWorkerName(st.qw.Name); err != nil {
-		st.stall(queueworkerv1alpha1.ReasonInvalidName, "%v", err)
-		return ctrl.Result{}, reconcile.TerminalError(err)
+		return ctrl.Result{}, specStallf(queueworkerv1alpha1.ReasonInvalidName, "%v", err)
 	}
 	return ctrl.Result{}, nil
 }
 
-// reconcileDeployment creates the worker Deployment or brings its pod
-// template up to date. It writes only when the built template's hash
-// differs from the one recorded on the Deployment, and never touches
-// spec.replicas of an existing Deployment: reconcileScale owns it. A
-// Deployment of the same name that the QueueWorker does not own stalls it
-// until that Deployment goes away (it is looked for again periodically: the
-// cache holds only the operator's own Deployments, so no event tells).
+// reconcileDeployment creates the worker Deployment or brings it up to
+// date with server-side apply, as fieldOwner. It writes only when what it
+// would apply differs from what it applied last (AnnotationAppliedHash).
+// It never includes spec.replicas once reconcileScale's field manager owns
+// it: before that (a new Deployment, or one written otherwise) it applies
+// the count there is, or the initial count, so that the field always has
+// an owner and is never reset. A Deployment of the same name that the
+// QueueWorker does not control stalls it until that Deployment goes away
+// (it is looked for again periodically: the cache holds only the
+// operator's own Deployments, so no event tells).
 func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw := st.qw
-	log := logf.FromContext(ctx)
 	desired, err := resources.BuildWorkerDeployment(qw, st.endpoint, st.secretHash)
 	if errors.Is(err, resources.ErrNoWorkerContainer) {
-		st.stall(queueworkerv1alpha1.ReasonInvalidTemplate, "%v", err)
-		return ctrl.Result{}, reconcile.TerminalError(err)
+		return ctrl.Result{}, specStallf(queueworkerv1alpha1.ReasonInvalidTemplate, "%v", err)
 	}
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("building the worker Deployment: %w", err)
 	}
 
-	existing := &appsv1.Deployment{}
-	err = r.Client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
-	if apierrors.IsNotFound(err) {
-		if err := controllerutil.SetControllerReference(qw, desired, r.Client.Scheme()); err != nil {
-			return ctrl.Result{}, fmt.Errorf("setting the owner of the worker Deployment: %w", err)
-		}
+	have := &appsv1.Deployment{}
+	found, err := readOwned(ctx, r.Client, r.APIReader, qw, client.ObjectKeyFromObject(desired), have)
+	if errors.Is(err, errNotControlled) {
+		return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonDeploymentConflict,
+			"a Deployment named %q exists and is not managed by this QueueWorker", desired.Name)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !found {
+		have = nil
+	}
+	unchanged, err := stamp(r.Client.Scheme(), qw, have, desired)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	st.scaleOwnsReplicas = found && ownsField(have, scaleFieldOwner, "spec", "replicas")
+	if unchanged {
+		st.deployment = have
+		return ctrl.Result{}, nil
+	}
+	switch {
+	case !found:
 		desired.Spec.Replicas = ptr.To(initialReplicas(qw))
-		if err := r.Client.Create(ctx, desired); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				// The cache sees only Deployments labelled as ours, so a
-				// foreign one of the same name shows up here.
-				st.stall(queueworkerv1alpha1.ReasonDeploymentConflict,
-					"a Deployment named %q exists and is not managed by this QueueWorker", desired.Name)
-				return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("creating the worker Deployment: %w", err)
-		}
+	case !st.scaleOwnsReplicas:
+		desired.Spec.Replicas = ptr.To(ptr.Deref(have.Spec.Replicas, 1))
+	}
+	if err := apply[appsv1ac.DeploymentApplyConfiguration](ctx, r.Client, fieldOwner, desired); err != nil {
+		return ctrl.Result{}, err
+	}
+	st.deployment = desired
+	log := logf.FromContext(ctx)
+	key := client.ObjectKeyFromObject(qw)
+	switch {
+	case !found:
+		r.rollouts.put(key, desired.Generation)
 		log.Info("created the worker Deployment", "deployment", desired.Name, "replicas", *desired.Spec.Replicas)
 		r.Recorder.Eventf(qw, desired, "Normal", queueworkerv1alpha1.ReasonDeploymentCreated, "Create",
 			"created Deployment %s with %d replicas", desired.Name, *desired.Spec.Replicas)
-		st.deployment = desired
-		return ctrl.Result{}, nil
+	case have.Annotations[resources.AnnotationTemplateHash] != desired.Annotations[resources.AnnotationTemplateHash]:
+		r.rollouts.put(key, desired.Generation)
+		log.Info("updated the worker pod template", "deployment", desired.Name,
+			"templateHash", desired.Annotations[resources.AnnotationTemplateHash])
+		r.Recorder.Eventf(qw, desired, "Normal", queueworkerv1alpha1.ReasonDeploymentUpdated, "Update",
+			"pod template of Deployment %s changed: rolling the workers", desired.Name)
 	}
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading the worker Deployment: %w", err)
-	}
-	if !metav1.IsControlledBy(existing, qw) {
-		st.stall(queueworkerv1alpha1.ReasonDeploymentConflict,
-			"a Deployment named %q exists and is not managed by this QueueWorker", existing.Name)
-		return ctrl.Result{RequeueAfter: r.stalledRetryPeriod()}, nil
-	}
-	st.deployment = existing
-
-	wantHash := desired.Annotations[resources.AnnotationTemplateHash]
-	if existing.Annotations[resources.AnnotationTemplateHash] == wantHash && hasLabels(existing.Labels, desired.Labels) {
-		return ctrl.Result{}, nil
-	}
-	updated := existing.DeepCopy()
-	updated.Spec.Template = desired.Spec.Template
-	if updated.Labels == nil {
-		updated.Labels = map[string]string{}
-	}
-	maps.Copy(updated.Labels, desired.Labels)
-	if updated.Annotations == nil {
-		updated.Annotations = map[string]string{}
-	}
-	updated.Annotations[resources.AnnotationTemplateHash] = wantHash
-	if err := r.Client.Update(ctx, updated); err != nil {
-		return ctrl.Result{}, fmt.Errorf("updating the worker Deployment: %w", err)
-	}
-	log.Info("updated the worker pod template", "deployment", updated.Name, "templateHash", wantHash)
-	r.Recorder.Eventf(qw, updated, "Normal", queueworkerv1alpha1.ReasonDeploymentUpdated, "Update",
-		"pod template of Deployment %s changed: rolling the workers", updated.Name)
-	st.deployment = updated
 	return ctrl.Result{}, nil
 }
 

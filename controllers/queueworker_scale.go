@@ -23,6 +23,7 @@ import (
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,20 +37,24 @@ import (
 // QueueWorker's spec.replicas (which `kubectl scale` sets through /scale)
 // rules, one worker when unset. With autoscaling the autoscaler's latest
 // decision rules; before its first read of Redis the count is only kept
-// within [minReplicas, maxReplicas]. The new count is written at once.
+// within [minReplicas, maxReplicas]. The new count is written at once,
+// with server-side apply as scaleFieldOwner, also when only the ownership
+// of spec.replicas is missing (a new Deployment, or a count someone else
+// wrote): reconcileDeployment leaves the field out of its applies once this
+// manager owns it. The count is written before the conditions are set, so
+// that a failed write leaves them as they were.
 func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw, dep := st.qw, st.deployment
+	key := client.ObjectKeyFromObject(qw)
 	current := ptr.Deref(dep.Spec.Replicas, 1)
 	desired := manualReplicas(qw, current)
 	cause := scaleCause(qw)
 
-	if qw.Spec.Autoscaling == nil || r.Autoscaler == nil {
-		if r.Autoscaler != nil {
-			r.Autoscaler.Remove(client.ObjectKeyFromObject(qw))
-		}
-		clearAutoscalingStatus(qw)
-	} else {
-		res, err := r.Autoscaler.Update(client.ObjectKeyFromObject(qw), Target{
+	autoscaled := qw.Spec.Autoscaling != nil && r.Autoscaler != nil
+	var res *Result
+	if autoscaled {
+		var err error
+		res, err = r.Autoscaler.Update(key, Target{
 			Object:               qw,
 			UID:                  qw.UID,
 			Endpoint:             st.endpoint,
@@ -66,33 +71,45 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("registering with the autoscaler: %w", err)
 		}
-		r.applyAutoscalingStatus(qw, res)
 		if res != nil {
 			current = res.CurrentReplicas
 			desired = res.Decision.DesiredReplicas
 			cause = fmt.Sprintf("backlog %d: %s", res.Decision.Backlog, res.Decision.Reason)
 		}
+	} else if r.Autoscaler != nil {
+		r.Autoscaler.Remove(key)
 	}
 
+	if current != desired || !st.scaleOwnsReplicas {
+		ac := appsv1ac.Deployment(dep.Name, dep.Namespace).WithSpec(appsv1ac.DeploymentSpec().WithReplicas(desired))
+		if err := r.Client.Apply(ctx, ac, client.FieldOwner(scaleFieldOwner), client.ForceOwnership); err != nil {
+			return ctrl.Result{}, fmt.Errorf("scaling the worker Deployment: %w", err)
+		}
+		dep.Spec.Replicas = ptr.To(desired)
+		dep.Generation = ptr.Deref(ac.Generation, dep.Generation)
+		dep.ResourceVersion = ptr.Deref(ac.ResourceVersion, dep.ResourceVersion)
+		st.scaleOwnsReplicas = true
+	}
+
+	if autoscaled {
+		r.applyAutoscalingStatus(qw, res)
+	} else {
+		clearAutoscalingStatus(qw)
+	}
 	qw.Status.DesiredReplicas = desired
 	if current == desired {
 		return ctrl.Result{}, nil
 	}
-	orig := dep.DeepCopy()
-	dep.Spec.Replicas = ptr.To(desired)
-	if err := r.Client.Patch(ctx, dep, client.MergeFrom(orig)); err != nil {
-		return ctrl.Result{}, fmt.Errorf("scaling the worker Deployment: %w", err)
-	}
 	now := metav1.NewTime(r.now())
-	if qw.Spec.Autoscaling != nil && r.Autoscaler != nil {
-		r.Autoscaler.Applied(client.ObjectKeyFromObject(qw), current, desired, now.Time, dep)
+	if autoscaled {
+		r.Autoscaler.Applied(key, current, desired, now.Time, dep)
 	}
 	reason := queueworkerv1alpha1.ReasonScaledUp
 	if desired < current {
 		reason = queueworkerv1alpha1.ReasonScaledDown
 	}
 	qw.Status.LastScaleTime = &now
-	countScale(client.ObjectKeyFromObject(qw), current, desired)
+	countScale(key, current, desired)
 	logf.FromContext(ctx).Info("scaled the workers", "from", current, "to", desired, "cause", cause)
 	r.Recorder.Eventf(qw, dep, "Normal", reason, "Scale", "scaled from %d to %d replicas: %s", current, desired, cause)
 	return ctrl.Result{}, nil

@@ -17,19 +17,17 @@ limitations under the License.
 package controllers
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/redisconf"
@@ -50,10 +48,7 @@ import (
 // server's password. Secrets are read with uncached GETs; a missing or
 // refused one stalls the RedisConfig until it is fixed.
 func (r *RedisConfigReconciler) reconcileAuth(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
-	if err := r.readAuth(ctx, st); err != nil {
-		return stallOn(st, err, DefaultStalledRetryPeriod)
-	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, r.readAuth(ctx, st)
 }
 
 func (r *RedisConfigReconciler) readAuth(ctx context.Context, st *redisConfigState) error {
@@ -89,7 +84,7 @@ func (r *RedisConfigReconciler) readAuth(ctx context.Context, st *redisConfigSta
 		// Without a password nothing shows that the author may configure
 		// that server: the operator would reach, and rewrite, any Redis
 		// its own pod can reach.
-		return stallf(queueworkerv1alpha1.ReasonPasswordRequired,
+		return specStallf(queueworkerv1alpha1.ReasonPasswordRequired,
 			"mode External needs spec.auth.passwordSecretRef: the operator configures only servers whose password it was given "+
 				"(an administrator can allow password-less servers with --allow-passwordless-external-redis)")
 	}
@@ -140,7 +135,7 @@ func (r *RedisConfigReconciler) readServerTLS(ctx context.Context, st *redisConf
 	if rc.Spec.TLS.RequireClientCerts {
 		// The API server refuses the field; an object stored before it did
 		// would lock out the operator and every worker.
-		return stallf(queueworkerv1alpha1.ReasonUnsupported,
+		return specStallf(queueworkerv1alpha1.ReasonUnsupported,
 			"spec.tls.requireClientCerts is not supported yet: neither the operator nor the workers present a client certificate; remove it")
 	}
 	name := rc.Spec.TLS.CertSecretName
@@ -178,60 +173,66 @@ func externalEndpoint(rc *queueworkerv1alpha1.RedisConfig) resources.RedisEndpoi
 }
 
 // ensureGeneratedPassword creates the generated password Secret once and
-// reads it back on every later reconcile. A Secret of that name that this
-// RedisConfig does not control is neither read nor adopted: its password
-// would become the server's and be handed to every client.
+// reads it back on every later reconcile; its password never changes. A
+// Secret of that name that this RedisConfig does not control is neither
+// read nor adopted: its password would become the server's and be handed
+// to every client.
 func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st *redisConfigState) error {
 	rc := st.rc
 	name := resources.RedisPasswordSecretName(rc)
-	sec := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: rc.Namespace, Name: name}, sec)
-	if apierrors.IsNotFound(err) {
-		pw, err := resources.GeneratePassword(r.random())
-		if err != nil {
+	key := resources.RedisPasswordSecretKey(rc)
+	have := &corev1.Secret{}
+	found, err := readOwned(ctx, nil, r.APIReader, rc, types.NamespacedName{Namespace: rc.Namespace, Name: name}, have)
+	if errors.Is(err, errNotControlled) {
+		return notOwned("Secret", name)
+	}
+	if err != nil {
+		return err
+	}
+	var pw string
+	if found {
+		v, ok := have.Data[key.Key]
+		if !ok {
+			return stallf(queueworkerv1alpha1.ReasonSecretKeyNotFound,
+				"the generated Secret %q has no key %q: delete it and a new password is generated", name, key.Key)
+		}
+		pw = string(v)
+	} else {
+		have = nil
+		if pw, err = resources.GeneratePassword(r.random()); err != nil {
 			return err
 		}
-		sec, err = resources.BuildRedisPasswordSecret(rc, pw)
-		if err != nil {
+	}
+	want, err := resources.BuildRedisPasswordSecret(rc, pw)
+	if err != nil {
+		return stallf(queueworkerv1alpha1.ReasonInvalidSpec,
+			"the generated Secret %q holds a password that cannot be used: %v; delete it and a new password is generated", name, err)
+	}
+	// The hash of the Secret's data goes into its own annotation, which
+	// only those who may read the data can read.
+	unchanged, err := stamp(r.Client.Scheme(), rc, have, want)
+	if err != nil {
+		return err
+	}
+	sec := have
+	if !unchanged {
+		if err := apply[corev1ac.SecretApplyConfiguration](ctx, r.Client, fieldOwner, want); err != nil {
 			return err
 		}
-		if err := controllerutil.SetControllerReference(rc, sec, r.Client.Scheme()); err != nil {
-			return err
-		}
-		if err := r.Client.Create(ctx, sec); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return notOwned("Secret", name)
-			}
-			return fmt.Errorf("creating the password Secret: %w", err)
-		}
+		sec = want
+	}
+	if !found {
 		r.Recorder.Eventf(rc, sec, "Normal", queueworkerv1alpha1.ReasonPasswordGenerated, "Create",
 			"generated a password into Secret %s", name)
-	} else if err != nil {
-		return fmt.Errorf("reading the password Secret: %w", err)
-	} else if !metav1.IsControlledBy(sec, rc) {
-		return notOwned("Secret", name)
-	} else if want := resources.RedisPasswordSecretAnnotations(rc); !hasLabels(sec.Annotations, want) {
-		// A Secret generated before it carried them: the QueueWorkers
-		// that use this RedisConfig need them.
-		sec.Annotations = mergeLabels(sec.Annotations, want)
-		if err := r.Client.Update(ctx, sec); err != nil {
-			return fmt.Errorf("annotating the password Secret: %w", err)
-		}
 	}
-	key := resources.RedisPasswordSecretKey(rc)
-	pw, ok := sec.Data[key.Key]
-	if !ok {
-		return stallf(queueworkerv1alpha1.ReasonSecretKeyNotFound,
-			"the generated Secret %q has no key %q: delete it and a new password is generated", name, key.Key)
-	}
-	st.password = string(pw)
+	st.password = pw
 	st.passwordRef = key
-	st.secretHash = secretDigest(sec, pw)
+	st.secretHash = secretDigest(sec, []byte(pw))
 	return nil
 }
 
 // ensureAuthConf writes the derived Secret a managed server mounts when
-// the password is the user's. It never updates a Secret this RedisConfig
+// the password is the user's. It never writes a Secret this RedisConfig
 // does not control.
 func (r *RedisConfigReconciler) ensureAuthConf(ctx context.Context, st *redisConfigState) error {
 	rc := st.rc
@@ -240,35 +241,8 @@ func (r *RedisConfigReconciler) ensureAuthConf(ctx context.Context, st *redisCon
 		return stallf(queueworkerv1alpha1.ReasonInvalidSpec, "the password in Secret %q cannot be used: %v",
 			rc.Spec.Auth.PasswordSecretRef.Name, err)
 	}
-	have := &corev1.Secret{}
-	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: rc.Namespace, Name: want.Name}, have)
-	if apierrors.IsNotFound(err) {
-		if err := controllerutil.SetControllerReference(rc, want, r.Client.Scheme()); err != nil {
-			return err
-		}
-		if err := r.Client.Create(ctx, want); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				return notOwned("Secret", want.Name)
-			}
-			return fmt.Errorf("creating Secret %s: %w", want.Name, err)
-		}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading Secret %s: %w", want.Name, err)
-	}
-	if !metav1.IsControlledBy(have, rc) {
-		return notOwned("Secret", want.Name)
-	}
-	if secretDataEqual(have.Data, want.Data) {
-		return nil
-	}
-	have.Data = want.Data
-	have.StringData = nil
-	if err := r.Client.Update(ctx, have); err != nil {
-		return fmt.Errorf("updating Secret %s: %w", want.Name, err)
-	}
-	return nil
+	_, err = writeOwned[corev1ac.SecretApplyConfiguration](ctx, r, rc, &corev1.Secret{}, want)
+	return err
 }
 
 // notOwned is the stall for an object the RedisConfig would write that
@@ -276,18 +250,6 @@ func (r *RedisConfigReconciler) ensureAuthConf(ctx context.Context, st *redisCon
 func notOwned(kind, name string) *stallError {
 	return stallf(queueworkerv1alpha1.ReasonResourceConflict,
 		"a %s named %q exists and is not controlled by this RedisConfig: rename or delete it", kind, name)
-}
-
-func secretDataEqual(a, b map[string][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if !bytes.Equal(v, b[k]) {
-			return false
-		}
-	}
-	return true
 }
 
 // secretDigest is a short digest of secret data for a pod annotation,

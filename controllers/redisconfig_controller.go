@@ -19,7 +19,6 @@ package controllers
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"time"
 
@@ -65,7 +64,9 @@ const (
 type RedisConfigReconciler struct {
 	// Client reads from the cache and writes to the API server.
 	Client client.Client
-	// APIReader reads Secrets straight from the API server, uncached.
+	// APIReader reads straight from the API server: Secrets, which are
+	// never cached, and an object of a name the RedisConfig would write
+	// that the cache does not hold (it holds only the operator's own).
 	APIReader client.Reader
 	// Recorder emits events on transitions.
 	Recorder events.EventRecorder
@@ -90,6 +91,10 @@ type RedisConfigReconciler struct {
 	// SecretResyncPeriod is how often the Secrets a RedisConfig names are
 	// read and checked again; DefaultSecretResyncPeriod when zero.
 	SecretResyncPeriod time.Duration
+	// StalledRetryPeriod is how often a missing Secret, or an object of a
+	// name the RedisConfig would write that someone else controls, is
+	// looked at again; DefaultStalledRetryPeriod when zero.
+	StalledRetryPeriod time.Duration
 
 	// applied remembers the last successful application per RedisConfig.
 	applied appliedCache
@@ -117,8 +122,6 @@ type redisConfigState struct {
 	// caPEM is the CA the operator checks the server against, if any.
 	caPEM []byte
 	sts   *appsv1.StatefulSet
-	// stalled holds a problem the operator cannot fix itself.
-	stalledReason, stalledMessage string
 	// applied is set once the configuration reached the server.
 	appliedReason, appliedMessage string
 	applied                       bool
@@ -138,18 +141,11 @@ type inForce struct {
 	maxMemory, policy, persistence string
 }
 
-func (st *redisConfigState) stall(reason, format string, args ...any) {
-	st.stalledReason = reason
-	st.stalledMessage = fmt.Sprintf(format, args...)
-}
-
-type redisConfigStep func(context.Context, *redisConfigState) (ctrl.Result, error)
-
 // +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=queueworker.io,resources=redisconfigs/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=configmaps;services,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;update;patch
 
 // Reconcile renders, runs or applies one RedisConfig.
@@ -167,39 +163,25 @@ func (r *RedisConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	orig := rc.DeepCopy()
 	st := &redisConfigState{rc: rc}
+	// err is how the steps ended; the summary derives the status from it
+	// and the one status patch follows.
+	var err error
 	defer func() {
-		r.summarizeRedisConfig(st)
-		if equality.Semantic.DeepEqual(orig.Status, rc.Status) {
-			return
-		}
-		if err := r.Client.Status().Patch(ctx, rc, client.MergeFrom(orig)); err != nil && retErr == nil {
-			retErr = client.IgnoreNotFound(err)
-			if retErr != nil {
-				retErr = fmt.Errorf("patching status: %w", retErr)
-			}
+		r.summarizeRedisConfig(st, orig.Status.Conditions, err)
+		changed := !equality.Semantic.DeepEqual(orig.Status, rc.Status)
+		if perr := patchStatus(ctx, r.Client, rc, orig, changed); perr != nil && retErr == nil {
+			result, retErr = ctrl.Result{}, perr
 		}
 	}()
-
-	steps := []redisConfigStep{r.reconcileRender, r.reconcileAuth}
+	steps := []step[*redisConfigState]{r.reconcileRender, r.reconcileAuth}
 	if rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal {
 		steps = append(steps, r.reconcileExternal)
 	} else {
 		steps = append(steps, r.reconcileManaged, r.reconcileManagedApply)
 	}
 	var res ctrl.Result
-	for _, step := range steps {
-		stepRes, err := step(ctx, st)
-		if err != nil {
-			return stepRes, err
-		}
-		if stepRes.RequeueAfter > 0 && (res.RequeueAfter == 0 || stepRes.RequeueAfter < res.RequeueAfter) {
-			res.RequeueAfter = stepRes.RequeueAfter
-		}
-		if st.stalledReason != "" {
-			return res, nil
-		}
-	}
-	return res, nil
+	res, err = runSteps(ctx, st, steps...)
+	return resultOf(res, err, r.stalledRetryPeriod())
 }
 
 func (r *RedisConfigReconciler) now() time.Time {
@@ -234,6 +216,13 @@ func (r *RedisConfigReconciler) secretResyncPeriod() time.Duration {
 		return r.SecretResyncPeriod
 	}
 	return DefaultSecretResyncPeriod
+}
+
+func (r *RedisConfigReconciler) stalledRetryPeriod() time.Duration {
+	if r.StalledRetryPeriod > 0 {
+		return r.StalledRetryPeriod
+	}
+	return DefaultStalledRetryPeriod
 }
 
 func (r *RedisConfigReconciler) random() io.Reader {

@@ -22,7 +22,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -30,12 +29,12 @@ import (
 	"github.com/distribution/reference"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -46,141 +45,113 @@ import (
 )
 
 // reconcileManaged writes the ConfigMap with redis.conf, the Service and
-// the one-replica StatefulSet of a managed Redis. The pod template carries
-// a hash of the restart-only keys and of the password: a change of either
-// rolls the pod, while runtime keys reach the running server through
-// reconcileManagedApply without a restart. Every image must be on the
-// operator's allow-list (AllowedImages), and an object of the same name
-// that this RedisConfig does not control is never touched: either stalls
-// the RedisConfig with a reason.
+// the one-replica StatefulSet of a managed Redis, with server-side apply.
+// The pod template carries a hash of the restart-only keys and of the
+// password: a change of either rolls the pod, while runtime keys reach the
+// running server through reconcileManagedApply without a restart. Every
+// image must be on the operator's allow-list (AllowedImages), or the
+// RedisConfig stalls until its spec changes; an object of the same name
+// that this RedisConfig does not control is never touched, and stalls it
+// until that object goes. Claim templates cannot change on a StatefulSet:
+// when persistence is switched the StatefulSet is deleted (its claims are
+// kept) and created again once it is gone.
 func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
-	res, err := r.writeManaged(ctx, st)
-	if err != nil {
-		return stallOn(st, err, DefaultStalledRetryPeriod)
-	}
-	return res, nil
-}
-
-func (r *RedisConfigReconciler) writeManaged(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	for _, image := range resources.RedisImages(rc) {
 		if !imageAllowed(image, r.allowedImages()) {
-			return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonImageNotAllowed,
+			return ctrl.Result{}, specStallf(queueworkerv1alpha1.ReasonImageNotAllowed,
 				"image %q is not allowed by the operator (allowed: %s); use one of those, or ask the operator's administrator to allow it",
 				image, strings.Join(r.allowedImages(), ", "))
 		}
 	}
-	cm := resources.BuildRedisConfigMap(rc, st.conf)
-	if err := r.writeOwned(ctx, rc, cm, func(have client.Object) bool {
-		h := have.(*corev1.ConfigMap)
-		if maps.Equal(h.Data, cm.Data) && hasLabels(h.Labels, cm.Labels) {
-			return false
-		}
-		h.Data = cm.Data
-		h.Labels = mergeLabels(h.Labels, cm.Labels)
-		return true
-	}); err != nil {
+	if _, err := writeOwned[corev1ac.ConfigMapApplyConfiguration](ctx, r, rc, &corev1.ConfigMap{},
+		resources.BuildRedisConfigMap(rc, st.conf)); err != nil {
 		return ctrl.Result{}, err
 	}
-
-	svc := resources.BuildRedisService(rc)
-	if err := r.writeOwned(ctx, rc, svc, func(have client.Object) bool {
-		h := have.(*corev1.Service)
-		if equalPorts(h.Spec.Ports, svc.Spec.Ports) && maps.Equal(h.Spec.Selector, svc.Spec.Selector) &&
-			hasLabels(h.Labels, svc.Labels) {
-			return false
-		}
-		h.Spec.Ports = svc.Spec.Ports
-		h.Spec.Selector = svc.Spec.Selector
-		h.Labels = mergeLabels(h.Labels, svc.Labels)
-		return true
-	}); err != nil {
+	if _, err := writeOwned[corev1ac.ServiceApplyConfiguration](ctx, r, rc, &corev1.Service{},
+		resources.BuildRedisService(rc)); err != nil {
 		return ctrl.Result{}, err
 	}
 
 	sts := resources.BuildRedisStatefulSet(rc, st.restartHash, st.secretHash)
-	hash := sts.Annotations[resources.AnnotationTemplateHash]
-	var rolled, recreate bool
-	if err := r.writeOwned(ctx, rc, sts, func(have client.Object) bool {
-		h := have.(*appsv1.StatefulSet)
-		if h.Annotations[resources.AnnotationTemplateHash] == hash && hasLabels(h.Labels, sts.Labels) {
-			return false
-		}
-		if len(h.Spec.VolumeClaimTemplates) != len(sts.Spec.VolumeClaimTemplates) {
-			// Persistence was switched: claim templates cannot change on a
-			// StatefulSet, so it is replaced. Claims are retained.
-			recreate = true
-			return false
-		}
-		h.Spec.Template = sts.Spec.Template
-		h.Labels = mergeLabels(h.Labels, sts.Labels)
-		h.Annotations = mergeLabels(h.Annotations, map[string]string{resources.AnnotationTemplateHash: hash})
-		rolled = true
-		return true
-	}); err != nil {
+	have := &appsv1.StatefulSet{}
+	found, err := readOwned(ctx, r.Client, r.APIReader, rc, client.ObjectKeyFromObject(sts), have)
+	if errors.Is(err, errNotControlled) {
+		return ctrl.Result{}, notOwned("StatefulSet", sts.Name)
+	}
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if recreate {
-		current := &appsv1.StatefulSet{}
-		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(sts), current); err != nil {
-			return ctrl.Result{}, fmt.Errorf("reading StatefulSet %s: %w", sts.Name, err)
-		}
-		if err := r.Client.Delete(ctx, current, client.Preconditions{UID: &current.UID},
+	if found && !have.DeletionTimestamp.IsZero() {
+		// Being replaced: created again once it is gone.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
+	if !found {
+		have = nil
+	}
+	unchanged, err := stamp(r.Client.Scheme(), rc, have, sts)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if unchanged {
+		st.sts = have
+		return ctrl.Result{}, nil
+	}
+	if found && len(have.Spec.VolumeClaimTemplates) != len(sts.Spec.VolumeClaimTemplates) {
+		// Persistence was switched. Foreground deletion removes the pod
+		// before the StatefulSet, so the new one does not race the old pod.
+		if err := r.Client.Delete(ctx, have, client.Preconditions{UID: &have.UID},
 			client.PropagationPolicy(metav1.DeletePropagationForeground)); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, fmt.Errorf("replacing StatefulSet %s: %w", sts.Name, err)
 		}
-		r.Recorder.Eventf(rc, current, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Replace",
+		r.Recorder.Eventf(rc, have, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Replace",
 			"persistence changed: replacing StatefulSet %s (volume claims are kept)", sts.Name)
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	if rolled {
+	if found {
+		// Any other change of the claim templates would be refused: keep
+		// the ones it has.
+		sts.Spec.VolumeClaimTemplates = have.Spec.VolumeClaimTemplates
+	}
+	if err := apply[appsv1ac.StatefulSetApplyConfiguration](ctx, r.Client, fieldOwner, sts); err != nil {
+		return ctrl.Result{}, err
+	}
+	st.sts = sts
+	if found && have.Annotations[resources.AnnotationTemplateHash] != sts.Annotations[resources.AnnotationTemplateHash] {
 		logf.FromContext(ctx).Info("rolling the managed Redis", "statefulSet", sts.Name, "restartHash", st.restartHash)
 		r.Recorder.Eventf(rc, sts, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Update",
 			"restart-only settings or the password changed: rolling StatefulSet %s", sts.Name)
 	}
-	current := &appsv1.StatefulSet{}
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(sts), current); err != nil {
-		return ctrl.Result{}, fmt.Errorf("reading StatefulSet %s: %w", sts.Name, err)
-	}
-	st.sts = current
 	return ctrl.Result{}, nil
 }
 
-// writeOwned creates obj with the RedisConfig as controller, or lets
-// update change the existing object and writes it when update says so. An
-// object of the same name that the RedisConfig does not control is left
-// alone and returned as a *stallError.
-func (r *RedisConfigReconciler) writeOwned(ctx context.Context, rc *queueworkerv1alpha1.RedisConfig,
-	obj client.Object, update func(have client.Object) bool) error {
-	have := obj.DeepCopyObject().(client.Object)
-	err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), have)
-	if apierrors.IsNotFound(err) {
-		if err := controllerutil.SetControllerReference(rc, obj, r.Client.Scheme()); err != nil {
-			return err
-		}
-		if err := r.Client.Create(ctx, obj); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				// The cache holds only objects labelled as ours, so a
-				// foreign one of the same name shows up here.
-				return notOwned(kindOf(obj), obj.GetName())
-			}
-			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
-		}
-		return nil
+// writeOwned applies want, an object the RedisConfig controls, unless it
+// is already as wanted; have receives the object as it exists. An object
+// of the same name that the RedisConfig does not control is left alone and
+// returned as a *stallError. Secrets are never cached: they are read
+// straight from the API server.
+func writeOwned[AC any, P applyConfiguration[AC], T client.Object](ctx context.Context, r *RedisConfigReconciler,
+	rc *queueworkerv1alpha1.RedisConfig, have, want T) (written bool, err error) {
+	var cache client.Reader = r.Client
+	if _, secret := any(want).(*corev1.Secret); secret {
+		cache = nil
+	}
+	found, err := readOwned(ctx, cache, r.APIReader, rc, client.ObjectKeyFromObject(want), have)
+	if errors.Is(err, errNotControlled) {
+		return false, notOwned(kindOf(want), want.GetName())
 	}
 	if err != nil {
-		return fmt.Errorf("reading %T %s: %w", obj, obj.GetName(), err)
+		return false, err
 	}
-	if !metav1.IsControlledBy(have, rc) {
-		return notOwned(kindOf(obj), obj.GetName())
+	var live client.Object
+	if found {
+		live = have
 	}
-	if !update(have) {
-		return nil
+	unchanged, err := stamp(r.Client.Scheme(), rc, live, want)
+	if err != nil || unchanged {
+		return false, err
 	}
-	if err := r.Client.Update(ctx, have); err != nil {
-		return fmt.Errorf("updating %T %s: %w", obj, obj.GetName(), err)
-	}
-	return nil
+	return true, apply[AC, P](ctx, r.Client, fieldOwner, want)
 }
 
 // reconcileManagedApply sets the runtime keys on the running managed
@@ -423,27 +394,10 @@ func kindOf(obj client.Object) string {
 		return "Service"
 	case *appsv1.StatefulSet:
 		return "StatefulSet"
+	case *appsv1.Deployment:
+		return "Deployment"
 	case *corev1.Secret:
 		return "Secret"
 	}
 	return fmt.Sprintf("%T", obj)
-}
-
-func mergeLabels(base, owned map[string]string) map[string]string {
-	out := make(map[string]string, len(base)+len(owned))
-	maps.Copy(out, base)
-	maps.Copy(out, owned)
-	return out
-}
-
-func equalPorts(a, b []corev1.ServicePort) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Name != b[i].Name || a[i].Port != b[i].Port || a[i].TargetPort != b[i].TargetPort || a[i].Protocol != b[i].Protocol {
-			return false
-		}
-	}
-	return true
 }

@@ -22,7 +22,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/redisconf"
@@ -133,9 +132,8 @@ func (r *RedisConfigReconciler) renderFailed(st *redisConfigState, err error) (c
 }
 
 // renderFailedFor stalls the RedisConfig with reason: only the user can fix
-// it, so the error is terminal.
+// it, so the stall is terminal.
 func (r *RedisConfigReconciler) renderFailedFor(st *redisConfigState, reason string, err error) (ctrl.Result, error) {
 	r.setCondition(st.rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionFalse, reason, err.Error())
-	st.stall(reason, "%v", err)
-	return ctrl.Result{}, reconcile.TerminalError(err)
+	return ctrl.Result{}, specStallf(reason, "%v", err)
 }

@@ -21,7 +21,7 @@ import (
 	"strconv"
 	"strings"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -29,14 +29,23 @@ import (
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
-// summarizeRedisConfig derives the status: where clients find Redis and
-// its password, the config hash, the memory limit, policy and persistence
-// in force, and the Applied and Ready conditions.
+// summarizeRedisConfig derives the status from what the steps found and
+// the error that stopped them: where clients find Redis and its password,
+// the config hash, the memory limit, policy and persistence in force, the
+// Applied condition, and Ready, Stalled and Reconciling (see summary).
 // Ready means clients can use the server: it answered and authenticated
 // the operator (a managed pod is ready too); keys that drifted show in
-// Applied, not in Ready.
-func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState) {
+// Applied, not in Ready. While a managed pod starts it is Unknown, and
+// Reconciling True. After an error that is retried nothing but
+// Reconciling changes: the status still describes the last generation
+// reconciled.
+func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState, orig []metav1.Condition, err error) {
 	rc := st.rc
+	stall := asStall(err)
+	if err != nil && stall == nil {
+		summary(r.Recorder, queueworkerv1alpha1.KindRedisConfig, rc, &rc.Status.Conditions, orig, err, nil)
+		return
+	}
 	rc.Status.ObservedGeneration = rc.Generation
 	external := rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal
 	// What is in force stays as last seen while it cannot be known (a spec
@@ -60,52 +69,65 @@ func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState) {
 	rc.Status.TLS = (external && rc.Spec.External.TLS != nil && rc.Spec.External.TLS.Enabled) ||
 		(!external && resources.RedisTLSEnabled(rc))
 	// A stall keeps what clients were told last: they still work.
-	if st.stalledReason == "" {
+	if stall == nil {
 		rc.Status.PasswordSecretRef = nil
 		if ref := st.clientPasswordRef; ref.Name != "" {
 			rc.Status.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: ref.Name, Key: ref.Key}
 		}
 		rc.Status.Username = st.clientUsername
+		if st.configHash != "" && st.applied {
+			rc.Status.ConfigHash = st.configHash
+		}
+		if st.appliedReason != "" {
+			status := metav1.ConditionFalse
+			if st.appliedReason == queueworkerv1alpha1.ReasonApplied {
+				status = metav1.ConditionTrue
+			}
+			r.setCondition(rc, queueworkerv1alpha1.ConditionApplied, status, st.appliedReason, st.appliedMessage)
+		}
 	}
 	if len(st.nodes) > 0 {
 		rc.Status.Nodes = st.nodes
 	}
+	summary(r.Recorder, queueworkerv1alpha1.KindRedisConfig, rc, &rc.Status.Conditions, orig, err,
+		func() readiness { return redisReadiness(st) })
+}
 
-	if st.stalledReason != "" {
-		if r.setCondition(rc, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, st.stalledReason, st.stalledMessage) {
-			r.Recorder.Eventf(rc, nil, "Warning", st.stalledReason, "Reconcile", "%s", st.stalledMessage)
-		}
-		return
-	}
-	if st.configHash != "" && st.applied {
-		rc.Status.ConfigHash = st.configHash
-	}
-	if st.appliedReason != "" {
-		status := metav1.ConditionFalse
-		if st.appliedReason == queueworkerv1alpha1.ReasonApplied {
-			status = metav1.ConditionTrue
-		}
-		r.setCondition(rc, queueworkerv1alpha1.ConditionApplied, status, st.appliedReason, st.appliedMessage)
-	}
-	wasReady := apimeta.IsStatusConditionTrue(rc.Status.Conditions, queueworkerv1alpha1.ConditionReady)
-	if st.applied {
+// redisReadiness decides Ready from the outcome of the application: True
+// once the server answered, Unknown while the managed pod is not ready,
+// else False with the reason it could not be configured. A managed
+// StatefulSet rolling to a new pod template is work in progress.
+func redisReadiness(st *redisConfigState) readiness {
+	rc := st.rc
+	switch {
+	case st.applied:
 		msg := "Redis answers at " + rc.Status.Address
-		if !external {
+		if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
 			msg = fmt.Sprintf("the managed Redis is ready at %s", rc.Status.Address)
 		}
-		r.setCondition(rc, queueworkerv1alpha1.ConditionReady, metav1.ConditionTrue, queueworkerv1alpha1.ReasonReady, msg)
-		if !wasReady {
-			r.Recorder.Eventf(rc, nil, "Normal", queueworkerv1alpha1.ReasonReady, "Reconcile", "%s", msg)
+		rd := readiness{status: metav1.ConditionTrue, reason: queueworkerv1alpha1.ReasonReady, msg: msg}
+		if statefulSetRolling(st.sts) {
+			rd.progressReason = queueworkerv1alpha1.ReasonProgressing
+			rd.progressMsg = fmt.Sprintf("rolling StatefulSet %s to a new pod template", st.sts.Name)
 		}
-		return
+		return rd
+	case st.appliedReason == queueworkerv1alpha1.ReasonWaitingForRedis:
+		return progressing(st.appliedReason, st.appliedMessage)
+	case st.appliedReason == "":
+		return progressing(queueworkerv1alpha1.ReasonProgressing, "not applied yet")
 	}
-	reason, msg := st.appliedReason, st.appliedMessage
-	if reason == "" {
-		reason, msg = queueworkerv1alpha1.ReasonProgressing, "not applied yet"
+	return readiness{status: metav1.ConditionFalse, reason: st.appliedReason, msg: st.appliedMessage}
+}
+
+// statefulSetRolling tells whether a StatefulSet has not yet rolled all its
+// pods to its current template.
+func statefulSetRolling(sts *appsv1.StatefulSet) bool {
+	if sts == nil {
+		return false
 	}
-	if r.setCondition(rc, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg) && wasReady {
-		r.Recorder.Eventf(rc, nil, "Warning", reason, "Reconcile", "Redis is not ready: %s", msg)
-	}
+	s := sts.Status
+	return s.ObservedGeneration < sts.Generation || s.UpdatedReplicas < s.Replicas ||
+		(s.UpdateRevision != "" && s.CurrentRevision != s.UpdateRevision)
 }
 
 // persistenceOf is the Persistence printer column, from the values of

@@ -18,33 +18,17 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
-
-// stallError is a problem only the user (or the owner of a Secret) can fix:
-// the reconcile stalls with its reason and looks again later.
-type stallError struct {
-	reason string
-	msg    string
-}
-
-func (e *stallError) Error() string { return e.msg }
-
-func stallf(reason, format string, args ...any) *stallError {
-	return &stallError{reason: reason, msg: fmt.Sprintf(format, args...)}
-}
 
 // secretUse is one key of a Secret that an object refers to, and what the
 // operator would do with it.
@@ -139,19 +123,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// staller is the state of a reconcile that can stall.
-type staller interface {
-	stall(reason, format string, args ...any)
-}
-
-// stallOn stalls st when err is a *stallError, to be looked at again after
-// retry, and returns any other error as it is.
-func stallOn(st staller, err error, retry time.Duration) (ctrl.Result, error) {
-	if se, ok := errors.AsType[*stallError](err); ok {
-		st.stall(se.reason, "%s", se.msg)
-		return ctrl.Result{RequeueAfter: retry}, nil
-	}
-	return ctrl.Result{}, err
 }

@@ -614,7 +614,7 @@ func TestConnectionSecretsCached(t *testing.T) {
 		if _, err := r.reconcileConnection(testCtx, st); err != nil {
 			t.Fatal(err)
 		}
-		if st.stalledReason != "" || st.credentials.Password != "p" || st.secretHash == "" {
+		if st.credentials.Password != "p" || st.secretHash == "" {
 			t.Fatalf("state %+v", st)
 		}
 		return st
@@ -642,12 +642,9 @@ func TestConnectionSecretsCached(t *testing.T) {
 	// A Secret that stops allowing the use is noticed at the next read.
 	annotateSecret(t, ns, "pw", nil)
 	now = now.Add(time.Minute)
-	st := &queueWorkerState{qw: qw}
-	if _, err := r.reconcileConnection(testCtx, st); err != nil {
-		t.Fatal(err)
-	}
-	if st.stalledReason != queueworkerv1alpha1.ReasonSecretNotAllowed {
-		t.Fatalf("stalled %q, want %s", st.stalledReason, queueworkerv1alpha1.ReasonSecretNotAllowed)
+	_, err := r.reconcileConnection(testCtx, &queueWorkerState{qw: qw})
+	if se := asStall(err); se == nil || se.reason != queueworkerv1alpha1.ReasonSecretNotAllowed {
+		t.Fatalf("error %v, want a %s stall", err, queueworkerv1alpha1.ReasonSecretNotAllowed)
 	}
 }
 

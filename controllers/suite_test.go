@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -141,7 +142,7 @@ func runSuite(m *testing.M) int {
 	err = (&QueueWorkerReconciler{
 		Autoscaler:         autoscaler,
 		Client:             mgr.GetClient(),
-		APIReader:          mgr.GetAPIReader(),
+		APIReader:          faultyReader{mgr.GetAPIReader()},
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
 		SecretResyncPeriod: testSecretResync,
 		StalledRetryPeriod: testStalledRetry,
@@ -152,9 +153,10 @@ func runSuite(m *testing.M) int {
 	}
 	err = (&RedisConfigReconciler{
 		Client:             mgr.GetClient(),
-		APIReader:          mgr.GetAPIReader(),
+		APIReader:          faultyReader{mgr.GetAPIReader()},
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
 		SecretResyncPeriod: testSecretResync,
+		StalledRetryPeriod: testStalledRetry,
 		DialAddress: func(rc *queueworkerv1alpha1.RedisConfig) string {
 			if addr, ok := managedRedisAddrs.Load(rc.Namespace + "/" + rc.Name); ok {
 				return addr.(string)
@@ -205,6 +207,23 @@ var operatorCreates sync.Map
 
 type writeCounter struct{ next http.RoundTripper }
 
+// pathWrites counts the operator's writes per URL path.
+var pathWrites sync.Map
+
+// writesIn is the number of writes the operator sent for objects in
+// namespace ns, events left out.
+func writesIn(ns string) int64 {
+	var total int64
+	pathWrites.Range(func(k, v any) bool {
+		p := k.(string)
+		if strings.Contains(p, "/namespaces/"+ns+"/") && !strings.Contains(p, "/events") {
+			total += v.(*atomic.Int64).Load()
+		}
+		return true
+	})
+	return total
+}
+
 // statusWrites counts the operator's writes per status subresource path
 // (/apis/.../namespaces/NS/queueworkers/NAME/status).
 var statusWrites sync.Map
@@ -212,6 +231,8 @@ var statusWrites sync.Map
 func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet {
 		operatorWrites.Add(1)
+		n, _ := pathWrites.LoadOrStore(req.URL.Path, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
 		if strings.HasSuffix(req.URL.Path, "/status") {
 			n, _ := statusWrites.LoadOrStore(req.URL.Path, new(atomic.Int64))
 			n.(*atomic.Int64).Add(1)
@@ -222,6 +243,32 @@ func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 		n.(*atomic.Int64).Add(1)
 	}
 	return w.next.RoundTrip(req)
+}
+
+// readFaults makes the reconcilers' uncached reads (Secrets, objects the
+// cache does not hold) in a namespace fail, as an API server that is away
+// would: failReads sets how many.
+var readFaults sync.Map // namespace -> *atomic.Int64
+
+// errInjected is the error of a read that readFaults fails.
+var errInjected = errors.New("injected fault: the API server is unavailable")
+
+// faultyReader is the reconcilers' APIReader in the tests.
+type faultyReader struct{ client.Reader }
+
+func (f faultyReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if n, ok := readFaults.Load(key.Namespace); ok && n.(*atomic.Int64).Add(-1) >= 0 {
+		return errInjected
+	}
+	return f.Reader.Get(ctx, key, obj, opts...)
+}
+
+// failReads makes the next n uncached reads in namespace ns fail; 0 ends
+// the faults.
+func failReads(ns string, n int64) {
+	c := new(atomic.Int64)
+	c.Store(n)
+	readFaults.Store(ns, c)
 }
 
 // createsOf is how many create requests the operator sent to path.

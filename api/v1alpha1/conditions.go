@@ -16,17 +16,32 @@ limitations under the License.
 
 package v1alpha1
 
-// Condition types of a QueueWorker.
+// Condition types of both kinds.
 const (
-	// ConditionReady is True when the worker Deployment runs the current
-	// pod template and is available. Scaling does not make it False: the
-	// ready count is in status.readyReplicas.
+	// ConditionReady is True when the object does what its spec asks: a
+	// QueueWorker's Deployment runs the current pod template and is
+	// available, a RedisConfig's server answers with its configuration.
+	// It is Unknown while that is in progress (a rollout, a pod starting)
+	// and False for trouble: a stall, or a Deployment that is not
+	// available. Scaling does not change it: the ready count is in
+	// status.readyReplicas.
 	ConditionReady = "Ready"
 	// ConditionStalled is True when the operator cannot make progress until
-	// something outside it changes: a Secret or RedisConfig is missing, the
-	// spec cannot be turned into a Deployment, or the name cannot label one
+	// something outside it changes: a Secret or RedisConfig is missing, an
+	// object of the name it would write belongs to someone else, the spec
+	// cannot be turned into what it asks for, or the name cannot label it
 	// (an object stored before the API server refused such names).
 	ConditionStalled = "Stalled"
+	// ConditionReconciling is True while the operator's work is in
+	// progress: a pod template rolling out, a managed Redis pod starting,
+	// or a retry after an error (reason RetryingAfterError: the other
+	// conditions and status.observedGeneration then still describe the
+	// last reconcile that finished). False when done or stalled.
+	ConditionReconciling = "Reconciling"
+)
+
+// Condition types of a QueueWorker.
+const (
 	// ConditionRedisReachable is True while the autoscaler reads the queues.
 	ConditionRedisReachable = "RedisReachable"
 	// ConditionScalingActive is True while the autoscaler decides the
@@ -34,7 +49,7 @@ const (
 	ConditionScalingActive = "ScalingActive"
 )
 
-// Condition types of a RedisConfig (Ready as above).
+// Condition types of a RedisConfig.
 const (
 	// ConditionRendered is True when the spec rendered into redis.conf.
 	ConditionRendered = "Rendered"
@@ -52,8 +67,15 @@ const (
 	ReasonReconciled = "Reconciled"
 	// ReasonReady: the workers became ready.
 	ReasonReady = "Ready"
-	// ReasonProgressing: the Deployment is rolling out or scaling.
+	// ReasonProgressing: a new pod template is rolling out, or pods are
+	// starting.
 	ReasonProgressing = "Progressing"
+	// ReasonRetryingAfterError: a reconcile failed for a reason that may
+	// pass (the API server or a read failing) and is retried with backoff.
+	ReasonRetryingAfterError = "RetryingAfterError"
+	// ReasonDeploymentUnavailable: the worker Deployment is not available
+	// and not making progress towards it.
+	ReasonDeploymentUnavailable = "DeploymentUnavailable"
 	// ReasonSecretNotFound: a Secret the connection refers to is missing.
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonSecretKeyNotFound: a referenced Secret lacks the referenced key.

@@ -491,7 +491,7 @@ type QueueWorkerStatus struct {
 	// +optional
 	LastActiveTime *metav1.Time `json:"lastActiveTime,omitempty"`
 
-	// Conditions: Ready, Stalled, RedisReachable, ScalingActive.
+	// Conditions: Ready, Stalled, Reconciling, RedisReachable, ScalingActive.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -498,7 +498,7 @@ type RedisConfigStatus struct {
 	// +optional
 	Drift []ConfigDrift `json:"drift,omitempty"`
 
-	// Conditions: Rendered, Applied, Ready, QueueSafe.
+	// Conditions: Ready, Stalled, Reconciling, Rendered, Applied, QueueSafe.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -63,8 +63,12 @@ const (
 	// data the workers use, so a rotated password rolls the pods.
 	AnnotationSecretHash = "queueworker.io/secret-hash"
 	// AnnotationTemplateHash on the Deployment holds a hash of the pod
-	// template the operator built, so an unchanged template is not written.
+	// template the operator built, so a changed template tells a rollout
+	// from a change of anything else.
 	AnnotationTemplateHash = "queueworker.io/template-hash"
+	// AnnotationAppliedHash on every object the operator writes holds a
+	// hash of what it last applied, so an unchanged object is not written.
+	AnnotationAppliedHash = "queueworker.io/applied-hash"
 
 	// WorkerContainerName is the name that marks the worker container in a
 	// template with several containers.

@@ -1,0 +1,176 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/queueworker/queueworker-operator/internal/resources"
+)
+
+// The operator writes every object it owns with server-side apply: it
+// sends the whole object as it wants it, and the API server changes only
+// the fields the operator's field manager owns, so fields that others set
+// (`kubectl rollout restart`'s annotation in a pod template, a label
+// someone added) survive, and a field the operator stops setting goes.
+const (
+	// fieldOwner is the field manager of everything the operator writes
+	// but the worker Deployment's spec.replicas.
+	fieldOwner = resources.ManagerName
+	// scaleFieldOwner is the field manager of the worker Deployment's
+	// spec.replicas: reconcileScale alone writes it, so that the template
+	// applies of fieldOwner never include it, and never reset it.
+	scaleFieldOwner = resources.ManagerName + "-scale"
+)
+
+// errNotControlled is returned by readOwned for an object of the name that
+// exists and is not controlled by the owner.
+var errNotControlled = errors.New("exists and is not controlled by this owner")
+
+// readOwned reads the object named key, which owner would control, into
+// obj, and reports whether it exists. The cache holds only objects labelled
+// as the operator's, so an object it does not hold, or holds controlled by
+// someone else, is read again with an uncached GET before the operator
+// writes to that name: an object that exists and that owner does not
+// control is errNotControlled, never adopted or overwritten. cache is nil
+// for kinds that are never cached (Secrets).
+func readOwned(ctx context.Context, cache, api client.Reader, owner metav1.Object, key client.ObjectKey,
+	obj client.Object) (bool, error) {
+	if cache != nil {
+		err := cache.Get(ctx, key, obj)
+		if err == nil && metav1.IsControlledBy(obj, owner) {
+			return true, nil
+		}
+		if client.IgnoreNotFound(err) != nil {
+			return false, fmt.Errorf("reading %s %s: %w", kindOf(obj), key.Name, err)
+		}
+	}
+	err := api.Get(ctx, key, obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading %s %s: %w", kindOf(obj), key.Name, err)
+	case !metav1.IsControlledBy(obj, owner):
+		return true, errNotControlled
+	}
+	return true, nil
+}
+
+// stamp makes owner the controller of want and records in its annotation
+// AnnotationAppliedHash a hash of want as it stands, which is everything
+// the operator will apply but spec.replicas of a Deployment. It reports
+// whether have, the object as it exists (a nil pointer when it does not), already
+// carries that hash and want's labels: then there is nothing to write, and
+// an idle object costs no API request.
+func stamp(scheme *runtime.Scheme, owner, have, want client.Object) (bool, error) {
+	if err := controllerutil.SetControllerReference(owner, want, scheme); err != nil {
+		return false, fmt.Errorf("setting the owner of %s %s: %w", kindOf(want), want.GetName(), err)
+	}
+	b, err := json.Marshal(want)
+	if err != nil {
+		return false, err
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])[:16]
+	annotations := maps.Clone(want.GetAnnotations())
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[resources.AnnotationAppliedHash] = hash
+	want.SetAnnotations(annotations)
+	if have == nil || reflect.ValueOf(have).IsNil() {
+		return false, nil
+	}
+	return have.GetAnnotations()[resources.AnnotationAppliedHash] == hash &&
+		hasLabels(have.GetLabels(), want.GetLabels()), nil
+}
+
+// applyConfiguration is a pointer to the apply configuration type AC.
+type applyConfiguration[AC any] interface {
+	*AC
+	runtime.ApplyConfiguration
+}
+
+// apply writes want with server-side apply as manager, taking over fields
+// another manager set to other values, and leaves in want the object as
+// the API server returned it. want goes out as the apply configuration AC
+// of its kind holding exactly the fields want sets: a typed object cannot
+// tell an unset field from a zero one, its JSON can. Its status is left
+// out: the operator never applies status.
+func apply[AC any, P applyConfiguration[AC]](ctx context.Context, c client.Client, manager string, want client.Object) error {
+	b, err := json.Marshal(want)
+	if err != nil {
+		return err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	delete(fields, "status")
+	if b, err = json.Marshal(fields); err != nil {
+		return err
+	}
+	ac := P(new(AC))
+	if err := json.Unmarshal(b, ac); err != nil {
+		return fmt.Errorf("building the apply configuration of %s %s: %w", kindOf(want), want.GetName(), err)
+	}
+	if err := c.Apply(ctx, ac, client.FieldOwner(manager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %s %s: %w", kindOf(want), want.GetName(), err)
+	}
+	if b, err = json.Marshal(ac); err != nil {
+		return err
+	}
+	reflect.ValueOf(want).Elem().SetZero()
+	return json.Unmarshal(b, want)
+}
+
+// ownsField tells whether manager's apply owns the field at path (field
+// names, e.g. "spec", "replicas") of obj, from its managedFields.
+func ownsField(obj metav1.Object, manager string, path ...string) bool {
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager != manager || e.Operation != metav1.ManagedFieldsOperationApply || e.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]any
+		if err := json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields); err != nil {
+			return false
+		}
+		for _, name := range path {
+			next, ok := fields["f:"+name].(map[string]any)
+			if !ok {
+				return false
+			}
+			fields = next
+		}
+		return true
+	}
+	return false
+}

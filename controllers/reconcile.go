@@ -1,0 +1,199 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+)
+
+// Both reconcilers have the same shape: get the object, keep a copy, run
+// the steps, let one summary derive the status from what the steps found
+// and the error that stopped them, and patch the status once.
+
+// step is one step of a reconcile over the state S its steps share.
+type step[S any] func(context.Context, S) (ctrl.Result, error)
+
+// runSteps runs the steps in order and stops at the first error, a
+// *stallError included; otherwise it returns the smallest RequeueAfter the
+// steps asked for.
+func runSteps[S any](ctx context.Context, st S, steps ...step[S]) (ctrl.Result, error) {
+	var result ctrl.Result
+	for _, s := range steps {
+		res, err := s(ctx, st)
+		if err != nil {
+			return result, err
+		}
+		if res.RequeueAfter > 0 && (result.RequeueAfter == 0 || res.RequeueAfter < result.RequeueAfter) {
+			result.RequeueAfter = res.RequeueAfter
+		}
+	}
+	return result, nil
+}
+
+// stallError is a problem the operator cannot fix itself: the object
+// stalls with its reason. A terminal one needs a change of the object's
+// spec, which a watch delivers; any other (a missing Secret, an object of
+// the same name that someone else controls) is looked for again after the
+// stalled retry period.
+type stallError struct {
+	reason   string
+	msg      string
+	terminal bool
+}
+
+func (e *stallError) Error() string { return e.msg }
+
+// stallf is a stall that is looked at again after the stalled retry period.
+func stallf(reason, format string, args ...any) *stallError {
+	return &stallError{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// specStallf is a stall only a change of the spec can end.
+func specStallf(reason, format string, args ...any) *stallError {
+	return &stallError{reason: reason, msg: fmt.Sprintf(format, args...), terminal: true}
+}
+
+// asStall returns the *stallError in err's chain, or nil.
+func asStall(err error) *stallError {
+	se, _ := errors.AsType[*stallError](err)
+	return se
+}
+
+// resultOf turns how the steps ended into what controller-runtime does
+// next: a terminal stall waits for the next change of the object, another
+// stall comes back after retry, and any other error is retried with
+// backoff.
+func resultOf(res ctrl.Result, err error, retry time.Duration) (ctrl.Result, error) {
+	se := asStall(err)
+	switch {
+	case err == nil:
+		return res, nil
+	case se == nil:
+		return ctrl.Result{}, err
+	case se.terminal:
+		return ctrl.Result{}, reconcile.TerminalError(se)
+	default:
+		return ctrl.Result{RequeueAfter: retry}, nil
+	}
+}
+
+// readiness is what the steps that finished found about an object: its
+// Ready condition, and the work still in progress (a rollout, a pod
+// starting), which makes Reconciling True with progressReason.
+type readiness struct {
+	status                      metav1.ConditionStatus
+	reason, msg                 string
+	progressReason, progressMsg string
+}
+
+// progressing is a readiness of work in progress: Ready Unknown and
+// Reconciling True, both with reason and msg.
+func progressing(reason, msg string) readiness {
+	return readiness{status: metav1.ConditionUnknown, reason: reason, msg: msg, progressReason: reason, progressMsg: msg}
+}
+
+// summary sets the conditions every kind has, Ready, Stalled and
+// Reconciling, from the error that stopped the steps (nil when they all
+// finished) and, when they finished, from ready. It emits the events of
+// their transitions: a Warning when a stall begins or changes reason, a
+// Normal event when Ready turns True, a Warning when it turns False from
+// True or Unknown (a new object that is not ready yet is no news). It
+// reports whether the reconcile observed the object's generation: the
+// steps finished or stalled. After any other error the conditions keep
+// the values they had before this reconcile (orig), whatever the steps
+// set before it, except Reconciling, which says the operator is retrying;
+// and no event is emitted, as nothing is known to have changed.
+func summary(rec events.EventRecorder, kind string, obj client.Object, conds *[]metav1.Condition,
+	orig []metav1.Condition, err error, ready func() readiness) bool {
+	gen := obj.GetGeneration()
+	se := asStall(err)
+	switch {
+	case err != nil && se == nil:
+		*conds = slices.Clone(orig)
+		setCondition(conds, gen, queueworkerv1alpha1.ConditionReconciling, metav1.ConditionTrue,
+			queueworkerv1alpha1.ReasonRetryingAfterError, err.Error())
+		return false
+	case se != nil:
+		if setCondition(conds, gen, queueworkerv1alpha1.ConditionStalled, metav1.ConditionTrue, se.reason, se.msg) {
+			rec.Eventf(obj, nil, "Warning", se.reason, "Reconcile", "%s", se.msg)
+		}
+		setCondition(conds, gen, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, se.reason, se.msg)
+		setCondition(conds, gen, queueworkerv1alpha1.ConditionReconciling, metav1.ConditionFalse, se.reason,
+			"stalled: "+se.msg)
+		return true
+	}
+	setCondition(conds, gen, queueworkerv1alpha1.ConditionStalled, metav1.ConditionFalse,
+		queueworkerv1alpha1.ReasonReconciled, "nothing blocks the "+kind)
+	rd := ready()
+	was := apimeta.FindStatusCondition(orig, queueworkerv1alpha1.ConditionReady)
+	setCondition(conds, gen, queueworkerv1alpha1.ConditionReady, rd.status, rd.reason, rd.msg)
+	switch {
+	case rd.status == metav1.ConditionTrue && (was == nil || was.Status != metav1.ConditionTrue):
+		rec.Eventf(obj, nil, "Normal", queueworkerv1alpha1.ReasonReady, "Reconcile", "%s", rd.msg)
+	case rd.status == metav1.ConditionFalse && was != nil && was.Status != metav1.ConditionFalse:
+		rec.Eventf(obj, nil, "Warning", rd.reason, "Reconcile", "not ready: %s", rd.msg)
+	}
+	if rd.progressReason != "" {
+		setCondition(conds, gen, queueworkerv1alpha1.ConditionReconciling, metav1.ConditionTrue, rd.progressReason, rd.progressMsg)
+	} else {
+		setCondition(conds, gen, queueworkerv1alpha1.ConditionReconciling, metav1.ConditionFalse,
+			queueworkerv1alpha1.ReasonReconciled, fmt.Sprintf("generation %d is reconciled", gen))
+	}
+	return true
+}
+
+// setCondition sets a condition with the object's generation and reports
+// whether its status or reason changed, so callers emit events on
+// transitions only.
+func setCondition(conds *[]metav1.Condition, generation int64, condType string,
+	status metav1.ConditionStatus, reason, msg string) bool {
+	old := apimeta.FindStatusCondition(*conds, condType)
+	changed := old == nil || old.Status != status || old.Reason != reason
+	apimeta.SetStatusCondition(conds, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            msg,
+		ObservedGeneration: generation,
+	})
+	return changed
+}
+
+// patchStatus writes obj's status as a merge patch from orig when changed;
+// an object deleted meanwhile is no error.
+func patchStatus(ctx context.Context, c client.Client, obj, orig client.Object, changed bool) error {
+	if !changed {
+		return nil
+	}
+	if err := c.Status().Patch(ctx, obj, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("patching status: %w", err)
+	}
+	return nil
+}
