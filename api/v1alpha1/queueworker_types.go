@@ -111,7 +111,7 @@ type Queue struct {
 // sentinel or cluster, plus credentials, TLS and connection-pool tuning.
 //
 // +kubebuilder:validation:XValidation:rule="[has(self.configRef), has(self.addr), has(self.sentinel), has(self.cluster)].filter(x, x).size() == 1",message="exactly one of redis.configRef, redis.addr, redis.sentinel or redis.cluster must be set"
-// +kubebuilder:validation:XValidation:rule="!has(self.configRef) || (!has(self.passwordSecretRef) && !has(self.username) && !has(self.tls))",message="redis.configRef takes the address, credentials and TLS settings from the RedisConfig: remove redis.passwordSecretRef, redis.username and redis.tls"
+// +kubebuilder:validation:XValidation:rule="!has(self.configRef) || (!has(self.passwordSecretRef) && !has(self.username) && !has(self.tls) && !has(self.db))",message="redis.configRef takes the address, database, credentials and TLS settings from the RedisConfig: remove redis.passwordSecretRef, redis.username, redis.tls and redis.db"
 // +kubebuilder:validation:XValidation:rule="!has(self.cluster) || !has(self.db) || self.db == 0",message="redis.db must be 0 with redis.cluster: Redis Cluster has only database 0"
 type RedisConnection struct {
 	// ConfigRef names a RedisConfig in the same namespace; the connection
@@ -133,7 +133,8 @@ type RedisConnection struct {
 	// +optional
 	Cluster *RedisCluster `json:"cluster,omitempty"`
 
-	// DB is the Redis database number.
+	// DB is the Redis database number (not with configRef: a RedisConfig's
+	// clients use database 0).
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=255
 	// +optional

@@ -234,7 +234,10 @@ func TestInvalidObjectsRejected(t *testing.T) {
 		{"configRef with password", func(q *v1.QueueWorker) {
 			q.Spec.Redis = v1.RedisConnection{ConfigRef: &v1.RedisConfigReference{Name: "r"},
 				PasswordSecretRef: &v1.SecretKeyReference{Name: "s", Key: "password"}}
-		}, "redis.configRef takes the address, credentials and TLS settings from the RedisConfig"},
+		}, "redis.configRef takes the address, database, credentials and TLS settings from the RedisConfig"},
+		{"configRef with a database", func(q *v1.QueueWorker) {
+			q.Spec.Redis = v1.RedisConnection{ConfigRef: &v1.RedisConfigReference{Name: "r"}, DB: ptr.To[int32](2)}
+		}, "remove redis.passwordSecretRef, redis.username, redis.tls and redis.db"},
 		{"cluster with db 1", func(q *v1.QueueWorker) {
 			q.Spec.Redis = v1.RedisConnection{Cluster: &v1.RedisCluster{Addrs: []string{"n1:7000"}}, DB: ptr.To[int32](1)}
 		}, "redis.db must be 0 with redis.cluster"},
