@@ -31,6 +31,7 @@ import (
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/autoscale"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // TestSpecEditDuringOutageKeepsTheOutage: Redis is down when the user edits
@@ -98,7 +99,11 @@ func TestSpecEditDuringOutageKeepsTheOutage(t *testing.T) {
 // down on it.
 func TestQueueChangeDuringReadIsReadAgain(t *testing.T) {
 	srv := startRedis(t)
-	proxy := startFlakyProxy(t, srv.Addr)
+	proxy, err := redistest.StartProxy(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
 	a, clock := manualAutoscaler(t)
 	name := types.NamespacedName{Namespace: "race", Name: "rename"}
 	as := queueworkerv1alpha1.Autoscaling{
@@ -116,7 +121,7 @@ func TestQueueChangeDuringReadIsReadAgain(t *testing.T) {
 
 	// The next poll's reply takes 1s on the wire; the user renames the
 	// queue (old -> new, both hold 40 tasks) while it is in flight.
-	proxy.delay.Store(int64(time.Second))
+	proxy.SetDelay(time.Second)
 	clock.Add(time.Second)
 	var wg sync.WaitGroup
 	wg.Go(func() { pollAll(t, a) })
@@ -129,7 +134,7 @@ func TestQueueChangeDuringReadIsReadAgain(t *testing.T) {
 		t.Fatalf("the poll in flight decided %d by %s (%s) for a queue it did not read", r.Decision.DesiredReplicas,
 			r.Decision.Rule, r.Decision.Reason)
 	}
-	proxy.delay.Store(0)
+	proxy.SetDelay(0)
 	pollAll(t, a)
 	r := latest(a, name)
 	if len(r.Stats) != 1 || r.Stats[0].Queue != "new" {

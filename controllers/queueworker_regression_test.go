@@ -128,7 +128,11 @@ func TestExternalQueueSafeFollowsARefusedPolicy(t *testing.T) {
 // endpoint would multiply.
 func TestFlakyLinkStaysQuiet(t *testing.T) {
 	srv := startRedis(t)
-	proxy := startFlakyProxy(t, srv.Addr)
+	proxy, err := redistest.StartProxy(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
 	ns := createNamespace(t)
 	qw := autoscaledQueueWorker(ns, "flaky", proxy.Addr, queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(100 * time.Millisecond),

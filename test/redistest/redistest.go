@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package redistest runs private redis-server processes on free loopback
-// ports for tests. The binary is redis-server from PATH, or $REDIS_SERVER;
+// ports for tests, and a proxy (Proxy) that plays a flaky network in front
+// of them. The binary is redis-server from PATH, or $REDIS_SERVER;
 // hack/install-redis.sh installs it.
 package redistest
 

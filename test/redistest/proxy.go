@@ -14,55 +14,57 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package redistest
 
 import (
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
-// flakyProxy is a TCP proxy in front of a real redis-server that plays a
-// flaky or slow network: it can delay every chunk the server sends, cap
-// the bandwidth from the server to the client, and go down (reset every
-// open connection and refuse new ones) and up again.
-type flakyProxy struct {
+// Proxy is a TCP proxy in front of a redis-server that plays a flaky or
+// slow network: it can delay every chunk the server sends, and go down
+// (reset every open connection and refuse new ones) and up again.
+type Proxy struct {
+	// Addr is host:port of the proxy, on 127.0.0.1.
 	Addr   string
 	target string
 	l      net.Listener
 
 	// delay is added before every chunk from the server (nanoseconds).
 	delay atomic.Int64
-	// bytesPerSec caps the server-to-client bandwidth; 0 is no cap.
-	bytesPerSec atomic.Int64
-	down        atomic.Bool
+	down  atomic.Bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
 
-func startFlakyProxy(t *testing.T, target string) *flakyProxy {
-	t.Helper()
+// StartProxy listens on a free loopback port and forwards every connection
+// to target.
+func StartProxy(target string) (*Proxy, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	p := &flakyProxy{Addr: l.Addr().String(), target: target, l: l, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{Addr: l.Addr().String(), target: target, l: l, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.serve()
-	t.Cleanup(func() {
-		_ = l.Close()
-		p.closeAll()
-		p.wg.Wait()
-	})
-	return p
+	return p, nil
 }
 
-func (p *flakyProxy) serve() {
+// Close stops listening, resets every open connection and waits for the
+// proxy's goroutines to end.
+func (p *Proxy) Close() error {
+	err := p.l.Close()
+	p.closeAll()
+	p.wg.Wait()
+	return err
+}
+
+func (p *Proxy) serve() {
 	defer p.wg.Done()
 	for {
 		c, err := p.l.Accept()
@@ -95,17 +97,14 @@ func (p *flakyProxy) serve() {
 	}
 }
 
-// downstream copies server -> client with the configured delay and cap.
-func (p *flakyProxy) downstream(c, s net.Conn) {
+// downstream copies server -> client with the configured delay.
+func (p *Proxy) downstream(c, s net.Conn) {
 	buf := make([]byte, 64*1024)
 	for {
 		n, err := s.Read(buf)
 		if n > 0 {
 			if d := time.Duration(p.delay.Load()); d > 0 {
 				time.Sleep(d)
-			}
-			if bps := p.bytesPerSec.Load(); bps > 0 {
-				time.Sleep(time.Duration(int64(n) * int64(time.Second) / bps))
 			}
 			if _, werr := c.Write(buf[:n]); werr != nil {
 				return
@@ -117,7 +116,7 @@ func (p *flakyProxy) downstream(c, s net.Conn) {
 	}
 }
 
-func (p *flakyProxy) track(cs ...net.Conn) {
+func (p *Proxy) track(cs ...net.Conn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range cs {
@@ -125,7 +124,7 @@ func (p *flakyProxy) track(cs ...net.Conn) {
 	}
 }
 
-func (p *flakyProxy) closeAll() {
+func (p *Proxy) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for c := range p.conns {
@@ -134,9 +133,15 @@ func (p *flakyProxy) closeAll() {
 	}
 }
 
+// SetDelay delays every chunk the server sends by d from now on; 0 ends
+// the delay.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.delay.Store(int64(d))
+}
+
 // SetDown takes the network down (resetting every open connection) or
 // brings it back.
-func (p *flakyProxy) SetDown(down bool) {
+func (p *Proxy) SetDown(down bool) {
 	p.down.Store(down)
 	if down {
 		p.closeAll()
