@@ -111,11 +111,11 @@ type Result struct {
 // reconcile (through Events, a channel source) only for news a user would
 // act on (see wakesLocked), and Update returns the result of the last
 // wake-up, so reconciles for other causes write nothing new. It is a manager
-// runnable: it runs on the leader only.
+// runnable that runs on the leader only (NeedLeaderElection).
 type Autoscaler struct {
 	pool *queue.Pool
-	// Events carries wake-ups to the QueueWorker controller.
-	Events chan event.TypedGenericEvent[client.Object]
+	// events carries wake-ups to the QueueWorker controller.
+	events chan event.TypedGenericEvent[client.Object]
 	// Now is the clock; time.Now unless a test sets it.
 	Now func() time.Time
 	// StatusInterval overrides DefaultStatusInterval.
@@ -180,7 +180,7 @@ func NewAutoscaler(pool *queue.Pool) *Autoscaler {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Autoscaler{
 		pool:    pool,
-		Events:  make(chan event.TypedGenericEvent[client.Object], 1024),
+		events:  make(chan event.TypedGenericEvent[client.Object], 1024),
 		Now:     time.Now,
 		ctx:     ctx,
 		cancel:  cancel,
@@ -188,6 +188,19 @@ func NewAutoscaler(pool *queue.Pool) *Autoscaler {
 		pollers: map[queue.EndpointKey]*poller{},
 		metrics: newAutoscalerMetrics(),
 	}
+}
+
+// Events carries the QueueWorkers whose reconcile has news to write: the
+// QueueWorker controller watches it as a channel source.
+func (a *Autoscaler) Events() <-chan event.TypedGenericEvent[client.Object] {
+	return a.events
+}
+
+// NeedLeaderElection runs the autoscaler on the leader only, beside the
+// QueueWorker controller that registers its targets and reconciles what it
+// wakes.
+func (a *Autoscaler) NeedLeaderElection() bool {
+	return true
 }
 
 // Start blocks until ctx ends, then stops every poller and closes the
@@ -423,7 +436,7 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 		a.mu.Unlock()
 		for _, obj := range wake {
 			select {
-			case a.Events <- event.TypedGenericEvent[client.Object]{Object: obj}:
+			case a.events <- event.TypedGenericEvent[client.Object]{Object: obj}:
 			case <-ctx.Done():
 				return now
 			}

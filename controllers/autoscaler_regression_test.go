@@ -163,19 +163,19 @@ func TestScaleEventSeriesGoWithTheQueueWorker(t *testing.T) {
 	enqueue(t, redisServer.Addr, q, 6)
 	waitDeploymentReplicas(t, ns, "leak", 3)
 	labels := map[string]string{"namespace": ns, "queueworker": "leak"}
-	if n := seriesWith(t, metricScaleEvents, labels); n == 0 {
+	if n := len(servedSeries(t, "queueworker_scale_events_total", labels)); n == 0 {
 		t.Fatal("no scale event series after a scale-up")
 	}
 	if err := k8sClient.Delete(testCtx, getQueueWorker(t, ns, "leak")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the QueueWorker's desired-replicas series goes", func() error {
-		if n := seriesWith(t, metricDesiredReplicas, labels); n != 0 {
+		if n := len(servedSeries(t, "queueworker_desired_replicas", labels)); n != 0 {
 			return fmt.Errorf("%d series", n)
 		}
 		return nil
 	})
-	if n := seriesWith(t, metricScaleEvents, labels); n != 0 {
+	if n := len(servedSeries(t, "queueworker_scale_events_total", labels)); n != 0 {
 		t.Errorf("%d queueworker_scale_events_total series of the deleted QueueWorker %s/leak remain", n, ns)
 	}
 	_, _ = inspector(t, redisServer.Addr).DeleteAllPendingTasks(q)

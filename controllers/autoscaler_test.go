@@ -96,7 +96,7 @@ func pollAll(t *testing.T, a *Autoscaler) {
 	}
 	for {
 		select {
-		case <-a.Events:
+		case <-a.events:
 		default:
 			return
 		}

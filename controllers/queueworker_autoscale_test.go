@@ -24,10 +24,12 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/autoscale"
@@ -81,6 +83,50 @@ func waitDeploymentReplicas(t *testing.T, ns, name string, want int32) {
 
 func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
 
+// servedSeries returns the series of the metric name that the manager's
+// metrics endpoint serves and that carry every given label value.
+func servedSeries(t *testing.T, name string, labels map[string]string) []*dto.Metric {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*dto.Metric
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			found := 0
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v == l.GetValue() {
+					found++
+				}
+			}
+			if found == len(labels) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// servedGauge is the value of the one served gauge series of name with the
+// given labels, zero when there is none.
+func servedGauge(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	series := servedSeries(t, name, labels)
+	switch len(series) {
+	case 0:
+		return 0
+	case 1:
+		return series[0].GetGauge().GetValue()
+	default:
+		t.Fatalf("%d series of %s with labels %v, want one", len(series), name, labels)
+		return 0
+	}
+}
+
 // TestAutoscaleGroupedTasksInStatus: tasks waiting in an aggregation group
 // wake a QueueWorker at zero and show in its status and metrics.
 func TestAutoscaleGroupedTasksInStatus(t *testing.T) {
@@ -110,7 +156,7 @@ func TestAutoscaleGroupedTasksInStatus(t *testing.T) {
 		}
 		return nil
 	})
-	if v := testutil.ToFloat64(metricQueueBacklog.WithLabelValues(ns, "grouped", q)); v != 6 {
+	if v := servedGauge(t, "queueworker_queue_backlog", map[string]string{"namespace": ns, "queueworker": "grouped", "queue": q}); v != 6 {
 		t.Errorf("queueworker_queue_backlog = %v, want 6", v)
 	}
 }
@@ -146,7 +192,7 @@ func TestAutoscaleBurstAndDrain(t *testing.T) {
 	})
 	eventually(t, "ScaledUp event", func() error { return hasEvent(t, ns, "burst", queueworkerv1alpha1.ReasonScaledUp) })
 	eventually(t, "backlog metric", func() error {
-		if v := testutil.ToFloat64(metricQueueBacklog.WithLabelValues(ns, "burst", q)); v != 11 {
+		if v := servedGauge(t, "queueworker_queue_backlog", map[string]string{"namespace": ns, "queueworker": "burst", "queue": q}); v != 11 {
 			return fmt.Errorf("queueworker_queue_backlog = %v, want 11", v)
 		}
 		if v := testutil.ToFloat64(metricScaleEvents.WithLabelValues(ns, "burst", "up")); v < 1 {
@@ -287,7 +333,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	before := autoscaler.pool.Len()
+	before := redisPool.Len()
 	ns := createNamespace(t)
 	as := queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](1), MaxReplicas: 3}
 	for _, name := range []string{"one", "two"} {
@@ -301,7 +347,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 				metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
 		})
 	}
-	if got := autoscaler.pool.Len(); got != before+1 {
+	if got := redisPool.Len(); got != before+1 {
 		t.Fatalf("%d Redis clients after two QueueWorkers on one endpoint, want %d", got, before+1)
 	}
 	for _, name := range []string{"one", "two"} {
@@ -310,7 +356,7 @@ func TestAutoscaleSharesOneClient(t *testing.T) {
 		})
 	}
 	eventually(t, "the client is closed", func() error {
-		if got := autoscaler.pool.Len(); got != before {
+		if got := redisPool.Len(); got != before {
 			return fmt.Errorf("%d clients, want %d", got, before)
 		}
 		return nil

@@ -71,7 +71,7 @@ type QueueWorkerReconciler struct {
 	StalledRetryPeriod time.Duration
 	// Autoscaler reads the queues of autoscaled QueueWorkers and decides
 	// their replica counts; nil keeps them within their bounds only.
-	Autoscaler *Autoscaler
+	Autoscaler Scaler
 	// Now is the clock for status times; time.Now when nil.
 	Now func() time.Time
 
@@ -229,7 +229,7 @@ func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if err := mgr.Add(r.Autoscaler); err != nil {
 			return err
 		}
-		b = b.WatchesRawSource(source.Channel(r.Autoscaler.Events, &handler.TypedEnqueueRequestForObject[client.Object]{}))
+		b = b.WatchesRawSource(source.Channel(r.Autoscaler.Events(), &handler.TypedEnqueueRequestForObject[client.Object]{}))
 	}
 	return b.Complete(r)
 }

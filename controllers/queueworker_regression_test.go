@@ -186,10 +186,10 @@ func TestFlakyLinkStaysQuiet(t *testing.T) {
 // Deployment is not scaled to the old object's last decision, nor held
 // there by the old scale-down window.
 //
-// The busy controller is played by holding the autoscaler's lock while
-// another QueueWorker's reconcile waits for it (one reconcile at a time, as
-// in production), so that the deletion and the creation reach the work
-// queue before the controller does.
+// The busy controller is played by closing the reconciler's gate in front of
+// the autoscaler while another QueueWorker's reconcile waits at it (one
+// reconcile at a time, as in production), so that the deletion and the
+// creation reach the work queue before the controller does.
 func TestRecreatedQueueWorkerStartsAfresh(t *testing.T) {
 	ns := createNamespace(t)
 	as := queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](1), MaxReplicas: 10}
@@ -215,11 +215,11 @@ func TestRecreatedQueueWorkerStartsAfresh(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	autoscaler.mu.Lock()
+	scaler.gate.Lock()
 	locked := true
 	defer func() {
 		if locked {
-			autoscaler.mu.Unlock()
+			scaler.gate.Unlock()
 		}
 	}()
 	// The controller's one worker takes busy's reconcile and waits in Update.
@@ -237,7 +237,7 @@ func TestRecreatedQueueWorkerStartsAfresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	autoscaler.mu.Unlock()
+	scaler.gate.Unlock()
 	locked = false
 
 	eventually(t, "the new Deployment", func() error {

@@ -23,14 +23,38 @@ import (
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
+
+// Scaler reads the queues of autoscaled QueueWorkers and decides their
+// replica counts (an *Autoscaler in the operator). reconcileScale registers
+// every autoscaled QueueWorker with Update and reports each count it writes
+// with Applied; a QueueWorker that is gone or no longer autoscaled is
+// removed. SetupWithManager adds the Scaler to the manager as a runnable and
+// reconciles the QueueWorkers it sends on Events.
+type Scaler interface {
+	manager.Runnable
+	// Update registers or refreshes a QueueWorker and returns the result
+	// its reconcile should write, nil before the first read.
+	Update(name types.NamespacedName, in Target) (*Result, error)
+	// Applied tells that the reconcile changed the worker Deployment from
+	// from to to replicas at at; written is the Deployment as the API
+	// server returned it, nil when unknown.
+	Applied(name types.NamespacedName, from, to int32, at time.Time, written metav1.Object)
+	// Remove forgets a QueueWorker.
+	Remove(name types.NamespacedName)
+	// Events carries the QueueWorkers whose reconcile has news to write.
+	Events() <-chan event.TypedGenericEvent[client.Object]
+}
 
 // reconcileScale owns the worker Deployment's spec.replicas and the
 // RedisReachable and ScalingActive conditions. Without autoscaling the

@@ -37,6 +37,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -61,10 +62,13 @@ import (
 var (
 	// redisServer is a private redis-server for the autoscaling tests.
 	redisServer *redistest.Server
-	autoscaler  *Autoscaler
-	testEnv     *envtest.Environment
-	k8sClient   client.Client
-	testCtx     context.Context
+	// redisPool holds the autoscaler's Redis clients.
+	redisPool *queue.Pool
+	// scaler is the reconciler's Scaler.
+	scaler    *gatedScaler
+	testEnv   *envtest.Environment
+	k8sClient client.Client
+	testCtx   context.Context
 )
 
 // Periods short enough for tests to watch recovery and rotation happen.
@@ -137,10 +141,12 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = redisServer.Close() }()
-	autoscaler = NewAutoscaler(queue.NewPool(nil))
+	redisPool = queue.NewPool(nil)
+	autoscaler := NewAutoscaler(redisPool)
 	autoscaler.StatusInterval = time.Second
+	scaler = &gatedScaler{Autoscaler: autoscaler}
 	err = (&QueueWorkerReconciler{
-		Autoscaler:         autoscaler,
+		Autoscaler:         scaler,
 		Client:             mgr.GetClient(),
 		APIReader:          faultyReader{mgr.GetAPIReader()},
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
@@ -181,6 +187,19 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	return code
+}
+
+// gatedScaler is the autoscaler behind a gate: while a test holds gate, the
+// reconcile that calls Update waits in it, as behind a busy controller.
+type gatedScaler struct {
+	*Autoscaler
+	gate sync.Mutex
+}
+
+func (g *gatedScaler) Update(name types.NamespacedName, in Target) (*Result, error) {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	return g.Autoscaler.Update(name, in)
 }
 
 // zapLevel keeps test output to errors unless TEST_VERBOSE_LOGS is set.
