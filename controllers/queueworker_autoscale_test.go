@@ -60,6 +60,35 @@ func enqueue(t *testing.T, addr, queue string, n int) {
 	}
 }
 
+// enqueueAt enqueues one task through asynq and rewrites its pending_since,
+// as a producer whose clock reads at would have written it.
+func enqueueAt(t *testing.T, addr, q string, at time.Time) {
+	t.Helper()
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: addr})
+	defer func() { _ = c.Close() }()
+	info, err := c.Enqueue(asynq.NewTask("test:skew", nil), asynq.Queue(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer func() { _ = rdb.Close() }()
+	key := "asynq:{" + q + "}:t:" + info.ID
+	if err := rdb.HSet(t.Context(), key, "pending_since", at.UnixNano()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startRedis runs a private redis-server for one test.
+func startRedis(t *testing.T) *redistest.Server {
+	t.Helper()
+	srv, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
 func inspector(t *testing.T, addr string) *asynq.Inspector {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})

@@ -15,7 +15,9 @@ limitations under the License.
 */
 
 // Package controllers holds the operator's reconcilers. Each reconcile is a
-// list of small steps; the objects they write come from internal/resources.
+// list of small steps; the objects they write come from internal/resources,
+// and the replica counts of autoscaled QueueWorkers from a Scaler
+// (internal/scaling).
 package controllers
 
 import (

@@ -415,3 +415,37 @@ func TestReenabledAutoscalingWaitsScaleToZeroDelay(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestScaleEventSeriesGoWithTheQueueWorker: a QueueWorker's series go when
+// it goes, queueworker_scale_events_total too, so a tenant that creates and
+// deletes QueueWorkers (one per batch job, say) does not grow the
+// operator's metric cardinality without bound.
+func TestScaleEventSeriesGoWithTheQueueWorker(t *testing.T) {
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "leak", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 5,
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, redisServer.Addr, q, 6)
+	waitDeploymentReplicas(t, ns, "leak", 3)
+	labels := map[string]string{"namespace": ns, "queueworker": "leak"}
+	if n := len(servedSeries(t, "queueworker_scale_events_total", labels)); n == 0 {
+		t.Fatal("no scale event series after a scale-up")
+	}
+	if err := k8sClient.Delete(testCtx, getQueueWorker(t, ns, "leak")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the QueueWorker's desired-replicas series goes", func() error {
+		if n := len(servedSeries(t, "queueworker_desired_replicas", labels)); n != 0 {
+			return fmt.Errorf("%d series", n)
+		}
+		return nil
+	})
+	if n := len(servedSeries(t, "queueworker_scale_events_total", labels)); n != 0 {
+		t.Errorf("%d queueworker_scale_events_total series of the deleted QueueWorker %s/leak remain", n, ns)
+	}
+	_, _ = inspector(t, redisServer.Addr).DeleteAllPendingTasks(q)
+}

@@ -33,10 +33,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/scaling"
 )
 
 // Scaler reads the queues of autoscaled QueueWorkers and decides their
-// replica counts (an *Autoscaler in the operator). reconcileScale registers
+// replica counts (a *scaling.Autoscaler in the operator). reconcileScale registers
 // every autoscaled QueueWorker with Update and reports each count it writes
 // with Applied; a QueueWorker that is gone or no longer autoscaled is
 // removed. SetupWithManager adds the Scaler to the manager as a runnable and
@@ -45,7 +46,7 @@ type Scaler interface {
 	manager.Runnable
 	// Update registers or refreshes a QueueWorker and returns the result
 	// its reconcile should write, nil before the first read.
-	Update(name types.NamespacedName, in Target) (*Result, error)
+	Update(name types.NamespacedName, in scaling.Target) (*scaling.Result, error)
 	// Applied tells that the reconcile changed the worker Deployment from
 	// from to to replicas at at; written is the Deployment as the API
 	// server returned it, nil when unknown.
@@ -75,10 +76,10 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	cause := scaleCause(qw)
 
 	autoscaled := qw.Spec.Autoscaling != nil && r.Autoscaler != nil
-	var res *Result
+	var res *scaling.Result
 	if autoscaled {
 		var err error
-		res, err = r.Autoscaler.Update(key, Target{
+		res, err = r.Autoscaler.Update(key, scaling.Target{
 			Object:               qw,
 			UID:                  qw.UID,
 			Endpoint:             st.endpoint,
@@ -142,7 +143,7 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 // applyAutoscalingStatus copies the autoscaler's latest reading into the
 // status and sets RedisReachable and ScalingActive, with an event when
 // Redis becomes unreachable or reachable again.
-func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.QueueWorker, res *Result) {
+func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.QueueWorker, res *scaling.Result) {
 	if res == nil {
 		r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionUnknown,
 			queueworkerv1alpha1.ReasonAwaitingRead, "the queues have not been read yet")
@@ -196,6 +197,13 @@ func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.Q
 	}
 }
 
+// Status precision: latencies to a tenth of a second, times to the second
+// (what metav1.Time keeps), so an unchanged reading writes nothing.
+const (
+	roundLatency    = 100 * time.Millisecond
+	secondPrecision = time.Second
+)
+
 // clearAutoscalingStatus drops what only the autoscaler reports.
 func clearAutoscalingStatus(qw *queueworkerv1alpha1.QueueWorker) {
 	apimeta.RemoveStatusCondition(&qw.Status.Conditions, queueworkerv1alpha1.ConditionRedisReachable)
@@ -224,6 +232,23 @@ func manualReplicas(qw *queueworkerv1alpha1.QueueWorker, current int32) int32 {
 	}
 	lo, hi := ptr.Deref(as.MinReplicas, 1), as.MaxReplicas
 	return min(max(current, lo), hi)
+}
+
+// queuesOf lists a QueueWorker's queue names in spec order.
+func queuesOf(qw *queueworkerv1alpha1.QueueWorker) []string {
+	names := make([]string, 0, len(qw.Spec.Queues))
+	for _, q := range qw.Spec.Queues {
+		names = append(names, q.Name)
+	}
+	return names
+}
+
+// lastActive reads status.lastActiveTime, zero when unset.
+func lastActive(qw *queueworkerv1alpha1.QueueWorker) time.Time {
+	if qw.Status.LastActiveTime == nil {
+		return time.Time{}
+	}
+	return qw.Status.LastActiveTime.Time
 }
 
 func scaleCause(qw *queueworkerv1alpha1.QueueWorker) string {

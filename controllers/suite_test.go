@@ -51,6 +51,7 @@ import (
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/internal/scaling"
 	"github.com/queueworker/queueworker-operator/test/crdtest"
 	"github.com/queueworker/queueworker-operator/test/redistest"
 )
@@ -142,7 +143,7 @@ func runSuite(m *testing.M) int {
 	}
 	defer func() { _ = redisServer.Close() }()
 	redisPool = queue.NewPool(nil)
-	autoscaler := NewAutoscaler(redisPool)
+	autoscaler := scaling.NewAutoscaler(redisPool)
 	autoscaler.StatusInterval = time.Second
 	scaler = &gatedScaler{Autoscaler: autoscaler}
 	err = (&QueueWorkerReconciler{
@@ -192,11 +193,11 @@ func runSuite(m *testing.M) int {
 // gatedScaler is the autoscaler behind a gate: while a test holds gate, the
 // reconcile that calls Update waits in it, as behind a busy controller.
 type gatedScaler struct {
-	*Autoscaler
+	*scaling.Autoscaler
 	gate sync.Mutex
 }
 
-func (g *gatedScaler) Update(name types.NamespacedName, in Target) (*Result, error) {
+func (g *gatedScaler) Update(name types.NamespacedName, in scaling.Target) (*scaling.Result, error) {
 	g.gate.Lock()
 	defer g.gate.Unlock()
 	return g.Autoscaler.Update(name, in)

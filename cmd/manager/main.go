@@ -52,6 +52,7 @@ import (
 	"github.com/queueworker/queueworker-operator/controllers"
 	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/internal/scaling"
 	// +kubebuilder:scaffold:imports
 )
 
@@ -201,7 +202,7 @@ func main() {
 		APIReader:          mgr.GetAPIReader(),
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
 		SecretResyncPeriod: secretResync,
-		Autoscaler:         controllers.NewAutoscaler(queue.NewPool(nil)),
+		Autoscaler:         scaling.NewAutoscaler(queue.NewPool(nil)),
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "queueworker")
 		os.Exit(1)

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package scaling
 
 // Tenants that share a Redis endpoint share its read: what one writes to its
 // own queues must not fail or slow the read of the others, nor make the

@@ -14,7 +14,14 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+// Package scaling runs the autoscaler: it polls Redis for the queues of
+// every autoscaled QueueWorker, one poller per endpoint shared by every
+// QueueWorker on it, asks internal/autoscale for their replica counts, keeps
+// what each decision needs between polls, and wakes a QueueWorker's
+// reconcile when a user would act on the news. It serves the autoscaler's
+// metrics. The QueueWorker controller registers its targets, writes the
+// counts and reports them back (Applied).
+package scaling
 
 import (
 	"context"
@@ -36,15 +43,15 @@ import (
 	"github.com/queueworker/queueworker-operator/internal/resources"
 )
 
-// Defaults of the autoscaler.
+// DefaultStatusInterval is the shortest time between two wake-ups of a
+// QueueWorker for a status change alone; a new replica count wakes it at
+// once.
+const DefaultStatusInterval = 5 * time.Second
+
 const (
-	// DefaultStatusInterval is the shortest time between two wake-ups of a
-	// QueueWorker for a status change alone; a new replica count wakes it
-	// at once.
-	DefaultStatusInterval = 5 * time.Second
-	// DefaultDueHorizon is how far ahead scheduled and retry tasks count as
+	// dueHorizon is how far ahead scheduled and retry tasks count as
 	// backlog: a task due within it needs a worker soon.
-	DefaultDueHorizon = 5 * time.Second
+	dueHorizon = 5 * time.Second
 	// readTimeout bounds one read of an endpoint's queues.
 	readTimeout = 3 * time.Second
 	// alignSlack lets targets whose next poll is this close ride along
@@ -116,13 +123,11 @@ type Autoscaler struct {
 	pool *queue.Pool
 	// events carries wake-ups to the QueueWorker controller.
 	events chan event.TypedGenericEvent[client.Object]
-	// Now is the clock; time.Now unless a test sets it.
-	Now func() time.Time
 	// StatusInterval overrides DefaultStatusInterval.
 	StatusInterval time.Duration
-	// Horizon overrides DefaultDueHorizon.
-	Horizon time.Duration
 
+	// now is the clock; time.Now unless a test sets it.
+	now func() time.Time
 	// manual leaves the pollers without their goroutines, so that a test
 	// can drive every poll itself (pollAll) on its own clock.
 	manual bool
@@ -181,7 +186,7 @@ func NewAutoscaler(pool *queue.Pool) *Autoscaler {
 	return &Autoscaler{
 		pool:    pool,
 		events:  make(chan event.TypedGenericEvent[client.Object], 1024),
-		Now:     time.Now,
+		now:     time.Now,
 		ctx:     ctx,
 		cancel:  cancel,
 		targets: map[types.NamespacedName]*target{},
@@ -255,7 +260,7 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 		if err != nil {
 			return nil, err
 		}
-		now := a.Now()
+		now := a.now()
 		t = &target{key: key, release: release, nextPoll: now}
 		// Remember the current count as a recommendation, so that an
 		// operator restart does not scale down before the window has
@@ -283,11 +288,11 @@ func (a *Autoscaler) Update(name types.NamespacedName, in Target) (*Result, erro
 	changedCount := ok && in.CurrentReplicas != t.CurrentReplicas
 	t.Target = in
 	if changedInterval {
-		t.nextPoll = a.Now()
+		t.nextPoll = a.now()
 		defer a.pollers[key].nudge()
 	}
 	if (changedSpec || changedCount) && t.result != nil && !a.redecideLocked(name, t) {
-		t.nextPoll = a.Now()
+		t.nextPoll = a.now()
 		defer a.pollers[key].nudge()
 	}
 	if t.woken == nil {
@@ -393,7 +398,7 @@ func (a *Autoscaler) runPoller(ctx context.Context, key queue.EndpointKey, p *po
 
 // pollOnce reads for the due targets and returns when the next is due.
 func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *poller) time.Time {
-	now := a.Now()
+	now := a.now()
 	a.mu.Lock()
 	var due []types.NamespacedName
 	var names []string
@@ -408,7 +413,7 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 	if len(due) > 0 {
 		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
 		start := time.Now()
-		stats, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, a.horizon())
+		stats, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, dueHorizon)
 		cancel()
 		took := time.Since(start)
 		if ctx.Err() != nil {
@@ -507,11 +512,11 @@ func specChanged(old, in Target) bool {
 // polls at once.
 func (a *Autoscaler) redecideLocked(name types.NamespacedName, t *target) bool {
 	// The reconcile calling Update writes this result: it is woken now.
-	defer func() { t.woken, t.lastStatusWake = t.result, a.Now() }()
+	defer func() { t.woken, t.lastStatusWake = t.result, a.now() }()
 	// During a failure streak the last read is from before it: deciding
 	// on it would read as a recovery and restart the fallback's clock.
 	if t.result.Err == nil && t.seen != nil && covers(t.seen, t.Queues) {
-		a.runDecisionLocked(name, t, a.Now(), t.seenAt, t.seen, nil)
+		a.runDecisionLocked(name, t, a.now(), t.seenAt, t.seen, nil)
 		return true
 	}
 	base := t.result
@@ -710,35 +715,4 @@ func (a *Autoscaler) statusInterval() time.Duration {
 		return a.StatusInterval
 	}
 	return DefaultStatusInterval
-}
-
-func (a *Autoscaler) horizon() time.Duration {
-	if a.Horizon > 0 {
-		return a.Horizon
-	}
-	return DefaultDueHorizon
-}
-
-// queuesOf lists a QueueWorker's queue names in spec order.
-func queuesOf(qw *queueworkerv1alpha1.QueueWorker) []string {
-	names := make([]string, 0, len(qw.Spec.Queues))
-	for _, q := range qw.Spec.Queues {
-		names = append(names, q.Name)
-	}
-	return names
-}
-
-// Status precision: latencies to a tenth of a second, times to the second
-// (what metav1.Time keeps), so an unchanged reading writes nothing.
-const (
-	roundLatency    = 100 * time.Millisecond
-	secondPrecision = time.Second
-)
-
-// lastActive reads status.lastActiveTime, zero when unset.
-func lastActive(qw *queueworkerv1alpha1.QueueWorker) time.Time {
-	if qw.Status.LastActiveTime == nil {
-		return time.Time{}
-	}
-	return qw.Status.LastActiveTime.Time
 }

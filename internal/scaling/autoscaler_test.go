@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package controllers
+package scaling
 
 import (
 	"context"
@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
@@ -71,7 +72,7 @@ func manualAutoscaler(t *testing.T) (*Autoscaler, *fakeClock) {
 	a := NewAutoscaler(queue.NewPool(nil))
 	a.manual = true
 	clock := &fakeClock{now: time.Now()}
-	a.Now = clock.Now
+	a.now = clock.Now
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Start(ctx) }()
@@ -99,6 +100,21 @@ func pollAll(t *testing.T, a *Autoscaler) {
 		case <-a.events:
 		default:
 			return
+		}
+	}
+}
+
+// dur is d as a spec's duration.
+func dur(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+
+// enqueue puts n tasks into q through asynq's own client.
+func enqueue(t *testing.T, addr, q string, n int) {
+	t.Helper()
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: addr})
+	defer func() { _ = c.Close() }()
+	for i := range n {
+		if _, err := c.Enqueue(asynq.NewTask("test:noop", []byte(fmt.Sprint(i))), asynq.Queue(q)); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
