@@ -80,3 +80,41 @@ func TestScheduledFutureTaskWakesFromZero(t *testing.T) {
 		}
 	}
 }
+
+// TestNewUIDStartsAfresh: a target whose QueueWorker was deleted and
+// created again under the same name (a new UID) keeps nothing of the old
+// one: no decision to return, no recommendation history holding the old
+// count in the scale-down window.
+func TestNewUIDStartsAfresh(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "uid", Name: "again"}
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 20, PollInterval: dur(time.Second)}
+	enqueue(t, srv.Addr, "again", 40) // 40 / 4 = 10
+	old := testTarget(name, srv.Addr, as, 1, "again")
+	old.UID = "old-uid"
+	update(t, a, name, old)
+	pollAll(t, a)
+	if res := update(t, a, name, old); res == nil || res.Decision.DesiredReplicas != 10 {
+		t.Fatalf("the old object's decision %+v, want 10", res)
+	}
+	a.Applied(name, 1, 10, clock.Now(), nil)
+
+	// The queue drains; the new object starts with one replica.
+	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr})
+	defer func() { _ = insp.Close() }()
+	if _, err := insp.DeleteAllPendingTasks("again"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := testTarget(name, srv.Addr, as, 1, "again")
+	fresh.UID = "new-uid"
+	if res := update(t, a, name, fresh); res != nil {
+		t.Fatalf("the new object got the old one's result: %d by %s", res.Decision.DesiredReplicas, res.Decision.Rule)
+	}
+	clock.Add(time.Second)
+	pollAll(t, a)
+	if r := latest(a, name); r.Decision.DesiredReplicas != 1 {
+		t.Fatalf("the new object's first decision on an empty queue: %d by %s (%s), want 1: the old scale-down window held",
+			r.Decision.DesiredReplicas, r.Decision.Rule, r.Decision.Reason)
+	}
+}
