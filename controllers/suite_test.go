@@ -248,7 +248,32 @@ func writesIn(ns string) int64 {
 // (/apis/.../namespaces/NS/queueworkers/NAME/status).
 var statusWrites sync.Map
 
+// writeFaults makes the operator's writes whose URL path ends in a suffix
+// fail, as an API server that is away would: failWrites sets how many.
+var writeFaults sync.Map // path suffix -> *atomic.Int64
+
+// failWrites makes the next n writes of the operator to a path ending in
+// suffix fail; 0 ends the faults.
+func failWrites(suffix string, n int64) {
+	c := new(atomic.Int64)
+	c.Store(n)
+	writeFaults.Store(suffix, c)
+}
+
 func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet {
+		var fail bool
+		writeFaults.Range(func(k, v any) bool {
+			if strings.HasSuffix(req.URL.Path, k.(string)) && v.(*atomic.Int64).Add(-1) >= 0 {
+				fail = true
+				return false
+			}
+			return true
+		})
+		if fail {
+			return nil, errInjected
+		}
+	}
 	if req.Method != http.MethodGet {
 		operatorWrites.Add(1)
 		n, _ := pathWrites.LoadOrStore(req.URL.Path, new(atomic.Int64))
@@ -280,8 +305,18 @@ func (f faultyReader) Get(ctx context.Context, key client.ObjectKey, obj client.
 	if n, ok := readFaults.Load(key.Namespace); ok && n.(*atomic.Int64).Add(-1) >= 0 {
 		return errInjected
 	}
-	return f.Reader.Get(ctx, key, obj, opts...)
+	err := f.Reader.Get(ctx, key, obj, opts...)
+	if hook, ok := afterAPIGet.Load(key.Namespace); ok {
+		hook.(func(client.ObjectKey, client.Object, error))(key, obj, err)
+	}
+	return err
 }
+
+// afterAPIGet holds, per namespace, a function the reconcilers' uncached
+// reads call with what they read, before the reconciler goes on: a test
+// can change the API server's state between a read and the write that
+// follows it.
+var afterAPIGet sync.Map // namespace -> func(client.ObjectKey, client.Object, error)
 
 // failReads makes the next n uncached reads in namespace ns fail; 0 ends
 // the faults.
