@@ -152,6 +152,21 @@ func apply[AC any, P applyConfiguration[AC]](ctx context.Context, c client.Clien
 	return json.Unmarshal(b, want)
 }
 
+// refusedStall turns an error of the API server refusing obj (422 Invalid,
+// 400 Bad Request) into a stall with reason and the API server's message:
+// the object can never be written as it is, so retrying cannot help, and
+// only a change of the owner's spec can. Any other error is returned as is.
+func refusedStall(reason string, obj client.Object, err error) error {
+	if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+		return err
+	}
+	msg := err.Error()
+	if se, ok := errors.AsType[*apierrors.StatusError](err); ok {
+		msg = se.Status().Message
+	}
+	return specStallf(reason, "the API server refuses %s %s: %s", kindOf(obj), obj.GetName(), msg)
+}
+
 // ownsField tells whether manager's apply owns the field at path (field
 // names, e.g. "spec", "replicas") of obj, from its managedFields.
 func ownsField(obj metav1.Object, manager string, path ...string) bool {

@@ -54,7 +54,9 @@ func (r *QueueWorkerReconciler) reconcileName(_ context.Context, st *queueWorker
 // an owner and is never reset. A Deployment of the same name that the
 // QueueWorker does not control stalls it until that Deployment goes away
 // (it is looked for again periodically: the cache holds only the
-// operator's own Deployments, so no event tells).
+// operator's own Deployments, so no event tells). A Deployment the API
+// server refuses (a volumeMount of no volume, say) stalls it with
+// InvalidTemplate until its spec changes.
 func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw := st.qw
 	desired, err := resources.BuildWorkerDeployment(qw, st.endpoint, st.secretHash)
@@ -93,7 +95,7 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 		desired.Spec.Replicas = ptr.To(ptr.Deref(have.Spec.Replicas, 1))
 	}
 	if err := apply[appsv1ac.DeploymentApplyConfiguration](ctx, r.Client, fieldOwner, desired); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, refusedStall(queueworkerv1alpha1.ReasonInvalidTemplate, desired, err)
 	}
 	st.deployment = desired
 	log := logf.FromContext(ctx)

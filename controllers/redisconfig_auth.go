@@ -217,7 +217,7 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 	sec := have
 	if !unchanged {
 		if err := apply[corev1ac.SecretApplyConfiguration](ctx, r.Client, fieldOwner, want); err != nil {
-			return err
+			return refusedStall(queueworkerv1alpha1.ReasonInvalidSpec, want, err)
 		}
 		sec = want
 	}

@@ -54,7 +54,9 @@ import (
 // that this RedisConfig does not control is never touched, and stalls it
 // until that object goes. Claim templates cannot change on a StatefulSet:
 // when persistence is switched the StatefulSet is deleted (its claims are
-// kept) and created again once it is gone.
+// kept) and created again once it is gone. An object the API server
+// refuses (resources that request more than their limit, say) stalls the
+// RedisConfig with InvalidSpec until its spec changes.
 func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	for _, image := range resources.RedisImages(rc) {
@@ -114,7 +116,7 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 		sts.Spec.VolumeClaimTemplates = have.Spec.VolumeClaimTemplates
 	}
 	if err := apply[appsv1ac.StatefulSetApplyConfiguration](ctx, r.Client, fieldOwner, sts); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, refusedStall(queueworkerv1alpha1.ReasonInvalidSpec, sts, err)
 	}
 	st.sts = sts
 	if found && have.Annotations[resources.AnnotationTemplateHash] != sts.Annotations[resources.AnnotationTemplateHash] {
@@ -151,7 +153,8 @@ func writeOwned[AC any, P applyConfiguration[AC], T client.Object](ctx context.C
 	if err != nil || unchanged {
 		return false, err
 	}
-	return true, apply[AC, P](ctx, r.Client, fieldOwner, want)
+	return true, refusedStall(queueworkerv1alpha1.ReasonInvalidSpec, want,
+		apply[AC, P](ctx, r.Client, fieldOwner, want))
 }
 
 // reconcileManagedApply sets the runtime keys on the running managed

@@ -25,6 +25,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -306,5 +307,71 @@ func TestRedisConfigStalledAndRetrying(t *testing.T) {
 		rcConditionIs(got, queueworkerv1alpha1.ConditionStalled, metav1.ConditionFalse, queueworkerv1alpha1.ReasonReconciled),
 	); err != nil {
 		t.Errorf("during the errors: %v", err)
+	}
+}
+
+// TestRefusedTemplateStalls: a pod template the CRD's schema accepts but
+// the API server refuses in a Deployment (a volumeMount of a volume that
+// does not exist) can never be written, so it is a stall, not an error to
+// retry: Stalled=True and Ready=False with InvalidTemplate and the API
+// server's message, and one Warning event. A fixed template ends it.
+func TestRefusedTemplateStalls(t *testing.T) {
+	ns := createNamespace(t)
+	readyQueueWorker(t, ns, "refused", 1)
+	updateQueueWorker(t, ns, "refused", func(q *queueworkerv1alpha1.QueueWorker) {
+		q.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "missing", MountPath: "/data"}}
+	})
+	eventually(t, "Stalled=True, Ready=False: InvalidTemplate", func() error {
+		got := getQueueWorker(t, ns, "refused")
+		if err := conditionIs(got, queueworkerv1alpha1.ConditionStalled, metav1.ConditionTrue,
+			queueworkerv1alpha1.ReasonInvalidTemplate); err != nil {
+			return err
+		}
+		return conditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidTemplate)
+	})
+	got := getQueueWorker(t, ns, "refused")
+	if c := findCondition(got, queueworkerv1alpha1.ConditionStalled); !strings.Contains(c.Message, "volumeMounts[0].name") {
+		t.Errorf("the stall does not carry the API server's message: %q", c.Message)
+	}
+	if got.Status.ObservedGeneration != got.Generation {
+		t.Errorf("status.observedGeneration %d, want %d: a stall observes the generation", got.Status.ObservedGeneration, got.Generation)
+	}
+	time.Sleep(2 * time.Second)
+	if n := countEvents(t, ns, "refused", queueworkerv1alpha1.ReasonInvalidTemplate); n != 1 {
+		t.Errorf("%d InvalidTemplate events, want one", n)
+	}
+
+	updateQueueWorker(t, ns, "refused", func(q *queueworkerv1alpha1.QueueWorker) {
+		q.Spec.Template.Spec.Volumes = []corev1.Volume{{Name: "missing",
+			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	})
+	eventually(t, "Stalled=False once the template is fixed", func() error {
+		return conditionIs(getQueueWorker(t, ns, "refused"), queueworkerv1alpha1.ConditionStalled, metav1.ConditionFalse,
+			queueworkerv1alpha1.ReasonReconciled)
+	})
+}
+
+// TestRefusedManagedRedisStalls: managed resources that request more
+// memory than their limit pass the CRD's schema, but the API server
+// refuses the StatefulSet: the RedisConfig stalls with InvalidSpec and the
+// API server's message, rather than retrying for ever.
+func TestRefusedManagedRedisStalls(t *testing.T) {
+	ns := createNamespace(t)
+	rc := productionRedisConfig(ns, "tight")
+	rc.Spec.Managed = &queueworkerv1alpha1.ManagedRedis{Resources: corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+	}}
+	createObject(t, rc)
+	eventually(t, "Stalled=True: InvalidSpec", func() error {
+		got := getRedisConfig(t, ns, "tight")
+		if err := rcConditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionFalse, queueworkerv1alpha1.ReasonInvalidSpec); err != nil {
+			return err
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionStalled, metav1.ConditionTrue, queueworkerv1alpha1.ReasonInvalidSpec)
+	})
+	c := rcCondition(getRedisConfig(t, ns, "tight"), queueworkerv1alpha1.ConditionStalled)
+	if !strings.Contains(c.Message, "StatefulSet") || !strings.Contains(c.Message, "must be less than or equal to memory limit") {
+		t.Errorf("the stall does not name the StatefulSet and the API server's message: %q", c.Message)
 	}
 }

@@ -104,7 +104,7 @@ const (
 	// something else.
 	ReasonDeploymentConflict = "DeploymentConflict"
 	// ReasonInvalidTemplate: the pod template cannot be turned into a
-	// worker Deployment.
+	// worker Deployment, or the API server refuses the Deployment.
 	ReasonInvalidTemplate = "InvalidTemplate"
 	// ReasonInvalidName: the object's name cannot name or label the
 	// objects the operator would derive from it; only a new object with
@@ -122,7 +122,8 @@ const (
 	ReasonRedisReachable = "RedisReachable"
 	// ReasonRendered: the spec rendered into redis.conf.
 	ReasonRendered = "Rendered"
-	// ReasonInvalidSpec: the spec cannot be rendered.
+	// ReasonInvalidSpec: the spec cannot be rendered, or the API server
+	// refuses an object it asks for (a managed Redis's StatefulSet, say).
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonNoEviction: maxmemory-policy is noeviction.
 	ReasonNoEviction = "NoEviction"
