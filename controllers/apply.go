@@ -26,9 +26,13 @@ import (
 	"maps"
 	"reflect"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -49,6 +53,11 @@ const (
 	// applies of fieldOwner never include it, and never reset it.
 	scaleFieldOwner = resources.ManagerName + "-scale"
 )
+
+// legacyManager is the field manager of the operator's writes before it
+// used server-side apply: the API server names a Create or Update without
+// a field owner after the binary (/manager).
+const legacyManager = "manager"
 
 // errNotControlled is returned by readOwned for an object of the name that
 // exists and is not controlled by the owner.
@@ -82,6 +91,90 @@ func readOwned(ctx context.Context, cache, api client.Reader, owner metav1.Objec
 		return true, errNotControlled
 	}
 	return true, nil
+}
+
+// ownedWriter writes the objects that one owner controls.
+type ownedWriter struct {
+	// client writes, and reads the cache, which holds only objects
+	// labelled as the operator's.
+	client client.Client
+	// api reads straight from the API server.
+	api   client.Reader
+	owner client.Object
+	// conflict is the stall of a name that an object the owner does not
+	// control holds.
+	conflict func(kind, name string) *stallError
+}
+
+// read reads the object named key, which w.owner would control, into obj
+// and reports whether it exists (see readOwned; Secrets, which are never
+// cached, are read from the API server only). An object of that name that
+// the owner does not control is the conflict stall. What the operator's
+// earlier writes own in the object is handed to its apply first
+// (handOver).
+func (w ownedWriter) read(ctx context.Context, key client.ObjectKey, obj client.Object) (bool, error) {
+	var cache client.Reader = w.client
+	if _, secret := obj.(*corev1.Secret); secret {
+		cache = nil
+	}
+	found, err := readOwned(ctx, cache, w.api, w.owner, key, obj)
+	if errors.Is(err, errNotControlled) {
+		return false, w.conflict(kindOf(obj), key.Name)
+	}
+	if err != nil || !found {
+		return false, err
+	}
+	return true, w.handOver(ctx, obj)
+}
+
+// handOver makes the operator's apply (fieldOwner) the owner of the fields
+// that its earlier writes own in obj, its Update entries (formerManagers).
+// Server-side apply removes a field the operator stops setting only when
+// no other manager owns it: without this, a variable or a container that
+// the operator wrote before it used server-side apply would stay in the
+// object for ever once the spec drops it. Only metadata.managedFields
+// changes, with one JSON patch that fails on a conflict; an object with no
+// such entries costs no write.
+func (w ownedWriter) handOver(ctx context.Context, obj client.Object) error {
+	managers := formerManagers(obj, w.owner)
+	if managers.Len() == 0 {
+		return nil
+	}
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(obj, managers, fieldOwner)
+	if err != nil {
+		return fmt.Errorf("handing the fields of %s %s to server-side apply: %w", kindOf(obj), obj.GetName(), err)
+	}
+	if patch == nil {
+		return nil
+	}
+	if err := w.client.Patch(ctx, obj, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return fmt.Errorf("handing the fields of %s %s to server-side apply: %w", kindOf(obj), obj.GetName(), err)
+	}
+	return nil
+}
+
+// formerManagers are the field managers of obj's Update entries that are
+// the operator's own writes: fieldOwner, and legacyManager when its entry
+// owns owner's controller reference, which the operator's first write set.
+// Other controllers built from the same scaffold are named "manager" too,
+// and the fields they set are not the operator's to remove.
+func formerManagers(obj, owner metav1.Object) sets.Set[string] {
+	managers := sets.New[string]()
+	ownerRef := fmt.Sprintf(`k:{"uid":%q}`, owner.GetUID())
+	for _, e := range obj.GetManagedFields() {
+		if e.Operation != metav1.ManagedFieldsOperationUpdate || e.Subresource != "" {
+			continue
+		}
+		switch e.Manager {
+		case fieldOwner:
+			managers.Insert(fieldOwner)
+		case legacyManager:
+			if entryOwns(e, "f:metadata", "f:ownerReferences", ownerRef) {
+				managers.Insert(legacyManager)
+			}
+		}
+	}
+	return managers
 }
 
 // stamp makes owner the controller of want and records in its annotation
@@ -170,22 +263,34 @@ func refusedStall(reason string, obj client.Object, err error) error {
 // ownsField tells whether manager's apply owns the field at path (field
 // names, e.g. "spec", "replicas") of obj, from its managedFields.
 func ownsField(obj metav1.Object, manager string, path ...string) bool {
+	keys := make([]string, len(path))
+	for i, name := range path {
+		keys[i] = "f:" + name
+	}
 	for _, e := range obj.GetManagedFields() {
-		if e.Manager != manager || e.Operation != metav1.ManagedFieldsOperationApply || e.FieldsV1 == nil {
-			continue
+		if e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
+			return entryOwns(e, keys...)
 		}
-		var fields map[string]any
-		if err := json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields); err != nil {
-			return false
-		}
-		for _, name := range path {
-			next, ok := fields["f:"+name].(map[string]any)
-			if !ok {
-				return false
-			}
-			fields = next
-		}
-		return true
 	}
 	return false
+}
+
+// entryOwns tells whether a managedFields entry holds the path of keys
+// (as its fieldsV1 spells them: "f:spec", `k:{"uid":"..."}`).
+func entryOwns(e metav1.ManagedFieldsEntry, keys ...string) bool {
+	if e.FieldsV1 == nil {
+		return false
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(e.FieldsV1.GetRawBytes(), &fields); err != nil {
+		return false
+	}
+	for _, key := range keys {
+		next, ok := fields[key].(map[string]any)
+		if !ok {
+			return false
+		}
+		fields = next
+	}
+	return true
 }

@@ -23,13 +23,16 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
 
@@ -220,4 +223,184 @@ func TestPersistenceToggleReplacesStatefulSet(t *testing.T) {
 	if n := countEvents(t, ns, "toggle", queueworkerv1alpha1.ReasonConfigChanged); n != 1 {
 		t.Errorf("%d ConfigChanged events, want one for the replacement", n)
 	}
+}
+
+// replicaWatch records every distinct spec.replicas of a Deployment, read
+// every 20ms until stop, which returns them in order.
+func replicaWatch(t *testing.T, ns, name string) (stop func() []int32) {
+	t.Helper()
+	var seen []int32
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			dep := &appsv1.Deployment{}
+			if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name}, dep); err != nil {
+				continue
+			}
+			if n := ptr.Deref(dep.Spec.Replicas, -1); len(seen) == 0 || seen[len(seen)-1] != n {
+				seen = append(seen, n)
+			}
+		}
+	}()
+	return func() []int32 {
+		close(done)
+		<-finished
+		return seen
+	}
+}
+
+// updateEntries lists the managers of obj's Update entries of the main
+// resource.
+func updateEntries(obj metav1.Object) []string {
+	var managers []string
+	for _, e := range obj.GetManagedFields() {
+		if e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == "" {
+			managers = append(managers, e.Manager)
+		}
+	}
+	return managers
+}
+
+// TestLegacyFieldsRemovedAfterUpgrade: a worker Deployment that the
+// operator wrote before it used server-side apply (Create and Update
+// without a field owner: manager "manager") is handed to the operator's
+// apply, so a variable and a container that the QueueWorker later drops
+// are removed, as on a Deployment the operator created. Its replica count
+// never changes on the way, and fields that another "manager" (another
+// controller's binary) sets afterwards are not the operator's to remove.
+func TestLegacyFieldsRemovedAfterUpgrade(t *testing.T) {
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "legacy")
+	qw.Spec.Replicas = ptr.To[int32](3)
+	qw.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "LEGACY_FLAG", Value: "on"}}
+	qw.Spec.Template.Spec.Containers = append(qw.Spec.Template.Spec.Containers,
+		corev1.Container{Name: "sidecar", Image: "sidecar:dev"})
+	// Hold the operator before its Deployment step: the Secret is missing.
+	qw.Spec.Redis.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: "legacy-pw", Key: "password"}
+	createObject(t, qw)
+	eventually(t, "Stalled: SecretNotFound", func() error {
+		return conditionIs(getQueueWorker(t, ns, "legacy"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonSecretNotFound)
+	})
+
+	// The Deployment as the previous version of the operator created it.
+	qw = getQueueWorker(t, ns, "legacy")
+	ep, _ := resources.EndpointFromSpec(qw.Spec.Redis)
+	old, err := resources.BuildWorkerDeployment(qw, ep, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := controllerutil.SetControllerReference(qw, old, k8sClient.Scheme()); err != nil {
+		t.Fatal(err)
+	}
+	old.Spec.Replicas = ptr.To[int32](3)
+	if err := k8sClient.Create(testCtx, old, client.FieldOwner(legacyManager)); err != nil {
+		t.Fatal(err)
+	}
+	replicas := replicaWatch(t, ns, "legacy")
+
+	// The new version goes on.
+	createObject(t, usableSecret(ns, "legacy-pw", map[string]string{"password": "p"}, queueworkerv1alpha1.KindQueueWorker))
+	eventually(t, "the operator applied the Deployment", func() error {
+		dep, err := getDeployment(t, ns, "legacy")
+		if err != nil {
+			return err
+		}
+		if !ownsField(dep, fieldOwner, "spec", "template") {
+			return errors.New("the template not applied yet")
+		}
+		if !ownsField(dep, scaleFieldOwner, "spec", "replicas") {
+			return errors.New("spec.replicas not owned by the scale step yet")
+		}
+		return nil
+	})
+	// Another controller built from the same scaffold annotates it.
+	dep, err := getDeployment(t, ns, "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := `{"metadata":{"annotations":{"other.example/note":"kept"}}}`
+	if err := k8sClient.Patch(testCtx, dep, client.RawPatch(types.MergePatchType, []byte(patch)),
+		client.FieldOwner(legacyManager)); err != nil {
+		t.Fatal(err)
+	}
+
+	updateQueueWorker(t, ns, "legacy", func(q *queueworkerv1alpha1.QueueWorker) {
+		q.Spec.Template.Spec.Containers = q.Spec.Template.Spec.Containers[:1]
+		q.Spec.Template.Spec.Containers[0].Env = nil
+		q.Spec.Concurrency = 5
+	})
+	dep = waitConcurrency(t, ns, "legacy", "5")
+	if _, ok := envMap(&dep.Spec.Template.Spec.Containers[0])["LEGACY_FLAG"]; ok {
+		t.Errorf("LEGACY_FLAG, dropped from the QueueWorker's template, is still in the worker Deployment")
+	}
+	if n := len(dep.Spec.Template.Spec.Containers); n != 1 {
+		t.Errorf("%d containers in the worker Deployment after the sidecar was dropped from the template, want 1", n)
+	}
+	if m := updateEntries(dep); len(m) != 1 || m[0] != legacyManager {
+		t.Errorf("Update entries of %v, want only the later one of %q", m, legacyManager)
+	}
+	if dep.Annotations["other.example/note"] != "kept" {
+		t.Errorf("an annotation another manager named %q set later was removed", legacyManager)
+	}
+	time.Sleep(time.Second)
+	if seen := replicas(); fmt.Sprint(seen) != "[3]" {
+		t.Errorf("spec.replicas went %v during the upgrade, want [3]", seen)
+	}
+}
+
+// TestLegacyServicePortRemovedAfterUpgrade: the same for a managed
+// Redis's Service that the previous version created: the exporter's port
+// goes once the exporter is switched off.
+func TestLegacyServicePortRemovedAfterUpgrade(t *testing.T) {
+	ns := createNamespace(t)
+	rc := productionRedisConfig(ns, "old")
+	rc.Spec.Managed = &queueworkerv1alpha1.ManagedRedis{Exporter: &queueworkerv1alpha1.RedisExporter{Enabled: true}}
+	// Held before its objects are written: the password Secret is missing.
+	rc.Spec.Auth = &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "old-pw", Key: "password"}}
+	createObject(t, rc)
+	eventually(t, "Stalled: SecretNotFound", func() error {
+		return rcConditionIs(getRedisConfig(t, ns, "old"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonSecretNotFound)
+	})
+	rc = getRedisConfig(t, ns, "old")
+	svc := resources.BuildRedisService(rc)
+	if len(svc.Spec.Ports) != 2 {
+		t.Fatalf("%d ports in the built Service, want the exporter's too", len(svc.Spec.Ports))
+	}
+	if err := controllerutil.SetControllerReference(rc, svc, k8sClient.Scheme()); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8sClient.Create(testCtx, svc, client.FieldOwner(legacyManager)); err != nil {
+		t.Fatal(err)
+	}
+	createObject(t, usableSecret(ns, "old-pw", map[string]string{"password": "legacy-pass"}, queueworkerv1alpha1.KindRedisConfig))
+	key := types.NamespacedName{Namespace: ns, Name: svc.Name}
+	eventually(t, "the operator applied the Service", func() error {
+		got := &corev1.Service{}
+		if err := k8sClient.Get(testCtx, key, got); err != nil {
+			return err
+		}
+		if !ownsField(got, fieldOwner, "spec", "ports") {
+			return errors.New("not applied yet")
+		}
+		return nil
+	})
+	updateRedisConfig(t, ns, "old", func(rc *queueworkerv1alpha1.RedisConfig) { rc.Spec.Managed.Exporter = nil })
+	eventually(t, "the Service without the exporter's port", func() error {
+		got := &corev1.Service{}
+		if err := k8sClient.Get(testCtx, key, got); err != nil {
+			return err
+		}
+		if n := len(got.Spec.Ports); n != 1 {
+			return fmt.Errorf("%d ports: %+v", n, got.Spec.Ports)
+		}
+		return nil
+	})
 }

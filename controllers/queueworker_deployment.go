@@ -68,11 +68,7 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 	}
 
 	have := &appsv1.Deployment{}
-	found, err := readOwned(ctx, r.Client, r.APIReader, qw, client.ObjectKeyFromObject(desired), have)
-	if errors.Is(err, errNotControlled) {
-		return ctrl.Result{}, stallf(queueworkerv1alpha1.ReasonDeploymentConflict,
-			"a Deployment named %q exists and is not managed by this QueueWorker", desired.Name)
-	}
+	found, err := r.writer(qw).read(ctx, client.ObjectKeyFromObject(desired), have)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -114,6 +110,16 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 			"pod template of Deployment %s changed: rolling the workers", desired.Name)
 	}
 	return ctrl.Result{}, nil
+}
+
+// writer writes the objects qw controls: a Deployment of the name that qw
+// does not control stalls it with DeploymentConflict.
+func (r *QueueWorkerReconciler) writer(qw *queueworkerv1alpha1.QueueWorker) ownedWriter {
+	return ownedWriter{client: r.Client, api: r.APIReader, owner: qw,
+		conflict: func(kind, name string) *stallError {
+			return stallf(queueworkerv1alpha1.ReasonDeploymentConflict,
+				"a %s named %q exists and is not managed by this QueueWorker", kind, name)
+		}}
 }
 
 func hasLabels(have, want map[string]string) bool {

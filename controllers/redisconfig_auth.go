@@ -21,7 +21,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -182,10 +181,7 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 	name := resources.RedisPasswordSecretName(rc)
 	key := resources.RedisPasswordSecretKey(rc)
 	have := &corev1.Secret{}
-	found, err := readOwned(ctx, nil, r.APIReader, rc, types.NamespacedName{Namespace: rc.Namespace, Name: name}, have)
-	if errors.Is(err, errNotControlled) {
-		return notOwned("Secret", name)
-	}
+	found, err := r.writer(rc).read(ctx, types.NamespacedName{Namespace: rc.Namespace, Name: name}, have)
 	if err != nil {
 		return err
 	}

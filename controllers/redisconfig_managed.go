@@ -77,10 +77,7 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 
 	sts := resources.BuildRedisStatefulSet(rc, st.restartHash, st.secretHash)
 	have := &appsv1.StatefulSet{}
-	found, err := readOwned(ctx, r.Client, r.APIReader, rc, client.ObjectKeyFromObject(sts), have)
-	if errors.Is(err, errNotControlled) {
-		return ctrl.Result{}, notOwned("StatefulSet", sts.Name)
-	}
+	found, err := r.writer(rc).read(ctx, client.ObjectKeyFromObject(sts), have)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -127,21 +124,19 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 	return ctrl.Result{}, nil
 }
 
+// writer writes the objects rc controls: an object of a name it would
+// write that rc does not control stalls it with ResourceConflict.
+func (r *RedisConfigReconciler) writer(rc *queueworkerv1alpha1.RedisConfig) ownedWriter {
+	return ownedWriter{client: r.Client, api: r.APIReader, owner: rc, conflict: notOwned}
+}
+
 // writeOwned applies want, an object the RedisConfig controls, unless it
 // is already as wanted; have receives the object as it exists. An object
 // of the same name that the RedisConfig does not control is left alone and
-// returned as a *stallError. Secrets are never cached: they are read
-// straight from the API server.
+// returned as a *stallError.
 func writeOwned[AC any, P applyConfiguration[AC], T client.Object](ctx context.Context, r *RedisConfigReconciler,
 	rc *queueworkerv1alpha1.RedisConfig, have, want T) (written bool, err error) {
-	var cache client.Reader = r.Client
-	if _, secret := any(want).(*corev1.Secret); secret {
-		cache = nil
-	}
-	found, err := readOwned(ctx, cache, r.APIReader, rc, client.ObjectKeyFromObject(want), have)
-	if errors.Is(err, errNotControlled) {
-		return false, notOwned(kindOf(want), want.GetName())
-	}
+	found, err := r.writer(rc).read(ctx, client.ObjectKeyFromObject(want), have)
 	if err != nil {
 		return false, err
 	}
