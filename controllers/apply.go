@@ -104,6 +104,9 @@ type ownedWriter struct {
 	// conflict is the stall of a name that an object the owner does not
 	// control holds.
 	conflict func(kind, name string) *stallError
+	// refused is the reason of the stall of an object the API server
+	// refuses (refusedStall).
+	refused string
 }
 
 // read reads the object named key, which w.owner would control, into obj
@@ -125,6 +128,22 @@ func (w ownedWriter) read(ctx context.Context, key client.ObjectKey, obj client.
 		return false, err
 	}
 	return true, w.handOver(ctx, obj)
+}
+
+// create creates obj, which did not exist when read. It does so with a
+// Create, not an apply, which would take over an object of the name that
+// someone else created since the read: that one is the conflict stall. The
+// Create's Update entry is then handed to the operator's apply (handOver),
+// so that a later apply removes what the spec drops.
+func (w ownedWriter) create(ctx context.Context, obj client.Object) error {
+	err := w.client.Create(ctx, obj, client.FieldOwner(fieldOwner))
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		return w.conflict(kindOf(obj), obj.GetName())
+	case err != nil:
+		return refusedStall(w.refused, obj, fmt.Errorf("creating %s %s: %w", kindOf(obj), obj.GetName(), err))
+	}
+	return w.handOver(ctx, obj)
 }
 
 // handOver makes the operator's apply (fieldOwner) the owner of the fields
@@ -258,6 +277,13 @@ func refusedStall(reason string, obj client.Object, err error) error {
 		msg = se.Status().Message
 	}
 	return specStallf(reason, "the API server refuses %s %s: %s", kindOf(obj), obj.GetName(), msg)
+}
+
+// applyOwned applies want, an object that w.owner controls and that
+// exists, as fieldOwner (see apply); an object the API server refuses is
+// the refused stall.
+func applyOwned[AC any, P applyConfiguration[AC]](ctx context.Context, w ownedWriter, want client.Object) error {
+	return refusedStall(w.refused, want, apply[AC, P](ctx, w.client, fieldOwner, want))
 }
 
 // ownsField tells whether manager's apply owns the field at path (field

@@ -19,6 +19,8 @@ package controllers
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -403,4 +405,126 @@ func TestLegacyServicePortRemovedAfterUpgrade(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestFieldsDroppedFromTemplateAreRemoved: on a Deployment the operator
+// created, dropping a variable and a container from the QueueWorker's
+// template removes them, and a variable another manager added survives.
+func TestFieldsDroppedFromTemplateAreRemoved(t *testing.T) {
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "dropped")
+	qw.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FLAG", Value: "on"}}
+	qw.Spec.Template.Spec.Containers = append(qw.Spec.Template.Spec.Containers,
+		corev1.Container{Name: "sidecar", Image: "sidecar:dev"})
+	createObject(t, qw)
+	dep := waitConcurrency(t, ns, "dropped", "4")
+	patch := `{"spec":{"template":{"spec":{"containers":[{"name":"worker","env":[{"name":"KUBECTL_ADDED","value":"x"}]}]}}}}`
+	if err := k8sClient.Patch(testCtx, dep, client.RawPatch(types.StrategicMergePatchType, []byte(patch)),
+		client.FieldOwner("kubectl-set")); err != nil {
+		t.Fatal(err)
+	}
+	updateQueueWorker(t, ns, "dropped", func(q *queueworkerv1alpha1.QueueWorker) {
+		q.Spec.Template.Spec.Containers = q.Spec.Template.Spec.Containers[:1]
+		q.Spec.Template.Spec.Containers[0].Env = nil
+		q.Spec.Concurrency = 5
+	})
+	dep = waitConcurrency(t, ns, "dropped", "5")
+	env := envMap(&dep.Spec.Template.Spec.Containers[0])
+	if _, ok := env["FLAG"]; ok {
+		t.Errorf("FLAG survived its removal from the template")
+	}
+	if _, ok := env["KUBECTL_ADDED"]; !ok {
+		t.Errorf("KUBECTL_ADDED, set by another manager, was removed")
+	}
+	if n := len(dep.Spec.Template.Spec.Containers); n != 1 {
+		t.Errorf("%d containers after the sidecar was dropped from the template, want 1", n)
+	}
+}
+
+// createAfterRead makes the operator's next uncached read of the object
+// named name in ns, when it finds nothing, create obj as someone else
+// would, before the operator goes on to write that name. It reports
+// whether it did.
+func createAfterRead(t *testing.T, ns, name string, obj client.Object) *atomic.Bool {
+	t.Helper()
+	fired := new(atomic.Bool)
+	afterAPIGet.Store(ns, func(key client.ObjectKey, read client.Object, err error) {
+		if key.Name != name || reflect.TypeOf(read) != reflect.TypeOf(obj) || !apierrors.IsNotFound(err) ||
+			!fired.CompareAndSwap(false, true) {
+			return
+		}
+		if err := k8sClient.Create(testCtx, obj, client.FieldOwner("tenant")); err != nil {
+			t.Errorf("creating %s %s: %v", kindOf(obj), name, err)
+		}
+	})
+	t.Cleanup(func() { afterAPIGet.Delete(ns) })
+	return fired
+}
+
+// TestDeploymentCreatedAfterTheReadIsNotTakenOver: a Deployment that
+// someone else creates between the operator's read of the name (nothing
+// there) and its write is neither taken over nor changed: the QueueWorker
+// stalls with DeploymentConflict, as with one that was there before.
+func TestDeploymentCreatedAfterTheReadIsNotTakenOver(t *testing.T) {
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "race")
+	fired := createAfterRead(t, ns, "race", &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "race", Labels: map[string]string{"team": "tenant"}},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: resources.SelectorLabels(qw)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: resources.SelectorLabels(qw)},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "worker", Image: "tenant:latest", Command: []string{"/bin/tenant"},
+				}}},
+			},
+		},
+	})
+	createObject(t, qw)
+	eventually(t, "Stalled=True: DeploymentConflict", func() error {
+		return conditionIs(getQueueWorker(t, ns, "race"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonDeploymentConflict)
+	})
+	if !fired.Load() {
+		t.Fatal("the operator never read the name from the API server")
+	}
+	dep, err := getDeployment(t, ns, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dep.Spec.Template.Spec.Containers[0]
+	if metav1.GetControllerOf(dep) != nil || c.Image != "tenant:latest" || len(dep.Annotations) != 0 {
+		t.Errorf("the other Deployment was changed: controller %+v, image %q, annotations %v",
+			metav1.GetControllerOf(dep), c.Image, dep.Annotations)
+	}
+}
+
+// TestSecretCreatedAfterTheReadIsNotTakenOver: the same for the Secret of
+// a managed Redis's generated password: one that someone else creates
+// between the operator's read and its write keeps its password and is not
+// taken over; the RedisConfig stalls with ResourceConflict.
+func TestSecretCreatedAfterTheReadIsNotTakenOver(t *testing.T) {
+	ns := createNamespace(t)
+	rc := productionRedisConfig(ns, "chosen")
+	name := resources.RedisPasswordSecretName(rc)
+	fired := createAfterRead(t, ns, name, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Data:       map[string][]byte{resources.RedisPasswordKey: []byte("chosen-by-someone-else")},
+	})
+	createObject(t, rc)
+	eventually(t, "Stalled=True: ResourceConflict", func() error {
+		return rcConditionIs(getRedisConfig(t, ns, "chosen"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonResourceConflict)
+	})
+	if !fired.Load() {
+		t.Fatal("the operator never read the name from the API server")
+	}
+	sec := &corev1.Secret{}
+	if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name}, sec); err != nil {
+		t.Fatal(err)
+	}
+	if metav1.GetControllerOf(sec) != nil || string(sec.Data[resources.RedisPasswordKey]) != "chosen-by-someone-else" {
+		t.Errorf("the other Secret was taken over: controller %+v", metav1.GetControllerOf(sec))
+	}
 }

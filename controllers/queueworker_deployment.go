@@ -48,6 +48,8 @@ func (r *QueueWorkerReconciler) reconcileName(_ context.Context, st *queueWorker
 // reconcileDeployment creates the worker Deployment or brings it up to
 // date with server-side apply, as fieldOwner. It writes only when what it
 // would apply differs from what it applied last (AnnotationAppliedHash).
+// A Deployment it did not find is created with a Create, so that one that
+// someone else creates meanwhile is not taken over.
 // It never includes spec.replicas once reconcileScale's field manager owns
 // it: before that (a new Deployment, or one written otherwise) it applies
 // the count there is, or the initial count, so that the field always has
@@ -67,8 +69,9 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 		return ctrl.Result{}, fmt.Errorf("building the worker Deployment: %w", err)
 	}
 
+	w := r.writer(qw)
 	have := &appsv1.Deployment{}
-	found, err := r.writer(qw).read(ctx, client.ObjectKeyFromObject(desired), have)
+	found, err := w.read(ctx, client.ObjectKeyFromObject(desired), have)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -84,14 +87,17 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 		st.deployment = have
 		return ctrl.Result{}, nil
 	}
-	switch {
-	case !found:
+	if !found {
 		desired.Spec.Replicas = ptr.To(initialReplicas(qw))
-	case !st.scaleOwnsReplicas:
-		desired.Spec.Replicas = ptr.To(ptr.Deref(have.Spec.Replicas, 1))
+		err = w.create(ctx, desired)
+	} else {
+		if !st.scaleOwnsReplicas {
+			desired.Spec.Replicas = ptr.To(ptr.Deref(have.Spec.Replicas, 1))
+		}
+		err = applyOwned[appsv1ac.DeploymentApplyConfiguration](ctx, w, desired)
 	}
-	if err := apply[appsv1ac.DeploymentApplyConfiguration](ctx, r.Client, fieldOwner, desired); err != nil {
-		return ctrl.Result{}, refusedStall(queueworkerv1alpha1.ReasonInvalidTemplate, desired, err)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	st.deployment = desired
 	log := logf.FromContext(ctx)
@@ -113,13 +119,16 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 }
 
 // writer writes the objects qw controls: a Deployment of the name that qw
-// does not control stalls it with DeploymentConflict.
+// does not control stalls it with DeploymentConflict, one the API server
+// refuses with InvalidTemplate.
 func (r *QueueWorkerReconciler) writer(qw *queueworkerv1alpha1.QueueWorker) ownedWriter {
 	return ownedWriter{client: r.Client, api: r.APIReader, owner: qw,
 		conflict: func(kind, name string) *stallError {
 			return stallf(queueworkerv1alpha1.ReasonDeploymentConflict,
 				"a %s named %q exists and is not managed by this QueueWorker", kind, name)
-		}}
+		},
+		refused: queueworkerv1alpha1.ReasonInvalidTemplate,
+	}
 }
 
 func hasLabels(have, want map[string]string) bool {

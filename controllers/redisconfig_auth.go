@@ -180,8 +180,9 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 	rc := st.rc
 	name := resources.RedisPasswordSecretName(rc)
 	key := resources.RedisPasswordSecretKey(rc)
+	w := r.writer(rc)
 	have := &corev1.Secret{}
-	found, err := r.writer(rc).read(ctx, types.NamespacedName{Namespace: rc.Namespace, Name: name}, have)
+	found, err := w.read(ctx, types.NamespacedName{Namespace: rc.Namespace, Name: name}, have)
 	if err != nil {
 		return err
 	}
@@ -211,11 +212,16 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 		return err
 	}
 	sec := have
-	if !unchanged {
-		if err := apply[corev1ac.SecretApplyConfiguration](ctx, r.Client, fieldOwner, want); err != nil {
-			return refusedStall(queueworkerv1alpha1.ReasonInvalidSpec, want, err)
-		}
+	switch {
+	case !found:
+		err = w.create(ctx, want)
 		sec = want
+	case !unchanged:
+		err = applyOwned[corev1ac.SecretApplyConfiguration](ctx, w, want)
+		sec = want
+	}
+	if err != nil {
+		return err
 	}
 	if !found {
 		r.Recorder.Eventf(rc, sec, "Normal", queueworkerv1alpha1.ReasonPasswordGenerated, "Create",
@@ -237,8 +243,7 @@ func (r *RedisConfigReconciler) ensureAuthConf(ctx context.Context, st *redisCon
 		return stallf(queueworkerv1alpha1.ReasonInvalidSpec, "the password in Secret %q cannot be used: %v",
 			rc.Spec.Auth.PasswordSecretRef.Name, err)
 	}
-	_, err = writeOwned[corev1ac.SecretApplyConfiguration](ctx, r, rc, &corev1.Secret{}, want)
-	return err
+	return writeOwned[corev1ac.SecretApplyConfiguration](ctx, r, rc, &corev1.Secret{}, want)
 }
 
 // notOwned is the stall for an object the RedisConfig would write that

@@ -66,18 +66,19 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 				image, strings.Join(r.allowedImages(), ", "))
 		}
 	}
-	if _, err := writeOwned[corev1ac.ConfigMapApplyConfiguration](ctx, r, rc, &corev1.ConfigMap{},
+	if err := writeOwned[corev1ac.ConfigMapApplyConfiguration](ctx, r, rc, &corev1.ConfigMap{},
 		resources.BuildRedisConfigMap(rc, st.conf)); err != nil {
 		return ctrl.Result{}, err
 	}
-	if _, err := writeOwned[corev1ac.ServiceApplyConfiguration](ctx, r, rc, &corev1.Service{},
+	if err := writeOwned[corev1ac.ServiceApplyConfiguration](ctx, r, rc, &corev1.Service{},
 		resources.BuildRedisService(rc)); err != nil {
 		return ctrl.Result{}, err
 	}
 
 	sts := resources.BuildRedisStatefulSet(rc, st.restartHash, st.secretHash)
+	w := r.writer(rc)
 	have := &appsv1.StatefulSet{}
-	found, err := r.writer(rc).read(ctx, client.ObjectKeyFromObject(sts), have)
+	found, err := w.read(ctx, client.ObjectKeyFromObject(sts), have)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -111,9 +112,12 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 		// Any other change of the claim templates would be refused: keep
 		// the ones it has.
 		sts.Spec.VolumeClaimTemplates = have.Spec.VolumeClaimTemplates
+		err = applyOwned[appsv1ac.StatefulSetApplyConfiguration](ctx, w, sts)
+	} else {
+		err = w.create(ctx, sts)
 	}
-	if err := apply[appsv1ac.StatefulSetApplyConfiguration](ctx, r.Client, fieldOwner, sts); err != nil {
-		return ctrl.Result{}, refusedStall(queueworkerv1alpha1.ReasonInvalidSpec, sts, err)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	st.sts = sts
 	if found && have.Annotations[resources.AnnotationTemplateHash] != sts.Annotations[resources.AnnotationTemplateHash] {
@@ -125,31 +129,36 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 }
 
 // writer writes the objects rc controls: an object of a name it would
-// write that rc does not control stalls it with ResourceConflict.
+// write that rc does not control stalls it with ResourceConflict, one the
+// API server refuses with InvalidSpec.
 func (r *RedisConfigReconciler) writer(rc *queueworkerv1alpha1.RedisConfig) ownedWriter {
-	return ownedWriter{client: r.Client, api: r.APIReader, owner: rc, conflict: notOwned}
+	return ownedWriter{client: r.Client, api: r.APIReader, owner: rc, conflict: notOwned,
+		refused: queueworkerv1alpha1.ReasonInvalidSpec}
 }
 
-// writeOwned applies want, an object the RedisConfig controls, unless it
-// is already as wanted; have receives the object as it exists. An object
-// of the same name that the RedisConfig does not control is left alone and
-// returned as a *stallError.
+// writeOwned creates want, an object the RedisConfig controls, or applies
+// it unless it is already as wanted; have receives the object as it
+// exists. An object of the same name that the RedisConfig does not control
+// is left alone and returned as a *stallError.
 func writeOwned[AC any, P applyConfiguration[AC], T client.Object](ctx context.Context, r *RedisConfigReconciler,
-	rc *queueworkerv1alpha1.RedisConfig, have, want T) (written bool, err error) {
-	found, err := r.writer(rc).read(ctx, client.ObjectKeyFromObject(want), have)
+	rc *queueworkerv1alpha1.RedisConfig, have, want T) error {
+	w := r.writer(rc)
+	found, err := w.read(ctx, client.ObjectKeyFromObject(want), have)
 	if err != nil {
-		return false, err
+		return err
 	}
 	var live client.Object
 	if found {
 		live = have
 	}
 	unchanged, err := stamp(r.Client.Scheme(), rc, live, want)
-	if err != nil || unchanged {
-		return false, err
+	switch {
+	case err != nil || unchanged:
+		return err
+	case !found:
+		return w.create(ctx, want)
 	}
-	return true, refusedStall(queueworkerv1alpha1.ReasonInvalidSpec, want,
-		apply[AC, P](ctx, r.Client, fieldOwner, want))
+	return applyOwned[AC, P](ctx, w, want)
 }
 
 // reconcileManagedApply sets the runtime keys on the running managed
