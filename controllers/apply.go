@@ -26,12 +26,15 @@ import (
 	"maps"
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -198,31 +201,114 @@ func formerManagers(obj, owner metav1.Object) sets.Set[string] {
 
 // stamp makes owner the controller of want and records in its annotation
 // AnnotationAppliedHash a hash of want as it stands, which is everything
-// the operator will apply but spec.replicas of a Deployment. It reports
-// whether have, the object as it exists (a nil pointer when it does not), already
-// carries that hash and want's labels: then there is nothing to write, and
-// an idle object costs no API request.
-func stamp(scheme *runtime.Scheme, owner, have, want client.Object) (bool, error) {
+// the operator will apply but spec.replicas of a Deployment.
+func stamp(scheme *runtime.Scheme, owner, want client.Object) error {
 	if err := controllerutil.SetControllerReference(owner, want, scheme); err != nil {
-		return false, fmt.Errorf("setting the owner of %s %s: %w", kindOf(want), want.GetName(), err)
+		return fmt.Errorf("setting the owner of %s %s: %w", kindOf(want), want.GetName(), err)
 	}
 	b, err := json.Marshal(want)
 	if err != nil {
-		return false, err
+		return err
 	}
 	sum := sha256.Sum256(b)
-	hash := hex.EncodeToString(sum[:])[:16]
 	annotations := maps.Clone(want.GetAnnotations())
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[resources.AnnotationAppliedHash] = hash
+	annotations[resources.AnnotationAppliedHash] = hex.EncodeToString(sum[:])[:16]
 	want.SetAnnotations(annotations)
-	if have == nil || reflect.ValueOf(have).IsNil() {
+	return nil
+}
+
+// upToDate tells whether applying want, stamped, to have, the object as it
+// exists, would change nothing, so that an idle object costs no API
+// request. The hash annotation alone says only that want did not change
+// since the last apply: the fields of that apply that someone changed
+// since (`kubectl set image`, an edited redis.conf) have passed to their
+// manager, so what fieldOwner owns in have must also be exactly what want
+// sets, or the apply that sets them back is due.
+func upToDate[AC any, P applyConfiguration[AC]](have, want client.Object) (bool, error) {
+	hash := want.GetAnnotations()[resources.AnnotationAppliedHash]
+	if have.GetAnnotations()[resources.AnnotationAppliedHash] != hash {
 		return false, nil
 	}
-	return have.GetAnnotations()[resources.AnnotationAppliedHash] == hash &&
-		hasLabels(have.GetLabels(), want.GetLabels()), nil
+	sent, err := applyConfigurationOf[AC, P](want)
+	if err != nil {
+		return false, err
+	}
+	held, err := extractApplied(have)
+	if err != nil {
+		return false, fmt.Errorf("reading what the operator applied to %s %s: %w", kindOf(have), have.GetName(), err)
+	}
+	a, err := fieldsOf(sent)
+	if err != nil {
+		return false, err
+	}
+	b, err := fieldsOf(held)
+	if err != nil {
+		return false, err
+	}
+	return reflect.DeepEqual(a, b), nil
+}
+
+// extractApplied is what fieldOwner's apply owns in obj, with the values
+// obj holds.
+func extractApplied(obj client.Object) (runtime.ApplyConfiguration, error) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return appsv1ac.ExtractDeployment(o, fieldOwner)
+	case *appsv1.StatefulSet:
+		return appsv1ac.ExtractStatefulSet(o, fieldOwner)
+	case *corev1.ConfigMap:
+		return corev1ac.ExtractConfigMap(o, fieldOwner)
+	case *corev1.Service:
+		return corev1ac.ExtractService(o, fieldOwner)
+	case *corev1.Secret:
+		return corev1ac.ExtractSecret(o, fieldOwner)
+	}
+	return nil, fmt.Errorf("no apply configuration for %T", obj)
+}
+
+// fieldsOf is an apply configuration as generic JSON, without its
+// apiVersion and kind, which the two sides of upToDate may or may not
+// spell out, and without empty objects: a typed object always sends its
+// struct fields (`strategy: {}`), and what is extracted of a field owned
+// that way holds nothing.
+func fieldsOf(ac runtime.ApplyConfiguration) (map[string]any, error) {
+	b, err := json.Marshal(ac)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	delete(fields, "apiVersion")
+	delete(fields, "kind")
+	pruneEmpty(fields)
+	return fields, nil
+}
+
+// pruneEmpty removes from v, recursively, the keys of null values and of
+// objects that hold nothing once pruned, and reports whether v is then
+// empty itself.
+func pruneEmpty(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		for k, e := range v {
+			if pruneEmpty(e) {
+				delete(v, k)
+			}
+		}
+		return len(v) == 0
+	case []any:
+		for _, e := range v {
+			pruneEmpty(e)
+		}
+	}
+	return false
 }
 
 // applyConfiguration is a pointer to the apply configuration type AC.
@@ -238,30 +324,41 @@ type applyConfiguration[AC any] interface {
 // tell an unset field from a zero one, its JSON can. Its status is left
 // out: the operator never applies status.
 func apply[AC any, P applyConfiguration[AC]](ctx context.Context, c client.Client, manager string, want client.Object) error {
-	b, err := json.Marshal(want)
+	ac, err := applyConfigurationOf[AC, P](want)
 	if err != nil {
 		return err
-	}
-	var fields map[string]any
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return err
-	}
-	delete(fields, "status")
-	if b, err = json.Marshal(fields); err != nil {
-		return err
-	}
-	ac := P(new(AC))
-	if err := json.Unmarshal(b, ac); err != nil {
-		return fmt.Errorf("building the apply configuration of %s %s: %w", kindOf(want), want.GetName(), err)
 	}
 	if err := c.Apply(ctx, ac, client.FieldOwner(manager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying %s %s: %w", kindOf(want), want.GetName(), err)
 	}
-	if b, err = json.Marshal(ac); err != nil {
+	b, err := json.Marshal(ac)
+	if err != nil {
 		return err
 	}
 	reflect.ValueOf(want).Elem().SetZero()
 	return json.Unmarshal(b, want)
+}
+
+// applyConfigurationOf is want as the apply configuration AC of its kind,
+// holding exactly the fields want sets but its status.
+func applyConfigurationOf[AC any, P applyConfiguration[AC]](want client.Object) (P, error) {
+	b, err := json.Marshal(want)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	delete(fields, "status")
+	if b, err = json.Marshal(fields); err != nil {
+		return nil, err
+	}
+	ac := P(new(AC))
+	if err := json.Unmarshal(b, ac); err != nil {
+		return nil, fmt.Errorf("building the apply configuration of %s %s: %w", kindOf(want), want.GetName(), err)
+	}
+	return ac, nil
 }
 
 // refusedStall turns an error of the API server refusing obj (422 Invalid,

@@ -528,3 +528,113 @@ func TestSecretCreatedAfterTheReadIsNotTakenOver(t *testing.T) {
 		t.Errorf("the other Secret was taken over: controller %+v", metav1.GetControllerOf(sec))
 	}
 }
+
+// TestDriftOfAppliedFieldsCorrected: fields of the worker Deployment that
+// the operator applies and someone else changes (`kubectl set image`,
+// `kubectl set env` of the Redis address the workers get) are set back,
+// although the QueueWorker did not change; a variable the other manager
+// added stays, and once corrected the Deployment is not written again.
+func TestDriftOfAppliedFieldsCorrected(t *testing.T) {
+	ns := createNamespace(t)
+	createObject(t, newQueueWorker(ns, "drift"))
+	dep := waitConcurrency(t, ns, "drift", "4")
+	waitDeploymentReplicas(t, ns, "drift", 1)
+
+	// kubectl set image / kubectl set env, as their own field manager.
+	patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"worker","image":"other:latest",`+
+		`"env":[{"name":%q,"value":"10.0.0.66:6379"},{"name":"ADDED","value":"x"}]}]}}}}`, contract.EnvRedisAddr)
+	if err := k8sClient.Patch(testCtx, dep, client.RawPatch(types.StrategicMergePatchType, []byte(patch)),
+		client.FieldOwner("kubectl-set")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the image and the Redis address set back", func() error {
+		dep, err := getDeployment(t, ns, "drift")
+		if err != nil {
+			return err
+		}
+		c := dep.Spec.Template.Spec.Containers[0]
+		if c.Image != "queueworker-worker:dev" {
+			return fmt.Errorf("image %q", c.Image)
+		}
+		if got := envMap(&c)[contract.EnvRedisAddr].Value; got != "127.0.0.1:6379" {
+			return fmt.Errorf("%s=%q", contract.EnvRedisAddr, got)
+		}
+		return nil
+	})
+	dep, err := getDeployment(t, ns, "drift")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := envMap(&dep.Spec.Template.Spec.Containers[0])["ADDED"]; !ok {
+		t.Errorf("the variable another manager added was removed")
+	}
+	time.Sleep(time.Second)
+	before := writesIn(ns)
+	time.Sleep(3 * time.Second)
+	if n := writesIn(ns) - before; n != 0 {
+		t.Errorf("%d writes in 3s after the drift was corrected", n)
+	}
+}
+
+// TestDriftOfManagedRedisCorrected: the same for a managed Redis: a
+// redis.conf edited in its ConfigMap and an image changed in its
+// StatefulSet are set back.
+func TestDriftOfManagedRedisCorrected(t *testing.T) {
+	ns := createNamespace(t)
+	createObject(t, productionRedisConfig(ns, "drift"))
+	cmKey := types.NamespacedName{Namespace: ns, Name: "drift-redis-config"}
+	stsKey := types.NamespacedName{Namespace: ns, Name: "drift-redis"}
+	cm, sts := &corev1.ConfigMap{}, &appsv1.StatefulSet{}
+	eventually(t, "the ConfigMap and the StatefulSet", func() error {
+		if err := k8sClient.Get(testCtx, cmKey, cm); err != nil {
+			return err
+		}
+		return k8sClient.Get(testCtx, stsKey, sts)
+	})
+	conf, image := cm.Data["redis.conf"], sts.Spec.Template.Spec.Containers[0].Image
+
+	cm.Data["redis.conf"] = "maxmemory-policy allkeys-lru\n"
+	if err := k8sClient.Update(testCtx, cm, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	patch := `{"spec":{"template":{"spec":{"containers":[{"name":"redis","image":"example.com/other:1"}]}}}}`
+	if err := k8sClient.Patch(testCtx, sts, client.RawPatch(types.StrategicMergePatchType, []byte(patch)),
+		client.FieldOwner("kubectl-set")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "redis.conf and the image set back", func() error {
+		if err := k8sClient.Get(testCtx, cmKey, cm); err != nil {
+			return err
+		}
+		if cm.Data["redis.conf"] != conf {
+			return errors.New("redis.conf still edited")
+		}
+		if err := k8sClient.Get(testCtx, stsKey, sts); err != nil {
+			return err
+		}
+		if got := sts.Spec.Template.Spec.Containers[0].Image; got != image {
+			return fmt.Errorf("image %q", got)
+		}
+		return nil
+	})
+}
+
+// TestIdleManagedRedisConfigWritesNothing: a managed RedisConfig whose
+// server runs and whose spec and Secrets do not change costs no API write,
+// although its objects are compared with what it would apply on every
+// reconcile (its Secrets are read again every resync).
+func TestIdleManagedRedisConfigWritesNothing(t *testing.T) {
+	ns := createNamespace(t)
+	createObject(t, productionRedisConfig(ns, "quiet"))
+	runManagedRedis(t, ns, "quiet")
+	eventually(t, "Ready=True", func() error {
+		return rcConditionIs(getRedisConfig(t, ns, "quiet"), queueworkerv1alpha1.ConditionReady,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonReady)
+	})
+	time.Sleep(3 * time.Second)
+	before := writesIn(ns)
+	time.Sleep(5 * time.Second)
+	if n := writesIn(ns) - before; n != 0 {
+		t.Errorf("%d writes in 5s from an idle managed RedisConfig", n)
+	}
+}

@@ -47,7 +47,9 @@ func (r *QueueWorkerReconciler) reconcileName(_ context.Context, st *queueWorker
 
 // reconcileDeployment creates the worker Deployment or brings it up to
 // date with server-side apply, as fieldOwner. It writes only when what it
-// would apply differs from what it applied last (AnnotationAppliedHash).
+// would apply differs from what it applied last or from what the
+// Deployment holds of it (upToDate): a field someone else changed is set
+// back.
 // A Deployment it did not find is created with a Create, so that one that
 // someone else creates meanwhile is not taken over.
 // It never includes spec.replicas once reconcileScale's field manager owns
@@ -78,21 +80,24 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 	if !found {
 		have = nil
 	}
-	unchanged, err := stamp(r.Client.Scheme(), qw, have, desired)
-	if err != nil {
+	if err := stamp(r.Client.Scheme(), qw, desired); err != nil {
 		return ctrl.Result{}, err
 	}
 	st.scaleOwnsReplicas = found && ownsField(have, scaleFieldOwner, "spec", "replicas")
-	if unchanged {
-		st.deployment = have
-		return ctrl.Result{}, nil
-	}
 	if !found {
 		desired.Spec.Replicas = ptr.To(initialReplicas(qw))
 		err = w.create(ctx, desired)
 	} else {
 		if !st.scaleOwnsReplicas {
 			desired.Spec.Replicas = ptr.To(ptr.Deref(have.Spec.Replicas, 1))
+		}
+		same, uerr := upToDate[appsv1ac.DeploymentApplyConfiguration](have, desired)
+		if uerr != nil {
+			return ctrl.Result{}, uerr
+		}
+		if same {
+			st.deployment = have
+			return ctrl.Result{}, nil
 		}
 		err = applyOwned[appsv1ac.DeploymentApplyConfiguration](ctx, w, desired)
 	}
@@ -129,13 +134,4 @@ func (r *QueueWorkerReconciler) writer(qw *queueworkerv1alpha1.QueueWorker) owne
 		},
 		refused: queueworkerv1alpha1.ReasonInvalidTemplate,
 	}
-}
-
-func hasLabels(have, want map[string]string) bool {
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
 }

@@ -207,18 +207,19 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 	}
 	// The hash of the Secret's data goes into its own annotation, which
 	// only those who may read the data can read.
-	unchanged, err := stamp(r.Client.Scheme(), rc, have, want)
-	if err != nil {
+	if err := stamp(r.Client.Scheme(), rc, want); err != nil {
 		return err
 	}
 	sec := have
-	switch {
-	case !found:
+	if !found {
 		err = w.create(ctx, want)
 		sec = want
-	case !unchanged:
-		err = applyOwned[corev1ac.SecretApplyConfiguration](ctx, w, want)
-		sec = want
+	} else {
+		var same bool
+		if same, err = upToDate[corev1ac.SecretApplyConfiguration](have, want); err == nil && !same {
+			err = applyOwned[corev1ac.SecretApplyConfiguration](ctx, w, want)
+			sec = want
+		}
 	}
 	if err != nil {
 		return err

@@ -89,13 +89,8 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 	if !found {
 		have = nil
 	}
-	unchanged, err := stamp(r.Client.Scheme(), rc, have, sts)
-	if err != nil {
+	if err := stamp(r.Client.Scheme(), rc, sts); err != nil {
 		return ctrl.Result{}, err
-	}
-	if unchanged {
-		st.sts = have
-		return ctrl.Result{}, nil
 	}
 	if found && len(have.Spec.VolumeClaimTemplates) != len(sts.Spec.VolumeClaimTemplates) {
 		// Persistence was switched. Foreground deletion removes the pod
@@ -112,6 +107,14 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 		// Any other change of the claim templates would be refused: keep
 		// the ones it has.
 		sts.Spec.VolumeClaimTemplates = have.Spec.VolumeClaimTemplates
+		same, uerr := upToDate[appsv1ac.StatefulSetApplyConfiguration](have, sts)
+		if uerr != nil {
+			return ctrl.Result{}, uerr
+		}
+		if same {
+			st.sts = have
+			return ctrl.Result{}, nil
+		}
 		err = applyOwned[appsv1ac.StatefulSetApplyConfiguration](ctx, w, sts)
 	} else {
 		err = w.create(ctx, sts)
@@ -137,7 +140,7 @@ func (r *RedisConfigReconciler) writer(rc *queueworkerv1alpha1.RedisConfig) owne
 }
 
 // writeOwned creates want, an object the RedisConfig controls, or applies
-// it unless it is already as wanted; have receives the object as it
+// it unless it is already as wanted (upToDate); have receives the object as it
 // exists. An object of the same name that the RedisConfig does not control
 // is left alone and returned as a *stallError.
 func writeOwned[AC any, P applyConfiguration[AC], T client.Object](ctx context.Context, r *RedisConfigReconciler,
@@ -147,16 +150,15 @@ func writeOwned[AC any, P applyConfiguration[AC], T client.Object](ctx context.C
 	if err != nil {
 		return err
 	}
-	var live client.Object
-	if found {
-		live = have
-	}
-	unchanged, err := stamp(r.Client.Scheme(), rc, live, want)
-	switch {
-	case err != nil || unchanged:
+	if err := stamp(r.Client.Scheme(), rc, want); err != nil {
 		return err
-	case !found:
+	}
+	if !found {
 		return w.create(ctx, want)
+	}
+	same, err := upToDate[AC, P](have, want)
+	if err != nil || same {
+		return err
 	}
 	return applyOwned[AC, P](ctx, w, want)
 }
