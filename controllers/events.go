@@ -59,3 +59,32 @@ func shortNote(s string) string {
 	}
 	return s[:cut] + mark
 }
+
+// eventBuffer holds the events of one reconcile until its status is
+// written: they tell of the transitions that status records, so they go
+// out only once it is (flush), and not at all when the reconcile ends in
+// an error to retry, which finds the same transitions again. A status
+// patch that fails would otherwise repeat them on every retry.
+type eventBuffer struct {
+	events []bufferedEvent
+}
+
+// bufferedEvent is one call of Eventf, its note formatted.
+type bufferedEvent struct {
+	regarding, related              runtime.Object
+	eventtype, reason, action, note string
+}
+
+// Eventf keeps the event until flush.
+func (b *eventBuffer) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	b.events = append(b.events, bufferedEvent{regarding: regarding, related: related, eventtype: eventtype,
+		reason: reason, action: action, note: fmt.Sprintf(note, args...)})
+}
+
+// flush emits the events kept, in order, to rec.
+func (b *eventBuffer) flush(rec events.EventRecorder) {
+	for _, e := range b.events {
+		rec.Eventf(e.regarding, e.related, e.eventtype, e.reason, e.action, "%s", e.note)
+	}
+	b.events = nil
+}

@@ -100,6 +100,9 @@ type queueWorkerState struct {
 	// scaleOwnsReplicas tells whether reconcileScale's field manager owns
 	// the Deployment's spec.replicas.
 	scaleOwnsReplicas bool
+	// events are the reconcile's events, emitted once its status is
+	// written.
+	events *eventBuffer
 }
 
 // +kubebuilder:rbac:groups=queueworker.io,resources=queueworkers,verbs=get;list;watch
@@ -126,15 +129,19 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 	orig := qw.DeepCopy()
-	st := &queueWorkerState{qw: qw}
+	st := &queueWorkerState{qw: qw, events: &eventBuffer{}}
 	// err is how the steps ended; the summary derives the status from it
 	// and the one status patch follows.
 	var err error
 	defer func() {
 		r.summarize(st, orig.Status.Conditions, err)
 		changed := !equality.Semantic.DeepEqual(orig.Status, qw.Status)
-		if perr := patchStatus(ctx, r.Client, qw, orig, changed); perr != nil && retErr == nil {
+		perr := patchStatus(ctx, r.Client, qw, orig, changed)
+		switch {
+		case perr != nil && retErr == nil:
 			result, retErr = ctrl.Result{}, perr
+		case perr == nil && !transient(err):
+			st.events.flush(r.Recorder)
 		}
 	}()
 	var res ctrl.Result

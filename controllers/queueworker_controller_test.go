@@ -562,3 +562,34 @@ func TestQueueWorkerNameTooLong(t *testing.T) {
 		t.Errorf("the operator sent %d Deployment creates for a name no Deployment can carry", n)
 	}
 }
+
+// timesEmitted is how many times events of reason about the named object
+// were emitted: an Event object counts once, or as often as its series
+// says.
+func timesEmitted(t *testing.T, ns, name, reason string) int32 {
+	t.Helper()
+	var n int32
+	for _, e := range eventsFor(t, ns, name) {
+		if e.Reason != reason {
+			continue
+		}
+		if e.Series != nil {
+			n += e.Series.Count
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// warnings lists the reasons of the Warning events about the named object.
+func warnings(t *testing.T, ns, name string) []string {
+	t.Helper()
+	var reasons []string
+	for _, e := range eventsFor(t, ns, name) {
+		if e.Type == corev1.EventTypeWarning {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
+}

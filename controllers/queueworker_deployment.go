@@ -111,13 +111,13 @@ func (r *QueueWorkerReconciler) reconcileDeployment(ctx context.Context, st *que
 	case !found:
 		r.rollouts.put(key, desired.Generation)
 		log.Info("created the worker Deployment", "deployment", desired.Name, "replicas", *desired.Spec.Replicas)
-		r.Recorder.Eventf(qw, desired, "Normal", queueworkerv1alpha1.ReasonDeploymentCreated, "Create",
+		st.events.Eventf(qw, desired, "Normal", queueworkerv1alpha1.ReasonDeploymentCreated, "Create",
 			"created Deployment %s with %d replicas", desired.Name, *desired.Spec.Replicas)
 	case have.Annotations[resources.AnnotationTemplateHash] != desired.Annotations[resources.AnnotationTemplateHash]:
 		r.rollouts.put(key, desired.Generation)
 		log.Info("updated the worker pod template", "deployment", desired.Name,
 			"templateHash", desired.Annotations[resources.AnnotationTemplateHash])
-		r.Recorder.Eventf(qw, desired, "Normal", queueworkerv1alpha1.ReasonDeploymentUpdated, "Update",
+		st.events.Eventf(qw, desired, "Normal", queueworkerv1alpha1.ReasonDeploymentUpdated, "Update",
 			"pod template of Deployment %s changed: rolling the workers", desired.Name)
 	}
 	return ctrl.Result{}, nil

@@ -117,7 +117,7 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	}
 
 	if autoscaled {
-		r.applyAutoscalingStatus(qw, res)
+		r.applyAutoscalingStatus(st, res)
 	} else {
 		clearAutoscalingStatus(qw)
 	}
@@ -136,14 +136,15 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	qw.Status.LastScaleTime = &now
 	countScale(key, current, desired)
 	logf.FromContext(ctx).Info("scaled the workers", "from", current, "to", desired, "cause", cause)
-	r.Recorder.Eventf(qw, dep, "Normal", reason, "Scale", "scaled from %d to %d replicas: %s", current, desired, cause)
+	st.events.Eventf(qw, dep, "Normal", reason, "Scale", "scaled from %d to %d replicas: %s", current, desired, cause)
 	return ctrl.Result{}, nil
 }
 
 // applyAutoscalingStatus copies the autoscaler's latest reading into the
 // status and sets RedisReachable and ScalingActive, with an event when
 // Redis becomes unreachable or reachable again.
-func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.QueueWorker, res *scaling.Result) {
+func (r *QueueWorkerReconciler) applyAutoscalingStatus(st *queueWorkerState, res *scaling.Result) {
+	qw := st.qw
 	if res == nil {
 		r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionUnknown,
 			queueworkerv1alpha1.ReasonAwaitingRead, "the queues have not been read yet")
@@ -159,13 +160,13 @@ func (r *QueueWorkerReconciler) applyAutoscalingStatus(qw *queueworkerv1alpha1.Q
 		r.setCondition(qw, queueworkerv1alpha1.ConditionScalingActive, metav1.ConditionFalse,
 			string(res.Decision.Rule), res.Decision.Reason)
 		if wasReachable {
-			r.Recorder.Eventf(qw, nil, "Warning", queueworkerv1alpha1.ReasonRedisUnreachable, "ReadQueues", "%s", msg)
+			st.events.Eventf(qw, nil, "Warning", queueworkerv1alpha1.ReasonRedisUnreachable, "ReadQueues", "%s", msg)
 		}
 		// Keep the last statistics: they are what the held count rests on.
 		return
 	}
 	if !wasReachable {
-		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonRedisReachable, "ReadQueues",
+		st.events.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonRedisReachable, "ReadQueues",
 			"reading the queues again after %d failed reads", res.RecoveredAfter)
 	}
 	r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionTrue,

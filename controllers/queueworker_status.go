@@ -43,7 +43,7 @@ func (r *QueueWorkerReconciler) summarize(st *queueWorkerState, orig []metav1.Co
 		qw.Status.ReadyReplicas = dep.Status.ReadyReplicas
 	}
 	key := client.ObjectKeyFromObject(qw)
-	observed := summary(r.Recorder, queueworkerv1alpha1.KindQueueWorker, qw, &qw.Status.Conditions, orig, err,
+	observed := summary(st.events, queueworkerv1alpha1.KindQueueWorker, qw, &qw.Status.Conditions, orig, err,
 		func() readiness { return deploymentReadiness(st.deployment, r.rollouts.get(key)) })
 	if observed {
 		qw.Status.ObservedGeneration = qw.Generation

@@ -80,6 +80,12 @@ func specStallf(reason, format string, args ...any) *stallError {
 	return &stallError{reason: reason, msg: fmt.Sprintf(format, args...), terminal: true}
 }
 
+// transient tells whether err ends a reconcile that is retried with
+// backoff: any error but a stall.
+func transient(err error) bool {
+	return err != nil && asStall(err) == nil
+}
+
 // asStall returns the *stallError in err's chain, or nil.
 func asStall(err error) *stallError {
 	se, _ := errors.AsType[*stallError](err)

@@ -225,7 +225,7 @@ func (r *RedisConfigReconciler) ensureGeneratedPassword(ctx context.Context, st 
 		return err
 	}
 	if !found {
-		r.Recorder.Eventf(rc, sec, "Normal", queueworkerv1alpha1.ReasonPasswordGenerated, "Create",
+		st.events.Eventf(rc, sec, "Normal", queueworkerv1alpha1.ReasonPasswordGenerated, "Create",
 			"generated a password into Secret %s", name)
 	}
 	st.password = pw

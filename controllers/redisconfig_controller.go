@@ -129,6 +129,9 @@ type redisConfigState struct {
 	// values are what the apply read back from the servers: the keys it
 	// set and, in mode External, the typed keys the spec leaves unset.
 	values []redisadmin.Value
+	// events are the reconcile's events, emitted once its status is
+	// written.
+	events *eventBuffer
 	// inForce describes the memory limit, policy and persistence in force,
 	// for the status and its printer columns: rendered in mode Managed,
 	// read from the server in mode External; nil when unknown.
@@ -162,15 +165,19 @@ func (r *RedisConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, nil
 	}
 	orig := rc.DeepCopy()
-	st := &redisConfigState{rc: rc}
+	st := &redisConfigState{rc: rc, events: &eventBuffer{}}
 	// err is how the steps ended; the summary derives the status from it
 	// and the one status patch follows.
 	var err error
 	defer func() {
 		r.summarizeRedisConfig(st, orig.Status.Conditions, err)
 		changed := !equality.Semantic.DeepEqual(orig.Status, rc.Status)
-		if perr := patchStatus(ctx, r.Client, rc, orig, changed); perr != nil && retErr == nil {
+		perr := patchStatus(ctx, r.Client, rc, orig, changed)
+		switch {
+		case perr != nil && retErr == nil:
 			result, retErr = ctrl.Result{}, perr
+		case perr == nil && !transient(err):
+			st.events.flush(r.Recorder)
 		}
 	}()
 	steps := []step[*redisConfigState]{r.reconcileRender, r.reconcileAuth}

@@ -84,7 +84,7 @@ func (r *RedisConfigReconciler) reconcileExternal(ctx context.Context, st *redis
 	if rc.Spec.Memory.Policy == "" || policyDrifted(rc.Status.Drift) {
 		r.judgeServerPolicy(st)
 	} else {
-		r.judgeSpecPolicy(rc)
+		r.judgeSpecPolicy(st)
 	}
 	return res, err
 }
@@ -202,7 +202,7 @@ func (r *RedisConfigReconciler) judgeServerPolicy(st *redisConfigState) {
 			"task keys are lost tasks; %s", strings.Join(parts, "; "), fix)
 		if r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
 			queueworkerv1alpha1.ReasonServerPolicyEvicts, msg) {
-			r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonServerPolicyEvicts, "Apply", "%s", msg)
+			st.events.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonServerPolicyEvicts, "Apply", "%s", msg)
 		}
 	}
 }

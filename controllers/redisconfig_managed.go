@@ -99,7 +99,7 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 			client.PropagationPolicy(metav1.DeletePropagationForeground)); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, fmt.Errorf("replacing StatefulSet %s: %w", sts.Name, err)
 		}
-		r.Recorder.Eventf(rc, have, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Replace",
+		st.events.Eventf(rc, have, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Replace",
 			"persistence changed: replacing StatefulSet %s (volume claims are kept)", sts.Name)
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
@@ -125,7 +125,7 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 	st.sts = sts
 	if found && have.Annotations[resources.AnnotationTemplateHash] != sts.Annotations[resources.AnnotationTemplateHash] {
 		logf.FromContext(ctx).Info("rolling the managed Redis", "statefulSet", sts.Name, "restartHash", st.restartHash)
-		r.Recorder.Eventf(rc, sts, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Update",
+		st.events.Eventf(rc, sts, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Update",
 			"restart-only settings or the password changed: rolling StatefulSet %s", sts.Name)
 	}
 	return ctrl.Result{}, nil
@@ -248,7 +248,7 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 		if rc.Status.ConfigHash != st.configHash || rc.Status.AppliedAt == nil {
 			now := metav1.NewTime(r.now())
 			rc.Status.AppliedAt = &now
-			r.Recorder.Eventf(rc, nil, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Apply",
+			st.events.Eventf(rc, nil, "Normal", queueworkerv1alpha1.ReasonConfigChanged, "Apply",
 				"configuration %s applied to %v", st.configHash, report.Nodes)
 		}
 	} else {

@@ -71,13 +71,13 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 	// In mode External the server's policy counts: reconcileExternal
 	// owns QueueSafe there.
 	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
-		r.judgeSpecPolicy(rc)
+		r.judgeSpecPolicy(st)
 	}
 	// The rendered value, not the spec's: an unset tcpBacklog is 511 on
 	// the server the operator runs, and the kernel caps that too.
 	if backlog := renderedInt(ds, "tcp-backlog"); changed && rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal &&
 		backlog > defaultSomaxconn {
-		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonTCPBacklogCapped, "Render",
+		st.events.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonTCPBacklogCapped, "Render",
 			"tcp-backlog %d is above the pod's net.core.somaxconn (%d unless a sysctl raises it): the kernel caps the backlog at %d",
 			backlog, defaultSomaxconn, defaultSomaxconn)
 	}
@@ -113,7 +113,8 @@ func renderedInForce(ds []redisconf.Directive) *inForce {
 // judgeSpecPolicy sets QueueSafe from the policy the spec sets (noeviction
 // when unset): an evicting policy the user allowed makes it False, with a
 // Warning event when it turns so.
-func (r *RedisConfigReconciler) judgeSpecPolicy(rc *queueworkerv1alpha1.RedisConfig) {
+func (r *RedisConfigReconciler) judgeSpecPolicy(st *redisConfigState) {
+	rc := st.rc
 	policy := rc.Spec.Memory.Policy
 	switch {
 	case policy == "" || policy == noEviction:
@@ -122,7 +123,7 @@ func (r *RedisConfigReconciler) judgeSpecPolicy(rc *queueworkerv1alpha1.RedisCon
 	case r.setCondition(rc, queueworkerv1alpha1.ConditionQueueSafe, metav1.ConditionFalse,
 		queueworkerv1alpha1.ReasonEvictionAllowed, "maxmemory-policy "+string(policy)+
 			" evicts keys at the memory limit: queued tasks can be lost"):
-		r.Recorder.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonEvictionAllowed, "Render",
+		st.events.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonEvictionAllowed, "Render",
 			"maxmemory-policy %s evicts keys at the memory limit: queued tasks can be lost", policy)
 	}
 }

@@ -43,7 +43,7 @@ func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState, orig 
 	rc := st.rc
 	stall := asStall(err)
 	if err != nil && stall == nil {
-		summary(r.Recorder, queueworkerv1alpha1.KindRedisConfig, rc, &rc.Status.Conditions, orig, err, nil)
+		summary(st.events, queueworkerv1alpha1.KindRedisConfig, rc, &rc.Status.Conditions, orig, err, nil)
 		return
 	}
 	rc.Status.ObservedGeneration = rc.Generation
@@ -89,7 +89,7 @@ func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState, orig 
 	if len(st.nodes) > 0 {
 		rc.Status.Nodes = st.nodes
 	}
-	summary(r.Recorder, queueworkerv1alpha1.KindRedisConfig, rc, &rc.Status.Conditions, orig, err,
+	summary(st.events, queueworkerv1alpha1.KindRedisConfig, rc, &rc.Status.Conditions, orig, err,
 		func() readiness { return redisReadiness(st) })
 }
 

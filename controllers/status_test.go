@@ -375,3 +375,58 @@ func TestRefusedManagedRedisStalls(t *testing.T) {
 		t.Errorf("the stall does not name the StatefulSet and the API server's message: %q", c.Message)
 	}
 }
+
+// TestTransientErrorEmitsNoStepEvents: the events of a reconcile that
+// ends in an error to retry are not emitted, as the conditions its steps
+// set are not kept: each retry would emit them again. Here reconcileRender
+// judges an evicting policy (EvictionAllowed) and then the Secret reads
+// fail; once they succeed the Warning goes out once.
+func TestTransientErrorEmitsNoStepEvents(t *testing.T) {
+	ns := createNamespace(t)
+	failReads(ns, 1<<30)
+	t.Cleanup(func() { failReads(ns, 0) })
+	rc := productionRedisConfig(ns, "evict")
+	rc.Spec.Memory.Policy = "allkeys-lru"
+	rc.Spec.Memory.AllowEviction = true
+	createObject(t, rc)
+	eventually(t, "Reconciling=True: RetryingAfterError", func() error {
+		return rcConditionIs(getRedisConfig(t, ns, "evict"), queueworkerv1alpha1.ConditionReconciling,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRetryingAfterError)
+	})
+	time.Sleep(3 * time.Second)
+	if w := warnings(t, ns, "evict"); len(w) != 0 {
+		t.Errorf("while the Secret reads fail: Warning events %v", w)
+	}
+	failReads(ns, 0)
+	eventually(t, "QueueSafe=False: EvictionAllowed", func() error {
+		return rcConditionIs(getRedisConfig(t, ns, "evict"), queueworkerv1alpha1.ConditionQueueSafe,
+			metav1.ConditionFalse, queueworkerv1alpha1.ReasonEvictionAllowed)
+	})
+	eventually(t, "one EvictionAllowed Warning", func() error {
+		if n := timesEmitted(t, ns, "evict", queueworkerv1alpha1.ReasonEvictionAllowed); n != 1 {
+			return fmt.Errorf("%d EvictionAllowed Warnings", n)
+		}
+		return nil
+	})
+}
+
+// TestFailedStatusWriteDelaysEvents: the events of a transition (a stall
+// beginning) go out after the status patch that records it; while that
+// patch fails, the retries find the same transition, and it is told once.
+func TestFailedStatusWriteDelaysEvents(t *testing.T) {
+	ns := createNamespace(t)
+	suffix := "/namespaces/" + ns + "/queueworkers/lost/status"
+	failWrites(suffix, 4)
+	t.Cleanup(func() { failWrites(suffix, 0) })
+	qw := newQueueWorker(ns, "lost")
+	qw.Spec.Redis.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: "nowhere", Key: "password"}
+	createObject(t, qw)
+	eventually(t, "Stalled: SecretNotFound", func() error {
+		return conditionIs(getQueueWorker(t, ns, "lost"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonSecretNotFound)
+	})
+	time.Sleep(time.Second)
+	if n := timesEmitted(t, ns, "lost", queueworkerv1alpha1.ReasonSecretNotFound); n != 1 {
+		t.Errorf("%d SecretNotFound Warnings for one stall (4 status patches failed)", n)
+	}
+}
