@@ -677,3 +677,49 @@ func TestRedisConfigNameTooLongForManaged(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPBacklogWarningOncePerConfiguration: the TCPBacklogCapped Warning
+// is emitted when a redis.conf with a capped tcp-backlog is written, not
+// on every reconcile while the managed pod is not ready (the
+// configuration has not reached the server); a new configuration with
+// one earns another.
+func TestTCPBacklogWarningOncePerConfiguration(t *testing.T) {
+	ns := createNamespace(t)
+	createObject(t, productionRedisConfig(ns, "backlog"))
+	key := types.NamespacedName{Namespace: ns, Name: "backlog-redis"}
+	eventually(t, "StatefulSet", func() error { return k8sClient.Get(testCtx, key, &appsv1.StatefulSet{}) })
+	eventually(t, "a TCPBacklogCapped Warning", func() error {
+		if timesEmitted(t, ns, "backlog", queueworkerv1alpha1.ReasonTCPBacklogCapped) == 0 {
+			return errors.New("none")
+		}
+		return nil
+	})
+	// kube-controller-manager reports the pod's progress; it never gets
+	// ready.
+	for i := range 5 {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			sts := &appsv1.StatefulSet{}
+			if err := k8sClient.Get(testCtx, key, sts); err != nil {
+				return err
+			}
+			sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1,
+				CurrentRevision: fmt.Sprintf("backlog-redis-%d", i), UpdateRevision: fmt.Sprintf("backlog-redis-%d", i)}
+			return k8sClient.Status().Update(testCtx, sts)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	if n := timesEmitted(t, ns, "backlog", queueworkerv1alpha1.ReasonTCPBacklogCapped); n != 1 {
+		t.Errorf("%d TCPBacklogCapped Warnings for one configuration", n)
+	}
+	updateRedisConfig(t, ns, "backlog", func(rc *queueworkerv1alpha1.RedisConfig) { rc.Spec.Network.TCPBacklog = 1024 })
+	eventually(t, "a second TCPBacklogCapped Warning", func() error {
+		if n := timesEmitted(t, ns, "backlog", queueworkerv1alpha1.ReasonTCPBacklogCapped); n != 2 {
+			return fmt.Errorf("%d TCPBacklogCapped Warnings", n)
+		}
+		return nil
+	})
+}

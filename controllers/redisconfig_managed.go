@@ -56,7 +56,9 @@ import (
 // when persistence is switched the StatefulSet is deleted (its claims are
 // kept) and created again once it is gone. An object the API server
 // refuses (resources that request more than their limit, say) stalls the
-// RedisConfig with InvalidSpec until its spec changes.
+// RedisConfig with InvalidSpec until its spec changes. A redis.conf written
+// with a tcp-backlog the kernel caps earns a Warning event
+// (warnBacklogCapped).
 func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	for _, image := range resources.RedisImages(rc) {
@@ -66,10 +68,12 @@ func (r *RedisConfigReconciler) reconcileManaged(ctx context.Context, st *redisC
 				image, strings.Join(r.allowedImages(), ", "))
 		}
 	}
-	if err := writeOwned[corev1ac.ConfigMapApplyConfiguration](ctx, r, rc, &corev1.ConfigMap{},
+	cm := &corev1.ConfigMap{}
+	if err := writeOwned[corev1ac.ConfigMapApplyConfiguration](ctx, r, rc, cm,
 		resources.BuildRedisConfigMap(rc, st.conf)); err != nil {
 		return ctrl.Result{}, err
 	}
+	warnBacklogCapped(st, cm.Data[resources.RedisConfigKey])
 	if err := writeOwned[corev1ac.ServiceApplyConfiguration](ctx, r, rc, &corev1.Service{},
 		resources.BuildRedisService(rc)); err != nil {
 		return ctrl.Result{}, err

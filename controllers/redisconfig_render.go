@@ -34,8 +34,7 @@ import (
 // QueueSafe in mode Managed, where the rendered configuration decides the
 // policy: an evicting policy the user allowed makes QueueSafe False with a
 // Warning event. In mode External the server's policy is what counts, and
-// reconcileExternal judges it after applying. A tcp-backlog above the
-// pod's somaxconn earns a Warning event when the configuration changes.
+// reconcileExternal judges it after applying.
 func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConfigState) (ctrl.Result, error) {
 	rc := st.rc
 	opts := redisconf.Options{}
@@ -61,7 +60,6 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 	st.configHash = redisconf.Hash(conf)
 	st.restartHash = redisconf.RestartHash(ds)
 
-	changed := rc.Status.ConfigHash != st.configHash
 	r.setCondition(rc, queueworkerv1alpha1.ConditionRendered, metav1.ConditionTrue,
 		queueworkerv1alpha1.ReasonRendered, "redis.conf rendered: "+st.configHash)
 
@@ -73,15 +71,23 @@ func (r *RedisConfigReconciler) reconcileRender(_ context.Context, st *redisConf
 	if rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal {
 		r.judgeSpecPolicy(st)
 	}
-	// The rendered value, not the spec's: an unset tcpBacklog is 511 on
-	// the server the operator runs, and the kernel caps that too.
-	if backlog := renderedInt(ds, "tcp-backlog"); changed && rc.Spec.Mode != queueworkerv1alpha1.RedisConfigExternal &&
-		backlog > defaultSomaxconn {
-		st.events.Eventf(rc, nil, "Warning", queueworkerv1alpha1.ReasonTCPBacklogCapped, "Render",
-			"tcp-backlog %d is above the pod's net.core.somaxconn (%d unless a sysctl raises it): the kernel caps the backlog at %d",
-			backlog, defaultSomaxconn, defaultSomaxconn)
-	}
 	return ctrl.Result{}, nil
+}
+
+// warnBacklogCapped emits a Warning when the redis.conf that reconcileManaged
+// just wrote (the ConfigMap held was before) sets a tcp-backlog above the pod's
+// somaxconn: once per configuration written, not on every reconcile until
+// the configuration reaches the server. It judges the rendered value, not
+// the spec's: an unset tcpBacklog is 511 on the server the operator runs,
+// and the kernel caps that too.
+func warnBacklogCapped(st *redisConfigState, was string) {
+	backlog := renderedInt(st.directives, "tcp-backlog")
+	if was == string(st.conf) || backlog <= defaultSomaxconn {
+		return
+	}
+	st.events.Eventf(st.rc, nil, "Warning", queueworkerv1alpha1.ReasonTCPBacklogCapped, "Render",
+		"tcp-backlog %d is above the pod's net.core.somaxconn (%d unless a sysctl raises it): the kernel caps the backlog at %d",
+		backlog, defaultSomaxconn, defaultSomaxconn)
 }
 
 // renderedInt is the value of key among ds as a number, 0 when it is not
