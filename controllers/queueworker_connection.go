@@ -42,7 +42,10 @@ import (
 // resolves through the RedisConfig's spec and status. Every Secret the
 // workers get must allow QueueWorkers to use it (and, when it says so, the
 // address the password goes to; the operator's own client then dials no
-// other). A missing or unready RedisConfig, a missing Secret or key, or a
+// other). A RedisConfig with a change its controller has not reconciled
+// yet, or whose Redis is starting or rolling out, makes the QueueWorker
+// wait (Reconciling True, WaitingForRedisConfig) without touching its
+// Deployment. A missing or unready RedisConfig, a missing Secret or key, or a
 // Secret that does not allow the use stalls the QueueWorker (the Stalled
 // condition) and is looked for again after StalledRetryPeriod, so the
 // QueueWorker recovers by itself; a Secret problem also stops the
@@ -62,6 +65,12 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 		}
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("reading RedisConfig %q: %w", name, err)
+		}
+		if msg, pending := redisConfigPending(rc); pending {
+			// Its spec may already say what its status does not: using
+			// both would mix two generations.
+			return ctrl.Result{}, waitf(queueworkerv1alpha1.ReasonWaitingForRedisConfig,
+				"waiting for RedisConfig %q: %s", name, msg)
 		}
 		if msg, ready := redisConfigReady(rc); !ready {
 			if !serverTrouble(rc) {
@@ -123,6 +132,23 @@ func (r *QueueWorkerReconciler) reconcileConnection(ctx context.Context, st *que
 	return ctrl.Result{RequeueAfter: r.secretResyncPeriod()}, nil
 }
 
+// redisConfigPending tells whether a RedisConfig is on its way to a status
+// that describes its spec, and what it waits for: a generation its
+// controller has not reconciled yet, or a Redis starting or rolling out. A
+// QueueWorker using it waits rather than stalls: an edit of a healthy
+// RedisConfig is no trouble of its QueueWorkers.
+func redisConfigPending(rc *queueworkerv1alpha1.RedisConfig) (string, bool) {
+	c := apimeta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionReady)
+	switch {
+	case rc.Status.ObservedGeneration < rc.Generation || c == nil || c.ObservedGeneration < rc.Generation:
+		return fmt.Sprintf("its generation %d is not reconciled yet", rc.Generation), true
+	case c.Status != metav1.ConditionTrue &&
+		(c.Reason == queueworkerv1alpha1.ReasonWaitingForRedis || c.Reason == queueworkerv1alpha1.ReasonProgressing):
+		return c.Reason + ": " + c.Message, true
+	}
+	return "", false
+}
+
 // redisConfigReady tells whether a RedisConfig's status may be used, and
 // why not. Its status must describe its current spec: the endpoint comes
 // from the spec and the credentials from the status, and a spec that moved
@@ -134,6 +160,7 @@ func redisConfigReady(rc *queueworkerv1alpha1.RedisConfig) (string, bool) {
 	case c == nil || rc.Status.Address == "":
 		return "it has no address yet", false
 	case rc.Status.ObservedGeneration != rc.Generation || c.ObservedGeneration != rc.Generation:
+		// redisConfigPending waits for these first.
 		return fmt.Sprintf("its generation %d is not reconciled yet", rc.Generation), false
 	case c.Status != metav1.ConditionTrue:
 		return c.Reason + ": " + c.Message, false

@@ -23,10 +23,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -37,6 +39,7 @@ import (
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 func getDeployment(t *testing.T, ns, name string) (*appsv1.Deployment, error) {
@@ -116,8 +119,8 @@ func TestSampleYieldsWorkerDeployment(t *testing.T) {
 	}
 	// The QueueWorker waits for its RedisConfig until the Redis runs.
 	eventually(t, "QueueWorker waits for the RedisConfig", func() error {
-		return conditionIs(getQueueWorker(t, ns, "email"), queueworkerv1alpha1.ConditionStalled,
-			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisConfigNotReady)
+		return conditionIs(getQueueWorker(t, ns, "email"), queueworkerv1alpha1.ConditionReconciling,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonWaitingForRedisConfig)
 	})
 	_, password := runManagedRedis(t, ns, "redis")
 
@@ -582,6 +585,32 @@ func timesEmitted(t *testing.T, ns, name, reason string) int32 {
 	return n
 }
 
+// sharedRedisConfig creates an External RedisConfig of the server at addr
+// whose password, in Secret name+"-pw", its QueueWorkers get too.
+func sharedRedisConfig(t *testing.T, ns, name, addr, password string) {
+	t.Helper()
+	createObject(t, usableSecret(ns, name+"-pw", map[string]string{"password": password},
+		queueworkerv1alpha1.KindRedisConfig, queueworkerv1alpha1.KindQueueWorker))
+	rc := externalRedisConfig(ns, name, addr, name+"-pw")
+	rc.Spec.ClientAuth = &queueworkerv1alpha1.RedisClientAuth{UseAdminCredentials: true}
+	createObject(t, rc)
+}
+
+// readyQueueWorkerOf creates a QueueWorker using RedisConfig rc and waits
+// until it is Ready, its Deployment marked available.
+func readyQueueWorkerOf(t *testing.T, ns, name, rc string) {
+	t.Helper()
+	qw := newQueueWorker(ns, name)
+	qw.Spec.Redis = queueworkerv1alpha1.RedisConnection{ConfigRef: &queueworkerv1alpha1.RedisConfigReference{Name: rc}}
+	createObject(t, qw)
+	waitDeploymentReplicas(t, ns, name, 1)
+	setDeploymentStatus(t, ns, name, func(dep *appsv1.Deployment) { markAvailable(dep, 1) })
+	eventually(t, "Ready=True", func() error {
+		return conditionIs(getQueueWorker(t, ns, name), queueworkerv1alpha1.ConditionReady,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonReconciled)
+	})
+}
+
 // warnings lists the reasons of the Warning events about the named object.
 func warnings(t *testing.T, ns, name string) []string {
 	t.Helper()
@@ -592,4 +621,113 @@ func warnings(t *testing.T, ns, name string) []string {
 		}
 	}
 	return reasons
+}
+
+// TestRedisConfigEditKeepsQueueWorkersQuiet: ordinary edits of a healthy
+// RedisConfig (its memory limit) neither stall the QueueWorkers that use
+// it nor make them emit events: until its controller reconciles the new
+// generation they wait, and then they are Ready as before.
+func TestRedisConfigEditKeepsQueueWorkersQuiet(t *testing.T) {
+	srv, err := redistest.Start("requirepass first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ns := createNamespace(t)
+	sharedRedisConfig(t, ns, "shared", srv.Addr, "first")
+	readyQueueWorkerOf(t, ns, "user", "shared")
+
+	time.Sleep(time.Second)
+	readiesBefore := countEvents(t, ns, "user", queueworkerv1alpha1.ReasonReady)
+	for i, mem := range []string{"256Mi", "300Mi", "320Mi", "384Mi", "400Mi"} {
+		updateRedisConfig(t, ns, "shared", func(rc *queueworkerv1alpha1.RedisConfig) {
+			q := resource.MustParse(mem)
+			rc.Spec.Memory.MaxMemory = &q
+		})
+		eventually(t, fmt.Sprintf("edit %d reconciled", i), func() error {
+			got := getRedisConfig(t, ns, "shared")
+			if got.Status.ObservedGeneration != got.Generation {
+				return errors.New("not yet")
+			}
+			return conditionIs(getQueueWorker(t, ns, "user"), queueworkerv1alpha1.ConditionReconciling,
+				metav1.ConditionFalse, queueworkerv1alpha1.ReasonReconciled)
+		})
+	}
+	time.Sleep(time.Second)
+	if w := warnings(t, ns, "user"); len(w) != 0 {
+		t.Errorf("5 edits of a healthy RedisConfig: Warning events %v on its QueueWorker", w)
+	}
+	if n := countEvents(t, ns, "user", queueworkerv1alpha1.ReasonReady) - readiesBefore; n != 0 {
+		t.Errorf("5 edits of a healthy RedisConfig: %d Ready events on its QueueWorker, want none", n)
+	}
+	if err := conditionIs(getQueueWorker(t, ns, "user"), queueworkerv1alpha1.ConditionReady,
+		metav1.ConditionTrue, queueworkerv1alpha1.ReasonReconciled); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestQueueWorkerWaitsForRedisConfigChange: while the RedisConfig's
+// controller has not reconciled its new generation (its status patches
+// fail here), a QueueWorker using it waits: Reconciling=True with
+// WaitingForRedisConfig, Ready as it was, not Stalled, no Warning event,
+// and its workers keep the address the RedisConfig's status vouches for
+// rather than the new one of its spec. Once the RedisConfig is reconciled
+// the workers move to the new address.
+func TestQueueWorkerWaitsForRedisConfigChange(t *testing.T) {
+	var addrs []string
+	for range 2 {
+		srv, err := redistest.Start("requirepass pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		addrs = append(addrs, srv.Addr)
+	}
+	ns := createNamespace(t)
+	sharedRedisConfig(t, ns, "moving", addrs[0], "pw")
+	readyQueueWorkerOf(t, ns, "user", "moving")
+	workerAddr := func() (string, error) {
+		dep, err := getDeployment(t, ns, "user")
+		if err != nil {
+			return "", err
+		}
+		return envMap(&dep.Spec.Template.Spec.Containers[0])[contract.EnvRedisAddr].Value, nil
+	}
+
+	suffix := "/namespaces/" + ns + "/redisconfigs/moving/status"
+	failWrites(suffix, 1<<30)
+	t.Cleanup(func() { failWrites(suffix, 0) })
+	updateRedisConfig(t, ns, "moving", func(rc *queueworkerv1alpha1.RedisConfig) { rc.Spec.External.Addr = addrs[1] })
+	eventually(t, "Reconciling=True: WaitingForRedisConfig", func() error {
+		return conditionIs(getQueueWorker(t, ns, "user"), queueworkerv1alpha1.ConditionReconciling,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonWaitingForRedisConfig)
+	})
+	time.Sleep(2 * time.Second)
+	got := getQueueWorker(t, ns, "user")
+	if err := conditionIs(got, queueworkerv1alpha1.ConditionReady, metav1.ConditionTrue,
+		queueworkerv1alpha1.ReasonReconciled); err != nil {
+		t.Errorf("while waiting: %v", err)
+	}
+	if c := findCondition(got, queueworkerv1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+		t.Errorf("while waiting: Stalled %+v", c)
+	}
+	if addr, err := workerAddr(); err != nil || addr != addrs[0] {
+		t.Errorf("while the RedisConfig's new spec is not reconciled the workers got %q (%v), want the old %q",
+			addr, err, addrs[0])
+	}
+
+	failWrites(suffix, 0)
+	eventually(t, "the workers at the new address", func() error {
+		addr, err := workerAddr()
+		if err != nil {
+			return err
+		}
+		if addr != addrs[1] {
+			return fmt.Errorf("%s=%q", contract.EnvRedisAddr, addr)
+		}
+		return nil
+	})
+	if w := warnings(t, ns, "user"); len(w) != 0 {
+		t.Errorf("Warning events %v on a QueueWorker that only waited", w)
+	}
 }

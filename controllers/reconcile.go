@@ -80,10 +80,32 @@ func specStallf(reason, format string, args ...any) *stallError {
 	return &stallError{reason: reason, msg: fmt.Sprintf(format, args...), terminal: true}
 }
 
+// waitError stops the steps to wait for something on its way, a
+// RedisConfig that its controller has not reconciled yet: neither a stall
+// nor an error to retry with backoff. The object comes back after the
+// stalled retry period, or sooner when a watch tells of the change.
+type waitError struct {
+	reason string
+	msg    string
+}
+
+func (e *waitError) Error() string { return e.msg }
+
+// waitf is a wait with reason.
+func waitf(reason, format string, args ...any) *waitError {
+	return &waitError{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+// asWait returns the *waitError in err's chain, or nil.
+func asWait(err error) *waitError {
+	we, _ := errors.AsType[*waitError](err)
+	return we
+}
+
 // transient tells whether err ends a reconcile that is retried with
 // backoff: any error but a stall.
 func transient(err error) bool {
-	return err != nil && asStall(err) == nil
+	return err != nil && asStall(err) == nil && asWait(err) == nil
 }
 
 // asStall returns the *stallError in err's chain, or nil.
@@ -94,13 +116,15 @@ func asStall(err error) *stallError {
 
 // resultOf turns how the steps ended into what controller-runtime does
 // next: a terminal stall waits for the next change of the object, another
-// stall comes back after retry, and any other error is retried with
-// backoff.
+// stall and a wait come back after retry, and any other error is retried
+// with backoff.
 func resultOf(res ctrl.Result, err error, retry time.Duration) (ctrl.Result, error) {
 	se := asStall(err)
 	switch {
 	case err == nil:
 		return res, nil
+	case asWait(err) != nil:
+		return ctrl.Result{RequeueAfter: retry}, nil
 	case se == nil:
 		return ctrl.Result{}, err
 	case se.terminal:
@@ -135,12 +159,26 @@ func progressing(reason, msg string) readiness {
 // steps finished or stalled. After any other error the conditions keep
 // the values they had before this reconcile (orig), whatever the steps
 // set before it, except Reconciling, which says the operator is retrying;
-// and no event is emitted, as nothing is known to have changed.
+// and no event is emitted, as nothing is known to have changed. A wait
+// (waitError) keeps them too, but for Reconciling True with the wait's
+// reason, Stalled False, and a Ready that was not True, which turns
+// Unknown: nothing is wrong, and nothing to tell in an event.
 func summary(rec events.EventRecorder, kind string, obj client.Object, conds *[]metav1.Condition,
 	orig []metav1.Condition, err error, ready func() readiness) bool {
 	gen := obj.GetGeneration()
 	se := asStall(err)
-	switch {
+	switch we := asWait(err); {
+	case we != nil:
+		*conds = slices.Clone(orig)
+		setCondition(conds, gen, queueworkerv1alpha1.ConditionReconciling, metav1.ConditionTrue, we.reason, we.msg)
+		if !apimeta.IsStatusConditionFalse(*conds, queueworkerv1alpha1.ConditionStalled) {
+			setCondition(conds, gen, queueworkerv1alpha1.ConditionStalled, metav1.ConditionFalse, we.reason,
+				"nothing blocks the "+kind+": "+we.msg)
+		}
+		if !apimeta.IsStatusConditionTrue(*conds, queueworkerv1alpha1.ConditionReady) {
+			setCondition(conds, gen, queueworkerv1alpha1.ConditionReady, metav1.ConditionUnknown, we.reason, we.msg)
+		}
+		return false
 	case err != nil && se == nil:
 		*conds = slices.Clone(orig)
 		setCondition(conds, gen, queueworkerv1alpha1.ConditionReconciling, metav1.ConditionTrue,

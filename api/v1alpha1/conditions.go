@@ -100,6 +100,10 @@ const (
 	ReasonRedisConfigNotFound = "RedisConfigNotFound"
 	// ReasonRedisConfigNotReady: the RedisConfig exists but is not Ready.
 	ReasonRedisConfigNotReady = "RedisConfigNotReady"
+	// ReasonWaitingForRedisConfig: the RedisConfig has a change its
+	// controller has not reconciled yet, or its Redis is starting or
+	// rolling out: the QueueWorker waits for it (Reconciling True).
+	ReasonWaitingForRedisConfig = "WaitingForRedisConfig"
 	// ReasonDeploymentConflict: a Deployment of the same name belongs to
 	// something else.
 	ReasonDeploymentConflict = "DeploymentConflict"
