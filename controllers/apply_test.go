@@ -27,6 +27,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -637,4 +638,107 @@ func TestIdleManagedRedisConfigWritesNothing(t *testing.T) {
 	if n := writesIn(ns) - before; n != 0 {
 		t.Errorf("%d writes in 5s from an idle managed RedisConfig", n)
 	}
+}
+
+// TestForeignReplicaWritesReverted: `kubectl scale deployment`
+// and an HPA-like writer of the Deployment's spec.replicas are reverted to
+// the QueueWorker's count, each with one write, and the operator writes
+// nothing more once they stop (no write loop).
+func TestForeignReplicaWritesReverted(t *testing.T) {
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "fight")
+	qw.Spec.Replicas = ptr.To[int32](3)
+	createObject(t, qw)
+	waitDeploymentReplicas(t, ns, "fight", 3)
+	time.Sleep(time.Second)
+
+	for i, n := range []int32{7, 1, 9} {
+		dep, err := getDeployment(t, ns, "fight")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			// kubectl scale deployment: the /scale subresource.
+			if err := scaleDeployment(dep, n); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// An HPA-like writer: an Update of the Deployment.
+			dep.Spec.Replicas = ptr.To(n)
+			if err := k8sClient.Update(testCtx, dep, client.FieldOwner("hpa-like")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitDeploymentReplicas(t, ns, "fight", 3)
+	}
+	time.Sleep(2 * time.Second)
+	before := writesIn(ns)
+	time.Sleep(4 * time.Second)
+	if n := writesIn(ns) - before; n != 0 {
+		t.Errorf("%d writes in 4s after the foreign writers stopped", n)
+	}
+}
+
+// scaleDeployment writes a Deployment's /scale subresource, as `kubectl
+// scale deployment` does.
+func scaleDeployment(dep *appsv1.Deployment, replicas int32) error {
+	body := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas)
+	return k8sClient.SubResource("scale").Patch(testCtx, dep, client.RawPatch(types.MergePatchType, body),
+		client.FieldOwner("kubectl-scale"))
+}
+
+// TestStorageSizeChangeKeepsClaimTemplates: a change of a persistent
+// managed Redis's storage size cannot reach the StatefulSet's claim
+// templates, which the API server refuses to change; the operator applies
+// the ones it has, so the rest of the StatefulSet (an exporter added, then
+// removed) still changes.
+func TestStorageSizeChangeKeepsClaimTemplates(t *testing.T) {
+	ns := createNamespace(t)
+	createObject(t, productionRedisConfig(ns, "disk"))
+	key := types.NamespacedName{Namespace: ns, Name: "disk-redis"}
+	sts := &appsv1.StatefulSet{}
+	eventually(t, "StatefulSet with a claim template", func() error {
+		if err := k8sClient.Get(testCtx, key, sts); err != nil {
+			return err
+		}
+		if len(sts.Spec.VolumeClaimTemplates) != 1 {
+			return fmt.Errorf("%d claim templates", len(sts.Spec.VolumeClaimTemplates))
+		}
+		return nil
+	})
+	updateRedisConfig(t, ns, "disk", func(rc *queueworkerv1alpha1.RedisConfig) {
+		if rc.Spec.Managed == nil {
+			rc.Spec.Managed = &queueworkerv1alpha1.ManagedRedis{}
+		}
+		q := resource.MustParse("5Gi")
+		rc.Spec.Managed.Storage.Size = &q
+		rc.Spec.Managed.Exporter = &queueworkerv1alpha1.RedisExporter{Enabled: true}
+	})
+	eventually(t, "exporter added, claims kept", func() error {
+		if err := k8sClient.Get(testCtx, key, sts); err != nil {
+			return err
+		}
+		if n := len(sts.Spec.Template.Spec.Containers); n != 2 {
+			rc := getRedisConfig(t, ns, "disk")
+			return fmt.Errorf("%d containers; RedisConfig conditions %+v", n, rc.Status.Conditions)
+		}
+		return nil
+	})
+	updateRedisConfig(t, ns, "disk", func(rc *queueworkerv1alpha1.RedisConfig) { rc.Spec.Managed.Exporter = nil })
+	eventually(t, "exporter removed from StatefulSet and Service", func() error {
+		if err := k8sClient.Get(testCtx, key, sts); err != nil {
+			return err
+		}
+		if n := len(sts.Spec.Template.Spec.Containers); n != 1 {
+			return fmt.Errorf("%d containers", n)
+		}
+		svc := &corev1.Service{}
+		if err := k8sClient.Get(testCtx, key, svc); err != nil {
+			return err
+		}
+		if n := len(svc.Spec.Ports); n != 1 {
+			return fmt.Errorf("%d Service ports", n)
+		}
+		return nil
+	})
 }

@@ -506,3 +506,64 @@ func TestAutoscaleStatusQuietOnAStillQueue(t *testing.T) {
 			n, latency, getQueueWorker(t, ns, "still").Status.Latency)
 	}
 }
+
+// TestReplicasSurviveModeSwitches: switching a QueueWorker from
+// spec.replicas to autoscaling and back, with /scale and template changes
+// in between, never drops the count to a default: each step lands on the
+// count the rules give, with no detour.
+func TestReplicasSurviveModeSwitches(t *testing.T) {
+	ns := createNamespace(t)
+	qw := newQueueWorker(ns, "modes")
+	qw.Spec.Replicas = ptr.To[int32](3)
+	qw.Spec.Redis.Addr = redisServer.Addr
+	qw.Spec.Queues = []queueworkerv1alpha1.Queue{{Name: ns + "-modes", Priority: 1}}
+	createObject(t, qw)
+	waitDeploymentReplicas(t, ns, "modes", 3)
+
+	var seen []int32
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if dep, err := getDeployment(t, ns, "modes"); err == nil {
+				n := ptr.Deref(dep.Spec.Replicas, -1)
+				if len(seen) == 0 || seen[len(seen)-1] != n {
+					seen = append(seen, n)
+				}
+			}
+		}
+	}()
+	// Autoscaling on: 3 is within [1, 5], and an empty queue scales down
+	// only after the default 5m window.
+	updateQueueWorker(t, ns, "modes", func(q *queueworkerv1alpha1.QueueWorker) {
+		q.Spec.Replicas = nil
+		q.Spec.Autoscaling = &queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](1), MaxReplicas: 5}
+	})
+	time.Sleep(2 * time.Second)
+	updateQueueWorker(t, ns, "modes", func(q *queueworkerv1alpha1.QueueWorker) { q.Spec.Concurrency = 3 })
+	waitConcurrency(t, ns, "modes", "3")
+	time.Sleep(2 * time.Second)
+	// Autoscaling off again, with spec.replicas 3 in the same edit.
+	updateQueueWorker(t, ns, "modes", func(q *queueworkerv1alpha1.QueueWorker) {
+		q.Spec.Autoscaling = nil
+		q.Spec.Replicas = ptr.To[int32](3)
+	})
+	time.Sleep(2 * time.Second)
+	scaleTo(t, getQueueWorker(t, ns, "modes"), 4)
+	waitDeploymentReplicas(t, ns, "modes", 4)
+	updateQueueWorker(t, ns, "modes", func(q *queueworkerv1alpha1.QueueWorker) { q.Spec.Concurrency = 5 })
+	waitConcurrency(t, ns, "modes", "5")
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	want := []int32{3, 4}
+	if fmt.Sprint(seen) != fmt.Sprint(want) {
+		t.Errorf("spec.replicas went %v, want %v", seen, want)
+	}
+}

@@ -39,6 +39,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/redisconf"
@@ -722,4 +723,63 @@ func TestTCPBacklogWarningOncePerConfiguration(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestLabelledObjectsOfOthersLeftAlone: a StatefulSet and a Service that
+// carry the operator's managed-by label (so its cache holds them) are
+// neither deleted, changed nor adopted, the StatefulSet even with a plain
+// (not controller) owner reference to the RedisConfig and other claim
+// templates than it would write, which a persistence switch replaces: the
+// RedisConfig stalls with ResourceConflict.
+func TestLabelledObjectsOfOthersLeftAlone(t *testing.T) {
+	ns := createNamespace(t)
+	ours := map[string]string{resources.LabelManagedBy: resources.ManagerName}
+	createObject(t, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "other-redis", Labels: ours},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "x", Port: 1}}},
+	})
+	rc := productionRedisConfig(ns, "lbl")
+	// Held before its objects are written: the password Secret is missing.
+	rc.Spec.Auth = &queueworkerv1alpha1.RedisAuth{
+		PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "lbl-pw", Key: "password"}}
+	createObject(t, rc)
+	eventually(t, "Stalled: SecretNotFound", func() error {
+		return rcConditionIs(getRedisConfig(t, ns, "lbl"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonSecretNotFound)
+	})
+	owner := getRedisConfig(t, ns, "lbl")
+	selector := map[string]string{"app": "foreign"}
+	foreign := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lbl-redis", Labels: ours,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "queueworker.io/v1alpha1", Kind: "RedisConfig",
+				Name: owner.Name, UID: owner.UID}}},
+		Spec: appsv1.StatefulSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: selector},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "x", Image: "example.com/x:1"}}}},
+		},
+	}
+	createObject(t, foreign)
+	createObject(t, usableSecret(ns, "lbl-pw", map[string]string{"password": "p"}, queueworkerv1alpha1.KindRedisConfig))
+	eventually(t, "Stalled: ResourceConflict", func() error {
+		return rcConditionIs(getRedisConfig(t, ns, "lbl"), queueworkerv1alpha1.ConditionStalled,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonResourceConflict)
+	})
+	time.Sleep(2 * time.Second)
+	got := &appsv1.StatefulSet{}
+	if err := k8sClient.Get(testCtx, client.ObjectKeyFromObject(foreign), got); err != nil {
+		t.Fatalf("the foreign StatefulSet: %v", err)
+	}
+	if got.UID != foreign.UID || !got.DeletionTimestamp.IsZero() || metav1.GetControllerOf(got) != nil ||
+		got.Generation != foreign.Generation {
+		t.Errorf("the foreign StatefulSet was touched: uid %s (was %s), deleting %v, controller %+v, generation %d (was %d)",
+			got.UID, foreign.UID, got.DeletionTimestamp, metav1.GetControllerOf(got), got.Generation, foreign.Generation)
+	}
+	svc := &corev1.Service{}
+	if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: "other-redis"}, svc); err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.OwnerReferences) != 0 {
+		t.Errorf("an unrelated labelled Service was adopted: %+v", svc.OwnerReferences)
+	}
 }
