@@ -84,18 +84,18 @@ func conditionIs(qw *queueworkerv1alpha1.QueueWorker, condType string, status me
 // write once every pod of the Deployment is up.
 func markDeploymentAvailable(t *testing.T, dep *appsv1.Deployment) {
 	t.Helper()
-	n := ptr.Deref(dep.Spec.Replicas, 1)
-	dep.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: dep.Generation,
-		Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-		Conditions: []appsv1.DeploymentCondition{{
-			Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
-			Reason: "MinimumReplicasAvailable", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
-		}},
-	}
-	if err := k8sClient.Status().Update(testCtx, dep); err != nil {
-		t.Fatal(err)
-	}
+	// The operator may have written the Deployment since dep was read.
+	setDeploymentStatus(t, dep.Namespace, dep.Name, func(dep *appsv1.Deployment) {
+		n := ptr.Deref(dep.Spec.Replicas, 1)
+		dep.Status = appsv1.DeploymentStatus{
+			ObservedGeneration: dep.Generation,
+			Replicas:           n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+			Conditions: []appsv1.DeploymentCondition{{
+				Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue,
+				Reason: "MinimumReplicasAvailable", LastUpdateTime: metav1.Now(), LastTransitionTime: metav1.Now(),
+			}},
+		}
+	})
 }
 
 // TestSampleYieldsWorkerDeployment applies config/samples with the real
@@ -674,7 +674,7 @@ func TestRedisConfigEditKeepsQueueWorkersQuiet(t *testing.T) {
 // rather than the new one of its spec. Once the RedisConfig is reconciled
 // the workers move to the new address.
 func TestQueueWorkerWaitsForRedisConfigChange(t *testing.T) {
-	var addrs []string
+	addrs := make([]string, 0, 2)
 	for range 2 {
 		srv, err := redistest.Start("requirepass pw")
 		if err != nil {

@@ -103,7 +103,7 @@ func asWait(err error) *waitError {
 }
 
 // transient tells whether err ends a reconcile that is retried with
-// backoff: any error but a stall.
+// backoff: any error but a stall or a wait.
 func transient(err error) bool {
 	return err != nil && asStall(err) == nil && asWait(err) == nil
 }
