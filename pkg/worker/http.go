@@ -45,7 +45,7 @@ func (w *Worker) httpHandler() http.Handler {
 }
 
 func (w *Worker) serveReady(rw http.ResponseWriter, r *http.Request) {
-	if w.draining.Load() {
+	if w.shuttingDown.Load() {
 		writeText(rw, http.StatusServiceUnavailable, "shutting down")
 		return
 	}

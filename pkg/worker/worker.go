@@ -63,15 +63,15 @@ type Worker struct {
 	cfg      Config
 	log      *slog.Logger
 	rdb      redis.UniversalClient
-	srv      *asynq.Server
+	asynqCfg asynq.Config
 	mux      *asynq.ServeMux
 	metrics  *metrics
 	gatherer prometheus.Gatherer
 	listener net.Listener
 
-	started   atomic.Bool
-	draining  atomic.Bool
-	redisDown atomic.Bool
+	started      atomic.Bool
+	shuttingDown atomic.Bool
+	redisDown    atomic.Bool
 }
 
 // Option changes how New builds a Worker.
@@ -173,8 +173,7 @@ func New(cfg Config, opts ...Option) (*Worker, error) {
 	// asynq filters by its own level before our logger sees a line; let
 	// everything through so the slog handler's level is the only one.
 	ac.LogLevel = asynq.DebugLevel
-	// asynq leaves a client it was handed open; Run closes it.
-	w.srv = asynq.NewServerFromRedisClient(rdb, ac)
+	w.asynqCfg = ac
 
 	// Each running task may hold a connection, and asynq's heartbeat,
 	// forwarder and recoverer need some too; a smaller pool makes tasks
@@ -244,8 +243,8 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- httpSrv.Serve(ln) }()
 
-	handler := w.metrics.instrument(w.mux, w.abandoned)
-	if err := w.srv.Start(handler); err != nil {
+	srv := w.newTaskServer()
+	if err := srv.start(); err != nil {
 		_ = httpSrv.Close()
 		return fmt.Errorf("starting task server: %w", err)
 	}
@@ -278,8 +277,8 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 
 	// The HTTP server stays up while tasks drain, so liveness probes keep
 	// passing; /readyz reports the drain.
-	w.draining.Store(true)
-	w.srv.Shutdown()
+	w.shuttingDown.Store(true)
+	srv.shutdown()
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 	defer cancel()
@@ -290,12 +289,14 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 	return err
 }
 
-// abandoned reports whether a handler returned after asynq put its task
-// back in the queue at shutdown: asynq cancels the task's context only
-// after requeueing it. A task that reached its deadline ends with
-// DeadlineExceeded instead, and is a real failure.
-func (w *Worker) abandoned(ctx context.Context) bool {
-	return w.draining.Load() && errors.Is(ctx.Err(), context.Canceled)
+// newTaskServer builds an asynq server on the worker's client with the
+// worker's settings and handlers. asynq leaves a client it was handed
+// open; Run closes it.
+func (w *Worker) newTaskServer() *taskServer {
+	return newTaskServer(asynq.NewServerFromRedisClient(w.rdb, w.asynqCfg),
+		func(abandoned func(context.Context) bool) asynq.Handler {
+			return w.metrics.instrument(w.mux, abandoned)
+		})
 }
 
 // healthCheck receives the result of asynq's periodic PING and logs only
