@@ -49,6 +49,12 @@ func (w *Worker) serveReady(rw http.ResponseWriter, r *http.Request) {
 		writeText(rw, http.StatusServiceUnavailable, "shutting down")
 		return
 	}
+	// A draining worker takes no tasks, so it is not ready for any; it
+	// stays alive (/healthz) until the operator removes it.
+	if w.servers.isDraining() {
+		writeText(rw, http.StatusServiceUnavailable, "draining")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyPingTimeout)
 	defer cancel()
 	if err := w.ping(ctx); err != nil {
