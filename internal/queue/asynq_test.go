@@ -306,3 +306,90 @@ func TestReadStatsAsynqGrouped(t *testing.T) {
 		t.Errorf("%d aggregated tasks ran, want 2", batches)
 	}
 }
+
+// TestReadStatsAsynqOrphans kills an asynq server that holds two tasks, as
+// a node kills a pod: no shutdown, no requeue. Its tasks stay in the active
+// list with leases nobody extends. Until the leases expire they read as
+// active; after, as orphaned, each once, and in no other count. A live
+// server's recoverer then takes them back into retry.
+func TestReadStatsAsynqOrphans(t *testing.T) {
+	const q = "crash"
+	rdb := newReader(t)
+	client := newAsynqClient(t)
+	for range 3 {
+		enqueue(t, client, q, "hold")
+	}
+	worker := startWorkerProcess(t, q, 2)
+
+	var s Stats
+	deadline := time.Now().Add(waitFor)
+	for {
+		got, err := ReadStats(t.Context(), rdb, []string{q}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s = got[q]; s.Active == 2 && s.Pending == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker process did not take 2 tasks: %+v", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s.Orphaned != 0 {
+		t.Errorf("while the worker runs: %+v, want nothing orphaned", s)
+	}
+	killProcess(t, worker)
+	killed := time.Now()
+
+	// The leases were extended at most 5s before the kill, to 30s ahead.
+	for _, tt := range []struct {
+		after                    time.Duration
+		wantActive, wantOrphaned int64
+	}{
+		{after: 0, wantActive: 2},
+		{after: 20 * time.Second, wantActive: 2},
+		{after: 31 * time.Second, wantOrphaned: 2},
+		{after: time.Hour, wantOrphaned: 2},
+	} {
+		got, err := ReadStats(t.Context(), rdb, []string{q}, killed.Add(tt.after), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := got[q]
+		if s.Active != tt.wantActive || s.Orphaned != tt.wantOrphaned || s.Pending != 1 || s.Retry != 0 || s.Err != nil {
+			t.Errorf("%v after the kill: %+v, want %d active, %d orphaned, 1 pending", tt.after, s, tt.wantActive, tt.wantOrphaned)
+		}
+	}
+
+	// asynq's recoverer takes back the tasks whose lease expired at least
+	// 30s before it runs, at the start of a server and every minute. Age
+	// the leases by a minute instead of waiting for it.
+	k := keysFor(q)
+	ids, err := rdb.LRange(t.Context(), k.active, 0, -1).Result()
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("active list: %v, %v", ids, err)
+	}
+	for _, id := range ids {
+		if err := rdb.ZAddXX(t.Context(), k.lease, redis.Z{Score: float64(time.Now().Add(-time.Minute).Unix()), Member: id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startServer(t, q, 1, func(context.Context, *asynq.Task) error { return nil }, asynq.Config{
+		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return time.Hour },
+	})
+	deadline = time.Now().Add(waitFor)
+	for {
+		got, err := ReadStats(t.Context(), rdb, []string{q}, time.Now(), 2*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s = got[q]; s.Active == 0 && s.Orphaned == 0 && s.Pending == 0 && s.Retry == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a live server's recoverer ran: %+v, want the 2 orphans in retry and nothing else", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -41,6 +41,9 @@ const waitFor = 20 * time.Second
 var redisServer *redistest.Server
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(workerProcessEnv); addr != "" {
+		os.Exit(runWorkerProcess(addr))
+	}
 	srv, err := redistest.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting redis-server:", err)
@@ -57,9 +60,9 @@ func standalone() resources.RedisEndpoint {
 	return resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: redisServer.Addr}
 }
 
-// commandsPerQueue is what one read sends for each queue: LLEN twice,
-// ZCOUNT twice, ZCARD, EXISTS and the lookup script.
-const commandsPerQueue = 7
+// commandsPerQueue is what one read sends for each queue: LLEN, ZCOUNT
+// twice, ZCARD, EXISTS and the lookup script.
+const commandsPerQueue = 6
 
 // newReader returns the operator's client for the shared server, with
 // hooks added, after emptying the server and loading the lookup script so

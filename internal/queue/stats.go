@@ -20,9 +20,10 @@ limitations under the License.
 // A read costs one round trip whatever the number of queues: one pipeline
 // with, for every queue, O(1) and O(log n) commands for the counts and one
 // small Lua script (lookupScript) that looks up the oldest pending task's
-// id and enqueue time, the earliest scheduled and retry task's due time and
-// the number of tasks waiting in aggregation groups inside Redis, in
-// bounded work, and returns only bounded values. It never uses asynq's
+// id and enqueue time, the earliest scheduled and retry task's due time,
+// the number of tasks waiting in aggregation groups and the running tasks
+// whose lease is alive inside Redis, in bounded work, and returns only
+// bounded values. It never uses asynq's
 // Inspector.GetQueueInfo, whose MEMORY USAGE sampling is too heavy for a
 // once-a-second poll.
 //
@@ -54,7 +55,7 @@ limitations under the License.
 //
 // The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
 // ZCARD, EXISTS, EVALSHA and EVAL, and in the script LINDEX, HSTRLEN, HGET,
-// ZRANGE, SCARD, SMEMBERS, SRANDMEMBER and ZCARD. Redis checks the commands
+// ZRANGE, SCARD, SMEMBERS, SRANDMEMBER, ZCARD, LLEN and ZCOUNT. Redis checks the commands
 // a script runs against the ACL user like any other, so +eval grants
 // nothing beyond the commands listed. An ACL user needs only those and the
 // ones a new connection sends, for example:
@@ -85,8 +86,23 @@ type Stats struct {
 	Queue string
 	// Pending counts tasks waiting for a worker.
 	Pending int64
-	// Active counts tasks a worker holds right now.
+	// Active counts the tasks a live worker holds right now: those in the
+	// active list whose lease has not expired at the time of the read
+	// (its score, the expiry in whole Unix seconds, is not below the read's
+	// second). asynq's heartbeat extends the lease of every running task to
+	// 30s ahead every 5s, so a live worker's lease is always 25s or more
+	// ahead of its own clock, and an operator clock up to that much ahead
+	// still reads its tasks as active.
 	Active int64
+	// Orphaned counts the tasks in the active list whose lease has expired
+	// or is missing: the asynq server that took them stopped heartbeating,
+	// because it died or lost Redis for the lease's 30s. No worker runs
+	// them. They stay in the active list until the recoverer of a running
+	// asynq server that serves the queue moves them to retry (or archived),
+	// which it does at its start and every minute for leases that expired at
+	// least 30s before. Active and Orphaned are counted at the same instant,
+	// and each task is in exactly one of them.
+	Orphaned int64
 	// Scheduled counts scheduled tasks due within the horizon of the read,
 	// including overdue ones asynq has not moved to pending yet.
 	Scheduled int64
@@ -142,7 +158,6 @@ type queueReads struct {
 	queue     string
 	keys      queueKeys
 	pending   *redis.IntCmd
-	active    *redis.IntCmd
 	scheduled *redis.IntCmd
 	retry     *redis.IntCmd
 	archived  *redis.IntCmd
@@ -169,7 +184,8 @@ type queueReads struct {
 // parts concurrently, so each node sees as many round trips, plus a
 // redirect retry while slots move. Every reply is bounded whatever the
 // queues hold: counts, and from the script an id of at most maxTaskIDLen
-// bytes, a timestamp, two scores and a count.
+// bytes, a timestamp, two scores and three counts. Active and Orphaned
+// compare the leases with now.
 //
 // The reads of one queue are not a transaction: a worker may take a task
 // between two commands, so the numbers are as consistent as asynq's own
@@ -187,6 +203,7 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 		return out, nil
 	}
 	dueBy := strconv.FormatInt(now.Add(horizon).Unix(), 10)
+	nowSec := now.Unix()
 
 	pipe := rdb.Pipeline()
 	reads := make([]queueReads, len(names))
@@ -196,12 +213,11 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			queue:     name,
 			keys:      k,
 			pending:   pipe.LLen(ctx, k.pending),
-			active:    pipe.LLen(ctx, k.active),
 			scheduled: pipe.ZCount(ctx, k.scheduled, "-inf", dueBy),
 			retry:     pipe.ZCount(ctx, k.retry, "-inf", dueBy),
 			archived:  pipe.ZCard(ctx, k.archived),
 			paused:    pipe.Exists(ctx, k.paused),
-			lookup:    evalLookup(ctx, pipe, k, false),
+			lookup:    evalLookup(ctx, pipe, k, nowSec, false),
 		}
 	}
 	execErr := execPipeline(ctx, pipe)
@@ -213,7 +229,7 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	again := rdb.Pipeline()
 	for i := range reads {
 		r := &reads[i]
-		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused); err != nil {
+		if err := firstError(r.pending, r.scheduled, r.retry, r.archived, r.paused); err != nil {
 			if !isQueueError(err) {
 				return nil, err
 			}
@@ -221,7 +237,7 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			continue
 		}
 		if isNoScript(r.lookup.Err()) {
-			r.lookup = evalLookup(ctx, again, r.keys, true)
+			r.lookup = evalLookup(ctx, again, r.keys, nowSec, true)
 			continue
 		}
 		if err := r.lookupError(); err != nil {
@@ -292,7 +308,8 @@ func (r *queueReads) stats(now time.Time) (Stats, error) {
 	s := Stats{
 		Queue:     r.queue,
 		Pending:   r.pending.Val(),
-		Active:    r.active.Val(),
+		Active:    l.alive,
+		Orphaned:  l.active - l.alive,
 		Scheduled: r.scheduled.Val(),
 		Retry:     r.retry.Val(),
 		Archived:  r.archived.Val(),

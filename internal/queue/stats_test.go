@@ -178,6 +178,8 @@ func TestReadStatsCountersAndFlags(t *testing.T) {
 	k := keysFor("q")
 	pipe := rdb.Pipeline()
 	pipe.LPush(ctx, k.active, "a1", "a2")
+	pipe.ZAdd(ctx, k.lease, redis.Z{Score: float64(now.Unix() + 30), Member: "a1"},
+		redis.Z{Score: float64(now.Unix() + 25), Member: "a2"})
 	pipe.ZAdd(ctx, k.archived, redis.Z{Score: 1, Member: "d1"}, redis.Z{Score: 2, Member: "d2"}, redis.Z{Score: 3, Member: "d3"})
 	pipe.Set(ctx, k.paused, now.Unix(), 0)
 	// asynq's processed counter is not read: nothing scales on it, and its
@@ -196,6 +198,65 @@ func TestReadStatsCountersAndFlags(t *testing.T) {
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestReadStatsLeases: a task in the active list counts as active while
+// its lease, scored by its expiry in whole Unix seconds, is not below the
+// second of the read, and as orphaned once it is or when it has none; each
+// task counts once, and orphans are in no other count.
+func TestReadStatsLeases(t *testing.T) {
+	sec := now.Unix()
+	tests := []struct {
+		name string
+		// leases maps each task of the active list to its lease score;
+		// a task without an entry has no lease.
+		active       []string
+		leases       map[string]int64
+		wantActive   int64
+		wantOrphaned int64
+	}{
+		{name: "nothing running"},
+		{name: "a lease 30s ahead", active: []string{"a"}, leases: map[string]int64{"a": sec + 30}, wantActive: 1},
+		{name: "a lease expiring this second", active: []string{"a"}, leases: map[string]int64{"a": sec}, wantActive: 1},
+		{name: "a lease that expired the second before", active: []string{"a"}, leases: map[string]int64{"a": sec - 1},
+			wantOrphaned: 1},
+		{name: "a lease that expired an hour ago", active: []string{"a"}, leases: map[string]int64{"a": sec - 3600},
+			wantOrphaned: 1},
+		{name: "no lease", active: []string{"a"}, wantOrphaned: 1},
+		{name: "mixed", active: []string{"a", "b", "c", "d"},
+			leases:     map[string]int64{"a": sec + 20, "b": sec, "c": sec - 1},
+			wantActive: 2, wantOrphaned: 2},
+		// asynq removes a task from both in one script; a lease left
+		// behind by hand is not a running task.
+		{name: "a lease without a task", leases: map[string]int64{"gone": sec + 30}},
+		{name: "more leases than tasks", active: []string{"a"}, leases: map[string]int64{"a": sec + 30, "gone": sec + 30},
+			wantActive: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := newReader(t)
+			ctx := t.Context()
+			k := keysFor("q")
+			for _, id := range tt.active {
+				if err := rdb.LPush(ctx, k.active, id).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for id, score := range tt.leases {
+				if err := rdb.ZAdd(ctx, k.lease, redis.Z{Score: float64(score), Member: id}).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := ReadStats(ctx, rdb, []string{"q"}, now, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Stats{Queue: "q", Active: tt.wantActive, Orphaned: tt.wantOrphaned, OldestKnown: true}
+			if got["q"] != want {
+				t.Errorf("q = %+v, want %+v", got["q"], want)
+			}
+		})
 	}
 }
 
