@@ -618,8 +618,8 @@ func statusKey(r *Result) string {
 	b := make([]byte, 0, 64*(len(r.Stats)+1))
 	b = fmt.Appendf(b, "%s %d %t;", r.Decision.Rule, r.Decision.Backlog, r.Err != nil)
 	for _, s := range r.Stats {
-		b = fmt.Appendf(b, "%s %d %d %d %d %d %d %t %t %d;", s.Queue, s.Pending, s.Active, s.Scheduled, s.Retry,
-			s.Aggregating, s.Archived, s.Paused, s.OldestKnown, latencyBucket(s.OldestPendingAge))
+		b = fmt.Appendf(b, "%s %d %d %d %d %d %d %d %t %t %d;", s.Queue, s.Pending, s.Active, s.Orphaned, s.Scheduled,
+			s.Retry, s.Aggregating, s.Archived, s.Paused, s.OldestKnown, latencyBucket(s.OldestPendingAge))
 	}
 	return string(b)
 }
@@ -656,7 +656,7 @@ func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now
 			t.seen[q] = s
 			ordered = append(ordered, s)
 			obs.Queues = append(obs.Queues, autoscale.QueueStats{
-				Name: q, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled, Retry: s.Retry,
+				Name: q, Pending: s.Pending, Active: s.Active, Orphaned: s.Orphaned, Scheduled: s.Scheduled, Retry: s.Retry,
 				Aggregating: s.Aggregating, Paused: s.Paused,
 				OldestPendingAge: s.OldestPendingAge, OldestDueAge: s.OldestDueAge,
 			})
