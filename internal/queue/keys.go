@@ -56,6 +56,8 @@ package queue
 //     task to pending. asynq's Inspector counts as aggregating the tasks of
 //     the groups listed in groups (currentStatsCmd, internal/rdb/inspect.go);
 //     the reader counts the same.
+//
+// The keys of the servers, not of a queue, are described at serversScript.
 type queueKeys struct {
 	pending   string
 	active    string

@@ -61,12 +61,16 @@ func standalone() resources.RedisEndpoint {
 }
 
 // commandsPerQueue is what one read sends for each queue: LLEN, ZCOUNT
-// twice, ZCARD, EXISTS and the lookup script.
-const commandsPerQueue = 6
+// twice, ZCARD, EXISTS and the lookup script; commandsPerRead what it
+// sends once: the servers script.
+const (
+	commandsPerQueue = 6
+	commandsPerRead  = 1
+)
 
 // newReader returns the operator's client for the shared server, with
-// hooks added, after emptying the server and loading the lookup script so
-// each test starts clean and a read costs its steady-state round trip (a
+// hooks added, after emptying the server and loading the scripts so each
+// test starts clean and a read costs its steady-state round trip (a
 // restart of the server by an earlier test empties its script cache).
 func newReader(t testing.TB, hooks ...redis.Hook) redis.UniversalClient {
 	t.Helper()
@@ -81,8 +85,10 @@ func newReader(t testing.TB, hooks ...redis.Hook) redis.UniversalClient {
 	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := lookupScript.Load(context.Background(), rdb).Err(); err != nil {
-		t.Fatal(err)
+	for _, s := range []*redis.Script{lookupScript, serversScript} {
+		if err := s.Load(context.Background(), rdb).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return rdb
 }
@@ -232,4 +238,10 @@ func queueNames(prefix string, n int) []string {
 		names[i] = fmt.Sprintf("%s-%d", prefix, i)
 	}
 	return names
+}
+
+// readQueues is ReadStats for the tests of the queues alone.
+func readQueues(ctx context.Context, rdb redis.UniversalClient, queues []string, now time.Time, horizon time.Duration) (map[string]Stats, error) {
+	r, err := ReadStats(ctx, rdb, queues, now, horizon)
+	return r.Queues, err
 }

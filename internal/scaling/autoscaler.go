@@ -413,7 +413,8 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 	if len(due) > 0 {
 		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
 		start := time.Now()
-		stats, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, dueHorizon)
+		reading, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, dueHorizon)
+		stats := reading.Queues
 		cancel()
 		took := time.Since(start)
 		if ctx.Err() != nil {
