@@ -190,6 +190,47 @@ func TestAutoscaleGroupedTasksInStatus(t *testing.T) {
 	}
 }
 
+// TestAutoscaleOrphansInStatus: tasks whose worker died (in asynq's active
+// list, their leases expired) show per queue as orphaned, not active and
+// not in the backlog, and keep the last worker of a QueueWorker that may
+// scale to zero, since only a worker's recoverer takes them back.
+func TestAutoscaleOrphansInStatus(t *testing.T) {
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "orphans", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](0), MaxReplicas: 10,
+		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+	})
+	q := qw.Spec.Queues[0].Name
+	rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	active, lease := "asynq:{"+q+"}:active", "asynq:{"+q+"}:lease"
+	expired := float64(time.Now().Add(-time.Minute).Unix())
+	if err := rdb.LPush(testCtx, active, "dead1", "dead2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ZAdd(testCtx, lease, redis.Z{Score: expired, Member: "dead1"}, redis.Z{Score: expired, Member: "dead2"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Del(testCtx, active, lease).Err() })
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+
+	eventually(t, "status shows the orphans", func() error {
+		got := getQueueWorker(t, ns, "orphans")
+		if got.Status.Backlog != 0 || len(got.Status.Queues) != 1 || got.Status.Queues[0].Orphaned != 2 ||
+			got.Status.Queues[0].Active != 0 {
+			return fmt.Errorf("status %+v", got.Status)
+		}
+		return conditionIs(got, queueworkerv1alpha1.ConditionScalingActive, metav1.ConditionTrue,
+			string(autoscale.RuleRecoverOrphans))
+	})
+	waitDeploymentReplicas(t, ns, "orphans", 1)
+	if v := servedGauge(t, "queueworker_queue_orphaned", map[string]string{"namespace": ns, "queueworker": "orphans", "queue": q}); v != 2 {
+		t.Errorf("queueworker_queue_orphaned = %v, want 2", v)
+	}
+}
+
 // TestAutoscaleBurstAndDrain: a burst raises the replicas to
 // ceil(backlog / concurrency) in one step; when the queue drains they go
 // back to minReplicas after the scale-down window.

@@ -178,7 +178,7 @@ func (r *QueueWorkerReconciler) applyAutoscalingStatus(st *queueWorkerState, res
 	var latency time.Duration
 	for _, s := range res.Stats {
 		qs := queueworkerv1alpha1.QueueStatus{
-			Name: s.Queue, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled,
+			Name: s.Queue, Pending: s.Pending, Active: s.Active, Orphaned: s.Orphaned, Scheduled: s.Scheduled,
 			Retry: s.Retry, Aggregating: s.Aggregating, Archived: s.Archived, Paused: s.Paused,
 		}
 		if s.OldestKnown && s.OldestPendingAge > 0 {

@@ -505,8 +505,15 @@ type QueueStatus struct {
 	Name string `json:"name"`
 	// Pending tasks wait for a worker.
 	Pending int64 `json:"pending"`
-	// Active tasks run now.
+	// Active tasks run now: a worker took them and its heartbeat keeps
+	// their lease alive.
 	Active int64 `json:"active"`
+	// Orphaned tasks were taken by a worker that stopped heartbeating (it
+	// died, or lost Redis for the 30s of their lease). They run nowhere and
+	// wait in the active list for the recoverer of a running asynq server
+	// to retry them; they count neither as active nor in the backlog.
+	// +optional
+	Orphaned int64 `json:"orphaned,omitempty"`
 	// Scheduled tasks are due within the look-ahead horizon.
 	Scheduled int64 `json:"scheduled"`
 	// Retry tasks are due for another try within the horizon.

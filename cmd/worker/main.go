@@ -16,7 +16,8 @@ limitations under the License.
 
 // Command worker is the reference worker of the queueworker operator. It
 // is built on pkg/worker and serves the demo task types of
-// cmd/worker/demotasks; it also enqueues demo load.
+// cmd/worker/demotasks, draining at the operator's request as every SDK
+// worker does; it also enqueues demo load.
 //
 //	worker [run] [--log-level info] [--retry-delay 0]
 //	worker enqueue --queue Q --count N --rate R/s --type demo:sleep --duration 200ms [--fail-times N] [--redis-addr host:port]

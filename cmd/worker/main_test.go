@@ -19,8 +19,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,4 +303,132 @@ func completions(ctx context.Context, rdb redis.UniversalClient, id string) (int
 		return 0, nil
 	}
 	return n, err
+}
+
+// httpAddr waits for the worker's "worker started" line and returns the
+// address it serves HTTP on.
+func (p *process) httpAddr(t *testing.T) string {
+	t.Helper()
+	var addr string
+	eventually(t, "the worker logs its HTTP address", waitFor, func() (bool, error) {
+		for line := range strings.SplitSeq(p.output.String(), "\n") {
+			var entry struct {
+				Msg      string `json:"msg"`
+				HTTPAddr string `json:"httpAddr"`
+			}
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "worker started" {
+				addr = entry.HTTPAddr
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return addr
+}
+
+// readyz returns the status and body of the worker's /readyz.
+func readyz(addr string) (int, string, error) {
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b)), err
+}
+
+// TestSIGTERMDuringDrain drains the worker binary through its drain key
+// while a task runs, enqueues another, and stops it with a real SIGTERM:
+// it exits 0 and the running task goes back to its queue, the other never
+// taken. A second worker started while the key is still set takes
+// neither, until the drain is cancelled; then each completes exactly once.
+func TestSIGTERMDuringDrain(t *testing.T) {
+	const queue = "drain-sigterm"
+	const taskDuration = 10 * time.Second
+	bin := buildWorker(t)
+	env := workerEnv(queue)
+	rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr})
+	defer func() { _ = rdb.Close() }()
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	ctx := context.Background()
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := contract.DrainKey(host)
+	t.Cleanup(func() { _ = rdb.Del(context.Background(), key).Err() })
+	enqueue := func(d time.Duration) string {
+		t.Helper()
+		cmd := exec.Command(bin, "enqueue", "--queue", queue, "--count", "1", "--type", demotasks.TypeSleep, "--duration", d.String())
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("worker enqueue: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	stateOf := func(id string) (asynq.TaskState, error) {
+		info, err := inspector.GetTaskInfo(queue, id)
+		if err != nil {
+			return 0, err
+		}
+		return info.State, nil
+	}
+	draining := func(addr string) func() (bool, error) {
+		return func() (bool, error) {
+			code, body, err := readyz(addr)
+			return code == http.StatusServiceUnavailable && body == "draining", err
+		}
+	}
+
+	first := startProcess(t, "first worker", bin, env, "run")
+	addr := first.httpAddr(t)
+	running := enqueue(taskDuration)
+	eventually(t, "the first worker starts the task", waitFor, func() (bool, error) {
+		s, err := stateOf(running)
+		return s == asynq.TaskStateActive, err
+	})
+	if err := rdb.Set(ctx, key, time.Now().UTC().Format(time.RFC3339), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first worker drains", waitFor, draining(addr))
+	waiting := enqueue(100 * time.Millisecond)
+	// asynq's processor looks at empty queues every second.
+	time.Sleep(3 * time.Second)
+	if s, err := stateOf(waiting); err != nil || s != asynq.TaskStatePending {
+		t.Fatalf("the task enqueued during the drain is %s (err %v), want pending", s, err)
+	}
+	first.terminate(t, "first worker")
+	for _, id := range []string{running, waiting} {
+		if s, err := stateOf(id); err != nil || s != asynq.TaskStatePending {
+			t.Fatalf("task %s after SIGTERM is %s (err %v), want pending", id, s, err)
+		}
+	}
+
+	second := startProcess(t, "second worker", bin, env, "run")
+	addr = second.httpAddr(t)
+	eventually(t, "the second worker starts drained", waitFor, draining(addr))
+	time.Sleep(3 * time.Second)
+	for _, id := range []string{running, waiting} {
+		if n, err := completions(ctx, rdb, id); err != nil || n != 0 {
+			t.Fatalf("task %s completed %d times (err %v) on a worker started drained, want 0", id, n, err)
+		}
+	}
+	if err := rdb.Del(ctx, key).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the second worker completes both tasks", taskDuration+waitFor, func() (bool, error) {
+		a, err := completions(ctx, rdb, running)
+		if err != nil {
+			return false, err
+		}
+		b, err := completions(ctx, rdb, waiting)
+		return a >= 1 && b >= 1, err
+	})
+	second.terminate(t, "second worker")
+	for _, id := range []string{running, waiting} {
+		if n, err := completions(ctx, rdb, id); err != nil || n != 1 {
+			t.Errorf("ledger shows %d completions (err %v) of task %s, want exactly 1", n, err, id)
+		}
+	}
 }

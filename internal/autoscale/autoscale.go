@@ -35,11 +35,18 @@ type QueueStats struct {
 	Name string
 	// Pending tasks wait for a free worker slot.
 	Pending int64
-	// Active tasks run now. They are backlog when their queue is not paused
-	// and, paused or not, count toward the active floor: a paused queue
-	// stops handing out tasks, but those already handed out still run and
-	// hold their slots until they finish.
+	// Active tasks run now on a live worker. They are backlog when their
+	// queue is not paused and, paused or not, count toward the active
+	// floor: a paused queue stops handing out tasks, but those already
+	// handed out still run and hold their slots until they finish.
 	Active int64
+	// Orphaned tasks were taken by a worker that died (or lost Redis) and
+	// run nowhere: they hold no slot and are not backlog, so they neither
+	// count toward the active floor nor ask for workers by number. Only
+	// the recoverer inside a running asynq server gives them back to the
+	// queue, so while any queue, paused or not, has one, the workers do
+	// not stay at or go to zero (RuleRecoverOrphans).
+	Orphaned int64
 	// Scheduled counts the scheduled tasks due within the reader's
 	// look-ahead horizon; tasks due later are not work yet.
 	Scheduled int64
@@ -175,6 +182,10 @@ const (
 	// backlog exceeds activationBacklog or a task has waited
 	// Settings.WakeAfter, and wake to at least one.
 	RuleActivation Rule = "Activation"
+	// RuleRecoverOrphans: with minReplicas 0, tasks whose worker died wait
+	// in the active list for asynq's recoverer, which runs only inside a
+	// worker: the workers wake to one, or keep one instead of going to zero.
+	RuleRecoverOrphans Rule = "RecoverOrphans"
 	// RuleScaleToZeroDelay: no work, but not for scaleToZeroDelay yet, so
 	// one replica stays.
 	RuleScaleToZeroDelay Rule = "ScaleToZeroDelay"
@@ -224,8 +235,9 @@ type Decision struct {
 //  4. clamp to [minReplicas, maxReplicas] again, since those are hard limits
 //     even when the current count lies outside them after a spec change;
 //  5. zero: with minReplicas 0, workers at zero wake only for a backlog above
-//     activationBacklog or a task that has waited WakeAfter, and go to zero
-//     only after scaleToZeroDelay without work.
+//     activationBacklog, a task that has waited WakeAfter or an orphaned
+//     task, and go to zero only after scaleToZeroDelay without work and
+//     while no task is orphaned.
 //
 // When Redis cannot be read the count is held, or after failureThreshold
 // failures lasting FallbackDelay moved towards fallbackReplicas; nothing is
@@ -353,6 +365,10 @@ type summary struct {
 	backlog int64
 	// active is the running tasks of every queue, paused ones included.
 	active int64
+	// orphaned is the orphaned tasks of every queue, paused ones included,
+	// and orphanedQueue the first queue that has some.
+	orphaned      int64
+	orphanedQueue string
 	// oldest is the oldest pending age over the queues not paused, and
 	// oldestQueue its queue.
 	oldest      time.Duration
@@ -371,6 +387,12 @@ func summarize(queues []QueueStats) summary {
 	for _, q := range queues {
 		active := max(q.Active, 0)
 		sum.active = addSat(sum.active, active)
+		if q.Orphaned > 0 {
+			if sum.orphaned == 0 {
+				sum.orphanedQueue = q.Name
+			}
+			sum.orphaned = addSat(sum.orphaned, q.Orphaned)
+		}
 		if q.Paused {
 			continue
 		}
@@ -390,6 +412,8 @@ func summarize(queues []QueueStats) summary {
 }
 
 // busy reports work in Redis: tasks waiting, due, or running anywhere.
+// Orphaned tasks are not work for the scale-to-zero delay: they run
+// nowhere, and gateZero keeps a worker for them as long as they last.
 func (s summary) busy() bool {
 	return s.backlog > 0 || s.active > 0
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,6 +316,78 @@ func TestDecideWakeOnWait(t *testing.T) {
 				TargetBacklogPerReplica: ptr.To[int32](2), TargetLatency: dur(time.Second)}, 0,
 				seen(QueueStats{Name: "mail", Pending: 6, OldestPendingAge: time.Minute})),
 			want{3, RuleActivation}},
+	})
+}
+
+// TestDecideOrphans: tasks whose worker died run nowhere. They are neither
+// backlog nor running, so they ask for no workers by number; but with
+// minReplicas 0 one worker wakes for them, or stays, since only the
+// recoverer inside a worker gives them back to their queue.
+func TestDecideOrphans(t *testing.T) {
+	noWindow := &v1.ScalingRules{StabilizationWindow: dur(0)}
+	one := v1.Autoscaling{MaxReplicas: 20, ScaleDown: noWindow}
+	zero := v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 20, ActivationBacklog: ptr.To[int32](5),
+		ScaleToZeroDelay: dur(time.Minute), ScaleDown: noWindow}
+	orphans := func(n int64) QueueStats { return QueueStats{Name: "crash", Orphaned: n} }
+	idleFor := func(i Input, d time.Duration) Input {
+		i.State.LastActiveTime = t0.Add(-d)
+		return i
+	}
+	runDecide(t, []decideCase{
+		{"orphans are not backlog", in(one, 10, seen(orphans(40))), want{1, RuleMinReplicas}},
+		{"orphans are not running tasks",
+			in(one, 10, seen(QueueStats{Name: "crash", Active: 4, Orphaned: 40})), want{1, RuleBacklog}},
+		{"the same tasks alive are backlog",
+			in(one, 10, seen(QueueStats{Name: "crash", Active: 44})), want{11, RuleBacklog}},
+		{"orphans of a paused queue hold no slots",
+			in(one, 10, seen(QueueStats{Name: "crash", Paused: true, Orphaned: 40})), want{1, RuleMinReplicas}},
+		{"running tasks of a paused queue hold their slots",
+			in(one, 10, seen(QueueStats{Name: "crash", Paused: true, Active: 40})), want{10, RuleActiveFloor}},
+		{"at zero, none stays at zero", in(zero, 0, seen(orphans(0))), want{0, RuleActivation}},
+		{"at zero, one wakes one", in(zero, 0, seen(orphans(1))), want{1, RuleRecoverOrphans}},
+		{"at zero, a hundred wake one", in(zero, 0, seen(orphans(100))), want{1, RuleRecoverOrphans}},
+		{"at zero, in a paused queue", in(zero, 0, seen(QueueStats{Name: "crash", Orphaned: 1, Paused: true})),
+			want{1, RuleRecoverOrphans}},
+		{"at zero, below the activation backlog",
+			in(zero, 0, seen(QueueStats{Name: "crash", Pending: 5, Orphaned: 1})), want{1, RuleRecoverOrphans}},
+		{"at zero, above the activation backlog the backlog decides",
+			in(zero, 0, seen(QueueStats{Name: "crash", Pending: 12, Orphaned: 1})), want{3, RuleBacklog}},
+		{"at zero, waking beats a used-up step",
+			with(in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10,
+				ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](1)}}, 0, seen(orphans(3))),
+				func(i *Input) { i.State = events(event(5*time.Second, 1)) }),
+			want{1, RuleRecoverOrphans}},
+		{"at zero, waking beats a scale-up window that remembers zero",
+			with(in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10,
+				ScaleUp: &v1.ScalingRules{StabilizationWindow: dur(time.Minute)}}, 0, seen(orphans(3))),
+				func(i *Input) { i.State = recs(rec(30*time.Second, 0)) }),
+			want{1, RuleRecoverOrphans}},
+		{"max zero stays at zero", in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 0}, 0, seen(orphans(3))),
+			want{0, RuleBacklog}},
+		{"min above zero is enough", in(v1.Autoscaling{MinReplicas: ptr.To[int32](2), MaxReplicas: 10}, 0, seen(orphans(3))),
+			want{2, RuleMinReplicas}},
+		{"idle past the delay, none goes to zero", idleFor(in(zero, 1, seen(orphans(0))), time.Minute),
+			want{0, RuleScaleToZero}},
+		{"idle past the delay, one holds one", idleFor(in(zero, 1, seen(orphans(1))), time.Minute),
+			want{1, RuleRecoverOrphans}},
+		{"idle within the delay, one holds one", idleFor(in(zero, 1, seen(orphans(1))), time.Second),
+			want{1, RuleRecoverOrphans}},
+		{"idle at three, down to one", idleFor(in(zero, 3, seen(orphans(1))), time.Hour), want{1, RuleRecoverOrphans}},
+		{"a step limit on the way down decides first",
+			idleFor(in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 20, ScaleToZeroDelay: dur(time.Minute),
+				ScaleDown: &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)}}, 3, seen(orphans(1))), time.Hour),
+			want{2, RuleStepLimit}},
+	})
+
+	t.Run("orphans are not work for the scale-to-zero delay", func(t *testing.T) {
+		i := idleFor(in(zero, 1, seen(orphans(5))), 10*time.Second)
+		d := Decide(i)
+		if !d.State.LastActiveTime.Equal(i.State.LastActiveTime) || d.Backlog != 0 {
+			t.Errorf("last active %v, backlog %d; want %v and 0", d.State.LastActiveTime, d.Backlog, i.State.LastActiveTime)
+		}
+		if !strings.Contains(d.Reason, "5 orphaned tasks (queue crash)") {
+			t.Errorf("reason %q does not name the orphans and their queue", d.Reason)
+		}
 	})
 }
 

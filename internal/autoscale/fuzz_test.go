@@ -110,9 +110,10 @@ func fuzzObservation(b []byte) Observation {
 	}
 	return seen(
 		QueueStats{Name: "a", Pending: pending, Active: int64(b[2]), Scheduled: int64(b[3]), Retry: int64(b[4]),
-			Aggregating:      int64(b[3] / 2),
+			Aggregating: int64(b[3] / 2), Orphaned: int64(b[7] % 3),
 			OldestPendingAge: time.Duration(b[5]) * time.Second, OldestDueAge: time.Duration(b[4]) * 7 * time.Second},
-		QueueStats{Name: "b", Pending: int64(b[1]), Active: int64(b[2] / 4), Paused: b[6]&flagPaused != 0,
+		QueueStats{Name: "b", Pending: int64(b[1]), Active: int64(b[2] / 4), Orphaned: int64(b[5] % 2),
+			Paused:           b[6]&flagPaused != 0,
 			OldestPendingAge: time.Duration(b[5]) * 3 * time.Second},
 	)
 }
@@ -263,10 +264,11 @@ func checkBlind(t *testing.T, s Settings, in Input, d Decision) {
 
 func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 	t.Helper()
-	var backlog, active int64
+	var backlog, active, orphaned int64
 	var waited time.Duration
 	for _, q := range in.Observation.Queues {
 		active += q.Active
+		orphaned += q.Orphaned
 		if !q.Paused {
 			backlog += q.Pending + q.Active + q.Scheduled + q.Retry + q.Aggregating
 			waited = max(waited, q.OldestPendingAge, q.OldestDueAge)
@@ -285,14 +287,20 @@ func checkSeen(t *testing.T, s Settings, in Input, d Decision) {
 	}
 	if current == 0 && s.MinReplicas == 0 {
 		wake := backlog > int64(s.ActivationBacklog) || (waited > 0 && waited >= s.WakeAfter())
-		if !wake && desired != 0 {
+		if !wake && orphaned == 0 && desired != 0 {
 			t.Fatalf("woke for backlog %d <= activation %d, wait %s < %s: %s",
 				backlog, s.ActivationBacklog, waited, s.WakeAfter(), d.Reason)
+		}
+		if !wake && orphaned > 0 && desired != 1 {
+			t.Fatalf("%d orphans alone woke %d, want 1: %s", orphaned, desired, d.Reason)
 		}
 		if wake && desired < 1 {
 			t.Fatalf("did not wake for backlog %d (activation %d), wait %s (wake after %s): %s",
 				backlog, s.ActivationBacklog, waited, s.WakeAfter(), d.Reason)
 		}
+	}
+	if desired == 0 && orphaned > 0 && s.MaxReplicas > 0 {
+		t.Fatalf("zero replicas with %d orphans, which only a worker's recoverer takes back: %s", orphaned, d.Reason)
 	}
 	if desired == 0 && current > 0 {
 		quiet := d.State.LastActiveTime
@@ -338,7 +346,7 @@ func checkSteps(t *testing.T, s Settings, in Input, d Decision) {
 	}
 	switch {
 	case delta > 0 && s.ScaleUp.MaxStep > 0 && d.Rule != RuleMinReplicas && d.Rule != RuleActivation &&
-		d.Rule != RuleRedisErrorFallback:
+		d.Rule != RuleRecoverOrphans && d.Rule != RuleRedisErrorFallback:
 		if u := used(s.ScaleUp.Period, true); u+delta > int64(s.ScaleUp.MaxStep) {
 			t.Fatalf("up %d with %d used in %s, maxStep %d: %s", delta, u, s.ScaleUp.Period, s.ScaleUp.MaxStep, d.Reason)
 		}

@@ -172,7 +172,7 @@ func clampFinal(v *verdict, s Settings) {
 	}
 }
 
-// gateZero applies the two rules about zero, which only exist with
+// gateZero applies the rules about zero, which only exist with
 // minReplicas 0 (otherwise the clamp keeps the count above zero). Waking is
 // gated by activationBacklog so that a trickle of tasks does not start a pod
 // for each; but a task that has waited Settings.WakeAfter wakes the workers
@@ -183,7 +183,12 @@ func clampFinal(v *verdict, s Settings) {
 // all is the one state the autoscaler must not hold. Going to zero waits for
 // scaleToZeroDelay without work, counted from the last work seen or failed
 // read; the windows and steps still apply to it, so zero comes after the
-// later of the delay and the scale-down window.
+// later of the delay and the scale-down window. Orphaned tasks are the
+// exception on both sides: asynq's recoverer, which runs only inside a
+// worker, is all that gives them back to their queue, so with any orphan
+// one worker wakes, whatever the activation backlog, and the last one
+// stays, whatever the delay. One is enough: the recoverer of each worker
+// takes back the orphans of all its queues.
 func gateZero(v *verdict, s Settings, sum summary, st State, now time.Time, current int32) {
 	if s.MinReplicas > 0 || s.MaxReplicas == 0 {
 		return
@@ -200,6 +205,10 @@ func gateZero(v *verdict, s Settings, sum summary, st State, now time.Time, curr
 			n := max(v.replicas, 1)
 			v.set(n, RuleActivation, "a task of queue %s has waited %s, at least %s: waking to %d",
 				sum.waitedQueue, short(sum.waited), short(wake), n)
+		case sum.orphaned > 0:
+			v.replace(RuleRecoverOrphans, "%d orphaned tasks (queue %s) wait for asynq's recoverer, which runs only in a worker: waking to 1",
+				sum.orphaned, sum.orphanedQueue)
+			v.replicas = 1
 		default:
 			v.replicas = 0
 			v.replace(RuleActivation, "backlog %d is not above activation backlog %d: staying at zero",
@@ -208,6 +217,11 @@ func gateZero(v *verdict, s Settings, sum summary, st State, now time.Time, curr
 		return
 	}
 	if v.replicas > 0 {
+		return
+	}
+	if sum.orphaned > 0 {
+		v.set(1, RuleRecoverOrphans, "%d orphaned tasks (queue %s) wait for asynq's recoverer, which runs only in a worker: holding 1",
+			sum.orphaned, sum.orphanedQueue)
 		return
 	}
 	quietSince := st.LastActiveTime

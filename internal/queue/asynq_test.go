@@ -22,6 +22,8 @@ package queue
 import (
 	"context"
 	"errors"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -93,7 +95,7 @@ func TestReadStatsAsynqPendingScheduledPaused(t *testing.T) {
 		{horizon: 4 * time.Hour, wantScheduled: 3},
 	} {
 		readAt := time.Now()
-		got, err := ReadStats(t.Context(), rdb, queues, readAt, tt.horizon)
+		got, err := readQueues(t.Context(), rdb, queues, readAt, tt.horizon)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +147,7 @@ func TestReadStatsAsynqActiveAndRequeued(t *testing.T) {
 	// With concurrency 1 and the worker busy, this one stays pending.
 	enqueue(t, client, "video", "encode")
 
-	got, err := ReadStats(t.Context(), rdb, []string{"video"}, time.Now(), 0)
+	got, err := readQueues(t.Context(), rdb, []string{"video"}, time.Now(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestReadStatsAsynqActiveAndRequeued(t *testing.T) {
 	}
 
 	first := time.Now()
-	got, err = ReadStats(t.Context(), rdb, []string{"video"}, first, 0)
+	got, err = readQueues(t.Context(), rdb, []string{"video"}, first, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +187,7 @@ func TestReadStatsAsynqActiveAndRequeued(t *testing.T) {
 		t.Errorf("first sighting of the requeued task: %+v, want an unknown age", v)
 	}
 	later := first.Add(30 * time.Second)
-	got, err = ReadStats(t.Context(), rdb, []string{"video"}, later, 0)
+	got, err = readQueues(t.Context(), rdb, []string{"video"}, later, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +218,7 @@ func TestReadStatsAsynqRetryArchived(t *testing.T) {
 	var b Stats
 	deadline := time.Now().Add(waitFor)
 	for {
-		got, err := ReadStats(t.Context(), rdb, []string{"billing"}, time.Now(), 2*time.Hour)
+		got, err := readQueues(t.Context(), rdb, []string{"billing"}, time.Now(), 2*time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +234,7 @@ func TestReadStatsAsynqRetryArchived(t *testing.T) {
 	srv.Shutdown()
 
 	// The retry is due in an hour: outside a zero horizon.
-	got, err := ReadStats(t.Context(), rdb, []string{"billing"}, time.Now(), 0)
+	got, err := readQueues(t.Context(), rdb, []string{"billing"}, time.Now(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +264,7 @@ func TestReadStatsAsynqGrouped(t *testing.T) {
 	if err != nil || info.Aggregating != 10 || info.Groups != 2 {
 		t.Fatalf("asynq's inspector: %+v, %v, want 10 aggregating tasks in 2 groups", info, err)
 	}
-	got, err := ReadStats(t.Context(), rdb, []string{"digest"}, time.Now(), 0)
+	got, err := readQueues(t.Context(), rdb, []string{"digest"}, time.Now(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +285,7 @@ func TestReadStatsAsynqGrouped(t *testing.T) {
 	})
 	deadline := time.Now().Add(waitFor)
 	for {
-		got, err := ReadStats(t.Context(), rdb, []string{"digest"}, time.Now(), 0)
+		got, err := readQueues(t.Context(), rdb, []string{"digest"}, time.Now(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -304,5 +306,221 @@ func TestReadStatsAsynqGrouped(t *testing.T) {
 	}
 	if batches != 2 {
 		t.Errorf("%d aggregated tasks ran, want 2", batches)
+	}
+}
+
+// TestReadStatsAsynqOrphans kills an asynq server that holds two tasks, as
+// a node kills a pod: no shutdown, no requeue. Its tasks stay in the active
+// list with leases nobody extends. Until the leases expire they read as
+// active; after, as orphaned, each once, and in no other count. A live
+// server's recoverer then takes them back into retry.
+func TestReadStatsAsynqOrphans(t *testing.T) {
+	const q = "crash"
+	rdb := newReader(t)
+	client := newAsynqClient(t)
+	for range 3 {
+		enqueue(t, client, q, "hold")
+	}
+	worker := startWorkerProcess(t, q, 2)
+
+	var s Stats
+	deadline := time.Now().Add(waitFor)
+	for {
+		got, err := readQueues(t.Context(), rdb, []string{q}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s = got[q]; s.Active == 2 && s.Pending == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker process did not take 2 tasks: %+v", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s.Orphaned != 0 {
+		t.Errorf("while the worker runs: %+v, want nothing orphaned", s)
+	}
+	// The process's heartbeat shows its two tasks within 5s.
+	for {
+		r, err := ReadStats(t.Context(), rdb, []string{q}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := r.Servers.List; len(l) == 1 && l[0].PID == worker.Process.Pid && l[0].Running == 2 && l[0].Timed == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("servers: %v\n%s\nwant the worker process, pid %d, running 2", r.Servers.Err, describe(r.Servers.List), worker.Process.Pid)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	killProcess(t, worker)
+	killed := time.Now()
+
+	// The leases were extended at most 5s before the kill, to 30s ahead.
+	for _, tt := range []struct {
+		after                    time.Duration
+		wantActive, wantOrphaned int64
+	}{
+		{after: 0, wantActive: 2},
+		{after: 20 * time.Second, wantActive: 2},
+		{after: 31 * time.Second, wantOrphaned: 2},
+		{after: time.Hour, wantOrphaned: 2},
+	} {
+		r, err := ReadStats(t.Context(), rdb, []string{q}, killed.Add(tt.after), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := r.Queues[q]
+		if s.Active != tt.wantActive || s.Orphaned != tt.wantOrphaned || s.Pending != 1 || s.Retry != 0 || s.Err != nil {
+			t.Errorf("%v after the kill: %+v, want %d active, %d orphaned, 1 pending", tt.after, s, tt.wantActive, tt.wantOrphaned)
+		}
+		// The heartbeat, written every 5s for 10s, expires before the
+		// leases, written every 5s for 30s.
+		if alive := tt.after < 5*time.Second; r.Servers.Err != nil || (len(r.Servers.List) == 1) != alive || r.Servers.Live > 1 {
+			t.Errorf("%v after the kill: servers %v\n%s\nwant the dead one listed: %v", tt.after, r.Servers.Err, describe(r.Servers.List), alive)
+		}
+	}
+
+	// asynq's recoverer takes back the tasks whose lease expired at least
+	// 30s before it runs, at the start of a server and every minute. Age
+	// the leases by a minute instead of waiting for it.
+	k := keysFor(q)
+	ids, err := rdb.LRange(t.Context(), k.active, 0, -1).Result()
+	if err != nil || len(ids) != 2 {
+		t.Fatalf("active list: %v, %v", ids, err)
+	}
+	for _, id := range ids {
+		if err := rdb.ZAddXX(t.Context(), k.lease, redis.Z{Score: float64(time.Now().Add(-time.Minute).Unix()), Member: id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startServer(t, q, 1, func(context.Context, *asynq.Task) error { return nil }, asynq.Config{
+		RetryDelayFunc: func(int, error, *asynq.Task) time.Duration { return time.Hour },
+	})
+	deadline = time.Now().Add(waitFor)
+	for {
+		got, err := readQueues(t.Context(), rdb, []string{q}, time.Now(), 2*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s = got[q]; s.Active == 0 && s.Orphaned == 0 && s.Pending == 0 && s.Retry == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a live server's recoverer ran: %+v, want the 2 orphans in retry and nothing else", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReadStatsAsynqServers pins the heartbeat layout against asynq's own
+// servers: two in this process, so with this host and pid and their own
+// ids, one busy and one idle. The busy one's tasks show with their start
+// times once its heartbeat (every 5s) has written them, a payload too
+// large to decode among them; a server that shuts down is gone at once.
+func TestReadStatsAsynqServers(t *testing.T) {
+	h := &counter{}
+	rdb := newReader(t, h)
+	client := newAsynqClient(t)
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 3)
+	hold := func(ctx context.Context, _ *asynq.Task) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	startServer(t, "busy", 3, hold, asynq.Config{ShutdownTimeout: 200 * time.Millisecond})
+	idle := startServer(t, "idle", 1, hold, asynq.Config{ShutdownTimeout: 200 * time.Millisecond})
+
+	// Each task's start lies between its enqueue and its handler's call.
+	var bounds [3][2]time.Time
+	for i, payload := range [][]byte{[]byte("small"), []byte("also small"), make([]byte, 2<<20)} {
+		bounds[i][0] = time.Now()
+		if _, err := client.Enqueue(asynq.NewTask("hold", payload), asynq.Queue("busy")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-started:
+		case <-time.After(waitFor):
+			t.Fatal("the busy server did not start the task")
+		}
+		bounds[i][1] = time.Now()
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	var got Servers
+	deadline := time.Now().Add(waitFor)
+	for {
+		h.reset()
+		r, err := ReadStats(t.Context(), rdb, []string{"busy"}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = r.Servers
+		if got.Err == nil && len(got.List) == 2 && slices.ContainsFunc(got.List, func(s Server) bool { return s.Running == 3 }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("servers: %v\n%s\nwant two, one running 3 tasks", got.Err, describe(got.List))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := h.received.Load(); n == 0 || n > 4<<10 {
+		t.Errorf("the read received %d bytes with a 2 MB payload running, want at most 4 KiB", n)
+	}
+
+	// asynq's Inspector knows the servers by the same ids.
+	inspector := asynq.NewInspector(asynq.RedisClientOpt{Addr: redisServer.Addr})
+	t.Cleanup(func() { _ = inspector.Close() })
+	infos, err := inspector.Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][]string{}
+	for _, info := range infos {
+		for q := range info.Queues {
+			ids[q] = append(ids[q], info.ID)
+		}
+	}
+	if got.Live != 2 || len(ids["busy"]) != 1 || len(ids["idle"]) != 1 {
+		t.Fatalf("live %d, inspector's servers by queue %v; want one server per queue", got.Live, ids)
+	}
+	for _, s := range got.List {
+		if s.Host != host || s.PID != os.Getpid() || !s.Expires.After(time.Now()) {
+			t.Errorf("server %+v, want host %s, pid %d, a heartbeat that has not expired", s, host, os.Getpid())
+		}
+		switch s.ID {
+		case ids["busy"][0]:
+			// The 2 MB payload is counted, not decoded.
+			if s.Running != 3 || s.Timed != 2 {
+				t.Errorf("busy server: %d running, %d timed; want 3, 2", s.Running, s.Timed)
+			}
+			if s.OldestStart.Before(bounds[0][0]) || s.OldestStart.After(bounds[0][1]) {
+				t.Errorf("oldest start %v, want within [%v, %v]", s.OldestStart, bounds[0][0], bounds[0][1])
+			}
+			if s.YoungestStart.Before(bounds[1][0]) || s.YoungestStart.After(bounds[1][1]) {
+				t.Errorf("youngest start %v, want within [%v, %v]", s.YoungestStart, bounds[1][0], bounds[1][1])
+			}
+		case ids["idle"][0]:
+			if s.Running != 0 || s.Timed != 0 || !s.YoungestStart.IsZero() || !s.OldestStart.IsZero() {
+				t.Errorf("idle server: %+v, want nothing running", s)
+			}
+		default:
+			t.Errorf("server %+v is none of asynq's", s)
+		}
+	}
+
+	idle.Shutdown()
+	r, err := ReadStats(t.Context(), rdb, []string{"busy"}, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Servers; s.Err != nil || s.Live != 1 || len(s.List) != 1 || s.List[0].ID != ids["busy"][0] {
+		t.Errorf("after the idle server's shutdown: %v\n%s\nwant the busy one alone", s.Err, describe(s.List))
 	}
 }

@@ -17,11 +17,15 @@ limitations under the License.
 package queue
 
 import (
+	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 )
 
 // BenchmarkReadStats reads 1 to 1000 queues from a real redis-server. Each
@@ -53,13 +57,13 @@ func BenchmarkReadStats(b *testing.B) {
 		b.Run(fmt.Sprintf("queues=%d", n), func(b *testing.B) {
 			ctx := b.Context()
 			names := queues[:n]
-			if _, err := ReadStats(ctx, rdb, names, time.Now(), time.Minute); err != nil {
+			if _, err := readQueues(ctx, rdb, names, time.Now(), time.Minute); err != nil {
 				b.Fatal(err)
 			}
 			h.reset()
 			now := time.Now()
 			for b.Loop() {
-				got, err := ReadStats(ctx, rdb, names, now, time.Minute)
+				got, err := readQueues(ctx, rdb, names, now, time.Minute)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -71,4 +75,133 @@ func BenchmarkReadStats(b *testing.B) {
 			b.ReportMetric(float64(h.commands.Load())/float64(b.N), "commands/op")
 		})
 	}
+}
+
+// BenchmarkReadServers reads one queue and the asynq servers of a real
+// redis-server with 0, 10, 100 and 1000 live servers, each running 4 tasks
+// with a 256-byte payload, written as asynq's heartbeat writes them.
+// redis-µs/op is the time Redis spent in the read's scripts (the usec of
+// EVALSHA in INFO commandstats; a script's time includes the commands it
+// runs), redis-cpu-µs/op the CPU time of Redis's main thread (INFO cpu,
+// replies included), redis-cmds/op the commands Redis ran, the scripts'
+// included, and reply-bytes/op what came back: a row's difference from
+// servers=0 is what the servers' read adds.
+//
+//	go test -run='^$' -bench=ReadServers -benchtime=200x ./internal/queue/
+func BenchmarkReadServers(b *testing.B) {
+	for _, n := range []int{0, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
+			h := &counter{}
+			rdb := newReader(b, h)
+			ctx := b.Context()
+			at := time.Now()
+			hbs := make([]heartbeat, n)
+			for i := range hbs {
+				hb := heartbeat{host: fmt.Sprintf("worker-7d9f8c6b5-%05d", i), pid: 1, id: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i),
+					expires: at.Add(10 * time.Second)}
+				for j := range 4 {
+					hb.tasks = append(hb.tasks, runningTask{id: fmt.Sprintf("%08d-%04d-4000-8000-000000000000", i, j),
+						started: at.Add(-time.Duration(j) * time.Second), payload: make([]byte, 256)})
+				}
+				hbs[i] = hb
+			}
+			writeHeartbeats(b, rdb, hbs...)
+			admin := redis.NewClient(&redis.Options{Addr: redisServer.Addr, Protocol: 2})
+			b.Cleanup(func() { _ = admin.Close() })
+			if _, err := ReadStats(ctx, rdb, []string{"q"}, at, 0); err != nil {
+				b.Fatal(err)
+			}
+			if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+				b.Fatal(err)
+			}
+			cpuBefore, err := mainThreadCPU(ctx, admin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.reset()
+			for b.Loop() {
+				r, err := ReadStats(ctx, rdb, []string{"q"}, at, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if s := r.Servers; s.Err != nil || len(s.List) != n || (n > 0 && s.List[0].Timed != 4) {
+					b.Fatalf("servers: %v, %d listed", s.Err, len(s.List))
+				}
+			}
+			b.StopTimer()
+			cpuAfter, err := mainThreadCPU(ctx, admin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stats, err := commandStats(ctx, admin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var calls int64
+			for name, c := range stats {
+				if name != "config|resetstat" && name != "info" {
+					calls += c
+				}
+			}
+			usec, err := commandUsec(ctx, admin, "evalsha")
+			if err != nil {
+				b.Fatal(err)
+			}
+			perOp := func(v float64) float64 { return v / float64(b.N) }
+			b.ReportMetric(perOp(float64(h.pipelines.Load())), "round-trips/op")
+			b.ReportMetric(perOp(float64(h.commands.Load())), "commands/op")
+			b.ReportMetric(perOp(float64(calls)), "redis-cmds/op")
+			b.ReportMetric(perOp(usec), "redis-µs/op")
+			b.ReportMetric(perOp((cpuAfter-cpuBefore)*1e6), "redis-cpu-µs/op")
+			b.ReportMetric(perOp(float64(h.received.Load())), "reply-bytes/op")
+		})
+	}
+}
+
+// commandUsec is the usec of one command in INFO commandstats.
+func commandUsec(ctx context.Context, rdb *redis.Client, command string) (float64, error) {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(info) {
+		// cmdstat_evalsha:calls=200,usec=371,usec_per_call=1.85,...
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+command+":")
+		if !ok {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "usec="); ok {
+				return strconv.ParseFloat(v, 64)
+			}
+		}
+	}
+	return 0, nil
+}
+
+// mainThreadCPU is the CPU time, in seconds, Redis's main thread has used
+// (INFO cpu, Redis 6.2 or later).
+func mainThreadCPU(ctx context.Context, rdb *redis.Client) (float64, error) {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	found := 0
+	for line := range strings.Lines(info) {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "used_cpu_sys_main_thread" && name != "used_cpu_user_main_thread") {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		total += f
+		found++
+	}
+	if found != 2 {
+		return 0, fmt.Errorf("INFO cpu has no main thread times: %q", info)
+	}
+	return total, nil
 }

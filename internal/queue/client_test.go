@@ -30,6 +30,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,7 +169,7 @@ func TestNewUniversalClientTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = rdb.Close() }()
-			_, err = ReadStats(t.Context(), rdb, []string{"q"}, now, 0)
+			_, err = readQueues(t.Context(), rdb, []string{"q"}, now, 0)
 			if (err != nil) != tt.wantErr {
 				t.Errorf("ReadStats error = %v, want error %v", err, tt.wantErr)
 			}
@@ -178,36 +179,44 @@ func TestNewUniversalClientTLS(t *testing.T) {
 
 // TestNewUniversalClientACL reads through an ACL user allowed only the
 // reader's commands on asynq's keys, which is what the package
-// documentation tells users to grant.
+// documentation tells users to grant. A user granted what the reader
+// needed before it read the asynq servers still reads the queues.
 func TestNewUniversalClientACL(t *testing.T) {
 	admin := newReader(t)
 	ctx := t.Context()
-	err := admin.Do(ctx, "ACL", "SETUSER", "qw-reader", "reset", "on", ">s3cret", "~asynq:*", "-@all",
-		"+llen", "+zcount", "+zcard", "+exists", "+evalsha", "+eval",
+	queueCommands := []any{"+llen", "+zcount", "+zcard", "+exists", "+evalsha", "+eval",
 		"+lindex", "+hstrlen", "+hget", "+zrange", "+scard", "+smembers", "+srandmember",
-		"+hello", "+auth", "+client|setname", "+ping", "+select").Err()
-	if err != nil {
-		t.Fatal(err)
+		"+hello", "+auth", "+client|setname", "+ping", "+select"}
+	for user, commands := range map[string][]any{
+		"qw-reader":      append(slices.Clone(queueCommands), "+zrangebyscore", "+hlen", "+hkeys"),
+		"qw-queues-only": queueCommands,
+	} {
+		args := append([]any{"ACL", "SETUSER", user, "reset", "on", ">s3cret", "~asynq:*", "-@all"}, commands...)
+		if err := admin.Do(ctx, args...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = admin.Do(ctx, "ACL", "DELUSER", user).Err() })
 	}
-	t.Cleanup(func() { _ = admin.Do(ctx, "ACL", "DELUSER", "qw-reader").Err() })
 	pushPending(t, admin, "payments", task{"a", strconv.FormatInt(now.UnixNano(), 10)})
 	groupTasks(t, admin, "payments", map[string]int{"digest": 2})
-	// Without the script cached the user needs EVAL too.
-	if err := admin.ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
+	writeHeartbeats(t, admin, heartbeat{host: "worker", pid: 1, id: "s", expires: now.Add(8 * time.Second),
+		tasks: []runningTask{{id: "t1", started: now.Add(-time.Second)}}})
 
 	for _, tt := range []struct {
-		name     string
-		password string
-		wantErr  bool
+		name, user, password string
+		wantErr, wantServers bool
 	}{
-		{name: "right password", password: "s3cret"},
-		{name: "wrong password", password: "guess", wantErr: true},
+		{name: "right password", user: "qw-reader", password: "s3cret", wantServers: true},
+		{name: "wrong password", user: "qw-reader", password: "guess", wantErr: true},
+		{name: "without the servers' commands", user: "qw-queues-only", password: "s3cret"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			// Without the scripts cached the user needs EVAL too.
+			if err := admin.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
 			ep := standalone()
-			ep.Username = "qw-reader"
+			ep.Username = tt.user
 			rdb, err := NewUniversalClient(ep, Credentials{Password: tt.password})
 			if err != nil {
 				t.Fatal(err)
@@ -223,8 +232,17 @@ func TestNewUniversalClientACL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s := got["payments"]; s.Err != nil || s.Pending != 1 || !s.OldestKnown || s.Aggregating != 2 {
+			if s := got.Queues["payments"]; s.Err != nil || s.Pending != 1 || !s.OldestKnown || s.Aggregating != 2 {
 				t.Errorf("payments = %+v, want 1 pending with a known age, 2 grouped", s)
+			}
+			srv := got.Servers
+			switch {
+			case tt.wantServers && (srv.Err != nil || len(srv.List) != 1 || srv.List[0].Timed != 1):
+				t.Errorf("servers = %v\n%s\nwant one server, one task timed", srv.Err, describe(srv.List))
+			case !tt.wantServers && (srv.Err == nil || srv.Live != 0 || srv.List != nil):
+				// Redis 7.0 says "ERR The user executing the script can't
+				// run this command", later versions NOPERM.
+				t.Errorf("servers = %+v, want the permission error alone", srv)
 			}
 		})
 	}
@@ -323,7 +341,7 @@ func TestAllowedAddrs(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = rdb.Close() }()
-		_, err = ReadStats(ctx, rdb, []string{"default"}, time.Now(), 0)
+		_, err = readQueues(ctx, rdb, []string{"default"}, time.Now(), 0)
 		return err
 	}
 	if err := ping(standalone(), nil); err != nil {
@@ -353,7 +371,7 @@ func TestAllowedAddrs(t *testing.T) {
 	for i := range 30 {
 		queues = append(queues, fmt.Sprintf("q%d", i))
 	}
-	if _, err := ReadStats(ctx, rdb, queues, time.Now(), 0); !errors.Is(err, ErrAddressNotAllowed) {
+	if _, err := readQueues(ctx, rdb, queues, time.Now(), 0); !errors.Is(err, ErrAddressNotAllowed) {
 		t.Fatalf("seed pinned only: error %v, want ErrAddressNotAllowed", err)
 	}
 	// Two clients that differ only in their pins are not shared.

@@ -32,6 +32,18 @@ package queue
 //   - scheduled and retry are sorted sets scored by the due time in Unix
 //     seconds; the forwarder moves members with score <= now (inclusive)
 //     to pending.
+//   - active is a list of the ids of the tasks workers took (RPOPLPUSH from
+//     pending), and lease a sorted set of the same ids scored by the
+//     lease's expiry in Unix seconds: dequeue adds the id with now + 30s
+//     (LeaseDuration), the heartbeater of the asynq server running the task
+//     extends it to now + 30s every 5 s (ZADD XX, heartbeat.go), and every
+//     script that takes a task out of active (done, retry, archive, requeue)
+//     removes it from both. A task in active whose lease has expired belongs
+//     to a server that stopped heartbeating: it died, or lost Redis for
+//     30 s. Only the recoverer of a running asynq server takes it back
+//     (recoverer.go: at the server's start and every minute, the tasks of
+//     the server's queues whose lease expired at least 30 s ago go to retry,
+//     or archived when out of retries).
 //   - archived is a sorted set scored by the time the task died.
 //   - paused exists while the queue is paused (SETNX, internal/rdb/inspect.go).
 //   - the task hash is t:<id>.
@@ -44,9 +56,12 @@ package queue
 //     task to pending. asynq's Inspector counts as aggregating the tasks of
 //     the groups listed in groups (currentStatsCmd, internal/rdb/inspect.go);
 //     the reader counts the same.
+//
+// The keys of the servers, not of a queue, are described at serversScript.
 type queueKeys struct {
 	pending   string
 	active    string
+	lease     string
 	scheduled string
 	retry     string
 	archived  string
@@ -67,6 +82,7 @@ func keysFor(queue string) queueKeys {
 	return queueKeys{
 		pending:     prefix + "pending",
 		active:      prefix + "active",
+		lease:       prefix + "lease",
 		scheduled:   prefix + "scheduled",
 		retry:       prefix + "retry",
 		archived:    prefix + "archived",

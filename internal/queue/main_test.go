@@ -41,6 +41,9 @@ const waitFor = 20 * time.Second
 var redisServer *redistest.Server
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(workerProcessEnv); addr != "" {
+		os.Exit(runWorkerProcess(addr))
+	}
 	srv, err := redistest.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting redis-server:", err)
@@ -57,13 +60,17 @@ func standalone() resources.RedisEndpoint {
 	return resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: redisServer.Addr}
 }
 
-// commandsPerQueue is what one read sends for each queue: LLEN twice,
-// ZCOUNT twice, ZCARD, EXISTS and the lookup script.
-const commandsPerQueue = 7
+// commandsPerQueue is what one read sends for each queue: LLEN, ZCOUNT
+// twice, ZCARD, EXISTS and the lookup script; commandsPerRead what it
+// sends once: the servers script.
+const (
+	commandsPerQueue = 6
+	commandsPerRead  = 1
+)
 
 // newReader returns the operator's client for the shared server, with
-// hooks added, after emptying the server and loading the lookup script so
-// each test starts clean and a read costs its steady-state round trip (a
+// hooks added, after emptying the server and loading the scripts so each
+// test starts clean and a read costs its steady-state round trip (a
 // restart of the server by an earlier test empties its script cache).
 func newReader(t testing.TB, hooks ...redis.Hook) redis.UniversalClient {
 	t.Helper()
@@ -78,8 +85,10 @@ func newReader(t testing.TB, hooks ...redis.Hook) redis.UniversalClient {
 	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := lookupScript.Load(context.Background(), rdb).Err(); err != nil {
-		t.Fatal(err)
+	for _, s := range []*redis.Script{lookupScript, serversScript} {
+		if err := s.Load(context.Background(), rdb).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return rdb
 }
@@ -229,4 +238,10 @@ func queueNames(prefix string, n int) []string {
 		names[i] = fmt.Sprintf("%s-%d", prefix, i)
 	}
 	return names
+}
+
+// readQueues is ReadStats for the tests of the queues alone.
+func readQueues(ctx context.Context, rdb redis.UniversalClient, queues []string, now time.Time, horizon time.Duration) (map[string]Stats, error) {
+	r, err := ReadStats(ctx, rdb, queues, now, horizon)
+	return r.Queues, err
 }

@@ -35,25 +35,30 @@ import (
 // inside Redis instead and returns only what fits a fixed size, so the
 // reply of every queue is a few dozen bytes whatever its tasks hold.
 //
-// KEYS: 1 pending, 2 scheduled, 3 retry, 4 groups; all carry the queue's
-// hash tag, so the script is valid in Redis Cluster. ARGV: 1 the task key
-// prefix (the task hash is read at ARGV[1]..id, in the same slot, as
-// asynq's own scripts do), 2 maxTaskIDLen, 3 maxPendingSinceLen, 4 the
-// group key prefix (a group's tasks are at ARGV[4]..name, as in asynq's
-// CurrentStats), 5 maxGroups.
+// KEYS: 1 pending, 2 scheduled, 3 retry, 4 groups, 5 active, 6 lease; all
+// carry the queue's hash tag, so the script is valid in Redis Cluster.
+// ARGV: 1 the task key prefix (the task hash is read at ARGV[1]..id, in the
+// same slot, as asynq's own scripts do), 2 maxTaskIDLen, 3
+// maxPendingSinceLen, 4 the group key prefix (a group's tasks are at
+// ARGV[4]..name, as in asynq's CurrentStats), 5 maxGroups, 6 the time of
+// the read in Unix seconds.
 //
 // The reply is {tail, id, pending_since, first scheduled score, first
-// retry score, aggregating}: tail is tailNone, tailID or tailTooLong, id is
-// set only for tailID, pending_since only when it is at most
-// maxPendingSinceLen bytes (HSTRLEN tells without reading it), the scores
-// are Redis's formatting of the lowest score, never the member, and
-// aggregating is the number of tasks in the groups (see maxGroups). Empty
-// strings stand for absent values.
+// retry score, aggregating, active, alive}: tail is tailNone, tailID or
+// tailTooLong, id is set only for tailID, pending_since only when it is at
+// most maxPendingSinceLen bytes (HSTRLEN tells without reading it), the
+// scores are Redis's formatting of the lowest score, never the member,
+// aggregating is the number of tasks in the groups (see maxGroups), active
+// the length of the active list and alive how many of its tasks hold a
+// lease that has not expired at ARGV[6] (at most active). Empty strings
+// stand for absent values. Counting active and alive in one script gives
+// both at the same instant: a task a worker finishes leaves both sets in
+// one of asynq's scripts, so no read sees it in one and not the other.
 //
-// The commands it runs: LINDEX, HSTRLEN, HGET, ZRANGE and SCARD, all O(1)
-// or O(log n), and for a queue with groups SMEMBERS (or SRANDMEMBER) and
-// one ZCARD per group, at most maxGroups. LINDEX and ZRANGE copy the
-// element inside Redis; only the bounded parts leave it.
+// The commands it runs: LINDEX, HSTRLEN, HGET, ZRANGE, SCARD, LLEN and
+// ZCOUNT, all O(1) or O(log n), and for a queue with groups SMEMBERS (or
+// SRANDMEMBER) and one ZCARD per group, at most maxGroups. LINDEX and ZRANGE
+// copy the element inside Redis; only the bounded parts leave it.
 var lookupScript = redis.NewScript(`
 local tail, id, since = 0, "", ""
 local e = redis.call("LINDEX", KEYS[1], -1)
@@ -85,7 +90,11 @@ if groups > 0 then
     aggregating = aggregating + redis.call("ZCARD", ARGV[4] .. g)
   end
 end
-return {tail, id, since, first(KEYS[2]), first(KEYS[3]), aggregating}
+local active, alive = redis.call("LLEN", KEYS[5]), 0
+if active > 0 then
+  alive = math.min(redis.call("ZCOUNT", KEYS[6], ARGV[6], "+inf"), active)
+end
+return {tail, id, since, first(KEYS[2]), first(KEYS[3]), aggregating, active, alive}
 `)
 
 // The tail of a lookupScript reply.
@@ -124,13 +133,15 @@ type lookup struct {
 	firstScheduled string
 	firstRetry     string
 	aggregating    int64
+	active         int64
+	alive          int64
 }
 
-// evalLookup adds the lookup of queue k to pipe: EVALSHA, or EVAL when
-// Redis does not have the script (see ReadStats).
-func evalLookup(ctx context.Context, pipe redis.Pipeliner, k queueKeys, withSource bool) *redis.Cmd {
-	keys := []string{k.pending, k.scheduled, k.retry, k.groups}
-	args := []any{k.taskPrefix, maxTaskIDLen, maxPendingSinceLen, k.groupPrefix, maxGroups}
+// evalLookup adds the lookup of queue k at now, in Unix seconds, to pipe:
+// EVALSHA, or EVAL when Redis does not have the script (see ReadStats).
+func evalLookup(ctx context.Context, pipe redis.Pipeliner, k queueKeys, now int64, withSource bool) *redis.Cmd {
+	keys := []string{k.pending, k.scheduled, k.retry, k.groups, k.active, k.lease}
+	args := []any{k.taskPrefix, maxTaskIDLen, maxPendingSinceLen, k.groupPrefix, maxGroups, now}
 	if withSource {
 		return lookupScript.Eval(ctx, pipe, keys, args...)
 	}
@@ -149,19 +160,22 @@ var errLookupReply = errors.New("unexpected reply to the queue lookup script")
 // decodeLookup decodes the reply of lookupScript.
 func decodeLookup(v any) (lookup, error) {
 	a, ok := v.([]any)
-	if !ok || len(a) != 6 {
+	if !ok || len(a) != 8 {
 		return lookup{}, errLookupReply
 	}
 	var l lookup
-	var ok1, ok2, ok3, ok4, ok5, ok6 bool
+	var ok1, ok2, ok3, ok4, ok5, ok6, ok7, ok8 bool
 	l.tail, ok1 = a[0].(int64)
 	l.id, ok2 = a[1].(string)
 	l.since, ok3 = a[2].(string)
 	l.firstScheduled, ok4 = a[3].(string)
 	l.firstRetry, ok5 = a[4].(string)
 	l.aggregating, ok6 = a[5].(int64)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || l.tail < tailNone || l.tail > tailTooLong ||
-		len(l.id) > maxTaskIDLen || len(l.since) > maxPendingSinceLen || l.aggregating < 0 {
+	l.active, ok7 = a[6].(int64)
+	l.alive, ok8 = a[7].(int64)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || !ok8 || l.tail < tailNone || l.tail > tailTooLong ||
+		len(l.id) > maxTaskIDLen || len(l.since) > maxPendingSinceLen || l.aggregating < 0 ||
+		l.alive < 0 || l.alive > l.active {
 		return lookup{}, errLookupReply
 	}
 	return l, nil

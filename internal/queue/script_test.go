@@ -31,20 +31,22 @@ func TestDecodeLookup(t *testing.T) {
 		want    lookup
 		wantErr bool
 	}{
-		{name: "empty queue", reply: []any{int64(0), "", "", "", "", int64(0)}, want: lookup{}},
+		{name: "empty queue", reply: []any{int64(0), "", "", "", "", int64(0), int64(0), int64(0)}, want: lookup{}},
 		{name: "a tail with its time and scores, grouped tasks",
-			reply: []any{int64(1), "id", "1760000000000000000", "1760000000", "inf", int64(7)},
+			reply: []any{int64(1), "id", "1760000000000000000", "1760000000", "inf", int64(7), int64(3), int64(2)},
 			want: lookup{tail: tailID, id: "id", since: "1760000000000000000", firstScheduled: "1760000000", firstRetry: "inf",
-				aggregating: 7}},
-		{name: "a tail too long", reply: []any{int64(2), "", "", "", "", int64(0)}, want: lookup{tail: tailTooLong}},
+				aggregating: 7, active: 3, alive: 2}},
+		{name: "a tail too long", reply: []any{int64(2), "", "", "", "", int64(0), int64(0), int64(0)}, want: lookup{tail: tailTooLong}},
 		{name: "not an array", reply: "x", wantErr: true},
-		{name: "too short", reply: []any{int64(0), "", "", "", ""}, wantErr: true},
-		{name: "a number where a string belongs", reply: []any{int64(0), int64(1), "", "", "", int64(0)}, wantErr: true},
-		{name: "a string where the count belongs", reply: []any{int64(0), "", "", "", "", "7"}, wantErr: true},
-		{name: "a negative count", reply: []any{int64(0), "", "", "", "", int64(-1)}, wantErr: true},
-		{name: "an unknown tail", reply: []any{int64(3), "", "", "", "", int64(0)}, wantErr: true},
-		{name: "an id over the bound", reply: []any{int64(1), strings.Repeat("i", maxTaskIDLen+1), "", "", "", int64(0)}, wantErr: true},
-		{name: "a time over the bound", reply: []any{int64(1), "id", strings.Repeat("1", maxPendingSinceLen+1), "", "", int64(0)},
+		{name: "too short", reply: []any{int64(0), "", "", "", "", int64(0), int64(0)}, wantErr: true},
+		{name: "a number where a string belongs", reply: []any{int64(0), int64(1), "", "", "", int64(0), int64(0), int64(0)}, wantErr: true},
+		{name: "a string where the count belongs", reply: []any{int64(0), "", "", "", "", "7", int64(0), int64(0)}, wantErr: true},
+		{name: "a negative count", reply: []any{int64(0), "", "", "", "", int64(-1), int64(0), int64(0)}, wantErr: true},
+		{name: "more alive than active", reply: []any{int64(0), "", "", "", "", int64(0), int64(1), int64(2)}, wantErr: true},
+		{name: "a negative alive count", reply: []any{int64(0), "", "", "", "", int64(0), int64(1), int64(-1)}, wantErr: true},
+		{name: "an unknown tail", reply: []any{int64(3), "", "", "", "", int64(0), int64(0), int64(0)}, wantErr: true},
+		{name: "an id over the bound", reply: []any{int64(1), strings.Repeat("i", maxTaskIDLen+1), "", "", "", int64(0), int64(0), int64(0)}, wantErr: true},
+		{name: "a time over the bound", reply: []any{int64(1), "id", strings.Repeat("1", maxPendingSinceLen+1), "", "", int64(0), int64(0), int64(0)},
 			wantErr: true},
 	}
 	for _, tt := range tests {

@@ -20,21 +20,28 @@ limitations under the License.
 // A read costs one round trip whatever the number of queues: one pipeline
 // with, for every queue, O(1) and O(log n) commands for the counts and one
 // small Lua script (lookupScript) that looks up the oldest pending task's
-// id and enqueue time, the earliest scheduled and retry task's due time and
-// the number of tasks waiting in aggregation groups inside Redis, in
-// bounded work, and returns only bounded values. It never uses asynq's
+// id and enqueue time, the earliest scheduled and retry task's due time,
+// the number of tasks waiting in aggregation groups and the running tasks
+// whose lease is alive inside Redis, in bounded work, and returns only
+// bounded values. The same pipeline carries one more script call, however
+// many servers there are (serversScript), for the live asynq servers of
+// the endpoint: each one's host, pid and id, heartbeat expiry, running
+// tasks and the start of its youngest and oldest task, decoded inside Redis
+// so that no task payload leaves it. It never uses asynq's
 // Inspector.GetQueueInfo, whose MEMORY USAGE sampling is too heavy for a
 // once-a-second poll.
 //
 // Round trips in detail: in standalone and sentinel mode, one per read, and
-// a second when Redis does not have the script: the first read after Redis
-// started or failed over, after SCRIPT FLUSH, or after Redis 7.4 or later
-// evicted it among the scripts others sent with EVAL. That second pipeline
-// sends the script with EVAL for the queues whose EVALSHA failed, which
-// loads it again. In cluster mode each queue's keys share a hash slot, so
-// go-redis splits each pipeline by node and sends the parts in parallel:
-// one per node that owns a read queue (two while a node lacks the script),
-// the same in wall-clock time; a MOVED or ASK redirect while slots migrate
+// a second when Redis does not have the scripts: the first read after
+// Redis started or failed over, after SCRIPT FLUSH, or after Redis 7.4 or
+// later evicted them among the scripts others sent with EVAL. That second
+// pipeline sends the scripts with EVAL for the reads whose EVALSHA failed,
+// which loads them again. In cluster mode each queue's keys share a hash
+// slot, so go-redis splits each pipeline by node and sends the parts in
+// parallel: one per node that owns a read queue (two while a node lacks the
+// script), the same in wall-clock time. The servers are not read there:
+// each server's keys have a hash slot of their own, out of one script's
+// reach (Servers.Err says so). A MOVED or ASK redirect while slots migrate
 // adds one per retry (at most 3), and go-redis reloads the slot map
 // (CLUSTER SLOTS) on its own schedule. A new connection costs its handshake
 // (HELLO, then CLIENT SETNAME and SELECT when db is not 0) once, not per
@@ -53,18 +60,22 @@ limitations under the License.
 // one ReadStats.
 //
 // The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
-// ZCARD, EXISTS, EVALSHA and EVAL, and in the script LINDEX, HSTRLEN, HGET,
-// ZRANGE, SCARD, SMEMBERS, SRANDMEMBER and ZCARD. Redis checks the commands
-// a script runs against the ACL user like any other, so +eval grants
-// nothing beyond the commands listed. An ACL user needs only those and the
-// ones a new connection sends, for example:
+// ZCARD, EXISTS, EVALSHA and EVAL, in the queues' script LINDEX, HSTRLEN,
+// HGET, ZRANGE, SCARD, SMEMBERS, SRANDMEMBER, ZCARD, LLEN and ZCOUNT, and
+// in the servers' script ZCOUNT, ZRANGEBYSCORE, HLEN, HKEYS, HSTRLEN and
+// HGET. Redis checks the commands a script runs against the ACL user like
+// any other, so +eval grants nothing beyond the commands listed. An ACL
+// user needs only those and the ones a new connection sends, for example:
 //
 //	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
 //	  +llen +zcount +zcard +exists +evalsha +eval
 //	  +lindex +hstrlen +hget +zrange +scard +smembers +srandmember
+//	  +zrangebyscore +hlen +hkeys
 //	  +hello +auth +client|setname +ping +select
 //
 // plus +cluster|slots in cluster mode, where go-redis loads the slot map.
+// A user without +zrangebyscore, +hlen and +hkeys reads the queues as
+// before; only Servers.Err reports the refusal, once a server is live.
 package queue
 
 import (
@@ -85,8 +96,23 @@ type Stats struct {
 	Queue string
 	// Pending counts tasks waiting for a worker.
 	Pending int64
-	// Active counts tasks a worker holds right now.
+	// Active counts the tasks a live worker holds right now: those in the
+	// active list whose lease has not expired at the time of the read
+	// (its score, the expiry in whole Unix seconds, is not below the read's
+	// second). asynq's heartbeat extends the lease of every running task to
+	// 30s ahead every 5s, so a live worker's lease is always 25s or more
+	// ahead of its own clock, and an operator clock up to that much ahead
+	// still reads its tasks as active.
 	Active int64
+	// Orphaned counts the tasks in the active list whose lease has expired
+	// or is missing: the asynq server that took them stopped heartbeating,
+	// because it died or lost Redis for the lease's 30s. No worker runs
+	// them. They stay in the active list until the recoverer of a running
+	// asynq server that serves the queue moves them to retry (or archived),
+	// which it does at its start and every minute for leases that expired at
+	// least 30s before. Active and Orphaned are counted at the same instant,
+	// and each task is in exactly one of them.
+	Orphaned int64
 	// Scheduled counts scheduled tasks due within the horizon of the read,
 	// including overdue ones asynq has not moved to pending yet.
 	Scheduled int64
@@ -142,7 +168,6 @@ type queueReads struct {
 	queue     string
 	keys      queueKeys
 	pending   *redis.IntCmd
-	active    *redis.IntCmd
 	scheduled *redis.IntCmd
 	retry     *redis.IntCmd
 	archived  *redis.IntCmd
@@ -153,40 +178,61 @@ type queueReads struct {
 	err error
 }
 
+// Reading is one read of an endpoint: its queues and its asynq servers.
+type Reading struct {
+	// Queues maps each queue read to its statistics.
+	Queues map[string]Stats
+	// Servers are the live asynq servers of the endpoint, whatever queues
+	// they serve.
+	Servers Servers
+}
+
+// errServersNotRead is Servers.Err of a read of no queues, which reads
+// nothing.
+var errServersNotRead = errors.New("the asynq servers were not read: no queue to read")
+
 // ReadStats reads the statistics of every named queue, with each name read
-// once however often it appears. An error reply to a command on one queue's
-// keys fails only that queue (Stats.Err); the returned error is for a read
-// that failed as a whole: the connection, the server's state (loading,
-// failing over, cluster down) or the credentials. It names no queue, since
-// it concerns them all. Scheduled and retry tasks count when they
-// are due at or before now+horizon, compared in whole Unix seconds as asynq
-// scores them; horizon 0 counts the overdue tasks asynq's forwarder has not
-// moved to pending yet.
+// once however often it appears, and the live asynq servers of the
+// endpoint (serversScript). An error reply to a command on one queue's
+// keys fails only that queue (Stats.Err), one to the servers' read only
+// that (Servers.Err); the returned error is for a read that failed as a
+// whole: the connection, the server's state (loading, failing over,
+// cluster down) or the credentials. It names no queue, since it concerns
+// them all. Scheduled and retry tasks count when they are due at or before
+// now+horizon, compared in whole Unix seconds as asynq scores them;
+// horizon 0 counts the overdue tasks asynq's forwarder has not moved to
+// pending yet. With no queues it sends nothing.
 //
 // It makes one round trip to a standalone or sentinel-managed Redis, and a
-// second only when Redis lacks lookupScript (see the package
-// documentation). A ClusterClient splits the pipeline by node and sends the
-// parts concurrently, so each node sees as many round trips, plus a
-// redirect retry while slots move. Every reply is bounded whatever the
-// queues hold: counts, and from the script an id of at most maxTaskIDLen
-// bytes, a timestamp, two scores and a count.
+// second only when Redis lacks lookupScript or serversScript (see the
+// package documentation). A ClusterClient splits the pipeline by node and
+// sends the parts concurrently, so each node sees as many round trips,
+// plus a redirect retry while slots move; in Redis Cluster the servers are
+// not read (errServersCluster). Every reply is bounded whatever the
+// queues and the servers' tasks hold: counts, and from the lookup script
+// an id of at most maxTaskIDLen bytes, a timestamp, two scores and three
+// counts per queue, from the servers script at most maxServers servers of
+// at most maxServerKeyLen bytes of name and seven numbers each. Active and
+// Orphaned compare the leases with now, and the servers' heartbeats count
+// as live while they expire at or after now's second.
 //
 // The reads of one queue are not a transaction: a worker may take a task
 // between two commands, so the numbers are as consistent as asynq's own
 // inspector's, which is enough to scale on.
-func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, now time.Time, horizon time.Duration) (map[string]Stats, error) {
+func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, now time.Time, horizon time.Duration) (Reading, error) {
 	names, err := uniqueQueues(queues)
 	if err != nil {
-		return nil, err
+		return Reading{}, err
 	}
 	if horizon < 0 {
-		return nil, fmt.Errorf("horizon %v is negative", horizon)
+		return Reading{}, fmt.Errorf("horizon %v is negative", horizon)
 	}
 	out := make(map[string]Stats, len(names))
 	if len(names) == 0 {
-		return out, nil
+		return Reading{Queues: out, Servers: Servers{Err: errServersNotRead}}, nil
 	}
 	dueBy := strconv.FormatInt(now.Add(horizon).Unix(), 10)
+	nowSec := now.Unix()
 
 	pipe := rdb.Pipeline()
 	reads := make([]queueReads, len(names))
@@ -196,13 +242,16 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			queue:     name,
 			keys:      k,
 			pending:   pipe.LLen(ctx, k.pending),
-			active:    pipe.LLen(ctx, k.active),
 			scheduled: pipe.ZCount(ctx, k.scheduled, "-inf", dueBy),
 			retry:     pipe.ZCount(ctx, k.retry, "-inf", dueBy),
 			archived:  pipe.ZCard(ctx, k.archived),
 			paused:    pipe.Exists(ctx, k.paused),
-			lookup:    evalLookup(ctx, pipe, k, false),
+			lookup:    evalLookup(ctx, pipe, k, nowSec, false),
 		}
+	}
+	var servers *redis.Cmd
+	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+		servers = evalServers(ctx, pipe, nowSec, false)
 	}
 	execErr := execPipeline(ctx, pipe)
 
@@ -213,36 +262,43 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	again := rdb.Pipeline()
 	for i := range reads {
 		r := &reads[i]
-		if err := firstError(r.pending, r.active, r.scheduled, r.retry, r.archived, r.paused); err != nil {
+		if err := firstError(r.pending, r.scheduled, r.retry, r.archived, r.paused); err != nil {
 			if !isQueueError(err) {
-				return nil, err
+				return Reading{}, err
 			}
 			r.err = fmt.Errorf("queue %q: %w", r.queue, err)
 			continue
 		}
 		if isNoScript(r.lookup.Err()) {
-			r.lookup = evalLookup(ctx, again, r.keys, true)
+			r.lookup = evalLookup(ctx, again, r.keys, nowSec, true)
 			continue
 		}
 		if err := r.lookupError(); err != nil {
-			return nil, err
+			return Reading{}, err
 		}
+	}
+	if servers != nil && isNoScript(servers.Err()) {
+		servers = evalServers(ctx, again, nowSec, true)
 	}
 	// A command's error has been dealt with above; what is left is the
 	// connection's (see execPipeline).
 	if execErr != nil && !isQueueError(execErr) {
-		return nil, execErr
+		return Reading{}, execErr
 	}
 	if again.Len() > 0 {
 		execErr = execPipeline(ctx, again)
 		for i := range reads {
 			if err := reads[i].lookupError(); err != nil {
-				return nil, err
+				return Reading{}, err
 			}
 		}
 		if execErr != nil && !isQueueError(execErr) {
-			return nil, execErr
+			return Reading{}, execErr
 		}
+	}
+	srv, err := serversOf(servers)
+	if err != nil {
+		return Reading{}, err
 	}
 
 	for i := range reads {
@@ -253,7 +309,27 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 		}
 		out[r.queue] = s
 	}
-	return out, nil
+	return Reading{Queues: out, Servers: srv}, nil
+}
+
+// serversOf turns the reply of the servers' read into Servers, with an
+// error reply about their keys in Servers.Err; it returns an error that
+// fails the whole read. A nil cmd is a read in Redis Cluster.
+func serversOf(cmd *redis.Cmd) (Servers, error) {
+	if cmd == nil {
+		return Servers{Err: errServersCluster}, nil
+	}
+	if err := firstError(cmd); err != nil {
+		if !isQueueError(err) {
+			return Servers{}, err
+		}
+		return Servers{Err: fmt.Errorf("asynq servers: %w", err)}, nil
+	}
+	s, err := decodeServers(cmd.Val())
+	if err != nil {
+		return Servers{Err: err}, nil
+	}
+	return s, nil
 }
 
 // lookupError records an error reply to the queue's lookup in r.err and
@@ -292,7 +368,8 @@ func (r *queueReads) stats(now time.Time) (Stats, error) {
 	s := Stats{
 		Queue:     r.queue,
 		Pending:   r.pending.Val(),
-		Active:    r.active.Val(),
+		Active:    l.alive,
+		Orphaned:  l.active - l.alive,
 		Scheduled: r.scheduled.Val(),
 		Retry:     r.retry.Val(),
 		Archived:  r.archived.Val(),

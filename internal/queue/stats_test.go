@@ -59,7 +59,7 @@ func TestReadStatsDueWithinHorizon(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := ReadStats(ctx, rdb, []string{"q"}, now, tt.horizon)
+			got, err := readQueues(ctx, rdb, []string{"q"}, now, tt.horizon)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ func TestReadStatsOldestDue(t *testing.T) {
 					}
 				}
 			}
-			got, err := ReadStats(ctx, rdb, []string{"q"}, now, 0)
+			got, err := readQueues(ctx, rdb, []string{"q"}, now, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +159,7 @@ func TestReadStatsOldestPending(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := ReadStats(t.Context(), rdb, []string{"q"}, now, 0)
+			got, err := readQueues(t.Context(), rdb, []string{"q"}, now, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,6 +178,8 @@ func TestReadStatsCountersAndFlags(t *testing.T) {
 	k := keysFor("q")
 	pipe := rdb.Pipeline()
 	pipe.LPush(ctx, k.active, "a1", "a2")
+	pipe.ZAdd(ctx, k.lease, redis.Z{Score: float64(now.Unix() + 30), Member: "a1"},
+		redis.Z{Score: float64(now.Unix() + 25), Member: "a2"})
 	pipe.ZAdd(ctx, k.archived, redis.Z{Score: 1, Member: "d1"}, redis.Z{Score: 2, Member: "d2"}, redis.Z{Score: 3, Member: "d3"})
 	pipe.Set(ctx, k.paused, now.Unix(), 0)
 	// asynq's processed counter is not read: nothing scales on it, and its
@@ -186,7 +188,7 @@ func TestReadStatsCountersAndFlags(t *testing.T) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadStats(ctx, rdb, []string{"q", "untouched"}, now, 0)
+	got, err := readQueues(ctx, rdb, []string{"q", "untouched"}, now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +201,65 @@ func TestReadStatsCountersAndFlags(t *testing.T) {
 	}
 }
 
+// TestReadStatsLeases: a task in the active list counts as active while
+// its lease, scored by its expiry in whole Unix seconds, is not below the
+// second of the read, and as orphaned once it is or when it has none; each
+// task counts once, and orphans are in no other count.
+func TestReadStatsLeases(t *testing.T) {
+	sec := now.Unix()
+	tests := []struct {
+		name string
+		// leases maps each task of the active list to its lease score;
+		// a task without an entry has no lease.
+		active       []string
+		leases       map[string]int64
+		wantActive   int64
+		wantOrphaned int64
+	}{
+		{name: "nothing running"},
+		{name: "a lease 30s ahead", active: []string{"a"}, leases: map[string]int64{"a": sec + 30}, wantActive: 1},
+		{name: "a lease expiring this second", active: []string{"a"}, leases: map[string]int64{"a": sec}, wantActive: 1},
+		{name: "a lease that expired the second before", active: []string{"a"}, leases: map[string]int64{"a": sec - 1},
+			wantOrphaned: 1},
+		{name: "a lease that expired an hour ago", active: []string{"a"}, leases: map[string]int64{"a": sec - 3600},
+			wantOrphaned: 1},
+		{name: "no lease", active: []string{"a"}, wantOrphaned: 1},
+		{name: "mixed", active: []string{"a", "b", "c", "d"},
+			leases:     map[string]int64{"a": sec + 20, "b": sec, "c": sec - 1},
+			wantActive: 2, wantOrphaned: 2},
+		// asynq removes a task from both in one script; a lease left
+		// behind by hand is not a running task.
+		{name: "a lease without a task", leases: map[string]int64{"gone": sec + 30}},
+		{name: "more leases than tasks", active: []string{"a"}, leases: map[string]int64{"a": sec + 30, "gone": sec + 30},
+			wantActive: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := newReader(t)
+			ctx := t.Context()
+			k := keysFor("q")
+			for _, id := range tt.active {
+				if err := rdb.LPush(ctx, k.active, id).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for id, score := range tt.leases {
+				if err := rdb.ZAdd(ctx, k.lease, redis.Z{Score: float64(score), Member: id}).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := readQueues(ctx, rdb, []string{"q"}, now, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Stats{Queue: "q", Active: tt.wantActive, Orphaned: tt.wantOrphaned, OldestKnown: true}
+			if got["q"] != want {
+				t.Errorf("q = %+v, want %+v", got["q"], want)
+			}
+		})
+	}
+}
+
 func TestReadStatsArguments(t *testing.T) {
 	h := &counter{}
 	rdb := newReader(t, h)
@@ -208,7 +269,7 @@ func TestReadStatsArguments(t *testing.T) {
 	}
 	h.reset()
 
-	got, err := ReadStats(ctx, rdb, nil, now, 0)
+	got, err := readQueues(ctx, rdb, nil, now, 0)
 	if err != nil || len(got) != 0 {
 		t.Errorf("no queues: got %v, %v, want an empty map", got, err)
 	}
@@ -216,15 +277,15 @@ func TestReadStatsArguments(t *testing.T) {
 		t.Errorf("no queues sent %d requests, want 0", n)
 	}
 
-	got, err = ReadStats(ctx, rdb, []string{"a", "b", "a", "b", "a"}, now, 0)
+	got, err = readQueues(ctx, rdb, []string{"a", "b", "a", "b", "a"}, now, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, []string{"a", "b"}) {
 		t.Errorf("queues read = %v, want [a b]", keys)
 	}
-	if c := h.commands.Load(); c != 2*commandsPerQueue {
-		t.Errorf("sent %d commands for 2 distinct queues, want %d", c, 2*commandsPerQueue)
+	if c := h.commands.Load(); c != 2*commandsPerQueue+commandsPerRead {
+		t.Errorf("sent %d commands for 2 distinct queues, want %d", c, 2*commandsPerQueue+commandsPerRead)
 	}
 
 	for _, tt := range []struct {
@@ -236,7 +297,7 @@ func TestReadStatsArguments(t *testing.T) {
 		{name: "empty queue name", queues: []string{""}},
 		{name: "negative horizon", queues: []string{"a"}, horizon: -time.Second},
 	} {
-		if _, err := ReadStats(ctx, rdb, tt.queues, now, tt.horizon); err == nil {
+		if _, err := readQueues(ctx, rdb, tt.queues, now, tt.horizon); err == nil {
 			t.Errorf("%s: got no error", tt.name)
 		}
 	}
@@ -260,7 +321,7 @@ func TestReadStatsRoundTrips(t *testing.T) {
 				}
 				h.reset()
 
-				got, err := ReadStats(ctx, rdb, queues, now, time.Minute)
+				got, err := readQueues(ctx, rdb, queues, now, time.Minute)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -273,7 +334,7 @@ func TestReadStatsRoundTrips(t *testing.T) {
 				if d := h.dials.Load(); d != 0 {
 					t.Errorf("dials = %d, want 0 on a warm client", d)
 				}
-				if c, want := h.commands.Load(), int64(commandsPerQueue*n); c != want {
+				if c, want := h.commands.Load(), int64(commandsPerQueue*n+commandsPerRead); c != want {
 					t.Errorf("commands = %d, want %d", c, want)
 				}
 				var pending int64
@@ -317,7 +378,7 @@ func TestReadStatsCommandsPerTick(t *testing.T) {
 	if err := admin.ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadStats(ctx, rdb, queues, now, time.Minute); err != nil {
+	if _, err := readQueues(ctx, rdb, queues, now, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	got, err := commandStats(ctx, admin)
@@ -328,13 +389,14 @@ func TestReadStatsCommandsPerTick(t *testing.T) {
 	delete(got, "config|resetstat")
 	delete(got, "info")
 
-	// Redis counts the commands a script runs as well as the script.
+	// Redis counts the commands a script runs as well as the script. No
+	// asynq server runs: the servers script counts them (ZCOUNT) and stops.
 	want := map[string]int64{
 		"llen":    2 * n,
-		"zcount":  2 * n,
+		"zcount":  2*n + 1,
 		"zcard":   n,
 		"exists":  n,
-		"evalsha": n,
+		"evalsha": n + 1,
 		"lindex":  n,
 		"hstrlen": int64(nonEmpty),
 		"hget":    int64(nonEmpty),
@@ -379,7 +441,7 @@ func TestReadStatsServerDown(t *testing.T) {
 	rdb := newReader(t)
 	ctx := t.Context()
 	pushPending(t, rdb, "q", task{"a", strconv.FormatInt(now.UnixNano(), 10)})
-	if _, err := ReadStats(ctx, rdb, []string{"q"}, now, 0); err != nil {
+	if _, err := readQueues(ctx, rdb, []string{"q"}, now, 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -392,7 +454,7 @@ func TestReadStatsServerDown(t *testing.T) {
 			_ = redisServer.Restart()
 		}
 	})
-	if got, err := ReadStats(ctx, rdb, []string{"q"}, now, 0); err == nil {
+	if got, err := readQueues(ctx, rdb, []string{"q"}, now, 0); err == nil {
 		t.Fatalf("server down: got %v and no error", got)
 	} else {
 		t.Logf("server down: %v", err)
@@ -404,7 +466,7 @@ func TestReadStatsServerDown(t *testing.T) {
 	restarted = true
 	// The restarted server has no data; a new task shows the reader is back.
 	pushPending(t, rdb, "q", task{"b", strconv.FormatInt(now.UnixNano(), 10)})
-	got, err := ReadStats(ctx, rdb, []string{"q"}, now, 0)
+	got, err := readQueues(ctx, rdb, []string{"q"}, now, 0)
 	if err != nil {
 		t.Fatalf("after restart: %v", err)
 	}
@@ -460,7 +522,7 @@ func TestReadStatsQueueError(t *testing.T) {
 			rdb := newReader(t)
 			pushPending(t, rdb, "good", task{"g1", since}, task{"g2", since})
 			tt.poison(t, rdb)
-			got, err := ReadStats(t.Context(), rdb, []string{"good", "bad", "empty"}, now, 0)
+			got, err := readQueues(t.Context(), rdb, []string{"good", "bad", "empty"}, now, 0)
 			if err != nil {
 				t.Fatalf("the read failed as a whole: %v", err)
 			}
@@ -491,7 +553,7 @@ func TestReadStatsWholeError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = rdb.Close() }()
-	got, err := ReadStats(t.Context(), rdb, []string{"a", "b"}, now, 0)
+	got, err := readQueues(t.Context(), rdb, []string{"a", "b"}, now, 0)
 	if err == nil {
 		t.Fatalf("got %v and no error", got)
 	}
@@ -581,7 +643,7 @@ func TestReadStatsTenantSizedValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.reset()
-			got, err := ReadStats(ctx, rdb, []string{"q", "good"}, now, 0)
+			got, err := readQueues(ctx, rdb, []string{"q", "good"}, now, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -601,10 +663,10 @@ func TestReadStatsTenantSizedValues(t *testing.T) {
 	}
 }
 
-// TestReadStatsNoScript: a Redis without the lookup script (restarted,
-// failed over, SCRIPT FLUSH) costs one more round trip, which sends the
-// script with EVAL for the queues that need it; the next read is back to
-// one round trip.
+// TestReadStatsNoScript: a Redis without the scripts (restarted, failed
+// over, SCRIPT FLUSH) costs one more round trip, which sends them with
+// EVAL for the queues and the servers' read that need them; the next read
+// is back to one round trip.
 func TestReadStatsNoScript(t *testing.T) {
 	h := &counter{}
 	rdb := newReader(t, h)
@@ -623,10 +685,10 @@ func TestReadStatsNoScript(t *testing.T) {
 	h.reset()
 
 	for i, want := range []struct{ pipelines, commands int64 }{
-		{pipelines: 2, commands: commandsPerQueue*(n+1) + n},
-		{pipelines: 1, commands: commandsPerQueue * (n + 1)},
+		{pipelines: 2, commands: commandsPerQueue*(n+1) + commandsPerRead + n + 1},
+		{pipelines: 1, commands: commandsPerQueue*(n+1) + commandsPerRead},
 	} {
-		got, err := ReadStats(ctx, rdb, all, now, 0)
+		got, err := readQueues(ctx, rdb, all, now, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -673,7 +735,7 @@ func TestReadStatsAggregatingBound(t *testing.T) {
 				sizes[fmt.Sprint("g", i)] = 2
 			}
 			groupTasks(t, rdb, "q", sizes)
-			got, err := ReadStats(t.Context(), rdb, []string{"q"}, now, 0)
+			got, err := readQueues(t.Context(), rdb, []string{"q"}, now, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

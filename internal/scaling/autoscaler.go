@@ -100,6 +100,15 @@ type Result struct {
 	// ErrQueues are the QueueWorker's queues whose keys Redis answered with
 	// an error, in spec order; empty when the read failed as a whole.
 	ErrQueues []string
+	// Servers are the live asynq servers of the endpoint as read at At:
+	// all of them, whatever queues they serve, the same for every
+	// QueueWorker on the endpoint, so read-only. A server's Host is the
+	// hostname of its pod, its name, by which a QueueWorker finds the
+	// servers of its own pods. Servers.Err is set when they were not read
+	// (Redis Cluster, an error about their keys, or Err, the read failing
+	// as a whole); a List shorter than Servers.Live is incomplete, and a
+	// pod missing from it is unknown, not idle.
+	Servers queue.Servers
 	// Decision is the replica decision for this reading.
 	Decision autoscale.Decision
 	// RecoveredAfter is the number of failed reads in a row that came
@@ -148,10 +157,12 @@ type target struct {
 	state    autoscale.State
 	nextPoll time.Time
 	result   *Result
-	// seen is the last successful read of the target's queues, at seenAt;
-	// a change of spec is decided again on it.
-	seen   map[string]queue.Stats
-	seenAt time.Time
+	// seen is the last successful read of the target's queues, and
+	// seenServers the servers of the same read, at seenAt; a change of
+	// spec is decided again on them.
+	seen        map[string]queue.Stats
+	seenServers queue.Servers
+	seenAt      time.Time
 	// written is the Deployment version of the last change Applied.
 	written deploymentVersion
 	// woken is the result the reconcile was last woken for, at
@@ -413,7 +424,7 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 	if len(due) > 0 {
 		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
 		start := time.Now()
-		stats, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, dueHorizon)
+		reading, err := queue.ReadStats(readCtx, p.client.Redis(), names, now, dueHorizon)
 		cancel()
 		took := time.Since(start)
 		if ctx.Err() != nil {
@@ -427,14 +438,14 @@ func (a *Autoscaler) pollOnce(ctx context.Context, key queue.EndpointKey, p *pol
 			a.metrics.observeRead(key.Label(), took)
 		}
 		if err == nil {
-			a.boundAgesLocked(key, p, stats, now)
+			a.boundAgesLocked(key, p, reading.Queues, now)
 		}
 		for _, name := range due {
 			t, ok := a.targets[name]
 			if !ok || t.key != key {
 				continue
 			}
-			if a.decideLocked(name, t, now, stats, err) {
+			if a.decideLocked(name, t, now, reading, err) {
 				wake = append(wake, t.Object)
 			}
 		}
@@ -516,7 +527,7 @@ func (a *Autoscaler) redecideLocked(name types.NamespacedName, t *target) bool {
 	// During a failure streak the last read is from before it: deciding
 	// on it would read as a recovery and restart the fallback's clock.
 	if t.result.Err == nil && t.seen != nil && covers(t.seen, t.Queues) {
-		a.runDecisionLocked(name, t, a.now(), t.seenAt, t.seen, nil)
+		a.runDecisionLocked(name, t, a.now(), t.seenAt, queue.Reading{Queues: t.seen, Servers: t.seenServers}, nil)
 		return true
 	}
 	base := t.result
@@ -554,14 +565,14 @@ func clampDecision(d autoscale.Decision, s autoscale.Settings) autoscale.Decisio
 // decideLocked runs the decision for one target on a read at now and
 // reports whether its reconcile should wake.
 func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time.Time,
-	stats map[string]queue.Stats, readErr error) bool {
-	if readErr == nil && !covers(stats, t.Queues) {
+	reading queue.Reading, readErr error) bool {
+	if readErr == nil && !covers(reading.Queues, t.Queues) {
 		// t's queues changed while the read was in flight: a queue the
 		// read did not ask for is not an empty queue. Read again.
 		t.nextPoll = now
 		return false
 	}
-	a.runDecisionLocked(name, t, now, now, stats, readErr)
+	a.runDecisionLocked(name, t, now, now, reading, readErr)
 	t.nextPoll = now.Add(pollInterval(t.Spec))
 	if !a.wakesLocked(t, now) {
 		return false
@@ -618,8 +629,8 @@ func statusKey(r *Result) string {
 	b := make([]byte, 0, 64*(len(r.Stats)+1))
 	b = fmt.Appendf(b, "%s %d %t;", r.Decision.Rule, r.Decision.Backlog, r.Err != nil)
 	for _, s := range r.Stats {
-		b = fmt.Appendf(b, "%s %d %d %d %d %d %d %t %t %d;", s.Queue, s.Pending, s.Active, s.Scheduled, s.Retry,
-			s.Aggregating, s.Archived, s.Paused, s.OldestKnown, latencyBucket(s.OldestPendingAge))
+		b = fmt.Appendf(b, "%s %d %d %d %d %d %d %d %t %t %d;", s.Queue, s.Pending, s.Active, s.Orphaned, s.Scheduled,
+			s.Retry, s.Aggregating, s.Archived, s.Paused, s.OldestKnown, latencyBucket(s.OldestPendingAge))
 	}
 	return string(b)
 }
@@ -641,22 +652,29 @@ func latencyBucket(d time.Duration) int {
 	return n
 }
 
-// runDecisionLocked decides for t at now on stats read at readAt, and keeps
-// the result, the new State and, when t's queues were read, the read.
+// runDecisionLocked decides for t at now on the reading made at readAt,
+// and keeps the result, the new State and, when t's queues were read, the
+// reading.
 func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now, readAt time.Time,
-	stats map[string]queue.Stats, readErr error) {
+	reading queue.Reading, readErr error) {
+	stats := reading.Queues
+	servers := reading.Servers
+	if readErr != nil {
+		// A read that failed as a whole read no servers either.
+		servers = queue.Servers{Err: readErr}
+	}
 	errQueues, readErr := targetError(t.Queues, stats, readErr)
 	obs := autoscale.Observation{Err: readErr}
 	var ordered []queue.Stats
 	if readErr == nil {
-		t.seen, t.seenAt = make(map[string]queue.Stats, len(t.Queues)), readAt
+		t.seen, t.seenServers, t.seenAt = make(map[string]queue.Stats, len(t.Queues)), servers, readAt
 		for _, q := range t.Queues {
 			s := stats[q]
 			s.Queue = q
 			t.seen[q] = s
 			ordered = append(ordered, s)
 			obs.Queues = append(obs.Queues, autoscale.QueueStats{
-				Name: q, Pending: s.Pending, Active: s.Active, Scheduled: s.Scheduled, Retry: s.Retry,
+				Name: q, Pending: s.Pending, Active: s.Active, Orphaned: s.Orphaned, Scheduled: s.Scheduled, Retry: s.Retry,
 				Aggregating: s.Aggregating, Paused: s.Paused,
 				OldestPendingAge: s.OldestPendingAge, OldestDueAge: s.OldestDueAge,
 			})
@@ -674,7 +692,7 @@ func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now
 		State:           t.state,
 	})
 	t.state = d.State
-	t.result = &Result{At: readAt, Stats: ordered, Err: readErr, ErrQueues: errQueues, Decision: d}
+	t.result = &Result{At: readAt, Stats: ordered, Err: readErr, ErrQueues: errQueues, Servers: servers, Decision: d}
 	if readErr == nil {
 		t.result.RecoveredAfter = failedBefore
 	}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -672,5 +673,79 @@ func TestAutoscalerMetricSeries(t *testing.T) {
 	a.Remove(right)
 	if n := durationsOf(locked.Addr); n != 0 {
 		t.Errorf("every client of %s gone: %d read duration series, want none", locked.Addr, n)
+	}
+}
+
+// TestAutoscalerResultServers: every QueueWorker on an endpoint gets the
+// live asynq servers of the endpoint with its result, whatever queues they
+// serve, here a real asynq server of this process running one task of
+// another queue; a read that fails as a whole says the servers are unknown.
+func TestAutoscalerResultServers(t *testing.T) {
+	srv := startRedis(t)
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, "busy", 1)
+	started := make(chan struct{}, 1)
+	worker := asynq.NewServer(asynq.RedisClientOpt{Addr: srv.Addr}, asynq.Config{
+		Concurrency:     1,
+		Queues:          map[string]int{"busy": 1},
+		ShutdownTimeout: 200 * time.Millisecond,
+		LogLevel:        asynq.FatalLevel,
+	})
+	if err := worker.Start(asynq.HandlerFunc(func(ctx context.Context, _ *asynq.Task) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(worker.Shutdown)
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the asynq server did not take the task")
+	}
+
+	a, clock := manualAutoscaler(t)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 5, PollInterval: dur(time.Second)}
+	one := types.NamespacedName{Namespace: "servers", Name: "one"}
+	other := types.NamespacedName{Namespace: "servers", Name: "other"}
+	update(t, a, one, testTarget(one, srv.Addr, as, 1, "mail"))
+	update(t, a, other, testTarget(other, srv.Addr, as, 1, "video"))
+	// asynq writes the task into its heartbeat within 5s; poll on the
+	// real clock until it has.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		clock.Add(max(time.Since(clock.Now()), 0))
+		pollAll(t, a)
+		l := latest(a, one).Servers.List
+		if len(l) == 1 && l[0].Running == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("servers %+v, want the asynq server running 1 task", latest(a, one).Servers)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, name := range []types.NamespacedName{one, other} {
+		s := latest(a, name).Servers
+		if s.Err != nil || s.Live != 1 || len(s.List) != 1 {
+			t.Fatalf("%s: servers %+v, want one", name.Name, s)
+		}
+		if got := s.List[0]; got.Host != host || got.PID != os.Getpid() || got.Running != 1 || got.Timed != 1 {
+			t.Errorf("%s: server %+v, want host %s, pid %d, one task running and timed", name.Name, got, host, os.Getpid())
+		}
+	}
+
+	worker.Shutdown()
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Second)
+	pollAll(t, a)
+	if r := latest(a, one); r.Err == nil || r.Servers.Err == nil || len(r.Servers.List) != 0 {
+		t.Errorf("Redis down: err %v, servers %+v; want the servers unknown", r.Err, r.Servers)
 	}
 }

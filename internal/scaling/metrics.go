@@ -44,7 +44,11 @@ var (
 	}, queueLabels)
 	metricQueueActive = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "queueworker_queue_active",
-		Help: "Running tasks of a queue.",
+		Help: "Running tasks of a queue: tasks a worker took whose lease has not expired.",
+	}, queueLabels)
+	metricQueueOrphaned = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "queueworker_queue_orphaned",
+		Help: "Tasks of a queue whose worker stopped heartbeating (lease expired or missing), waiting for asynq's recoverer.",
 	}, queueLabels)
 	metricQueueLatency = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "queueworker_queue_latency_seconds",
@@ -86,7 +90,8 @@ type autoscalerMetrics struct {
 
 func newAutoscalerMetrics() *autoscalerMetrics {
 	registerMetrics.Do(func() {
-		metrics.Registry.MustRegister(metricQueueBacklog, metricQueuePending, metricQueueActive, metricQueueLatency,
+		metrics.Registry.MustRegister(metricQueueBacklog, metricQueuePending, metricQueueActive, metricQueueOrphaned,
+			metricQueueLatency,
 			metricDesiredReplicas, metricCurrentReplicas, metricRedisReadErrors, metricRedisReadDuration)
 	})
 	return &autoscalerMetrics{queues: map[types.NamespacedName][]string{}, pollers: map[string]int{}}
@@ -138,6 +143,7 @@ func (m *autoscalerMetrics) observeDecision(name types.NamespacedName, r *Result
 		metricQueueBacklog.WithLabelValues(labels...).Set(float64(backlog))
 		metricQueuePending.WithLabelValues(labels...).Set(float64(s.Pending))
 		metricQueueActive.WithLabelValues(labels...).Set(float64(s.Active))
+		metricQueueOrphaned.WithLabelValues(labels...).Set(float64(s.Orphaned))
 		metricQueueLatency.WithLabelValues(labels...).Set(s.OldestPendingAge.Seconds())
 		names = append(names, s.Queue)
 	}
@@ -162,7 +168,8 @@ func (m *autoscalerMetrics) forget(name types.NamespacedName) {
 }
 
 func (m *autoscalerMetrics) deleteQueue(name types.NamespacedName, q string) {
-	for _, v := range []*prometheus.GaugeVec{metricQueueBacklog, metricQueuePending, metricQueueActive, metricQueueLatency} {
+	for _, v := range []*prometheus.GaugeVec{metricQueueBacklog, metricQueuePending, metricQueueActive, metricQueueOrphaned,
+		metricQueueLatency} {
 		v.DeleteLabelValues(name.Namespace, name.Name, q)
 	}
 }

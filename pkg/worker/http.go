@@ -45,8 +45,14 @@ func (w *Worker) httpHandler() http.Handler {
 }
 
 func (w *Worker) serveReady(rw http.ResponseWriter, r *http.Request) {
-	if w.draining.Load() {
+	if w.shuttingDown.Load() {
 		writeText(rw, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	// A draining worker takes no tasks, so it is not ready for any; it
+	// stays alive (/healthz) until the operator removes it.
+	if w.servers.isDraining() {
+		writeText(rw, http.StatusServiceUnavailable, "draining")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyPingTimeout)

@@ -40,6 +40,9 @@ const (
 	// MetricRedisUp is 1 while the task server's periodic health check
 	// reaches Redis and 0 after it fails.
 	MetricRedisUp = "queueworker_redis_up"
+	// MetricWorkerDraining is 1 while the worker drains at the operator's
+	// request (it takes no new tasks) and 0 otherwise.
+	MetricWorkerDraining = "queueworker_worker_draining"
 )
 
 // durationBuckets spans quick tasks of a few milliseconds to batch jobs of
@@ -52,6 +55,7 @@ type metrics struct {
 	inFlight  *prometheus.GaugeVec
 	duration  *prometheus.HistogramVec
 	redisUp   prometheus.Gauge
+	draining  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -78,8 +82,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: MetricRedisUp,
 			Help: "1 while the periodic health check reaches Redis, 0 after it fails.",
 		}),
+		draining: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: MetricWorkerDraining,
+			Help: "1 while the worker drains at the operator's request and takes no new tasks, else 0.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.processed, m.failed, m.inFlight, m.duration, m.redisUp} {
+	for _, c := range []prometheus.Collector{m.processed, m.failed, m.inFlight, m.duration, m.redisUp, m.draining} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
 		}

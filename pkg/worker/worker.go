@@ -29,6 +29,11 @@ limitations under the License.
 // Run returns after a graceful shutdown on SIGTERM, SIGINT or the end of
 // its context: running tasks get Config.ShutdownTimeout to finish, and
 // tasks still running then go back to their queue for another worker.
+//
+// While it runs, the worker follows the operator's drain requests: while
+// its drain key (contract.DrainKey) is set it takes no new tasks, lets
+// running ones finish and reports "draining" on /readyz; once the key is
+// gone it takes tasks again.
 package worker
 
 import (
@@ -63,15 +68,19 @@ type Worker struct {
 	cfg      Config
 	log      *slog.Logger
 	rdb      redis.UniversalClient
-	srv      *asynq.Server
+	asynqCfg asynq.Config
+	servers  *taskServers
+	// drainKey is the key through which the operator asks this process
+	// to drain.
+	drainKey string
 	mux      *asynq.ServeMux
 	metrics  *metrics
 	gatherer prometheus.Gatherer
 	listener net.Listener
 
-	started   atomic.Bool
-	draining  atomic.Bool
-	redisDown atomic.Bool
+	started      atomic.Bool
+	shuttingDown atomic.Bool
+	redisDown    atomic.Bool
 }
 
 // Option changes how New builds a Worker.
@@ -145,6 +154,13 @@ func New(cfg Config, opts ...Option) (*Worker, error) {
 		return nil, fmt.Errorf("building redis client: %w", err)
 	}
 
+	// asynq names its servers after the same host, so the operator finds
+	// the drain key of a host it sees running tasks; "unknown-host" is
+	// asynq's fallback too.
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
 	w := &Worker{
 		cfg:      cfg,
 		log:      o.logger,
@@ -153,7 +169,9 @@ func New(cfg Config, opts ...Option) (*Worker, error) {
 		metrics:  m,
 		gatherer: reg,
 		listener: o.listener,
+		drainKey: contract.DrainKey(host),
 	}
+	w.servers = newTaskServers(o.logger, w.newTaskServer, m.draining)
 
 	var ac asynq.Config
 	if o.serverConfig != nil {
@@ -173,8 +191,7 @@ func New(cfg Config, opts ...Option) (*Worker, error) {
 	// asynq filters by its own level before our logger sees a line; let
 	// everything through so the slog handler's level is the only one.
 	ac.LogLevel = asynq.DebugLevel
-	// asynq leaves a client it was handed open; Run closes it.
-	w.srv = asynq.NewServerFromRedisClient(rdb, ac)
+	w.asynqCfg = ac
 
 	// Each running task may hold a connection, and asynq's heartbeat,
 	// forwarder and recoverer need some too; a smaller pool makes tasks
@@ -211,11 +228,12 @@ func (w *Worker) RedisClient() redis.UniversalClient {
 }
 
 // Run serves HTTP, processes tasks until ctx ends or the process receives
-// SIGTERM or SIGINT, then shuts down gracefully: it stops taking tasks,
-// gives running ones Config.ShutdownTimeout to finish, returns the rest to
-// their queue, and closes the Redis client. After the first signal a
-// second one ends the process at once. Run returns nil after a graceful
-// shutdown and may be called only once.
+// SIGTERM or SIGINT, pausing while the operator has it drain, then shuts
+// down gracefully: it stops taking tasks, gives running ones
+// Config.ShutdownTimeout to finish, returns the rest to their queue, and
+// closes the Redis client. After the first signal a second one ends the
+// process at once. Run returns nil after a graceful shutdown and may be
+// called only once.
 func (w *Worker) Run(ctx context.Context) (err error) {
 	if !w.started.CompareAndSwap(false, true) {
 		return errors.New("worker is already running or has run")
@@ -244,8 +262,14 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- httpSrv.Serve(ln) }()
 
-	handler := w.metrics.instrument(w.mux, w.abandoned)
-	if err := w.srv.Start(handler); err != nil {
+	// A drain asked for before this process started (its container
+	// restarted, say) holds for it too. Without an answer from Redis the
+	// worker starts taking tasks, and the next read corrects that.
+	requestedAt, drain, derr := w.readDrainKey(sigCtx)
+	if derr != nil {
+		w.log.Debug("reading the drain key failed; starting as not drained", "key", w.drainKey, "error", derr)
+	}
+	if err := w.servers.start(drain); err != nil {
 		_ = httpSrv.Close()
 		return fmt.Errorf("starting task server: %w", err)
 	}
@@ -254,7 +278,18 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 		"strictPriority", w.cfg.StrictPriority,
 		"concurrency", w.cfg.Concurrency,
 		"httpAddr", ln.Addr().String(),
+		"drainKey", w.drainKey,
 		"redis", w.cfg.Redis)
+	if drain {
+		w.log.Info("drain requested before the start: taking no tasks", "requestedAt", requestedAt)
+	}
+	// Run returns only after the last read of the key, which may wait for
+	// Redis up to its read timeout, in parallel with the shutdown.
+	var watching sync.WaitGroup
+	defer watching.Wait()
+	watchCtx, stopWatching := context.WithCancel(sigCtx)
+	defer stopWatching()
+	watching.Go(func() { w.watchDrain(watchCtx) })
 	// asynq checks Redis first after one HealthCheckInterval; check now so
 	// the gauge and the log tell the truth from the start.
 	var firstCheck sync.WaitGroup
@@ -263,8 +298,8 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 
 	select {
 	case <-sigCtx.Done():
-		// Restore default signal handling so a second signal ends a drain
-		// that takes too long.
+		// Restore default signal handling so a second signal ends a
+		// shutdown that takes too long.
 		stopSignals()
 		reason := "signal"
 		if ctx.Err() != nil {
@@ -276,10 +311,12 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 		w.log.Info("shutting down", "reason", "http server failed")
 	}
 
-	// The HTTP server stays up while tasks drain, so liveness probes keep
-	// passing; /readyz reports the drain.
-	w.draining.Store(true)
-	w.srv.Shutdown()
+	// The HTTP server stays up while running tasks finish, so liveness
+	// probes keep passing; /readyz reports the shutdown. Every task server
+	// shuts down, drained or not, retiring or not.
+	w.shuttingDown.Store(true)
+	stopWatching()
+	w.servers.shutdown()
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 	defer cancel()
@@ -290,12 +327,14 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 	return err
 }
 
-// abandoned reports whether a handler returned after asynq put its task
-// back in the queue at shutdown: asynq cancels the task's context only
-// after requeueing it. A task that reached its deadline ends with
-// DeadlineExceeded instead, and is a real failure.
-func (w *Worker) abandoned(ctx context.Context) bool {
-	return w.draining.Load() && errors.Is(ctx.Err(), context.Canceled)
+// newTaskServer builds an asynq server on the worker's client with the
+// worker's settings and handlers. asynq leaves a client it was handed
+// open; Run closes it.
+func (w *Worker) newTaskServer() *taskServer {
+	return newTaskServer(asynq.NewServerFromRedisClient(w.rdb, w.asynqCfg),
+		func(abandoned func(context.Context) bool) asynq.Handler {
+			return w.metrics.instrument(w.mux, abandoned)
+		})
 }
 
 // healthCheck receives the result of asynq's periodic PING and logs only

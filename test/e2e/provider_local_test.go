@@ -36,6 +36,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/queueworker/queueworker-operator/hack/local-cluster/podrunner"
 	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
@@ -250,9 +251,14 @@ func (p *localProvider) operatorLogs(context.Context) string {
 // workerProcess: every local process has this machine's host name, so the
 // pid tells them apart.
 func (p *localProvider) workerProcess(pod *corev1.Pod) (string, int, bool) {
-	host, err := os.Hostname()
-	if err != nil {
-		return "", 0, false
+	// The pod runner gives each pod its own host name when it may (as
+	// root); otherwise every worker shares the machine's.
+	host := podrunner.PodHostname(pod.Name)
+	if os.Geteuid() != 0 {
+		var err error
+		if host, err = os.Hostname(); err != nil {
+			return "", 0, false
+		}
 	}
 	pid, err := p.pidOf(pod, workerContainer)
 	if err != nil {

@@ -71,10 +71,11 @@ const everyRetry = 100 * 365 * 24 * time.Hour
 // read fails the whole sample, so the view never shows part of the queues
 // as if it were all of them.
 func ReadQueues(ctx context.Context, rdb redis.UniversalClient, queues []string, now time.Time) ([]QueueSample, error) {
-	stats, err := queue.ReadStats(ctx, rdb, queues, now, everyRetry)
+	reading, err := queue.ReadStats(ctx, rdb, queues, now, everyRetry)
 	if err != nil {
 		return nil, fmt.Errorf("reading the queues: %w", err)
 	}
+	stats := reading.Queues
 	out := make([]QueueSample, len(queues))
 	for i, q := range queues {
 		st, ok := stats[q]

@@ -34,6 +34,9 @@ type process struct {
 	pid     int
 	started time.Time
 	done    chan struct{} // closed when the process has exited
+	// ownHostname tells that the process runs in its own UTS namespace
+	// under its pod's host name.
+	ownHostname bool
 
 	mu        sync.Mutex
 	exitCode  int
@@ -68,29 +71,71 @@ func newSpawner() *spawner {
 	return s
 }
 
+// setHostname is the shell that gives a process in its own UTS namespace
+// its host name before it becomes the container's program: $0 is the
+// name, "$@" the program and its arguments. exec keeps the pid, so the
+// process group and the signals are the program's.
+const setHostname = `printf '%s' "$0" > /proc/sys/kernel/hostname && exec "$@"`
+
+// PodHostname is the host name a pod's containers see, the kubelet's rule
+// for a pod without spec.hostname: its name, cut to 63 characters, without
+// trailing '-' or '.'.
+func PodHostname(podName string) string {
+	if len(podName) > 63 {
+		podName = podName[:63]
+	}
+	return strings.TrimRight(podName, "-.")
+}
+
 // start runs argv with exactly env, in dir, with stdout and stderr appended
 // to logPath. onExit runs once the process has exited.
-func (s *spawner) start(argv, env []string, dir, logPath string, onExit func(*process)) (*process, error) {
+//
+// A non-empty hostname runs the process in a UTS namespace of its own with
+// that host name, as a container has its pod's: programs that name
+// themselves by os.Hostname() (asynq's servers do) tell pods apart. That
+// takes CAP_SYS_ADMIN; without it the process shares the machine's host
+// name, and ownHostname on the result says which happened.
+func (s *spawner) start(argv, env []string, dir, logPath, hostname string, onExit func(*process)) (*process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening log: %w", err)
 	}
 	now := time.Now()
 	_, _ = fmt.Fprintf(logf, "=== %s podrunner: starting %s\n", now.UTC().Format(time.RFC3339), strings.Join(argv, " "))
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Dir = dir
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	command := func(uts bool) *exec.Cmd {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		if uts {
+			cmd = exec.Command("/bin/sh", append([]string{"-c", setHostname, hostname}, argv...)...)
+		}
+		cmd.Env = env
+		cmd.Dir = dir
+		cmd.Stdout = logf
+		cmd.Stderr = logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if uts {
+			cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUTS
+		}
+		return cmd
+	}
+	uts := hostname != ""
+	cmd := command(uts)
 	errc := make(chan error, 1)
 	s.requests <- spawnRequest{cmd: cmd, errc: errc}
-	if err := <-errc; err != nil {
+	err = <-errc
+	if uts && errors.Is(err, syscall.EPERM) {
+		// No CAP_SYS_ADMIN: the program runs, under the machine's name.
+		_, _ = fmt.Fprintf(logf, "=== podrunner: no UTS namespace (%v); the host name is the machine's\n", err)
+		uts = false
+		cmd = command(false)
+		s.requests <- spawnRequest{cmd: cmd, errc: errc}
+		err = <-errc
+	}
+	if err != nil {
 		_, _ = fmt.Fprintf(logf, "=== podrunner: %v\n", err)
 		_ = logf.Close()
 		return nil, err
 	}
-	p := &process{pid: cmd.Process.Pid, started: now, done: make(chan struct{})}
+	p := &process{pid: cmd.Process.Pid, started: now, ownHostname: uts, done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		p.mu.Lock()

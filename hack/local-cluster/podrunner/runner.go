@@ -569,7 +569,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	}
 	// The environment is the container's alone, as in an image: nothing of
 	// the runner's (its own KUBECONFIG least of all) leaks in.
-	procEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + st.dir, "HOSTNAME=" + pod.Name}
+	procEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + st.dir, "HOSTNAME=" + PodHostname(pod.Name)}
 	if ptr.Deref(pod.Spec.AutomountServiceAccountToken, true) {
 		if st.kubeconfig == "" {
 			if err := r.renewToken(ctx, pod, st); err != nil {
@@ -584,7 +584,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 
 	key := st.key
 	logPath := filepath.Join(r.opts.StateDir, "pods", key.Namespace+"_"+key.Name+"_"+c.Name+".log")
-	proc, err := r.spawner.start(append(argv[:1:1], args...), procEnv, st.dir, logPath, func(*process) { r.notify(key) })
+	proc, err := r.spawner.start(append(argv[:1:1], args...), procEnv, st.dir, logPath, PodHostname(pod.Name), func(*process) { r.notify(key) })
 	if err != nil {
 		return &startError{"RunContainerError", err}
 	}
@@ -617,7 +617,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		r.notify(key)
 	})
 
-	logf.FromContext(ctx).Info("started process", "container", c.Name, "pid", proc.pid, "argv", strings.Join(append(argv[:1:1], args...), " "), "addresses", addrs, "log", logPath)
+	logf.FromContext(ctx).Info("started process", "container", c.Name, "pid", proc.pid, "argv", strings.Join(append(argv[:1:1], args...), " "), "addresses", addrs, "log", logPath, "ownHostname", proc.ownHostname)
 	r.recorder.Eventf(pod, nil, corev1.EventTypeNormal, ReasonStarted, "Start",
 		"Started container %s as local process %d", c.Name, proc.pid)
 	return nil
