@@ -110,6 +110,18 @@ const HTTPPortName = "worker-http"
 // HTTPPort is the port of DefaultHTTPAddr.
 const HTTPPort = 8080
 
+// DrainKeyPrefix starts the Redis key through which the operator asks one
+// worker to drain. It lies outside asynq's keys, which all start with
+// "asynq:". docs/worker-contract.md describes the key and its value.
+const DrainKeyPrefix = "queueworker:drain:"
+
+// DrainKey returns the drain key of the worker process whose host name
+// (os.Hostname) is host: on Kubernetes the pod's host name, which asynq
+// also writes as the host of its server and worker keys. The operator sets
+// the key to ask for a drain and deletes it to cancel one; the worker only
+// reads it.
+func DrainKey(host string) string { return DrainKeyPrefix + host }
+
 // Queue is one queue name and its priority.
 type Queue struct {
 	Name     string
