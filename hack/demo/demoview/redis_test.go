@@ -42,6 +42,7 @@ var redisServer *redistest.Server
 func pendingKey(q string) string { return "asynq:{" + q + "}:pending" }
 func activeKey(q string) string  { return "asynq:{" + q + "}:active" }
 func retryKey(q string) string   { return "asynq:{" + q + "}:retry" }
+func leaseKey(q string) string   { return "asynq:{" + q + "}:lease" }
 func taskKey(q, id string) string {
 	return "asynq:{" + q + "}:t:" + id
 }
@@ -104,6 +105,13 @@ func TestReadQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := rdb.HDel(ctx, taskKey("a", ids[0]), pendingSinceField).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// ... and holds a lease on it. The read below happens "an hour later",
+	// so the lease must still be alive then for the task to count as
+	// active rather than orphaned.
+	lease := float64(time.Now().Add(time.Hour + 30*time.Second).Unix())
+	if err := rdb.ZAdd(ctx, leaseKey("a"), redis.Z{Score: lease, Member: ids[0]}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	// "b"'s only task was put back by a stopping worker: no enqueue time.
