@@ -154,20 +154,30 @@ func (r *QueueWorkerReconciler) forgetDrains(ctx context.Context, key types.Name
 }
 
 // listWorkerPods lists the QueueWorker's pods that are not being deleted,
-// from the metadata cache.
+// from the metadata cache, in the order of their names.
 func (r *QueueWorkerReconciler) listWorkerPods(ctx context.Context, qw *queueworkerv1alpha1.QueueWorker) ([]workerPod, error) {
+	pods, _, err := r.listAllWorkerPods(ctx, qw)
+	return pods, err
+}
+
+// listAllWorkerPods is listWorkerPods that also returns the host names of
+// every pod, those being deleted included.
+func (r *QueueWorkerReconciler) listAllWorkerPods(ctx context.Context, qw *queueworkerv1alpha1.QueueWorker) (
+	[]workerPod, map[string]bool, error) {
 	list := newWorkerPodList()
 	if err := r.Client.List(ctx, list, client.InNamespace(qw.Namespace), client.MatchingLabels(resources.SelectorLabels(qw))); err != nil {
-		return nil, fmt.Errorf("listing the worker pods: %w", err)
+		return nil, nil, fmt.Errorf("listing the worker pods: %w", err)
 	}
 	pods := make([]workerPod, 0, len(list.Items))
+	hosts := make(map[string]bool, len(list.Items))
 	for _, p := range list.Items {
+		hosts[drain.Hostname(p.Name)] = true
 		if p.DeletionTimestamp.IsZero() {
 			pods = append(pods, p)
 		}
 	}
 	slices.SortFunc(pods, func(a, b workerPod) int { return strings.Compare(a.Name, b.Name) })
-	return pods, nil
+	return pods, hosts, nil
 }
 
 // podReady reads a pod's Ready condition straight from the API server:
@@ -289,7 +299,7 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 	key := client.ObjectKeyFromObject(qw)
 	mem := r.drains.get(key)
 	mem.endpoint, mem.creds = st.endpoint, st.credentials
-	pods, err := r.listWorkerPods(ctx, qw)
+	pods, present, err := r.listAllWorkerPods(ctx, qw)
 	if err != nil {
 		return current, err
 	}
@@ -298,6 +308,17 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		// scale-up proceeds.
 		r.setDrainingStatus(qw, pods, nil)
 		return max(current, desired), nil
+	}
+	if err := r.deleteStaleDrains(ctx, st, mem, present); err != nil {
+		return current, err
+	}
+	if desired >= current && !slices.ContainsFunc(pods, func(p workerPod) bool {
+		_, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]
+		return ok
+	}) {
+		// Nothing drains and nothing should: the pods need no closer look.
+		qw.Status.Draining = nil
+		return desired, nil
 	}
 	described, err := r.drainPods(ctx, pods, servers)
 	if err != nil {
@@ -396,6 +417,30 @@ func (r *QueueWorkerReconciler) latestServers(key types.NamespacedName) (queue.S
 		return queue.Servers{}, false
 	}
 	return r.Drainer.LatestServers(key)
+}
+
+// deleteStaleDrains deletes the drain keys this operator set for pods that
+// are gone, not only being deleted (a released pod keeps its key until
+// then, so that it never resumes), rather than leave them to their TTL.
+func (r *QueueWorkerReconciler) deleteStaleDrains(ctx context.Context, st *queueWorkerState, mem *drainMemory,
+	present map[string]bool) error {
+	var stale []string
+	for h := range mem.hosts {
+		if !present[h] {
+			stale = append(stale, h)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	slices.Sort(stale)
+	if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, stale); err != nil {
+		return err
+	}
+	for _, h := range stale {
+		delete(mem.hosts, h)
+	}
+	return nil
 }
 
 // hostsOf maps pod names to their host names.

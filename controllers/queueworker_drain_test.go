@@ -42,12 +42,12 @@ import (
 // write the heartbeats their asynq servers would, in asynq v0.26's layout
 // (internal/queue pins it against real asynq servers).
 
-// heartbeat writes the heartbeat of the asynq server id of host: its
+// heartbeat writes the heartbeat of the one asynq server of host: its
 // ServerInfo with status, its member of asynq:servers scored by expires,
 // and its workers hash with one task per start.
-func heartbeat(t *testing.T, rdb *redis.Client, host, id, status string, expires time.Time, starts ...time.Time) {
+func heartbeat(t *testing.T, rdb *redis.Client, host, status string, expires time.Time, starts ...time.Time) {
 	t.Helper()
-	name := fmt.Sprintf("{%s:1:%s}", host, id)
+	name := fmt.Sprintf("{%s:1:server-id}", host)
 	skey, wkey := "asynq:servers:"+name, "asynq:workers:"+name
 	var info []byte
 	info = protowire.AppendTag(info, 1, protowire.BytesType)
@@ -152,10 +152,10 @@ func TestScaleDownPrefersIdlePods(t *testing.T) {
 	for _, p := range pods {
 		createWorkerPod(t, qw, p, p != "starting")
 	}
-	heartbeat(t, rdb, "idle", "s1", "active", live)
-	heartbeat(t, rdb, "one-young", "s1", "active", live, now.Add(-time.Second))
-	heartbeat(t, rdb, "one-old", "s1", "active", live, now.Add(-time.Hour))
-	heartbeat(t, rdb, "two", "s1", "active", live, now.Add(-time.Second), now.Add(-time.Second))
+	heartbeat(t, rdb, "idle", "active", live)
+	heartbeat(t, rdb, "one-young", "active", live, now.Add(-time.Second))
+	heartbeat(t, rdb, "one-old", "active", live, now.Add(-time.Hour))
+	heartbeat(t, rdb, "two", "active", live, now.Add(-time.Second), now.Add(-time.Second))
 
 	// Scaling up and holding set no cost.
 	enqueue(t, srv.Addr, q, 2)
@@ -211,8 +211,8 @@ func TestScaleDownDrain(t *testing.T) {
 	createWorkerPod(t, qw, "pod-a", true)
 	createWorkerPod(t, qw, "pod-b", true)
 	now := time.Now()
-	heartbeat(t, rdb, "pod-a", "s1", "active", now.Add(time.Hour), now)
-	heartbeat(t, rdb, "pod-b", "s1", "active", now.Add(time.Hour), now, now)
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now)
 
 	pending, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q)
 	if err != nil || pending != 4 {
@@ -250,7 +250,7 @@ func TestScaleDownDrain(t *testing.T) {
 	}
 
 	// The pod stops but still runs its task: the replicas stay.
-	heartbeat(t, rdb, "pod-a", "s1", "stopped", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-a", "stopped", now.Add(time.Hour), now)
 	time.Sleep(2 * time.Second)
 	waitDeploymentReplicas(t, ns, "drain", 2)
 	if c, _ := deletionCost(t, ns, "pod-a"); c == drain.ReleasedCost {
@@ -288,7 +288,7 @@ func TestScaleDownDrain(t *testing.T) {
 	expires := time.Now().Add(time.Hour)
 	eventually(t, "pod-a released", func() error {
 		expires = expires.Add(time.Second)
-		heartbeat(t, rdb, "pod-a", "s1", "stopped", expires)
+		heartbeat(t, rdb, "pod-a", "stopped", expires)
 		if c, _ := deletionCost(t, ns, "pod-a"); c != drain.ReleasedCost {
 			return fmt.Errorf("pod-a deletion cost %d", c)
 		}
@@ -299,6 +299,19 @@ func TestScaleDownDrain(t *testing.T) {
 	if d := getQueueWorker(t, ns, "drain").Status.Draining; len(d) != 0 {
 		t.Errorf("status.draining %+v after the release", d)
 	}
+	// The released pod keeps its key (it must not resume) until it is gone.
+	if n := rdb.Exists(testCtx, key).Val(); n != 1 {
+		t.Error("the released pod's drain key is gone before the pod")
+	}
+	if err := k8sClient.Delete(testCtx, getPod(t, ns, "pod-a")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the drain key goes with the pod", func() error {
+		if n := rdb.Exists(testCtx, key).Val(); n != 0 {
+			return errors.New("the drain key is still set")
+		}
+		return nil
+	})
 }
 
 // TestDrainTimeout: a pod still busy after maxDrainTime is removed anyway,
@@ -321,8 +334,8 @@ func TestDrainTimeout(t *testing.T) {
 	createWorkerPod(t, qw, "pod-a", true)
 	createWorkerPod(t, qw, "pod-b", true)
 	now := time.Now()
-	heartbeat(t, rdb, "pod-a", "s1", "stopped", now.Add(time.Hour), now, now, now)
-	heartbeat(t, rdb, "pod-b", "s1", "active", now.Add(time.Hour), now, now, now, now)
+	heartbeat(t, rdb, "pod-a", "stopped", now.Add(time.Hour), now, now, now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now, now, now)
 	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
 		t.Fatal(err)
 	}
@@ -364,8 +377,8 @@ func TestDrainCleanup(t *testing.T) {
 	createWorkerPod(t, qw, "pod-a", true)
 	createWorkerPod(t, qw, "pod-b", true)
 	now := time.Now()
-	heartbeat(t, rdb, "pod-a", "s1", "active", now.Add(time.Hour), now)
-	heartbeat(t, rdb, "pod-b", "s1", "active", now.Add(time.Hour), now, now)
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now)
 	drainsA := func() error {
 		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; !ok {
 			return errors.New("pod-a does not drain")

@@ -71,6 +71,12 @@ type Scaler interface {
 // wrote): reconcileDeployment leaves the field out of its applies once this
 // manager owns it. The count is written before the conditions are set, so
 // that a failed write leaves them as they were.
+//
+// Which pods a scale-down removes follows scaleDown.drain: right before
+// the count drops, PreferIdle sets the pods' deletion costs; Drain runs
+// reconcileDrain instead, which may keep the count above the decision
+// while pods drain and asks to come back at the poll interval meanwhile.
+// Drains of a QueueWorker whose policy is not Drain are ended.
 func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw, dep := st.qw, st.deployment
 	key := client.ObjectKeyFromObject(qw)
@@ -128,8 +134,12 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		if len(qw.Status.Draining) > 0 {
 			result.RequeueAfter = autoscale.SettingsFor(*qw.Spec.Autoscaling, concurrencyOf(qw)).PollInterval
 		}
-	} else if err := r.clearDrains(ctx, st); err != nil {
-		return ctrl.Result{}, fmt.Errorf("ending the drains of worker pods: %w", err)
+	} else if policy != queueworkerv1alpha1.DrainPolicyDrain || r.Drainer == nil {
+		// Before the first read (an operator restart) drains are left as
+		// they are.
+		if err := r.clearDrains(ctx, st); err != nil {
+			return ctrl.Result{}, fmt.Errorf("ending the drains of worker pods: %w", err)
+		}
 	}
 	// Right before a scale-down, and not earlier, so that the costs say
 	// what the pods run now: the ReplicaSet removes the cheapest. The

@@ -393,7 +393,8 @@ func TestReadStatsServersError(t *testing.T) {
 // TestDecodeServers: a reply the script cannot have sent is an error.
 func TestDecodeServers(t *testing.T) {
 	numbers := func(name, score string, n ...int64) []any {
-		out := []any{name, score}
+		out := make([]any, 0, 2+len(n))
+		out = append(out, name, score)
 		for _, v := range n {
 			out = append(out, v)
 		}
