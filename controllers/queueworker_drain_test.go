@@ -257,8 +257,8 @@ func TestScaleDownDrain(t *testing.T) {
 		t.Fatal("pod-a released while it runs a task")
 	}
 
-	// Work again: the decision is back at 2, the drain is cancelled.
-	enqueue(t, srv.Addr, q, 4)
+	// Work again: a scale-up to 3 cancels the drain first.
+	enqueue(t, srv.Addr, q, 6)
 	eventually(t, "the drain is cancelled", func() error {
 		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
 			return errors.New("pod-a still has its draining-since annotation")
@@ -272,10 +272,13 @@ func TestScaleDownDrain(t *testing.T) {
 		return nil
 	})
 	eventually(t, "DrainCancelled event", func() error { return hasEvent(t, ns, "drain", queueworkerv1alpha1.ReasonDrainCancelled) })
-	waitDeploymentReplicas(t, ns, "drain", 2)
+	waitDeploymentReplicas(t, ns, "drain", 3)
 
-	// Idle again, and drained: the pod goes once a heartbeat after its
-	// first stopped one shows nothing running.
+	// Idle again, from 3 replicas with 2 pods (no ReplicaSet runs here):
+	// both drain. pod-a goes once a heartbeat after its first stopped one
+	// shows nothing running; as no ReplicaSet removes it and the pods are
+	// down to the replica count, it is released again, one replica less,
+	// which is the whole scale-down: pod-b's drain is cancelled.
 	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
 		t.Fatal(err)
 	}
@@ -295,6 +298,15 @@ func TestScaleDownDrain(t *testing.T) {
 		return nil
 	})
 	waitDeploymentReplicas(t, ns, "drain", 1)
+	eventually(t, "pod-b serves again", func() error {
+		if _, ok := getPod(t, ns, "pod-b").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("pod-b still drains")
+		}
+		if n := rdb.Exists(testCtx, contract.DrainKey("pod-b")).Val(); n != 0 {
+			return errors.New("pod-b's drain key is still set")
+		}
+		return nil
+	})
 	eventually(t, "ScaledDown event", func() error { return hasEvent(t, ns, "drain", queueworkerv1alpha1.ReasonScaledDown) })
 	if d := getQueueWorker(t, ns, "drain").Status.Draining; len(d) != 0 {
 		t.Errorf("status.draining %+v after the release", d)

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -119,7 +120,8 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		policy = drain.PolicyOf(qw.Spec.Autoscaling)
 	}
 	var result ctrl.Result
-	var servers queue.Servers
+	// Before the first read nothing is known of the pods' servers.
+	servers := queue.Servers{Err: errNotRead}
 	if res != nil {
 		servers = res.Servers
 		if latest, ok := r.latestServers(key); ok {
@@ -185,6 +187,10 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	r.Recorder.Eventf(qw, dep, "Normal", reason, "Scale", "scaled from %d to %d replicas: %s", current, desired, cause)
 	return result, nil
 }
+
+// errNotRead stands for the asynq servers before the autoscaler's first
+// read of a QueueWorker's Redis.
+var errNotRead = errors.New("the asynq servers have not been read yet")
 
 // applyAutoscalingStatus copies the autoscaler's latest reading into the
 // status and sets RedisReachable and ScalingActive, with an event when
