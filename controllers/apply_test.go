@@ -96,7 +96,7 @@ func TestReplicasOwnedByTheScaleStep(t *testing.T) {
 	qw := autoscaledQueueWorker(ns, "owned", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](0), MaxReplicas: 4,
 		ScaleToZeroDelay: dur(time.Second),
-		ScaleDown:        &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown:        &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	})
 	createObject(t, qw)
 	eventually(t, "created with one replica", func() error {

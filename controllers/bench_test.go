@@ -46,7 +46,7 @@ func BenchmarkDecisionLatency(b *testing.B) {
 	ns := createNamespace(b)
 	qw := autoscaledQueueWorker(ns, "latency", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	})
 	q := qw.Spec.Queues[0].Name
 	if err := k8sClient.Create(testCtx, qw); err != nil {

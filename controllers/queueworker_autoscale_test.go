@@ -198,7 +198,7 @@ func TestAutoscaleOrphansInStatus(t *testing.T) {
 	ns := createNamespace(t)
 	qw := autoscaledQueueWorker(ns, "orphans", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](0), MaxReplicas: 10,
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	})
 	q := qw.Spec.Queues[0].Name
 	rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr})
@@ -238,7 +238,7 @@ func TestAutoscaleBurstAndDrain(t *testing.T) {
 	ns := createNamespace(t)
 	qw := autoscaledQueueWorker(ns, "burst", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(2 * time.Second)},
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(2 * time.Second)}},
 	})
 	q := qw.Spec.Queues[0].Name
 	if err := k8sClient.Create(testCtx, qw); err != nil {
@@ -289,7 +289,7 @@ func TestAutoscaleToZeroAndWake(t *testing.T) {
 	qw := autoscaledQueueWorker(ns, "zero", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](0), MaxReplicas: 4,
 		ScaleToZeroDelay: dur(2 * time.Second),
-		ScaleDown:        &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown:        &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	})
 	q := qw.Spec.Queues[0].Name
 	if err := k8sClient.Create(testCtx, qw); err != nil {
@@ -345,7 +345,7 @@ func TestAutoscaleRedisDownHolds(t *testing.T) {
 	ns := createNamespace(t)
 	qw := autoscaledQueueWorker(ns, "outage", srv.Addr, queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	})
 	if err := k8sClient.Create(testCtx, qw); err != nil {
 		t.Fatal(err)
@@ -442,7 +442,7 @@ func TestAutoscaleBadKeyStaysWithItsQueue(t *testing.T) {
 	ns := createNamespace(t)
 	as := queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	}
 	good := autoscaledQueueWorker(ns, "good", srv.Addr, as)
 	bad := autoscaledQueueWorker(ns, "bad", srv.Addr, as)

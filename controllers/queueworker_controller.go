@@ -26,6 +26,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,6 +75,9 @@ type QueueWorkerReconciler struct {
 	// Autoscaler reads the queues of autoscaled QueueWorkers and decides
 	// their replica counts; nil keeps them within their bounds only.
 	Autoscaler Scaler
+	// Drainer writes the drain keys of the Drain policy; the Autoscaler
+	// when nil and it is one. Without it no pod is drained.
+	Drainer Drainer
 	// Now is the clock for status times; time.Now when nil.
 	Now func() time.Time
 
@@ -83,6 +87,8 @@ type QueueWorkerReconciler struct {
 	// rollouts keeps the Deployment generation at which each QueueWorker's
 	// pod template last changed.
 	rollouts generations
+	// drains keeps what each QueueWorker's drains need between reconciles.
+	drains drainMemories
 }
 
 // queueWorkerState is what the steps of one reconcile share.
@@ -118,14 +124,15 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	qw := &queueworkerv1alpha1.QueueWorker{}
 	if err := r.Client.Get(ctx, req.NamespacedName, qw); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
+			r.forget(ctx, req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !qw.DeletionTimestamp.IsZero() {
 		// The garbage collector removes the Deployment through its owner
-		// reference; only the autoscaler's poller needs to stop.
-		r.forget(req.NamespacedName)
+		// reference; only the autoscaler's poller needs to stop, and the
+		// drains to end.
+		r.forget(ctx, req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	orig := qw.DeepCopy()
@@ -155,8 +162,9 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 }
 
 // forget drops what the reconciler keeps in memory about a QueueWorker
-// that is gone or going.
-func (r *QueueWorkerReconciler) forget(key types.NamespacedName) {
+// that is gone or going, and deletes the drain keys it set for it.
+func (r *QueueWorkerReconciler) forget(ctx context.Context, key types.NamespacedName) {
+	r.forgetDrains(ctx, key)
 	r.connections.forget(key)
 	r.rollouts.forget(key)
 	forgetScaleEvents(key)
@@ -214,8 +222,11 @@ func (r *QueueWorkerReconciler) now() time.Time {
 }
 
 // SetupWithManager registers the controller: it reconciles on spec changes
-// of a QueueWorker, on any change of the Deployments it owns, and when the
-// autoscaler has news for it. The autoscaler runs as a manager runnable.
+// of a QueueWorker, on any change of the Deployments it owns, when one of
+// its pods goes away (a drain may go on), and when the autoscaler has news
+// for it. The autoscaler runs as a manager runnable. The manager's cache
+// should hold the pods' metadata only, restricted to the operator's own
+// pods (WorkerPodMetadata, the label app.kubernetes.io/managed-by).
 func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Recorder = limitNotes(r.Recorder)
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &queueworkerv1alpha1.QueueWorker{}, configRefIndex,
@@ -233,7 +244,11 @@ func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
 		Watches(&queueworkerv1alpha1.RedisConfig{}, handler.EnqueueRequestsFromMapFunc(r.queueWorkersUsing)).
+		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(queueWorkerOfPod), builder.WithPredicates(podGone)).
 		Named("queueworker")
+	if d, ok := r.Autoscaler.(Drainer); ok && r.Drainer == nil {
+		r.Drainer = d
+	}
 	if r.Autoscaler != nil {
 		if err := mgr.Add(r.Autoscaler); err != nil {
 			return err

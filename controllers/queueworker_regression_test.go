@@ -315,7 +315,7 @@ func TestHandScaleRevertRespectsScaleDownLimits(t *testing.T) {
 	ns := createNamespace(t)
 	qw := autoscaledQueueWorker(ns, "hand", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{MaxStep: ptr.To[int32](1), Period: dur(time.Minute)},
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{MaxStep: ptr.To[int32](1), Period: dur(time.Minute)}},
 	})
 	if err := k8sClient.Create(testCtx, qw); err != nil {
 		t.Fatal(err)
@@ -365,7 +365,7 @@ func TestReenabledAutoscalingWaitsScaleToZeroDelay(t *testing.T) {
 	as := queueworkerv1alpha1.Autoscaling{
 		MinReplicas: ptr.To[int32](0), MaxReplicas: 5,
 		ScaleToZeroDelay: dur(4 * time.Second),
-		ScaleDown:        &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown:        &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	}
 	qw := autoscaledQueueWorker(ns, "toggle", redisServer.Addr, as)
 	q := qw.Spec.Queues[0].Name

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -33,6 +34,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/autoscale"
+	"github.com/queueworker/queueworker-operator/internal/drain"
+	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/internal/scaling"
 )
 
@@ -68,6 +72,12 @@ type Scaler interface {
 // wrote): reconcileDeployment leaves the field out of its applies once this
 // manager owns it. The count is written before the conditions are set, so
 // that a failed write leaves them as they were.
+//
+// Which pods a scale-down removes follows scaleDown.drain: right before
+// the count drops, PreferIdle sets the pods' deletion costs; Drain runs
+// reconcileDrain instead, which may keep the count above the decision
+// while pods drain and asks to come back at the poll interval meanwhile.
+// Drains of a QueueWorker whose policy is not Drain are ended.
 func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw, dep := st.qw, st.deployment
 	key := client.ObjectKeyFromObject(qw)
@@ -105,6 +115,44 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		r.Autoscaler.Remove(key)
 	}
 
+	policy := queueworkerv1alpha1.DrainPolicyNone
+	if autoscaled {
+		policy = drain.PolicyOf(qw.Spec.Autoscaling)
+	}
+	var result ctrl.Result
+	// Before the first read nothing is known of the pods' servers.
+	servers := queue.Servers{Err: errNotRead}
+	if res != nil {
+		servers = res.Servers
+		if latest, ok := r.latestServers(key); ok {
+			servers = latest
+		}
+	}
+	if policy == queueworkerv1alpha1.DrainPolicyDrain && r.Drainer != nil && res != nil {
+		var err error
+		if desired, err = r.reconcileDrain(ctx, st, res, servers, current, desired); err != nil {
+			return ctrl.Result{}, fmt.Errorf("draining worker pods: %w", err)
+		}
+		if len(qw.Status.Draining) > 0 {
+			result.RequeueAfter = autoscale.SettingsFor(*qw.Spec.Autoscaling, concurrencyOf(qw)).PollInterval
+		}
+	} else if policy != queueworkerv1alpha1.DrainPolicyDrain || r.Drainer == nil {
+		// Before the first read (an operator restart) drains are left as
+		// they are.
+		if err := r.clearDrains(ctx, st); err != nil {
+			return ctrl.Result{}, fmt.Errorf("ending the drains of worker pods: %w", err)
+		}
+	}
+	// Right before a scale-down, and not earlier, so that the costs say
+	// what the pods run now: the ReplicaSet removes the cheapest. The
+	// Drain policy gives its released pods the lowest cost itself.
+	if desired < current && (policy == queueworkerv1alpha1.DrainPolicyPreferIdle ||
+		(policy == queueworkerv1alpha1.DrainPolicyDrain && res == nil)) {
+		if err := r.setDeletionCosts(ctx, qw, servers); err != nil {
+			return ctrl.Result{}, fmt.Errorf("ranking the worker pods for a scale-down: %w", err)
+		}
+	}
+
 	if current != desired || !st.scaleOwnsReplicas {
 		ac := appsv1ac.Deployment(dep.Name, dep.Namespace).WithSpec(appsv1ac.DeploymentSpec().WithReplicas(desired))
 		if err := r.Client.Apply(ctx, ac, client.FieldOwner(scaleFieldOwner), client.ForceOwnership); err != nil {
@@ -123,7 +171,7 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	}
 	qw.Status.DesiredReplicas = desired
 	if current == desired {
-		return ctrl.Result{}, nil
+		return result, nil
 	}
 	now := metav1.NewTime(r.now())
 	if autoscaled {
@@ -137,8 +185,12 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	countScale(key, current, desired)
 	logf.FromContext(ctx).Info("scaled the workers", "from", current, "to", desired, "cause", cause)
 	st.events.Eventf(qw, dep, "Normal", reason, "Scale", "scaled from %d to %d replicas: %s", current, desired, cause)
-	return ctrl.Result{}, nil
+	return result, nil
 }
+
+// errNotRead stands for the asynq servers before the autoscaler's first
+// read of a QueueWorker's Redis.
+var errNotRead = errors.New("the asynq servers have not been read yet")
 
 // applyAutoscalingStatus copies the autoscaler's latest reading into the
 // status and sets RedisReachable and ScalingActive, with an event when

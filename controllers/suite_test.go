@@ -130,6 +130,7 @@ func runSuite(m *testing.M) int {
 			&appsv1.StatefulSet{}: ours,
 			&corev1.Service{}:     ours,
 			&corev1.ConfigMap{}:   ours,
+			WorkerPodMetadata():   ours,
 		}},
 	})
 	if err != nil {

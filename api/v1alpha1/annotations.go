@@ -42,3 +42,9 @@ const (
 	KindQueueWorker = "QueueWorker"
 	KindRedisConfig = "RedisConfig"
 )
+
+// AnnotationDrainingSince marks a worker pod the operator asked to drain
+// before a scale-down removes it (scaleDown.drain.policy Drain), with the
+// time it asked, RFC 3339 in UTC. The operator removes it when the drain
+// ends or is cancelled.
+const AnnotationDrainingSince = "queueworker.io/draining-since"

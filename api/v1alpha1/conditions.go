@@ -159,4 +159,12 @@ const (
 	ReasonScaledUp = "ScaledUp"
 	// ReasonScaledDown: the replica count went down.
 	ReasonScaledDown = "ScaledDown"
+	// ReasonDrainStarted: worker pods were asked to drain before a
+	// scale-down removes them.
+	ReasonDrainStarted = "DrainStarted"
+	// ReasonDrainCancelled: drains were cancelled, the pods serve again.
+	ReasonDrainCancelled = "DrainCancelled"
+	// ReasonDrainTimedOut: a draining pod still ran tasks after
+	// maxDrainTime and is removed anyway.
+	ReasonDrainTimedOut = "DrainTimedOut"
 )

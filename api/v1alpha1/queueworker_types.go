@@ -386,9 +386,10 @@ type Autoscaling struct {
 	ScaleUp *ScalingRules `json:"scaleUp,omitempty"`
 
 	// ScaleDown shapes scaling down. By default the highest recommendation of
-	// the last 5 minutes wins.
+	// the last 5 minutes wins, and the ReplicaSet removes idle workers first
+	// (drain.policy PreferIdle).
 	// +optional
-	ScaleDown *ScalingRules `json:"scaleDown,omitempty"`
+	ScaleDown *ScaleDownRules `json:"scaleDown,omitempty"`
 
 	// OnRedisError says what happens when Redis cannot be read. The replicas
 	// are always held at first; never scaled down blind, and a fallback
@@ -422,6 +423,59 @@ type ScalingRules struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="period must be positive"
 	// +optional
 	Period *metav1.Duration `json:"period,omitempty"`
+}
+
+// ScaleDownRules shapes scaling down: the rules of either direction, and
+// which workers go. The rules' own validation (period needs maxStep) comes
+// with the embedded ScalingRules.
+type ScaleDownRules struct {
+	ScalingRules `json:",inline"`
+
+	// Drain chooses the workers a scale-down removes, and whether they
+	// finish their running tasks first. PreferIdle when unset.
+	// +optional
+	Drain *ScaleDownDrain `json:"drain,omitempty"`
+}
+
+// DrainPolicy says how a scale-down treats the workers' running tasks.
+// +kubebuilder:validation:Enum=PreferIdle;Drain;None
+type DrainPolicy string
+
+// The drain policies.
+const (
+	// DrainPolicyPreferIdle ranks the pods by pod deletion cost right
+	// before each scale-down, so that the ReplicaSet removes idle workers
+	// first, then those with the fewest running tasks, then the youngest.
+	// A busy worker may still be removed, and its running tasks then get
+	// shutdownTimeout to finish.
+	DrainPolicyPreferIdle DrainPolicy = "PreferIdle"
+	// DrainPolicyDrain removes no busy worker: the workers to remove are
+	// asked to drain (to take no new task and finish those they run,
+	// docs/worker-contract.md) and each is removed once idle, or after
+	// maxDrainTime.
+	DrainPolicyDrain DrainPolicy = "Drain"
+	// DrainPolicyNone leaves the choice to the ReplicaSet.
+	DrainPolicyNone DrainPolicy = "None"
+)
+
+// ScaleDownDrain chooses the workers a scale-down removes.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.maxDrainTime) || (has(self.policy) && self.policy == 'Drain')",message="maxDrainTime applies to policy Drain only"
+type ScaleDownDrain struct {
+	// Policy is PreferIdle, Drain or None; see DrainPolicy.
+	// +kubebuilder:default=PreferIdle
+	// +optional
+	Policy DrainPolicy `json:"policy,omitempty"`
+
+	// MaxDrainTime bounds how long a draining worker is waited for; it is
+	// then removed with its tasks still running (and a Warning event),
+	// which gives them shutdownTimeout to finish. Defaults to ten times
+	// shutdownTimeout, at most 1h.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('24h')",message="maxDrainTime must be positive and at most 24h"
+	// +optional
+	MaxDrainTime *metav1.Duration `json:"maxDrainTime,omitempty"`
 }
 
 // OnRedisError is the autoscaler's answer to Redis being unreachable.
@@ -492,11 +546,29 @@ type QueueWorkerStatus struct {
 	// +optional
 	LastActiveTime *metav1.Time `json:"lastActiveTime,omitempty"`
 
+	// Draining lists the worker pods asked to drain before a scale-down
+	// removes them (scaleDown.drain.policy Drain).
+	// +listType=map
+	// +listMapKey=pod
+	// +optional
+	Draining []DrainingPod `json:"draining,omitempty"`
+
 	// Conditions: Ready, Stalled, Reconciling, RedisReachable, ScalingActive.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// DrainingPod is a worker pod that drains before it is removed.
+type DrainingPod struct {
+	// Pod is the pod's name.
+	Pod string `json:"pod"`
+	// Since is when the operator asked it to drain.
+	Since metav1.Time `json:"since"`
+	// Running is the number of tasks it still ran at the last read of its
+	// heartbeat.
+	Running int64 `json:"running"`
 }
 
 // QueueStatus holds the statistics of one queue.

@@ -163,8 +163,15 @@ func TestValidObjectsAccepted(t *testing.T) {
 		{"autoscaling to zero", func(q *v1.QueueWorker) {
 			q.Spec.Autoscaling = &v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 10,
 				TargetLatency: &metav1.Duration{Duration: 30 * time.Second},
-				ScaleDown:     &v1.ScalingRules{StabilizationWindow: &metav1.Duration{}, MaxStep: ptr.To[int32](2)},
+				ScaleDown:     &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: &metav1.Duration{}, MaxStep: ptr.To[int32](2)}},
 				OnRedisError:  &v1.OnRedisError{FailureThreshold: 5, FallbackReplicas: ptr.To[int32](3)}}
+		}},
+		{"drain with maxDrainTime", func(q *v1.QueueWorker) {
+			q.Spec.Autoscaling = &v1.Autoscaling{MaxReplicas: 10, ScaleDown: &v1.ScaleDownRules{
+				Drain: &v1.ScaleDownDrain{Policy: v1.DrainPolicyDrain, MaxDrainTime: &metav1.Duration{Duration: 2 * time.Hour}}}}
+		}},
+		{"drain policy defaulted", func(q *v1.QueueWorker) {
+			q.Spec.Autoscaling = &v1.Autoscaling{MaxReplicas: 10, ScaleDown: &v1.ScaleDownRules{Drain: &v1.ScaleDownDrain{}}}
 		}},
 	}
 	for i, c := range cases {
@@ -278,8 +285,24 @@ func TestInvalidObjectsRejected(t *testing.T) {
 				OnRedisError: &v1.OnRedisError{FailureThreshold: 2, FallbackReplicas: ptr.To[int32](4)}}
 		}, "autoscaling.onRedisError.fallbackReplicas must not exceed autoscaling.maxReplicas"},
 		{"step period without maxStep", func(q *v1.QueueWorker) {
-			q.Spec.Autoscaling = &v1.Autoscaling{MaxReplicas: 3, ScaleDown: &v1.ScalingRules{Period: dur("30s")}}
+			q.Spec.Autoscaling = &v1.Autoscaling{MaxReplicas: 3, ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{Period: dur("30s")}}}
 		}, "period applies to maxStep: set maxStep too"},
+		{"unknown drain policy", func(q *v1.QueueWorker) {
+			q.Spec.Autoscaling = &v1.Autoscaling{MaxReplicas: 3,
+				ScaleDown: &v1.ScaleDownRules{Drain: &v1.ScaleDownDrain{Policy: "Always"}}}
+		}, "supported values: \"PreferIdle\", \"Drain\", \"None\""},
+		{"maxDrainTime without Drain", func(q *v1.QueueWorker) {
+			q.Spec.Autoscaling = &v1.Autoscaling{MaxReplicas: 3,
+				ScaleDown: &v1.ScaleDownRules{Drain: &v1.ScaleDownDrain{MaxDrainTime: dur("5m")}}}
+		}, "maxDrainTime applies to policy Drain only"},
+		{"maxDrainTime zero", func(q *v1.QueueWorker) {
+			q.Spec.Autoscaling = &v1.Autoscaling{MaxReplicas: 3,
+				ScaleDown: &v1.ScaleDownRules{Drain: &v1.ScaleDownDrain{Policy: v1.DrainPolicyDrain, MaxDrainTime: dur("0s")}}}
+		}, "maxDrainTime must be positive and at most 24h"},
+		{"maxDrainTime over a day", func(q *v1.QueueWorker) {
+			q.Spec.Autoscaling = &v1.Autoscaling{MaxReplicas: 3,
+				ScaleDown: &v1.ScaleDownRules{Drain: &v1.ScaleDownDrain{Policy: v1.DrainPolicyDrain, MaxDrainTime: dur("25h")}}}
+		}, "maxDrainTime must be positive and at most 24h"},
 		{"no worker container", func(q *v1.QueueWorker) {
 			q.Spec.Template.Spec.Containers = []corev1.Container{
 				{Name: "app", Image: "example.com/a:1"}, {Name: "sidecar", Image: "example.com/b:1"}}

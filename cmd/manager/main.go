@@ -169,6 +169,9 @@ func main() {
 			&appsv1.StatefulSet{}: ours,
 			&corev1.Service{}:     ours,
 			&corev1.ConfigMap{}:   ours,
+			// The worker pods, metadata only: their names, labels and
+			// annotations are what the scale-down ranks and drains them by.
+			controllers.WorkerPodMetadata(): ours,
 		},
 	}
 	if watchNamespaces != "" {

@@ -123,7 +123,7 @@ func TestSettingsFor(t *testing.T) {
 				TargetBacklogPerReplica: ptr.To[int32](20), TargetLatency: dur(30 * time.Second),
 				ActivationBacklog: ptr.To[int32](5), ScaleToZeroDelay: dur(time.Minute),
 				ScaleUp:      &v1.ScalingRules{StabilizationWindow: dur(10 * time.Second), MaxStep: ptr.To[int32](4), Period: dur(time.Minute)},
-				ScaleDown:    &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)},
+				ScaleDown:    &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)}},
 				OnRedisError: &v1.OnRedisError{FailureThreshold: 5, FallbackReplicas: ptr.To[int32](2)},
 			},
 			concurrency: 4,
@@ -205,7 +205,7 @@ func TestDecideBacklog(t *testing.T) {
 
 func TestDecideActiveFloor(t *testing.T) {
 	wide := v1.Autoscaling{MaxReplicas: 20, TargetBacklogPerReplica: ptr.To[int32](100)}
-	noWindow := v1.Autoscaling{MaxReplicas: 20, ScaleDown: &v1.ScalingRules{StabilizationWindow: dur(0)}}
+	noWindow := v1.Autoscaling{MaxReplicas: 20, ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0)}}}
 	runDecide(t, []decideCase{
 		{"running tasks beat a lower backlog recommendation", in(wide, 10, seen(queue(0, 40))), want{10, RuleActiveFloor}},
 		{"floor rounds up", in(wide, 2, seen(queue(0, 5))), want{2, RuleActiveFloor}},
@@ -324,7 +324,7 @@ func TestDecideWakeOnWait(t *testing.T) {
 // minReplicas 0 one worker wakes for them, or stays, since only the
 // recoverer inside a worker gives them back to their queue.
 func TestDecideOrphans(t *testing.T) {
-	noWindow := &v1.ScalingRules{StabilizationWindow: dur(0)}
+	noWindow := &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0)}}
 	one := v1.Autoscaling{MaxReplicas: 20, ScaleDown: noWindow}
 	zero := v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 20, ActivationBacklog: ptr.To[int32](5),
 		ScaleToZeroDelay: dur(time.Minute), ScaleDown: noWindow}
@@ -375,7 +375,7 @@ func TestDecideOrphans(t *testing.T) {
 		{"idle at three, down to one", idleFor(in(zero, 3, seen(orphans(1))), time.Hour), want{1, RuleRecoverOrphans}},
 		{"a step limit on the way down decides first",
 			idleFor(in(v1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 20, ScaleToZeroDelay: dur(time.Minute),
-				ScaleDown: &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)}}, 3, seen(orphans(1))), time.Hour),
+				ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)}}}, 3, seen(orphans(1))), time.Hour),
 			want{2, RuleStepLimit}},
 	})
 
@@ -426,13 +426,13 @@ func TestDecideScaleToZero(t *testing.T) {
 			with(idle(1, time.Hour, 0), func(i *Input) { i.Spec.MinReplicas = nil }), want{1, RuleMinReplicas}},
 		{"a scale-down window longer than the delay holds",
 			with(idle(1, time.Hour, 0), func(i *Input) {
-				i.Spec.ScaleDown = &v1.ScalingRules{StabilizationWindow: dur(10 * time.Minute)}
+				i.Spec.ScaleDown = &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(10 * time.Minute)}}
 				i.State.Recommendations = []Recommendation{rec(6*time.Minute, 3)}
 			}),
 			want{1, RuleStabilization}},
 		{"a step limit still applies",
 			with(idle(5, time.Hour, 0), func(i *Input) {
-				i.Spec.ScaleDown = &v1.ScalingRules{MaxStep: ptr.To[int32](2)}
+				i.Spec.ScaleDown = &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{MaxStep: ptr.To[int32](2)}}
 			}),
 			want{3, RuleStepLimit}},
 	})
@@ -468,7 +468,7 @@ func TestDecideLastActiveTime(t *testing.T) {
 func TestDecideStabilization(t *testing.T) {
 	spec := v1.Autoscaling{MaxReplicas: 20}
 	window := func(d time.Duration) v1.Autoscaling {
-		return v1.Autoscaling{MaxReplicas: 20, ScaleDown: &v1.ScalingRules{StabilizationWindow: dur(d)}}
+		return v1.Autoscaling{MaxReplicas: 20, ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(d)}}}
 	}
 	upWindow := v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{StabilizationWindow: dur(time.Minute)}}
 	withState := func(i Input, st State) Input { i.State = st; return i }
@@ -499,11 +499,11 @@ func TestDecideStabilization(t *testing.T) {
 			withState(in(upWindow, 2, seen(queue(40, 0))), recs(rec(time.Minute, 1))), want{10, RuleBacklog}},
 		{"a longer scale-up window does not stretch the scale-down window",
 			withState(in(v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{StabilizationWindow: dur(10 * time.Minute)},
-				ScaleDown: &v1.ScalingRules{StabilizationWindow: dur(time.Minute)}}, 8, seen(queue(8, 0))), recs(rec(time.Minute, 8))),
+				ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(time.Minute)}}}, 8, seen(queue(8, 0))), recs(rec(time.Minute, 8))),
 			want{2, RuleBacklog}},
 		{"the scale-up window does not hold a scale-down",
 			withState(in(v1.Autoscaling{MaxReplicas: 20, ScaleUp: &v1.ScalingRules{StabilizationWindow: dur(time.Minute)},
-				ScaleDown: &v1.ScalingRules{StabilizationWindow: dur(0)}}, 8, seen(queue(8, 0))), recs(rec(time.Second, 8))),
+				ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0)}}}, 8, seen(queue(8, 0))), recs(rec(time.Second, 8))),
 			want{2, RuleBacklog}},
 		{"no change", withState(in(spec, 2, seen(queue(8, 0))), recs(rec(time.Minute, 9))), want{2, RuleBacklog}},
 	})
@@ -517,7 +517,7 @@ func TestDecideStepLimit(t *testing.T) {
 		}
 		return v1.Autoscaling{MaxReplicas: 20, ScaleUp: r}
 	}
-	down := v1.Autoscaling{MaxReplicas: 20, ScaleDown: &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)}}
+	down := v1.Autoscaling{MaxReplicas: 20, ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)}}}
 	withState := func(i Input, st State) Input { i.State = st; return i }
 	runDecide(t, []decideCase{
 		{"up limited to maxStep", in(up(2, 0), 1, seen(queue(40, 0))), want{3, RuleStepLimit}},
@@ -540,11 +540,11 @@ func TestDecideStepLimit(t *testing.T) {
 		{"a longer up period does not stretch the down period",
 			withState(in(v1.Autoscaling{MaxReplicas: 20,
 				ScaleUp:   &v1.ScalingRules{MaxStep: ptr.To[int32](1), Period: dur(time.Minute)},
-				ScaleDown: &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)}}, 5, seen(queue(4, 0))),
+				ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](1)}}}, 5, seen(queue(4, 0))),
 				events(event(15*time.Second, -1))),
 			want{4, RuleStepLimit}},
 		{"max beats the step limit",
-			in(v1.Autoscaling{MaxReplicas: 5, ScaleDown: &v1.ScalingRules{MaxStep: ptr.To[int32](1)}}, 9, seen(queue(100, 0))),
+			in(v1.Autoscaling{MaxReplicas: 5, ScaleDown: &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{MaxStep: ptr.To[int32](1)}}}, 9, seen(queue(100, 0))),
 			want{5, RuleMaxReplicas}},
 		{"min beats the step limit",
 			in(v1.Autoscaling{MinReplicas: ptr.To[int32](4), MaxReplicas: 20, ScaleUp: &v1.ScalingRules{MaxStep: ptr.To[int32](1)}}, 0, seen()),
@@ -693,12 +693,12 @@ func TestDecideRedisError(t *testing.T) {
 			want{2, RuleRedisErrorFallback}},
 		{"a downward fallback takes the scale-down step",
 			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
-				i.Spec.ScaleDown = &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](5)}
+				i.Spec.ScaleDown = &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](5)}}
 			}),
 			want{45, RuleRedisErrorFallback}},
 		{"a downward fallback with the step used up holds",
 			with(failing(in(fallback(2, 3), 50, failed()), 2, floor), func(i *Input) {
-				i.Spec.ScaleDown = &v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](5)}
+				i.Spec.ScaleDown = &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{StabilizationWindow: dur(0), MaxStep: ptr.To[int32](5)}}
 				i.State.ScaleEvents = []ScaleEvent{event(5*time.Second, -5)}
 			}),
 			want{50, RuleRedisErrorFallback}},

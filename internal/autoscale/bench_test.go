@@ -35,7 +35,7 @@ func BenchmarkDecide(b *testing.B) {
 		MinReplicas: ptr.To[int32](0), MaxReplicas: 1000, TargetLatency: dur(10 * time.Second),
 		ActivationBacklog: ptr.To[int32](3),
 		ScaleUp:           &v1.ScalingRules{StabilizationWindow: dur(30 * time.Second), MaxStep: ptr.To[int32](10)},
-		ScaleDown:         &v1.ScalingRules{MaxStep: ptr.To[int32](5), Period: dur(time.Minute)},
+		ScaleDown:         &v1.ScaleDownRules{ScalingRules: v1.ScalingRules{MaxStep: ptr.To[int32](5), Period: dur(time.Minute)}},
 		OnRedisError:      &v1.OnRedisError{FallbackReplicas: ptr.To[int32](4)},
 	}
 	queues := make([]QueueStats, 100)

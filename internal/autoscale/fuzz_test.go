@@ -73,7 +73,9 @@ func fuzzSpec(minR, maxR, target, activation, latency, upWindow, downWindow, upS
 		spec.ScaleToZeroDelay = dur(time.Duration(delay) * 2 * time.Second)
 	}
 	spec.ScaleUp = fuzzRules(upWindow, upStep)
-	spec.ScaleDown = fuzzRules(downWindow, downStep)
+	if r := fuzzRules(downWindow, downStep); r != nil {
+		spec.ScaleDown = &v1.ScaleDownRules{ScalingRules: *r}
+	}
 	if fallback >= 0 || threshold > 0 {
 		spec.OnRedisError = &v1.OnRedisError{FailureThreshold: int32(threshold % 8)}
 		if fallback >= 0 {

@@ -106,7 +106,7 @@ func SettingsFor(spec queueworkerv1alpha1.Autoscaling, concurrency int32) Settin
 		ActivationBacklog: DefaultActivationBacklog,
 		ScaleToZeroDelay:  DefaultScaleToZeroDelay,
 		ScaleUp:           directionFor(spec.ScaleUp, DefaultScaleUpWindow),
-		ScaleDown:         directionFor(spec.ScaleDown, DefaultScaleDownWindow),
+		ScaleDown:         directionFor(scaleDownRules(spec.ScaleDown), DefaultScaleDownWindow),
 		FailureThreshold:  DefaultFailureThreshold,
 	}
 	if spec.MinReplicas != nil {
@@ -142,6 +142,14 @@ func SettingsFor(spec queueworkerv1alpha1.Autoscaling, concurrency int32) Settin
 		}
 	}
 	return s
+}
+
+// scaleDownRules are the rules shared with scaleUp, nil when unset.
+func scaleDownRules(r *queueworkerv1alpha1.ScaleDownRules) *queueworkerv1alpha1.ScalingRules {
+	if r == nil {
+		return nil
+	}
+	return &r.ScalingRules
 }
 
 func directionFor(rules *queueworkerv1alpha1.ScalingRules, window time.Duration) DirectionSettings {

@@ -434,7 +434,7 @@ func TestReadStatsAsynqServers(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	startServer(t, "busy", 3, hold, asynq.Config{ShutdownTimeout: 200 * time.Millisecond})
+	busy := startServer(t, "busy", 3, hold, asynq.Config{ShutdownTimeout: 200 * time.Millisecond})
 	idle := startServer(t, "idle", 1, hold, asynq.Config{ShutdownTimeout: 200 * time.Millisecond})
 
 	// Each task's start lies between its enqueue and its handler's call.
@@ -491,8 +491,8 @@ func TestReadStatsAsynqServers(t *testing.T) {
 		t.Fatalf("live %d, inspector's servers by queue %v; want one server per queue", got.Live, ids)
 	}
 	for _, s := range got.List {
-		if s.Host != host || s.PID != os.Getpid() || !s.Expires.After(time.Now()) {
-			t.Errorf("server %+v, want host %s, pid %d, a heartbeat that has not expired", s, host, os.Getpid())
+		if s.Host != host || s.PID != os.Getpid() || !s.Expires.After(time.Now()) || s.Status != StatusActive {
+			t.Errorf("server %+v, want host %s, pid %d, a heartbeat that has not expired, status active", s, host, os.Getpid())
 		}
 		switch s.ID {
 		case ids["busy"][0]:
@@ -513,6 +513,28 @@ func TestReadStatsAsynqServers(t *testing.T) {
 		default:
 			t.Errorf("server %+v is none of asynq's", s)
 		}
+	}
+
+	// Stop, what a draining worker calls, shows from the next heartbeat
+	// on; the tasks it runs go on.
+	busy.Stop()
+	deadline = time.Now().Add(waitFor)
+	for {
+		r, err := ReadStats(t.Context(), rdb, []string{"busy"}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(r.Servers.List, func(s Server) bool { return s.ID == ids["busy"][0] })
+		if i >= 0 && r.Servers.List[i].Status == StatusStopped {
+			if s := r.Servers.List[i]; s.Running != 3 {
+				t.Errorf("stopped server: %+v, want its 3 tasks still running", s)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("servers: %v\n%s\nwant the busy one stopped", r.Servers.Err, describe(r.Servers.List))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	idle.Shutdown()

@@ -58,7 +58,20 @@ type Server struct {
 	Timed         int64
 	YoungestStart time.Time
 	OldestStart   time.Time
+	// Status is the server's state as its heartbeat reports it (ServerInfo
+	// field status): StatusActive while it takes tasks, StatusStopped once
+	// Server.Stop ran (a worker draining), empty when the heartbeat's
+	// ServerInfo could not be read (larger than maxServerInfoLen, not a
+	// ServerInfo, or the ACL user may not GET it).
+	Status string
 }
+
+// The values of Server.Status that asynq v0.26 writes (server.go,
+// serverState.String) while a server runs.
+const (
+	StatusActive  = "active"
+	StatusStopped = "stopped"
+)
 
 // Servers is what one read tells of the asynq servers of an endpoint.
 type Servers struct {
@@ -94,7 +107,8 @@ var errServersReply = errors.New("unexpected reply to the asynq servers script")
 // the hash asynq:workers:{host:pid:id}: one field per task id, whose value
 // is a protobuf WorkerInfo (internal/proto/asynq.proto) with the task's
 // payload in field 6 and its start time in field 8, a
-// google.protobuf.Timestamp. Both keys expire 10s after each heartbeat. A
+// google.protobuf.Timestamp. The member itself is the key of the server's
+// ServerInfo (the same proto file), whose field 7 is its status. Both keys expire 10s after each heartbeat. A
 // server that stops gracefully removes its member and keys; one that dies
 // leaves its member with a past score, which only asynq's Inspector
 // removes, so the script reads from now on.
@@ -102,13 +116,14 @@ var errServersReply = errors.New("unexpected reply to the asynq servers script")
 // KEYS: 1 asynq:servers. ARGV: 1 now in Unix seconds, 2 maxServers, 3
 // maxServerKeyLen, 4 the prefix of the members ("asynq:servers:"), 5 the
 // prefix of the workers hashes ("asynq:workers:"), 6 maxTimedTasks, 7
-// maxWorkerInfoLen, 8 maxTimedBytes. The workers hashes are not in KEYS:
+// maxWorkerInfoLen, 8 maxTimedBytes, 9 maxServerInfoLen. The workers hashes are not in KEYS:
 // their names come from the members, as asynq's own scripts build task keys
 // from ids, which is why the script cannot run in Redis Cluster.
 //
 // The reply is {live, then per server: the member without its prefix,
 // the score as Redis formats it, running, timed, the youngest start's
-// seconds and nanoseconds, the oldest start's seconds and nanoseconds}.
+// seconds and nanoseconds, the oldest start's seconds and nanoseconds, the
+// status, empty when unknown}.
 // A member longer than maxServerKeyLen or without the prefix is skipped,
 // and so is a server whose workers key is not a hash (WRONGTYPE): one
 // broken key leaves out its server, not all of them.
@@ -117,8 +132,11 @@ var errServersReply = errors.New("unexpected reply to the asynq servers script")
 // payload and keeps only the start time. A tenant's payload never crosses
 // the network, and one too large is not even copied.
 //
+// The status is read with STRLEN and GET under pcall, so that an ACL user
+// without them still reads the rest (the status is then unknown).
+//
 // The commands it runs: ZCOUNT and ZRANGEBYSCORE with a LIMIT, O(log n +
-// maxServers), one HLEN per server, and for a server with running tasks,
+// maxServers), one HLEN, STRLEN and GET per server, and for a server with running tasks,
 // within the budgets, HKEYS and per task HSTRLEN and, for a value of at
 // most maxWorkerInfoLen bytes, HGET.
 var serversScript = redis.NewScript(`
@@ -170,6 +188,29 @@ local function started(s)
   if i ~= last + 1 then return nil end
   return sec, nsec
 end
+-- status returns field 7 of a ServerInfo, "" when it has none or is
+-- malformed.
+local function status(s)
+  local i, last = 1, #s
+  while i <= last do
+    local key, n
+    key, i = varint(s, i, last)
+    if not key then return "" end
+    local wire = key % 8
+    if wire == 2 then
+      n, i = varint(s, i, last)
+      if not n or i + n > last + 1 then return "" end
+      if key == 58 then return string.sub(s, i, i + n - 1) end
+      i = i + n
+    elseif wire == 0 then
+      n, i = varint(s, i, last)
+      if not n then return "" end
+    elseif wire == 1 then i = i + 8
+    elseif wire == 5 then i = i + 4
+    else return "" end
+  end
+  return ""
+end
 
 local live = redis.call("ZCOUNT", KEYS[1], ARGV[1], "+inf")
 local out = {live}
@@ -177,6 +218,7 @@ if live == 0 then return out end
 local members = redis.call("ZRANGEBYSCORE", KEYS[1], ARGV[1], "+inf", "WITHSCORES", "LIMIT", 0, ARGV[2])
 local maxKey, prefix, wprefix = tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local tasks, maxInfo, bytes = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local maxServerInfo = tonumber(ARGV[9])
 for i = 1, #members, 2 do
   local m = members[i]
   if string.len(m) <= maxKey and string.sub(m, 1, string.len(prefix)) == prefix then
@@ -204,6 +246,12 @@ for i = 1, #members, 2 do
       end
     end
     if running then
+      local st = ""
+      local n = redis.pcall("STRLEN", m)
+      if type(n) == "number" and n > 0 and n <= maxServerInfo then
+        local v = redis.pcall("GET", m)
+        if type(v) == "string" then st = status(v) end
+      end
       table.insert(out, name)
       table.insert(out, members[i + 1])
       table.insert(out, running)
@@ -212,6 +260,7 @@ for i = 1, #members, 2 do
       table.insert(out, yn)
       table.insert(out, olds)
       table.insert(out, oldn)
+      table.insert(out, st)
     end
   end
 end
@@ -241,6 +290,10 @@ const (
 	// maxTimedBytes bounds the WorkerInfo bytes one read decodes, over all
 	// servers.
 	maxTimedBytes = 8 << 20
+	// maxServerInfoLen bounds a ServerInfo the reader decodes for its
+	// status. It lists the server's queues, so its size grows with them;
+	// a larger one leaves the status unknown.
+	maxServerInfoLen = 16 << 10
 )
 
 // serverKeyPrefix and workersKeyPrefix are asynq's prefixes of a server's
@@ -256,7 +309,7 @@ const (
 func evalServers(ctx context.Context, pipe redis.Pipeliner, now int64, withSource bool) *redis.Cmd {
 	keys := []string{allServers}
 	args := []any{now, maxServers, maxServerKeyLen, serverKeyPrefix, workersKeyPrefix, maxTimedTasks,
-		maxWorkerInfoLen, maxTimedBytes}
+		maxWorkerInfoLen, maxTimedBytes, maxServerInfoLen}
 	if withSource {
 		return serversScript.Eval(ctx, pipe, keys, args...)
 	}
@@ -264,7 +317,7 @@ func evalServers(ctx context.Context, pipe redis.Pipeliner, now int64, withSourc
 }
 
 // serverFields is the number of reply elements per server.
-const serverFields = 8
+const serverFields = 9
 
 // decodeServers decodes the reply of serversScript. A member that is not
 // {host:pid:id} is left out, as the script leaves out those it cannot use.
@@ -281,8 +334,9 @@ func decodeServers(v any) (Servers, error) {
 	for f := a[1:]; len(f) > 0; f = f[serverFields:] {
 		name, ok1 := f[0].(string)
 		score, ok2 := f[1].(string)
+		status, ok3 := f[8].(string)
 		var n [6]int64
-		ok := ok1 && ok2 && len(name) <= maxServerKeyLen
+		ok := ok1 && ok2 && ok3 && len(name) <= maxServerKeyLen && len(status) <= maxServerKeyLen
 		for i := range n {
 			var isInt bool
 			n[i], isInt = f[2+i].(int64)
@@ -301,7 +355,7 @@ func decodeServers(v any) (Servers, error) {
 			continue
 		}
 		s.Expires = time.Unix(int64(min(max(expires, 0), maxUnixSeconds)), 0)
-		s.Running, s.Timed = running, timed
+		s.Running, s.Timed, s.Status = running, timed, status
 		if timed > 0 {
 			s.YoungestStart, s.OldestStart = time.Unix(n[2], n[3]), time.Unix(n[4], n[5])
 		}

@@ -37,6 +37,9 @@ type heartbeat struct {
 	// expires is the score in asynq:servers.
 	expires time.Time
 	tasks   []runningTask
+	// status is the ServerInfo's status; the key holds no ServerInfo when
+	// it is empty.
+	status string
 }
 
 // runningTask is one field of a workers hash.
@@ -65,7 +68,11 @@ func writeHeartbeats(t testing.TB, rdb redis.UniversalClient, servers ...heartbe
 	for _, h := range servers {
 		skey, wkey := serverKeyPrefix+h.name(), workersKeyPrefix+h.name()
 		score := float64(h.expires.Unix())
-		pipe.Set(ctx, skey, "server info", 0)
+		info := []byte("server info")
+		if h.status != "" {
+			info = serverInfo(h)
+		}
+		pipe.Set(ctx, skey, info, 0)
 		pipe.ZAdd(ctx, allServers, redis.Z{Score: score, Member: skey})
 		pipe.ZAdd(ctx, "asynq:workers", redis.Z{Score: score, Member: wkey})
 		for _, tk := range h.tasks {
@@ -112,6 +119,36 @@ func workerInfo(h heartbeat, tk runningTask) []byte {
 	return b
 }
 
+// serverInfo encodes the ServerInfo of asynq v0.26's
+// internal/proto/asynq.proto as base.EncodeServerInfo fills it, with one
+// queue.
+func serverInfo(h heartbeat) []byte {
+	var b []byte
+	str := func(n protowire.Number, s string) {
+		b = protowire.AppendTag(b, n, protowire.BytesType)
+		b = protowire.AppendString(b, s)
+	}
+	str(1, h.host)
+	b = protowire.AppendTag(b, 2, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(h.pid))
+	str(3, h.id)
+	b = protowire.AppendTag(b, 4, protowire.VarintType)
+	b = protowire.AppendVarint(b, 4)
+	var entry []byte
+	entry = protowire.AppendTag(entry, 1, protowire.BytesType)
+	entry = protowire.AppendString(entry, "default")
+	entry = protowire.AppendTag(entry, 2, protowire.VarintType)
+	entry = protowire.AppendVarint(entry, 1)
+	b = protowire.AppendTag(b, 5, protowire.BytesType)
+	b = protowire.AppendBytes(b, entry)
+	str(7, h.status)
+	b = protowire.AppendTag(b, 8, protowire.BytesType)
+	b = protowire.AppendBytes(b, timestamp(h.expires.Add(-time.Hour)))
+	b = protowire.AppendTag(b, 9, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(len(h.tasks)))
+	return b
+}
+
 // timestamp encodes a google.protobuf.Timestamp, leaving out zero fields
 // as proto3 does.
 func timestamp(t time.Time) []byte {
@@ -149,8 +186,8 @@ func TestReadStatsServers(t *testing.T) {
 	live := now.Add(8 * time.Second)
 	at := func(d time.Duration) time.Time { return now.Add(d) }
 	writeHeartbeats(t, rdb,
-		heartbeat{host: "worker-a", pid: 1, id: "idle", expires: live},
-		heartbeat{host: "worker-b", pid: 1, id: "one", expires: live,
+		heartbeat{host: "worker-a", pid: 1, id: "idle", expires: live, status: StatusStopped},
+		heartbeat{host: "worker-b", pid: 1, id: "one", expires: live, status: StatusActive,
 			tasks: []runningTask{{id: "t1", started: at(-3*time.Second + 7)}}},
 		heartbeat{host: "worker-c", pid: 7, id: "three", expires: live, tasks: []runningTask{
 			{id: "t2", started: at(-time.Minute + 1)},
@@ -193,8 +230,8 @@ func TestReadStatsServers(t *testing.T) {
 	}
 	exp := time.Unix(live.Unix(), 0)
 	want := []Server{
-		{Host: "worker-a", PID: 1, ID: "idle", Expires: exp},
-		{Host: "worker-b", PID: 1, ID: "one", Expires: exp, Running: 1, Timed: 1,
+		{Host: "worker-a", PID: 1, ID: "idle", Expires: exp, Status: StatusStopped},
+		{Host: "worker-b", PID: 1, ID: "one", Expires: exp, Running: 1, Timed: 1, Status: StatusActive,
 			YoungestStart: at(-3*time.Second + 7), OldestStart: at(-3*time.Second + 7)},
 		{Host: "worker-c", PID: 7, ID: "three", Expires: exp, Running: 3, Timed: 3,
 			YoungestStart: at(-time.Second), OldestStart: at(-time.Minute)},
@@ -222,15 +259,15 @@ func TestReadStatsServers(t *testing.T) {
 // sameServer compares servers with time.Time.Equal.
 func sameServer(a, b Server) bool {
 	return a.Host == b.Host && a.PID == b.PID && a.ID == b.ID && a.Expires.Equal(b.Expires) &&
-		a.Running == b.Running && a.Timed == b.Timed &&
+		a.Running == b.Running && a.Timed == b.Timed && a.Status == b.Status &&
 		a.YoungestStart.Equal(b.YoungestStart) && a.OldestStart.Equal(b.OldestStart)
 }
 
 func describe(servers []Server) string {
 	var b strings.Builder
 	for _, s := range servers {
-		fmt.Fprintf(&b, "  %s:%d:%s expires %d running %d timed %d youngest %s oldest %s\n", s.Host, s.PID, s.ID,
-			s.Expires.Unix(), s.Running, s.Timed, s.YoungestStart.Format(time.RFC3339Nano), s.OldestStart.Format(time.RFC3339Nano))
+		fmt.Fprintf(&b, "  %s:%d:%s expires %d running %d timed %d status %q youngest %s oldest %s\n", s.Host, s.PID, s.ID,
+			s.Expires.Unix(), s.Running, s.Timed, s.Status, s.YoungestStart.Format(time.RFC3339Nano), s.OldestStart.Format(time.RFC3339Nano))
 	}
 	return b.String()
 }
@@ -355,14 +392,16 @@ func TestReadStatsServersError(t *testing.T) {
 
 // TestDecodeServers: a reply the script cannot have sent is an error.
 func TestDecodeServers(t *testing.T) {
+	numbers := func(name, score string, n ...int64) []any {
+		out := make([]any, 0, 2+len(n))
+		out = append(out, name, score)
+		for _, v := range n {
+			out = append(out, v)
+		}
+		return out
+	}
 	server := func(name, score string, n ...int64) []any {
-		return append([]any{name, score}, func() []any {
-			out := make([]any, len(n))
-			for i, v := range n {
-				out[i] = v
-			}
-			return out
-		}()...)
+		return append(numbers(name, score, n...), "active")
 	}
 	ok := server("{h:1:s}", "1760000008", 2, 1, 1760000000, 5, 1759999000, 0)
 	tests := []struct {
@@ -376,7 +415,9 @@ func TestDecodeServers(t *testing.T) {
 		{name: "one unknown member", reply: append([]any{int64(1)}, server("{h:s}", "1", 0, 0, 0, 0, 0, 0)...)},
 		{name: "not an array", reply: "x", wantErr: true},
 		{name: "empty", reply: []any{}, wantErr: true},
-		{name: "a field short", reply: append([]any{int64(1)}, ok[:7]...), wantErr: true},
+		{name: "a field short", reply: append([]any{int64(1)}, ok[:8]...), wantErr: true},
+		{name: "a status that is no string",
+			reply: append(append([]any{int64(1)}, numbers("{h:1:s}", "1", 0, 0, 0, 0, 0, 0)...), int64(1)), wantErr: true},
 		{name: "fewer live than listed", reply: append([]any{int64(0)}, ok...), wantErr: true},
 		{name: "more timed than running", reply: append([]any{int64(1)}, server("{h:1:s}", "1", 1, 2, 0, 0, 0, 0)...), wantErr: true},
 		{name: "a negative count", reply: append([]any{int64(1)}, server("{h:1:s}", "1", -1, 0, 0, 0, 0, 0)...), wantErr: true},

@@ -59,19 +59,24 @@ limitations under the License.
 // poller of an endpoint reads the queues of every QueueWorker due on it in
 // one ReadStats.
 //
-// The commands used, all read-only, on keys under "asynq:": LLEN, ZCOUNT,
-// ZCARD, EXISTS, EVALSHA and EVAL, in the queues' script LINDEX, HSTRLEN,
-// HGET, ZRANGE, SCARD, SMEMBERS, SRANDMEMBER, ZCARD, LLEN and ZCOUNT, and
-// in the servers' script ZCOUNT, ZRANGEBYSCORE, HLEN, HKEYS, HSTRLEN and
-// HGET. Redis checks the commands a script runs against the ACL user like
-// any other, so +eval grants nothing beyond the commands listed. An ACL
+// The commands the reads use, all read-only, on keys under "asynq:": LLEN,
+// ZCOUNT, ZCARD, EXISTS, EVALSHA and EVAL, in the queues' script LINDEX,
+// HSTRLEN, HGET, ZRANGE, SCARD, SMEMBERS, SRANDMEMBER, ZCARD, LLEN and
+// ZCOUNT, and in the servers' script ZCOUNT, ZRANGEBYSCORE, HLEN, HKEYS,
+// HSTRLEN, HGET, STRLEN and GET (the last two only for a server's status:
+// without them it is unknown). Redis checks the commands a script runs
+// against the ACL user like any other, so +eval grants nothing beyond the commands listed. An ACL
 // user needs only those and the ones a new connection sends, for example:
 //
 //	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
 //	  +llen +zcount +zcard +exists +evalsha +eval
 //	  +lindex +hstrlen +hget +zrange +scard +smembers +srandmember
-//	  +zrangebyscore +hlen +hkeys
+//	  +zrangebyscore +hlen +hkeys +strlen +get
 //	  +hello +auth +client|setname +ping +select
+//
+// With scaleDown.drain.policy Drain the operator also writes the workers'
+// drain keys (SetDrains, DeleteDrains): add %W~queueworker:drain:* +set
+// +del to that user.
 //
 // plus +cluster|slots in cluster mode, where go-redis loads the slot map.
 // A user without +zrangebyscore, +hlen and +hkeys reads the queues as

@@ -734,3 +734,50 @@ func (a *Autoscaler) statusInterval() time.Duration {
 	}
 	return DefaultStatusInterval
 }
+
+// drainTimeout bounds one write of drain keys.
+const drainTimeout = 3 * time.Second
+
+// SetDrains sets the drain keys of hosts in the Redis of ep (see
+// queue.SetDrains), on the client the pollers share.
+func (a *Autoscaler) SetDrains(ctx context.Context, ep resources.RedisEndpoint, creds queue.Credentials,
+	values map[string]string, ttl time.Duration) error {
+	return a.withClient(ctx, ep, creds, func(ctx context.Context, c *queue.Client) error {
+		return queue.SetDrains(ctx, c.Redis(), values, ttl)
+	})
+}
+
+// DeleteDrains deletes the drain keys of hosts in the Redis of ep (see
+// queue.DeleteDrains).
+func (a *Autoscaler) DeleteDrains(ctx context.Context, ep resources.RedisEndpoint, creds queue.Credentials,
+	hosts []string) error {
+	return a.withClient(ctx, ep, creds, func(ctx context.Context, c *queue.Client) error {
+		return queue.DeleteDrains(ctx, c.Redis(), hosts)
+	})
+}
+
+func (a *Autoscaler) withClient(ctx context.Context, ep resources.RedisEndpoint, creds queue.Credentials,
+	f func(context.Context, *queue.Client) error) error {
+	c, release, err := a.pool.Acquire(ep, creds)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(ctx, drainTimeout)
+	defer cancel()
+	return f(ctx, c)
+}
+
+// LatestServers returns the asynq servers of a QueueWorker's endpoint from
+// the last successful read, which may be newer than the Result its
+// reconcile was last woken for: a heartbeat is no news that wakes it, but
+// a drain waits on them. ok is false before the first read.
+func (a *Autoscaler) LatestServers(name types.NamespacedName) (servers queue.Servers, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.targets[name]
+	if !ok || t.seen == nil {
+		return queue.Servers{}, false
+	}
+	return t.seenServers, true
+}

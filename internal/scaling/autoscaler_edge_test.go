@@ -51,7 +51,7 @@ func TestScheduledFutureTaskWakesFromZero(t *testing.T) {
 			ActivationBacklog: ptr.To(tc.activation),
 			TargetLatency:     dur(10 * time.Second),
 			ScaleToZeroDelay:  dur(30 * time.Second),
-			ScaleDown:         &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+			ScaleDown:         &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 		}
 		c := asynq.NewClient(asynq.RedisClientOpt{Addr: srv.Addr})
 		start := clock.Now()
@@ -138,7 +138,7 @@ func TestOrphansWakeFromZero(t *testing.T) {
 		PollInterval:      dur(time.Second),
 		ActivationBacklog: ptr.To[int32](5),
 		ScaleToZeroDelay:  dur(10 * time.Second),
-		ScaleDown:         &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown:         &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	}
 	// What a worker killed mid-task leaves behind, in asynq's layout: two
 	// tasks in the active list, one lease that expired a minute ago, one

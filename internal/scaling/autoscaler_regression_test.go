@@ -43,7 +43,7 @@ func TestSpecEditDuringOutageKeepsTheOutage(t *testing.T) {
 	name := types.NamespacedName{Namespace: "outage", Name: "edit"}
 	as := queueworkerv1alpha1.Autoscaling{
 		MaxReplicas: 20, PollInterval: dur(time.Second),
-		ScaleDown:    &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown:    &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 		OnRedisError: &queueworkerv1alpha1.OnRedisError{FailureThreshold: 3, FallbackReplicas: ptr.To[int32](1)},
 	}
 	enqueue(t, srv.Addr, "edit", 40) // 40 / 4 = 10
@@ -106,7 +106,7 @@ func TestQueueChangeDuringReadIsReadAgain(t *testing.T) {
 	name := types.NamespacedName{Namespace: "race", Name: "rename"}
 	as := queueworkerv1alpha1.Autoscaling{
 		MaxReplicas: 20, PollInterval: dur(time.Second),
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	}
 	enqueue(t, srv.Addr, "old", 40)
 	enqueue(t, srv.Addr, "new", 40)

@@ -453,7 +453,7 @@ func TestAutoscalerSpecChangeDecidesAtOnce(t *testing.T) {
 	a, clock := manualAutoscaler(t)
 	enqueue(t, srv.Addr, "busy", 80)
 	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 20, PollInterval: dur(time.Minute),
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}}
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}}}
 	tests := []struct {
 		name     string
 		change   func(*Target)
@@ -535,7 +535,7 @@ func TestAutoscalerUpdateReturnsWokenResult(t *testing.T) {
 	a.StatusInterval = 10 * time.Second
 	name := types.NamespacedName{Namespace: "wake", Name: "still"}
 	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 10, PollInterval: dur(time.Second),
-		ScaleDown: &queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}}
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}}}
 	in := testTarget(name, srv.Addr, as, 1, "still")
 	enqueue(t, srv.Addr, "still", 1)
 	update(t, a, name, in)

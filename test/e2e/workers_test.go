@@ -108,9 +108,9 @@ func (sc *scenario) newQueueWorker(name string, w workerSpec) *queueworkerv1alph
 			Autoscaling: &queueworkerv1alpha1.Autoscaling{
 				MinReplicas: ptr.To(w.minReplicas),
 				MaxReplicas: w.maxReplicas,
-				ScaleDown: &queueworkerv1alpha1.ScalingRules{
+				ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{
 					StabilizationWindow: &metav1.Duration{Duration: w.scaleDownWindow},
-				},
+				}},
 			},
 			Template: corev1.PodTemplateSpec{
 				Spec: corev1.PodSpec{

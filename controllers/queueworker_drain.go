@@ -1,0 +1,520 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/drain"
+	"github.com/queueworker/queueworker-operator/internal/queue"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/internal/scaling"
+)
+
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
+
+// Drainer writes the workers' drain keys (pkg/contract.DrainKey) in their
+// Redis and tells what their asynq servers run: a *scaling.Autoscaler in
+// the operator, on the clients its pollers share.
+type Drainer interface {
+	// LatestServers returns the asynq servers of a QueueWorker's endpoint
+	// from the autoscaler's last successful read; ok is false before it.
+	LatestServers(name types.NamespacedName) (servers queue.Servers, ok bool)
+	// SetDrains sets or renews the drain key of each host to its value
+	// with ttl.
+	SetDrains(ctx context.Context, ep resources.RedisEndpoint, creds queue.Credentials,
+		values map[string]string, ttl time.Duration) error
+	// DeleteDrains deletes the drain keys of hosts.
+	DeleteDrains(ctx context.Context, ep resources.RedisEndpoint, creds queue.Credentials, hosts []string) error
+}
+
+// workerPod is a worker pod as the metadata cache holds it.
+type workerPod = metav1.PartialObjectMetadata
+
+// newWorkerPodList is an empty list of worker pods' metadata.
+func newWorkerPodList() *metav1.PartialObjectMetadataList {
+	l := &metav1.PartialObjectMetadataList{}
+	l.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
+	return l
+}
+
+// WorkerPodMetadata is the object under which the manager's cache holds
+// the worker pods: their metadata only, which is all the operator reads
+// from the watch (readiness, rarely needed, comes from a direct GET).
+func WorkerPodMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
+	return m
+}
+
+// queueWorkerOfPod maps a worker pod to its QueueWorker by its labels.
+func queueWorkerOfPod(_ context.Context, o client.Object) []reconcile.Request {
+	l := o.GetLabels()
+	if l[resources.LabelManagedBy] != resources.ManagerName || l[resources.LabelComponent] != resources.ComponentWorker ||
+		l[resources.LabelInstance] == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: l[resources.LabelInstance]}}}
+}
+
+// podGone passes the events of a pod going away, which may let a drain
+// go on; a pod's other changes are seen at the next poll.
+var podGone = predicate.Funcs{
+	CreateFunc: func(event.CreateEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	},
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
+// drainMemory is what the reconciler keeps between reconciles about a
+// QueueWorker's drains: the stopped servers seen (drain.Stops), and where
+// its drain keys live, so that they are deleted when it goes.
+type drainMemory struct {
+	stops    drain.Stops
+	endpoint resources.RedisEndpoint
+	creds    queue.Credentials
+	hosts    map[string]struct{}
+}
+
+// drainMemories holds the drainMemory of each QueueWorker.
+type drainMemories struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]*drainMemory
+}
+
+func (d *drainMemories) get(key types.NamespacedName) *drainMemory {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[types.NamespacedName]*drainMemory{}
+	}
+	m := d.m[key]
+	if m == nil {
+		m = &drainMemory{stops: drain.Stops{}, hosts: map[string]struct{}{}}
+		d.m[key] = m
+	}
+	return m
+}
+
+func (d *drainMemories) take(key types.NamespacedName) *drainMemory {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := d.m[key]
+	delete(d.m, key)
+	return m
+}
+
+// forgetDrains deletes the drain keys a QueueWorker that is gone left
+// set, so that its pods, until they are gone too, do not stay drained;
+// keys the operator set before a restart expire with their TTL.
+func (r *QueueWorkerReconciler) forgetDrains(ctx context.Context, key types.NamespacedName) {
+	m := r.drains.take(key)
+	if m == nil || len(m.hosts) == 0 || r.Drainer == nil {
+		return
+	}
+	hosts := slices.Sorted(maps.Keys(m.hosts))
+	if err := r.Drainer.DeleteDrains(ctx, m.endpoint, m.creds, hosts); err != nil {
+		logf.FromContext(ctx).Error(err, "deleting the drain keys of a deleted QueueWorker", "pods", hosts)
+	}
+}
+
+// listWorkerPods lists the QueueWorker's pods that are not being deleted,
+// from the metadata cache, in the order of their names.
+func (r *QueueWorkerReconciler) listWorkerPods(ctx context.Context, qw *queueworkerv1alpha1.QueueWorker) ([]workerPod, error) {
+	pods, _, err := r.listAllWorkerPods(ctx, qw)
+	return pods, err
+}
+
+// listAllWorkerPods is listWorkerPods that also returns the host names of
+// every pod, those being deleted included.
+func (r *QueueWorkerReconciler) listAllWorkerPods(ctx context.Context, qw *queueworkerv1alpha1.QueueWorker) (
+	[]workerPod, map[string]bool, error) {
+	list := newWorkerPodList()
+	if err := r.Client.List(ctx, list, client.InNamespace(qw.Namespace), client.MatchingLabels(resources.SelectorLabels(qw))); err != nil {
+		return nil, nil, fmt.Errorf("listing the worker pods: %w", err)
+	}
+	pods := make([]workerPod, 0, len(list.Items))
+	hosts := make(map[string]bool, len(list.Items))
+	for _, p := range list.Items {
+		hosts[drain.Hostname(p.Name)] = true
+		if p.DeletionTimestamp.IsZero() {
+			pods = append(pods, p)
+		}
+	}
+	slices.SortFunc(pods, func(a, b workerPod) int { return strings.Compare(a.Name, b.Name) })
+	return pods, hosts, nil
+}
+
+// podReady reads a pod's Ready condition straight from the API server:
+// the cache holds metadata only. A pod that is gone is not ready.
+func (r *QueueWorkerReconciler) podReady(ctx context.Context, ns, name string) (bool, error) {
+	pod := &corev1.Pod{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, pod); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading pod %s: %w", name, err)
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue, nil
+		}
+	}
+	return false, nil
+}
+
+// drainPods describes the pods for internal/drain: their asynq servers
+// from the autoscaler's last read (Host is the pod's host name) and, for
+// a pod the read shows no server of, its readiness.
+func (r *QueueWorkerReconciler) drainPods(ctx context.Context, pods []workerPod, servers queue.Servers) ([]drain.Pod, error) {
+	complete := servers.Err == nil && int64(len(servers.List)) == servers.Live
+	byHost := map[string][]drain.Server{}
+	for _, s := range servers.List {
+		byHost[s.Host] = append(byHost[s.Host], drain.Server{ID: s.ID, Status: s.Status, Running: s.Running,
+			OldestStart: s.OldestStart, Expires: s.Expires})
+	}
+	out := make([]drain.Pod, 0, len(pods))
+	for _, p := range pods {
+		dp := drain.Pod{Name: p.Name, Created: p.CreationTimestamp.Time}
+		dp.Servers = byHost[drain.Hostname(p.Name)]
+		dp.Known = servers.Err == nil && (complete || len(dp.Servers) > 0)
+		if len(dp.Servers) == 0 {
+			ready, err := r.podReady(ctx, p.Namespace, p.Name)
+			if err != nil {
+				return nil, err
+			}
+			dp.Ready = ready
+		}
+		if since, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			t, err := time.Parse(time.RFC3339, since)
+			if err != nil {
+				// Not the operator's value: drain from now on.
+				t = r.now()
+			}
+			dp.DrainingSince = t
+			dp.Released = p.Annotations[corev1.PodDeletionCost] == strconv.Itoa(drain.ReleasedCost)
+		}
+		out = append(out, dp)
+	}
+	return out, nil
+}
+
+// patchPodAnnotations sets (a non-nil value) or removes (nil) annotations
+// of a pod, with a merge patch of its metadata; a pod that is gone is no
+// error.
+func (r *QueueWorkerReconciler) patchPodAnnotations(ctx context.Context, p *workerPod, set map[string]*string) error {
+	changed := false
+	for k, v := range set {
+		old, ok := p.Annotations[k]
+		if (v == nil && ok) || (v != nil && (!ok || old != *v)) {
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	orig := p.DeepCopy()
+	if p.Annotations == nil {
+		p.Annotations = map[string]string{}
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(p.Annotations, k)
+		} else {
+			p.Annotations[k] = *v
+		}
+	}
+	if err := r.Client.Patch(ctx, p, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("annotating pod %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// setDeletionCosts gives the pods the deletion costs of drain.Costs, so
+// that the scale-down about to be written removes the cheapest pods. Only
+// the costs that change are written.
+func (r *QueueWorkerReconciler) setDeletionCosts(ctx context.Context, qw *queueworkerv1alpha1.QueueWorker, servers queue.Servers) error {
+	pods, err := r.listWorkerPods(ctx, qw)
+	if err != nil {
+		return err
+	}
+	described, err := r.drainPods(ctx, pods, servers)
+	if err != nil {
+		return err
+	}
+	costs := drain.Costs(described)
+	for i := range pods {
+		v := strconv.Itoa(int(costs[pods[i].Name]))
+		if err := r.patchPodAnnotations(ctx, &pods[i], map[string]*string{corev1.PodDeletionCost: &v}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reconcileDrain runs one step of the Drain policy (drain.PlanDrain) and
+// returns the replica count to write instead of the decision's: it starts
+// and renews drains, cancels those no longer needed, and releases drained
+// pods, each with the lowest deletion cost and one replica less. It lists
+// the draining pods in the status and emits DrainStarted,
+// DrainCancelled and, for a pod removed with tasks running, DrainTimedOut.
+func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWorkerState, res *scaling.Result,
+	servers queue.Servers, current, desired int32) (int32, error) {
+	qw := st.qw
+	key := client.ObjectKeyFromObject(qw)
+	mem := r.drains.get(key)
+	mem.endpoint, mem.creds = st.endpoint, st.credentials
+	pods, present, err := r.listAllWorkerPods(ctx, qw)
+	if err != nil {
+		return current, err
+	}
+	if res.Err != nil {
+		// Redis is not read: the drains are left as they are, and only a
+		// scale-up proceeds.
+		r.setDrainingStatus(qw, pods, nil)
+		return max(current, desired), nil
+	}
+	if err := r.deleteStaleDrains(ctx, st, mem, present); err != nil {
+		return current, err
+	}
+	if desired >= current && !slices.ContainsFunc(pods, func(p workerPod) bool {
+		_, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]
+		return ok
+	}) {
+		// Nothing drains and nothing should: the pods need no closer look.
+		qw.Status.Draining = nil
+		return desired, nil
+	}
+	described, err := r.drainPods(ctx, pods, servers)
+	if err != nil {
+		return current, err
+	}
+	now := r.now()
+	maxDrain := drain.MaxDrainTime(&qw.Spec)
+	plan := drain.PlanDrain(drain.Input{Current: current, Desired: desired, Pods: described,
+		Now: now, MaxDrainTime: maxDrain}, mem.stops)
+
+	byName := map[string]*workerPod{}
+	for i := range pods {
+		byName[pods[i].Name] = &pods[i]
+	}
+	info := map[string]drain.Pod{}
+	for _, p := range described {
+		info[p.Name] = p
+	}
+
+	// Cancel first: a cancelled pod serves again within 2s.
+	if len(plan.Cancel) > 0 {
+		hosts := hostsOf(plan.Cancel)
+		if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, hosts); err != nil {
+			return current, err
+		}
+		for _, name := range plan.Cancel {
+			delete(mem.hosts, drain.Hostname(name))
+			if err := r.patchPodAnnotations(ctx, byName[name],
+				map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}); err != nil {
+				return current, err
+			}
+		}
+		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainCancelled, "Drain",
+			"cancelled the drain of %s: %d replicas wanted", strings.Join(plan.Cancel, ", "), desired)
+	}
+
+	// Start and renew: every drain that goes on gets its key (again).
+	sinceStr := now.UTC().Format(time.RFC3339)
+	values := map[string]string{}
+	for _, p := range described {
+		if !p.DrainingSince.IsZero() && !p.Released && !slices.Contains(plan.Cancel, p.Name) {
+			values[drain.Hostname(p.Name)] = p.DrainingSince.UTC().Format(time.RFC3339)
+		}
+	}
+	for _, name := range plan.Start {
+		values[drain.Hostname(name)] = sinceStr
+	}
+	for _, name := range plan.Release {
+		delete(values, drain.Hostname(name))
+	}
+	if err := r.Drainer.SetDrains(ctx, st.endpoint, st.credentials, values, drain.KeyTTL(maxDrain)); err != nil {
+		return current, err
+	}
+	for h := range values {
+		mem.hosts[h] = struct{}{}
+	}
+	for _, name := range plan.Start {
+		if err := r.patchPodAnnotations(ctx, byName[name],
+			map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: &sinceStr}); err != nil {
+			return current, err
+		}
+	}
+	if len(plan.Start) > 0 {
+		logf.FromContext(ctx).Info("draining worker pods before a scale-down", "pods", plan.Start,
+			"currentReplicas", current, "desiredReplicas", desired)
+		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainStarted, "Drain",
+			"draining %s before scaling from %d to %d replicas", strings.Join(plan.Start, ", "), current, desired)
+	}
+
+	// Release: the lowest cost, then the replicas drop by as many. The
+	// drain key stays until the pod is gone: it must not resume meanwhile.
+	released := strconv.Itoa(drain.ReleasedCost)
+	for _, name := range plan.Release {
+		p := byName[name]
+		set := map[string]*string{corev1.PodDeletionCost: &released}
+		if _, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; !ok {
+			set[queueworkerv1alpha1.AnnotationDrainingSince] = &sinceStr
+		}
+		if err := r.patchPodAnnotations(ctx, p, set); err != nil {
+			return current, err
+		}
+		if slices.Contains(plan.Overdue, name) {
+			r.Recorder.Eventf(qw, nil, "Warning", queueworkerv1alpha1.ReasonDrainTimedOut, "Drain",
+				"pod %s still runs %d tasks after draining for %s (maxDrainTime): removing it, its tasks get shutdownTimeout to finish",
+				name, info[name].Running(), maxDrain)
+		}
+	}
+	r.setDrainingStatus(qw, pods, info)
+	return plan.Replicas, nil
+}
+
+// latestServers are the servers of the autoscaler's last read for a
+// QueueWorker, when the Drainer knows them.
+func (r *QueueWorkerReconciler) latestServers(key types.NamespacedName) (queue.Servers, bool) {
+	if r.Drainer == nil {
+		return queue.Servers{}, false
+	}
+	return r.Drainer.LatestServers(key)
+}
+
+// deleteStaleDrains deletes the drain keys this operator set for pods that
+// are gone, not only being deleted (a released pod keeps its key until
+// then, so that it never resumes), rather than leave them to their TTL.
+func (r *QueueWorkerReconciler) deleteStaleDrains(ctx context.Context, st *queueWorkerState, mem *drainMemory,
+	present map[string]bool) error {
+	var stale []string
+	for h := range mem.hosts {
+		if !present[h] {
+			stale = append(stale, h)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	slices.Sort(stale)
+	if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, stale); err != nil {
+		return err
+	}
+	for _, h := range stale {
+		delete(mem.hosts, h)
+	}
+	return nil
+}
+
+// hostsOf maps pod names to their host names.
+func hostsOf(pods []string) []string {
+	out := make([]string, len(pods))
+	for i, p := range pods {
+		out[i] = drain.Hostname(p)
+	}
+	return out
+}
+
+// setDrainingStatus lists in status.draining the pods that drain and are
+// not released yet, with the tasks they ran at the last read (info, nil
+// when unread: the counts are kept).
+func (r *QueueWorkerReconciler) setDrainingStatus(qw *queueworkerv1alpha1.QueueWorker, pods []workerPod, info map[string]drain.Pod) {
+	prev := map[string]int64{}
+	for _, d := range qw.Status.Draining {
+		prev[d.Pod] = d.Running
+	}
+	var out []queueworkerv1alpha1.DrainingPod
+	for _, p := range pods {
+		since, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]
+		if !ok || p.Annotations[corev1.PodDeletionCost] == strconv.Itoa(drain.ReleasedCost) {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, since)
+		if err != nil {
+			continue
+		}
+		running := prev[p.Name]
+		if i, ok := info[p.Name]; ok {
+			running = i.Running()
+		}
+		out = append(out, queueworkerv1alpha1.DrainingPod{Pod: p.Name, Since: metav1.NewTime(t), Running: running})
+	}
+	qw.Status.Draining = out
+}
+
+// clearDrains ends every drain of a QueueWorker whose policy is not Drain
+// (any more), or whose autoscaling is off: it deletes the drain keys
+// (the pods serve again) and the pods' annotations.
+func (r *QueueWorkerReconciler) clearDrains(ctx context.Context, st *queueWorkerState) error {
+	qw := st.qw
+	qw.Status.Draining = nil
+	if r.Drainer == nil {
+		return nil
+	}
+	pods, err := r.listWorkerPods(ctx, qw)
+	if err != nil {
+		return err
+	}
+	var draining []*workerPod
+	for i := range pods {
+		if _, ok := pods[i].Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			draining = append(draining, &pods[i])
+		}
+	}
+	mem := r.drains.take(client.ObjectKeyFromObject(qw))
+	if len(draining) == 0 && (mem == nil || len(mem.hosts) == 0) {
+		return nil
+	}
+	hosts := map[string]struct{}{}
+	if mem != nil {
+		maps.Copy(hosts, mem.hosts)
+	}
+	for _, p := range draining {
+		hosts[drain.Hostname(p.Name)] = struct{}{}
+	}
+	if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, slices.Sorted(maps.Keys(hosts))); err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range draining {
+		errs = append(errs, r.patchPodAnnotations(ctx, p, map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,448 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/encoding/protowire"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/drain"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/pkg/contract"
+)
+
+// No kubelet runs under envtest and no asynq server can take a pod's name
+// as its host name, so these tests create the worker pods themselves and
+// write the heartbeats their asynq servers would, in asynq v0.26's layout
+// (internal/queue pins it against real asynq servers).
+
+// heartbeat writes the heartbeat of the one asynq server of host: its
+// ServerInfo with status, its member of asynq:servers scored by expires,
+// and its workers hash with one task per start.
+func heartbeat(t *testing.T, rdb *redis.Client, host, status string, expires time.Time, starts ...time.Time) {
+	t.Helper()
+	name := fmt.Sprintf("{%s:1:server-id}", host)
+	skey, wkey := "asynq:servers:"+name, "asynq:workers:"+name
+	var info []byte
+	info = protowire.AppendTag(info, 1, protowire.BytesType)
+	info = protowire.AppendString(info, host)
+	info = protowire.AppendTag(info, 7, protowire.BytesType)
+	info = protowire.AppendString(info, status)
+	pipe := rdb.TxPipeline()
+	pipe.Set(testCtx, skey, info, 0)
+	pipe.ZAdd(testCtx, "asynq:servers", redis.Z{Score: float64(expires.Unix()), Member: skey})
+	pipe.Del(testCtx, wkey)
+	for i, s := range starts {
+		var ts, wi []byte
+		ts = protowire.AppendTag(ts, 1, protowire.VarintType)
+		ts = protowire.AppendVarint(ts, uint64(s.Unix()))
+		wi = protowire.AppendTag(wi, 4, protowire.BytesType)
+		wi = protowire.AppendString(wi, fmt.Sprint("task-", i))
+		wi = protowire.AppendTag(wi, 8, protowire.BytesType)
+		wi = protowire.AppendBytes(wi, ts)
+		pipe.HSet(testCtx, wkey, fmt.Sprint("task-", i), wi)
+	}
+	if len(starts) == 0 {
+		// asynq keeps an empty workers hash as no key; HLEN reads 0.
+		pipe.Del(testCtx, wkey)
+	}
+	if _, err := pipe.Exec(testCtx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createWorkerPod creates a pod of qw, as its ReplicaSet would, ready or
+// not.
+func createWorkerPod(t *testing.T, qw *queueworkerv1alpha1.QueueWorker, name string, ready bool) {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: qw.Namespace, Labels: resources.WorkerLabels(qw)},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "worker", Image: "example.com/worker:1"}}},
+	}
+	if err := k8sClient.Create(testCtx, pod); err != nil {
+		t.Fatal(err)
+	}
+	if ready {
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		if err := k8sClient.Status().Update(testCtx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func getPod(t *testing.T, ns, name string) *corev1.Pod {
+	t.Helper()
+	pod := &corev1.Pod{}
+	if err := k8sClient.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name}, pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod
+}
+
+// deletionCost reads a pod's deletion cost; ok is false when it has none.
+func deletionCost(t *testing.T, ns, name string) (cost int, ok bool) {
+	t.Helper()
+	v, ok := getPod(t, ns, name).Annotations[corev1.PodDeletionCost]
+	if !ok {
+		return 0, false
+	}
+	cost, err := strconv.Atoi(v)
+	if err != nil {
+		t.Fatalf("pod %s: deletion cost %q", name, v)
+	}
+	return cost, true
+}
+
+func drainPolicy(policy queueworkerv1alpha1.DrainPolicy, maxDrain *metav1.Duration) *queueworkerv1alpha1.ScaleDownRules {
+	return &queueworkerv1alpha1.ScaleDownRules{
+		ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)},
+		Drain:        &queueworkerv1alpha1.ScaleDownDrain{Policy: policy, MaxDrainTime: maxDrain},
+	}
+}
+
+// TestScaleDownPrefersIdlePods: right before a scale-down, and not before,
+// the pods get deletion costs that rank them idle first, then by fewer
+// running tasks, then by younger work; a pod without heartbeat ranks as
+// idle when not ready and after the busy ones when ready.
+func TestScaleDownPrefersIdlePods(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "rank", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10,
+		ScaleDown: &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 12) // ceil(12/2) = 6
+	waitDeploymentReplicas(t, ns, "rank", 6)
+
+	now := time.Now()
+	live := now.Add(time.Hour)
+	pods := []string{"idle", "one-young", "one-old", "two", "starting", "ready-unknown"}
+	for _, p := range pods {
+		createWorkerPod(t, qw, p, p != "starting")
+	}
+	heartbeat(t, rdb, "idle", "active", live)
+	heartbeat(t, rdb, "one-young", "active", live, now.Add(-time.Second))
+	heartbeat(t, rdb, "one-old", "active", live, now.Add(-time.Hour))
+	heartbeat(t, rdb, "two", "active", live, now.Add(-time.Second), now.Add(-time.Second))
+
+	// Scaling up and holding set no cost.
+	enqueue(t, srv.Addr, q, 2)
+	waitDeploymentReplicas(t, ns, "rank", 7)
+	for _, p := range pods {
+		if c, ok := deletionCost(t, ns, p); ok {
+			t.Fatalf("pod %s has deletion cost %d before any scale-down", p, c)
+		}
+	}
+
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploymentReplicas(t, ns, "rank", 1)
+	costs := map[string]int{}
+	for _, p := range pods {
+		c, ok := deletionCost(t, ns, p)
+		if !ok {
+			t.Fatalf("pod %s has no deletion cost after the scale-down", p)
+		}
+		costs[p] = c
+	}
+	for _, order := range [][2]string{
+		{"idle", "one-young"}, {"starting", "one-young"}, {"one-young", "one-old"}, {"one-old", "two"}, {"two", "ready-unknown"},
+	} {
+		if costs[order[0]] >= costs[order[1]] {
+			t.Errorf("cost of %s %d, of %s %d: want the first removed first (costs %v)",
+				order[0], costs[order[0]], order[1], costs[order[1]], costs)
+		}
+	}
+}
+
+// TestScaleDownDrain: with policy Drain a scale-down asks the cheapest pod
+// to drain and keeps the replicas while it runs a task; a decision back at
+// the current count cancels the drain; a pod that drained and runs
+// nothing, by a heartbeat later than its first stopped one, goes with one
+// replica less.
+func TestScaleDownDrain(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "drain", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 4)
+	waitDeploymentReplicas(t, ns, "drain", 2)
+	createWorkerPod(t, qw, "pod-a", true)
+	createWorkerPod(t, qw, "pod-b", true)
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now)
+
+	pending, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q)
+	if err != nil || pending != 4 {
+		t.Fatal(pending, err)
+	}
+	var since string
+	eventually(t, "pod-a drains", func() error {
+		var ok bool
+		if since, ok = getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; !ok {
+			return errors.New("pod-a has no draining-since annotation")
+		}
+		got := getQueueWorker(t, ns, "drain")
+		if len(got.Status.Draining) != 1 || got.Status.Draining[0].Pod != "pod-a" || got.Status.Draining[0].Running != 1 {
+			return fmt.Errorf("status.draining %+v", got.Status.Draining)
+		}
+		return nil
+	})
+	if _, ok := getPod(t, ns, "pod-b").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+		t.Error("pod-b, running more tasks, drains too")
+	}
+	key := contract.DrainKey("pod-a")
+	val, err := rdb.Get(testCtx, key).Result()
+	if err != nil {
+		t.Fatalf("drain key %s: %v", key, err)
+	}
+	if ts, err := time.Parse(time.RFC3339, val); err != nil || !strings.HasSuffix(val, "Z") || val != since ||
+		ts.Before(now.Add(-time.Minute)) {
+		t.Errorf("drain key value %q (annotation %q), want the drain's RFC 3339 time in UTC", val, since)
+	}
+	if ttl := rdb.TTL(testCtx, key).Val(); ttl <= time.Hour || ttl > drain.KeyTTL(time.Hour) {
+		t.Errorf("drain key TTL %v, want above maxDrainTime 1h, at most %v", ttl, drain.KeyTTL(time.Hour))
+	}
+	if n := rdb.Exists(testCtx, contract.DrainKey("pod-b")).Val(); n != 0 {
+		t.Error("pod-b has a drain key")
+	}
+
+	// The pod stops but still runs its task: the replicas stay.
+	heartbeat(t, rdb, "pod-a", "stopped", now.Add(time.Hour), now)
+	time.Sleep(2 * time.Second)
+	waitDeploymentReplicas(t, ns, "drain", 2)
+	if c, _ := deletionCost(t, ns, "pod-a"); c == drain.ReleasedCost {
+		t.Fatal("pod-a released while it runs a task")
+	}
+
+	// Work again: a scale-up to 3 cancels the drain first.
+	enqueue(t, srv.Addr, q, 6)
+	eventually(t, "the drain is cancelled", func() error {
+		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("pod-a still has its draining-since annotation")
+		}
+		if n := rdb.Exists(testCtx, key).Val(); n != 0 {
+			return errors.New("the drain key is still set")
+		}
+		if d := getQueueWorker(t, ns, "drain").Status.Draining; len(d) != 0 {
+			return fmt.Errorf("status.draining %+v", d)
+		}
+		return nil
+	})
+	eventually(t, "DrainCancelled event", func() error { return hasEvent(t, ns, "drain", queueworkerv1alpha1.ReasonDrainCancelled) })
+	waitDeploymentReplicas(t, ns, "drain", 3)
+
+	// Idle again, from 3 replicas with 2 pods (no ReplicaSet runs here):
+	// both drain. pod-a goes once a heartbeat after its first stopped one
+	// shows nothing running; as no ReplicaSet removes it and the pods are
+	// down to the replica count, it is released again, one replica less,
+	// which is the whole scale-down: pod-b's drain is cancelled.
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod-a drains again", func() error {
+		if n := rdb.Exists(testCtx, key).Val(); n != 1 {
+			return errors.New("no drain key")
+		}
+		return nil
+	})
+	expires := time.Now().Add(time.Hour)
+	eventually(t, "pod-a released", func() error {
+		expires = expires.Add(time.Second)
+		heartbeat(t, rdb, "pod-a", "stopped", expires)
+		if c, _ := deletionCost(t, ns, "pod-a"); c != drain.ReleasedCost {
+			return fmt.Errorf("pod-a deletion cost %d", c)
+		}
+		return nil
+	})
+	waitDeploymentReplicas(t, ns, "drain", 1)
+	eventually(t, "pod-b serves again", func() error {
+		if _, ok := getPod(t, ns, "pod-b").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("pod-b still drains")
+		}
+		if n := rdb.Exists(testCtx, contract.DrainKey("pod-b")).Val(); n != 0 {
+			return errors.New("pod-b's drain key is still set")
+		}
+		return nil
+	})
+	eventually(t, "ScaledDown event", func() error { return hasEvent(t, ns, "drain", queueworkerv1alpha1.ReasonScaledDown) })
+	if d := getQueueWorker(t, ns, "drain").Status.Draining; len(d) != 0 {
+		t.Errorf("status.draining %+v after the release", d)
+	}
+	// The released pod keeps its key (it must not resume) until it is gone.
+	if n := rdb.Exists(testCtx, key).Val(); n != 1 {
+		t.Error("the released pod's drain key is gone before the pod")
+	}
+	if err := k8sClient.Delete(testCtx, getPod(t, ns, "pod-a")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the drain key goes with the pod", func() error {
+		if n := rdb.Exists(testCtx, key).Val(); n != 0 {
+			return errors.New("the drain key is still set")
+		}
+		return nil
+	})
+}
+
+// TestDrainTimeout: a pod still busy after maxDrainTime is removed anyway,
+// with a Warning naming it and its running tasks.
+func TestDrainTimeout(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "slow", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(2*time.Second)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 4)
+	waitDeploymentReplicas(t, ns, "slow", 2)
+	createWorkerPod(t, qw, "pod-a", true)
+	createWorkerPod(t, qw, "pod-b", true)
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "stopped", now.Add(time.Hour), now, now, now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now, now, now)
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploymentReplicas(t, ns, "slow", 1)
+	if c, _ := deletionCost(t, ns, "pod-a"); c != drain.ReleasedCost {
+		t.Errorf("pod-a deletion cost %d, want the lowest", c)
+	}
+	eventually(t, "DrainTimedOut event", func() error {
+		for _, e := range eventsFor(t, ns, "slow") {
+			if e.Reason == queueworkerv1alpha1.ReasonDrainTimedOut {
+				if !strings.Contains(e.Note, "pod-a") || !strings.Contains(e.Note, "3 tasks") || e.Type != "Warning" {
+					return fmt.Errorf("event %s %q", e.Type, e.Note)
+				}
+				return nil
+			}
+		}
+		return errors.New("no DrainTimedOut event")
+	})
+}
+
+// TestDrainCleanup: a policy changed away from Drain ends the drains (the
+// key deleted, the annotation removed), and so does deleting the
+// QueueWorker.
+func TestDrainCleanup(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "clean", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, nil),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 4)
+	waitDeploymentReplicas(t, ns, "clean", 2)
+	createWorkerPod(t, qw, "pod-a", true)
+	createWorkerPod(t, qw, "pod-b", true)
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now)
+	drainsA := func() error {
+		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; !ok {
+			return errors.New("pod-a does not drain")
+		}
+		if ttl := rdb.TTL(testCtx, contract.DrainKey("pod-a")).Val(); ttl <= 250*time.Second {
+			return fmt.Errorf("drain key TTL %v, want above the default maxDrainTime, 10 × 25s", ttl)
+		}
+		return nil
+	}
+	ended := func() error {
+		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("pod-a still has its draining-since annotation")
+		}
+		if n := rdb.Exists(testCtx, contract.DrainKey("pod-a")).Val(); n != 0 {
+			return errors.New("the drain key is still set")
+		}
+		return nil
+	}
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod-a drains", drainsA)
+
+	updateQueueWorker(t, ns, "clean", func(qw *queueworkerv1alpha1.QueueWorker) {
+		qw.Spec.Autoscaling.ScaleDown.Drain = &queueworkerv1alpha1.ScaleDownDrain{Policy: queueworkerv1alpha1.DrainPolicyPreferIdle}
+	})
+	eventually(t, "the drain ends with the policy", ended)
+	eventually(t, "status.draining empty", func() error {
+		if d := getQueueWorker(t, ns, "clean").Status.Draining; len(d) != 0 {
+			return fmt.Errorf("status.draining %+v", d)
+		}
+		return nil
+	})
+
+	// Back to Drain, at 2 replicas with work, then idle: pod-a drains
+	// again until the QueueWorker is deleted.
+	enqueue(t, srv.Addr, q, 4)
+	waitDeploymentReplicas(t, ns, "clean", 2)
+	updateQueueWorker(t, ns, "clean", func(qw *queueworkerv1alpha1.QueueWorker) {
+		qw.Spec.Autoscaling.ScaleDown.Drain = &queueworkerv1alpha1.ScaleDownDrain{Policy: queueworkerv1alpha1.DrainPolicyDrain}
+	})
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod-a drains again", drainsA)
+	if err := k8sClient.Delete(testCtx, getQueueWorker(t, ns, "clean")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the drain key goes with the QueueWorker", func() error {
+		if n := rdb.Exists(testCtx, contract.DrainKey("pod-a")).Val(); n != 0 {
+			return errors.New("the drain key is still set")
+		}
+		return nil
+	})
+}
