@@ -394,6 +394,20 @@ func (m *monitor) strandedActive(t time.Time) (n int64, from, to time.Time) {
 	return n, from, to
 }
 
+// busyPods returns how many of the workers' pods run tasks, and how many
+// tasks they run, as asynq's latest heartbeats tell.
+func (m *monitor) busyPods() (pods, tasks int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, key := range m.procs {
+		if srv := m.servers[key]; srv != nil && len(srv.ActiveWorkers) > 0 {
+			pods++
+			tasks += len(srv.ActiveWorkers)
+		}
+	}
+	return pods, tasks
+}
+
 // podExits returns the worker pods seen being deleted.
 func (m *monitor) podExits() []podExit {
 	m.mu.Lock()
