@@ -394,15 +394,25 @@ func (m *monitor) strandedActive(t time.Time) (n int64, from, to time.Time) {
 	return n, from, to
 }
 
-// busyPods returns how many of the workers' pods run tasks, and how many
-// tasks they run, as asynq's latest heartbeats tell.
-func (m *monitor) busyPods() (pods, tasks int) {
+// busyPods returns how many of the workers' pods run tasks of ids, and
+// how many of those tasks run, as asynq's latest heartbeats tell.
+func (m *monitor) busyPods(ids map[string]bool) (pods, tasks int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, key := range m.procs {
-		if srv := m.servers[key]; srv != nil && len(srv.ActiveWorkers) > 0 {
+		srv := m.servers[key]
+		if srv == nil {
+			continue
+		}
+		n := 0
+		for _, w := range srv.ActiveWorkers {
+			if ids[w.TaskID] {
+				n++
+			}
+		}
+		if n > 0 {
 			pods++
-			tasks += len(srv.ActiveWorkers)
+			tasks += n
 		}
 	}
 	return pods, tasks
