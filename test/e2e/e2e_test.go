@@ -97,6 +97,7 @@ func TestE2E(t *testing.T) {
 	}
 	t.Run("burst", s.testBurst)
 	t.Run("scale-in-mid-task", s.testScaleInMidTask)
+	t.Run("scale-in-policies", s.testScaleInPolicies)
 	t.Run("redis-outage", s.testRedisOutage)
 	t.Run("operator-crash", s.testOperatorCrash)
 	t.Run("redisconfig-external", s.testRedisConfigExternal)

@@ -394,6 +394,30 @@ func (m *monitor) strandedActive(t time.Time) (n int64, from, to time.Time) {
 	return n, from, to
 }
 
+// busyPods returns how many of the workers' pods run tasks of ids, and
+// how many of those tasks run, as asynq's latest heartbeats tell.
+func (m *monitor) busyPods(ids map[string]bool) (pods, tasks int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, key := range m.procs {
+		srv := m.servers[key]
+		if srv == nil {
+			continue
+		}
+		n := 0
+		for _, w := range srv.ActiveWorkers {
+			if ids[w.TaskID] {
+				n++
+			}
+		}
+		if n > 0 {
+			pods++
+			tasks += n
+		}
+	}
+	return pods, tasks
+}
+
 // podExits returns the worker pods seen being deleted.
 func (m *monitor) podExits() []podExit {
 	m.mu.Lock()

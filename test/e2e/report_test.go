@@ -104,24 +104,26 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "Provider `%s`, started %s, %s in all (cluster up %s, helm install %s).\n\n",
 		r.provider, r.started.UTC().Format(time.RFC3339), time.Since(r.started).Round(time.Second),
 		r.clusterUp.Round(time.Second), r.install.Round(time.Second))
-	b.WriteString("| Scenario | Result | Time | Tasks | Lost | Duplicated | Peak replicas | First scale-up | Drained | Back to min |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| Scenario | Result | Time | Tasks | Lost | Duplicated | Restarted | Peak replicas | First scale-up | Drained | Back to min |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, res := range r.results {
-		tasks, lost, dup := "–", "–", "–"
+		tasks, lost, dup, restarted := "–", "–", "–", "–"
 		if res.tally != nil {
 			tasks = fmt.Sprint(res.tally.enqueued)
 			lost = fmt.Sprint(res.tally.lost)
 			dup = fmt.Sprint(res.tally.duplicated)
+			restarted = fmt.Sprint(res.tally.restarted)
 		}
 		peak := "–"
 		if res.peak > 0 {
 			peak = fmt.Sprint(res.peak)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			res.name, res.status, res.duration.Round(time.Second), tasks, lost, dup, peak,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			res.name, res.status, res.duration.Round(time.Second), tasks, lost, dup, restarted, peak,
 			dash(res.reaction), dash(res.drained), dash(res.backToMin))
 	}
-	b.WriteString("\nFirst scale-up, Drained and Back to min count from the start of the scenario's first burst.\n")
+	b.WriteString("\nFirst scale-up, Drained and Back to min count from the start of the scenario's first burst. " +
+		"Restarted counts the tasks that a worker started more than once: it was stopped while they ran.\n")
 	var notes []string
 	for _, res := range r.results {
 		for _, n := range res.notes {

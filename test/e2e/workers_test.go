@@ -238,29 +238,34 @@ type tally struct {
 	done, lost, duplicated int
 	// unknown counts completions of tasks that were never enqueued.
 	unknown int
+	// restarted counts the demo:sleep tasks a handler started more than
+	// once: a worker stopped while they ran and asynq ran them again.
+	restarted int
 }
 
 func (c tally) String() string {
-	return fmt.Sprintf("%d enqueued, %d done, %d lost, %d duplicated, %d unknown",
-		c.enqueued, c.done, c.lost, c.duplicated, c.unknown)
+	return fmt.Sprintf("%d enqueued, %d done, %d lost, %d duplicated, %d unknown, %d restarted",
+		c.enqueued, c.done, c.lost, c.duplicated, c.unknown, c.restarted)
 }
 
-// ledgerTally reads the demo tasks' ledger (cmd/worker/demotasks): one
-// counter per task, raised each time the task completes.
+// ledgerTally reads the demo tasks' ledgers (cmd/worker/demotasks): one
+// counter per task raised each time the task completes, and one raised
+// each time a demo:sleep task starts.
 func ledgerTally(ctx context.Context, rdb *redis.Client, ids []string) (tally, error) {
-	raw, err := rdb.HGetAll(ctx, demotasks.LedgerKey).Result()
+	ledger, err := readCounters(ctx, rdb, demotasks.LedgerKey)
 	if err != nil {
-		return tally{}, fmt.Errorf("reading the ledger: %w", err)
+		return tally{}, err
 	}
-	ledger := make(map[string]int64, len(raw))
-	for id, v := range raw {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return tally{}, fmt.Errorf("reading the ledger: field %s holds %q", id, v)
-		}
-		ledger[id] = n
+	starts, err := readCounters(ctx, rdb, demotasks.StartsKey)
+	if err != nil {
+		return tally{}, err
 	}
 	c := tally{enqueued: len(ids)}
+	for _, id := range ids {
+		if starts[id] > 1 {
+			c.restarted++
+		}
+	}
 	known := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		known[id] = true
@@ -280,6 +285,23 @@ func ledgerTally(ctx context.Context, rdb *redis.Client, ids []string) (tally, e
 		}
 	}
 	return c, nil
+}
+
+// readCounters reads a hash of counters per task ID.
+func readCounters(ctx context.Context, rdb *redis.Client, key string) (map[string]int64, error) {
+	raw, err := rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	out := make(map[string]int64, len(raw))
+	for id, v := range raw {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: field %s holds %q", key, id, v)
+		}
+		out[id] = n
+	}
+	return out, nil
 }
 
 // waitDrained waits until every task of ids has completed and the queue

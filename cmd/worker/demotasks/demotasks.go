@@ -22,7 +22,10 @@ limitations under the License.
 // Every demo task that completes adds 1 to the field named after its
 // payload ID in the Redis hash LedgerKey ("queueworker:demo:ledger"), so
 // after a run every enqueued ID should have the value 1: a missing field is
-// a lost task, 2 or more a task completed more than once.
+// a lost task, 2 or more a task completed more than once. A demo:sleep
+// task also adds 1 to its field in StartsKey each time a handler starts
+// it, so a task that was interrupted (a worker stopped while it ran, and
+// asynq ran it again) shows 2 or more starts for one completion.
 package demotasks
 
 import (
@@ -47,6 +50,10 @@ const (
 
 // LedgerKey is the Redis hash that counts completions per payload ID.
 const LedgerKey = "queueworker:demo:ledger"
+
+// StartsKey is the Redis hash that counts the starts of demo:sleep tasks
+// per payload ID.
+const StartsKey = "queueworker:demo:starts"
 
 // Payload is the JSON payload of every demo task.
 type Payload struct {
@@ -125,6 +132,9 @@ func (h *Handlers) Sleep(ctx context.Context, t *asynq.Task) error {
 	d, err := time.ParseDuration(p.Duration)
 	if err != nil || d < 0 {
 		return fmt.Errorf("task %s: duration %q is not a duration: %w", p.ID, p.Duration, asynq.SkipRetry)
+	}
+	if err := h.rdb.HIncrBy(ctx, StartsKey, p.ID, 1).Err(); err != nil {
+		return fmt.Errorf("recording the start of task %s: %w", p.ID, err)
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()

@@ -215,12 +215,17 @@ func TestSleepGivesUpWhenContextEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	time.AfterFunc(100*time.Millisecond, cancel)
 	if err := h.Sleep(ctx, task); !errors.Is(err, context.Canceled) {
 		t.Errorf("Sleep = %v, want context.Canceled", err)
 	}
 	if ledger, err := readLedger(context.Background(), rdb); err != nil || ledger[id] != 0 {
 		t.Errorf("ledger has %d completions (err %v) for a cancelled task, want 0", ledger[id], err)
+	}
+	// The start is recorded whether or not the task completes; that is
+	// how an interrupted task shows.
+	if starts, err := rdb.HGet(context.Background(), StartsKey, id).Int64(); err != nil || starts != 1 {
+		t.Errorf("starts = %d (err %v), want 1", starts, err)
 	}
 }
 
