@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 package benchscale
 
 import (
@@ -125,6 +124,10 @@ type StartResult struct {
 	RSSKiB, HWMKiB int64
 	// Writes the operator sent until then, by method.
 	Writes map[string]float64
+	// Reconciles of QueueWorkers until then, and the time they took in
+	// all: the controller runs one at a time (controller-runtime's default
+	// of MaxConcurrentReconciles).
+	Reconciles, ReconcileSeconds float64
 }
 
 // IdleResult is the cost of N QueueWorkers that idle at zero replicas.
@@ -244,6 +247,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		logf("only %d of %d Deployments at zero after %s; measuring the idle window anyway", res.SettledAt0, cfg.N,
 			res.SettleAfter.Round(time.Second))
 	}
+	// The last pods' deletion still moves Deployment and QueueWorker
+	// status for a moment; the idle window starts after it.
+	sleep(ctx, settleQuiet)
 	logf("idle window of %s", cfg.Idle)
 	if res.Idle, err = measureIdle(ctx, op, tr, rdb, cfg.Idle); err != nil {
 		return res, err
@@ -315,7 +321,7 @@ func machine() string {
 	return fmt.Sprintf("%d CPUs, %s, load average at start %s", runtime.NumCPU(), runtime.Version(), strings.Join(fields, " "))
 }
 
-func name(i int) string  { return fmt.Sprintf("qw-%05d", i) }
+func name(i int) string    { return fmt.Sprintf("qw-%05d", i) }
 func queueOf(i int) string { return fmt.Sprintf("bench-%05d", i) }
 
 // freshNamespace deletes the namespace of an earlier run (QueueWorkers
@@ -447,6 +453,7 @@ func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, st
 	}
 	if text, merr := op.Metrics(ctx); merr == nil {
 		r.Writes = writesByMethod(text)
+		r.Reconciles, r.ReconcileSeconds = reconciles(text)
 	}
 	if status {
 		var ds []time.Duration
@@ -466,6 +473,9 @@ func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, st
 	}
 	return r, nil
 }
+
+// settleQuiet passes between the last Deployment at zero and the idle window.
+const settleQuiet = 10 * time.Second
 
 // scrapeEvery spaces the scrapes of the operator's metrics while it
 // starts: with thousands of QueueWorkers a scrape is not free.
@@ -499,6 +509,14 @@ func readRedis(ctx context.Context, rdb *redis.Client) (redisSample, error) {
 	sys, _ := InfoSeconds(info, "used_cpu_sys_main_thread")
 	s.cpu = user + sys
 	return s, nil
+}
+
+// reconciles returns the count and total time of the QueueWorker
+// controller's reconciles.
+func reconciles(metrics string) (count, seconds float64) {
+	qw := func(l map[string]string) bool { return l["controller"] == "queueworker" }
+	return SumSamples(metrics, "controller_runtime_reconcile_time_seconds_count", qw),
+		SumSamples(metrics, "controller_runtime_reconcile_time_seconds_sum", qw)
 }
 
 // readTicks returns the count and sum of the operator's reads of Redis.

@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Package benchscale measures how one operator process copes with many
 // QueueWorkers: it creates them on the local control plane of
 // hack/local-cluster.sh, runs cmd/manager as a local process against one

@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 package benchscale
 
 import (
@@ -76,9 +75,17 @@ func startRows(row func(phase, measure, value string), phase string, s StartResu
 		row(phase, "start → lease acquired", dur(s.Leader))
 	}
 	row(phase, "start → every QueueWorker decided in the operator (metrics)", dur(s.AllInOperator))
+	if s.Leader > 0 {
+		row(phase, "lease acquired → every QueueWorker decided in the operator", dur(s.AllInOperator-s.Leader))
+	}
 	if status {
 		row(phase, fmt.Sprintf("start → status shows the first read: first / p50 / p99 / all %d", s.StatusDecided),
 			fmt.Sprintf("%s / %s / %s / %s", dur(s.FirstStatus), dur(s.StatusP50), dur(s.StatusP99), dur(s.AllStatus)))
+	}
+	if s.Reconciles > 0 {
+		row(phase, "QueueWorker reconciles until then: count, total time, mean",
+			fmt.Sprintf("%.0f, %s, %s", s.Reconciles, dur(time.Duration(s.ReconcileSeconds*float64(time.Second))),
+				dur(time.Duration(s.ReconcileSeconds/s.Reconciles*float64(time.Second)))))
 	}
 	row(phase, "operator CPU until then", fmt.Sprintf("%.1f s", s.CPUSeconds))
 	row(phase, "operator RSS then (VmRSS / VmHWM)", mib(s.RSSKiB)+" / "+mib(s.HWMKiB))

@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 package benchscale
 
 import (
@@ -55,6 +54,8 @@ type Tracker struct {
 	// set already).
 	decided  map[string]time.Time
 	replicas map[string][]replicaChange
+	// pods is each Deployment's status.replicas: pods that still exist.
+	pods map[string]int32
 	// holder of the operator's lease and when it last changed.
 	holder        string
 	holderChanged time.Time
@@ -76,7 +77,7 @@ func StartTracker(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme,
 	if err != nil {
 		return nil, err
 	}
-	t := &Tracker{decided: map[string]time.Time{}, replicas: map[string][]replicaChange{}}
+	t := &Tracker{decided: map[string]time.Time{}, replicas: map[string][]replicaChange{}, pods: map[string]int32{}}
 	handlers := []struct {
 		obj client.Object
 		h   toolscache.ResourceEventHandlerFuncs
@@ -151,6 +152,7 @@ func (t *Tracker) deployment(o any, update bool) {
 	if update {
 		t.depUpdates++
 	}
+	t.pods[d.Name] = d.Status.Replicas
 	h := t.replicas[d.Name]
 	if len(h) == 0 || h[len(h)-1].replicas != r {
 		t.replicas[d.Name] = append(h, replicaChange{at: now, replicas: r})
@@ -203,13 +205,13 @@ func (t *Tracker) Replicas(name string) (int32, bool) {
 	return h[len(h)-1].replicas, true
 }
 
-// DeploymentsAt counts the Deployments whose spec.replicas is n now, and
-// all the Deployments.
+// DeploymentsAt counts the Deployments whose spec.replicas and
+// status.replicas are both n now, and all the Deployments.
 func (t *Tracker) DeploymentsAt(n int32) (at, all int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, h := range t.replicas {
-		if h[len(h)-1].replicas == n {
+	for name, h := range t.replicas {
+		if h[len(h)-1].replicas == n && t.pods[name] == n {
 			at++
 		}
 	}

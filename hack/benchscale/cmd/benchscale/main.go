@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 // Command benchscale measures one operator process with many QueueWorkers
 // on the local control plane of hack/local-cluster.sh (see
 // docs/performance.md, "Many QueueWorkers on one operator"):
@@ -34,6 +33,10 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"go.uber.org/zap/zapcore"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/queueworker/queueworker-operator/hack/benchscale"
 )
@@ -92,6 +95,9 @@ func run() error {
 	}
 	cfg.OutDir = dir
 	fmt.Fprintf(os.Stderr, "==> the manager's log: %s\n", filepath.Join(dir, "manager.log"))
+
+	// The harness's watches log only their errors.
+	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
