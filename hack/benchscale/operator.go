@@ -105,7 +105,7 @@ func (o *Operator) Start() error {
 	if o.LeaderElect {
 		args = append(args, "--leader-elect", "--leader-election-namespace="+o.Namespace)
 	}
-	fmt.Fprintf(o.log, "\n=== %s starting %s %v\n", time.Now().UTC().Format(time.RFC3339), o.Bin, args)
+	_, _ = fmt.Fprintf(o.log, "\n=== %s starting %s %v\n", time.Now().UTC().Format(time.RFC3339), o.Bin, args)
 	cmd := exec.Command(o.Bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
 	cmd.Stdout = o.log

@@ -61,7 +61,7 @@ func parseSample(line string) (name string, labels map[string]string, value floa
 	if line == "" || line[0] == '#' {
 		return "", nil, 0, false
 	}
-	rest := line
+	var rest string
 	if i := strings.IndexByte(line, '{'); i >= 0 {
 		j := strings.LastIndexByte(line, '}')
 		if j < i {

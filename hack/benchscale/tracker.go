@@ -19,6 +19,7 @@ package benchscale
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -186,11 +187,7 @@ func (t *Tracker) Counts() Counts {
 func (t *Tracker) DecidedTimes() map[string]time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[string]time.Time, len(t.decided))
-	for k, v := range t.decided {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(t.decided)
 }
 
 // Replicas returns a Deployment's spec.replicas as last seen, and whether
