@@ -128,6 +128,9 @@ type StartResult struct {
 	// all: the controller runs one at a time (controller-runtime's default
 	// of MaxConcurrentReconciles).
 	Reconciles, ReconcileSeconds float64
+	// Seen are the changes the watches saw until then: a write that
+	// changes nothing shows among Writes but not here.
+	Seen Counts
 }
 
 // IdleResult is the cost of N QueueWorkers that idle at zero replicas.
@@ -418,6 +421,7 @@ func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, st
 	var r StartResult
 	holder, _ := tr.Holder()
 	before := tr.DecidedTimes()
+	c0 := tr.Counts()
 	t0 := time.Now()
 	if err := op.Start(); err != nil {
 		return r, err
@@ -446,6 +450,9 @@ func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, st
 		}
 		return done, nil
 	})
+	c1 := tr.Counts()
+	r.Seen = Counts{QueueWorkers: c1.QueueWorkers - c0.QueueWorkers, Deployments: c1.Deployments - c0.Deployments,
+		Events: c1.Events - c0.Events, Lease: c1.Lease - c0.Lease}
 	ps1, perr := ReadProc(op.Pid())
 	if perr == nil {
 		r.CPUSeconds = float64(ps1.CPUTicks-ps0.CPUTicks) / clockTicks

@@ -90,6 +90,8 @@ func startRows(row func(phase, measure, value string), phase string, s StartResu
 	row(phase, "operator CPU until then", fmt.Sprintf("%.1f s", s.CPUSeconds))
 	row(phase, "operator RSS then (VmRSS / VmHWM)", mib(s.RSSKiB)+" / "+mib(s.HWMKiB))
 	row(phase, "operator API writes until then", perMethod(s.Writes))
+	row(phase, "changes seen until then: QueueWorkers, Deployments (any writer), Events (any source)",
+		fmt.Sprintf("%d, %d, %d", s.Seen.QueueWorkers, s.Seen.Deployments, s.Seen.Events))
 }
 
 func dur(d time.Duration) string {
