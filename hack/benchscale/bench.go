@@ -91,6 +91,8 @@ type Result struct {
 
 	Start StartResult
 
+	// SettleAfter: every Deployment at zero replicas and no pods, then the
+	// operator's work queue empty for settleQuiet.
 	SettleAfter time.Duration
 	SettledAt0  int
 
@@ -250,9 +252,28 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		logf("only %d of %d Deployments at zero after %s; measuring the idle window anyway", res.SettledAt0, cfg.N,
 			res.SettleAfter.Round(time.Second))
 	}
-	// The last pods' deletion still moves Deployment and QueueWorker
-	// status for a moment; the idle window starts after it.
-	sleep(ctx, settleQuiet)
+	// The pods' deletion still moves Deployment status, which the operator
+	// reconciles one QueueWorker at a time; the idle window starts once its
+	// work queue has stayed empty for settleQuiet.
+	var empty time.Time
+	err = poll(ctx, cfg.Timeout, func() (bool, error) {
+		text, err := op.Metrics(ctx)
+		if err != nil {
+			return false, err
+		}
+		if workQueueDepth(text) > 0 {
+			empty = time.Time{}
+			return false, nil
+		}
+		if empty.IsZero() {
+			empty = time.Now()
+		}
+		return time.Since(empty) >= settleQuiet, nil
+	})
+	res.SettleAfter = time.Since(t0)
+	if err != nil {
+		return res, fmt.Errorf("waiting for the operator's work queue to stay empty: %w", err)
+	}
 	logf("idle window of %s", cfg.Idle)
 	if res.Idle, err = measureIdle(ctx, op, tr, rdb, cfg.Idle); err != nil {
 		return res, err
@@ -481,8 +502,9 @@ func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, st
 	return r, nil
 }
 
-// settleQuiet passes between the last Deployment at zero and the idle window.
-const settleQuiet = 10 * time.Second
+// settleQuiet is how long the operator's work queue stays empty before the
+// idle window.
+const settleQuiet = 5 * time.Second
 
 // scrapeEvery spaces the scrapes of the operator's metrics while it
 // starts: with thousands of QueueWorkers a scrape is not free.
@@ -524,6 +546,13 @@ func reconciles(metrics string) (count, seconds float64) {
 	qw := func(l map[string]string) bool { return l["controller"] == "queueworker" }
 	return SumSamples(metrics, "controller_runtime_reconcile_time_seconds_count", qw),
 		SumSamples(metrics, "controller_runtime_reconcile_time_seconds_sum", qw)
+}
+
+// workQueueDepth is the number of QueueWorkers waiting for a reconcile.
+func workQueueDepth(metrics string) float64 {
+	return SumSamples(metrics, "workqueue_depth", func(l map[string]string) bool {
+		return l["name"] == "queueworker" || l["controller"] == "queueworker"
+	})
 }
 
 // readTicks returns the count and sum of the operator's reads of Redis.
