@@ -91,7 +91,8 @@ type Result struct {
 
 	Start StartResult
 
-	// SettleAfter: every Deployment at zero replicas and no pods, then the
+	// SettleAfter: every Deployment at zero replicas and no pods, every
+	// QueueWorker Ready (the Deployment controller has caught up), then the
 	// operator's work queue empty for settleQuiet.
 	SettleAfter time.Duration
 	SettledAt0  int
@@ -240,17 +241,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Start.AllStatus.Round(time.Millisecond))
 
 	// 3. Wait for every Deployment to reach zero replicas, then idle.
-	logf("waiting for every Deployment at zero replicas")
+	logf("waiting for every Deployment at zero replicas and every QueueWorker Ready")
 	t0 := time.Now()
 	err = poll(ctx, cfg.Timeout+cfg.ScaleToZero, func() (bool, error) {
 		at0, all := tr.DeploymentsAt(0)
-		return at0 == cfg.N && all == cfg.N, nil
+		return at0 == cfg.N && all == cfg.N && tr.ReadyCount() == cfg.N, nil
 	})
 	res.SettleAfter = time.Since(t0)
 	res.SettledAt0, _ = tr.DeploymentsAt(0)
 	if err != nil {
-		logf("only %d of %d Deployments at zero after %s; measuring the idle window anyway", res.SettledAt0, cfg.N,
-			res.SettleAfter.Round(time.Second))
+		logf("only %d of %d Deployments at zero and %d QueueWorkers Ready after %s; measuring the idle window anyway",
+			res.SettledAt0, cfg.N, tr.ReadyCount(), res.SettleAfter.Round(time.Second))
 	}
 	// The pods' deletion still moves Deployment status, which the operator
 	// reconciles one QueueWorker at a time; the idle window starts once its

@@ -37,7 +37,7 @@ func (r *Result) Markdown() string {
 	row("create (no operator)", fmt.Sprintf("%d creates, %d clients", cfg.N, cfg.CreateWorkers), dur(r.Create))
 	row("create (no operator)", "one create p50 / p99", dur(r.CreateP50)+" / "+dur(r.CreateP99))
 	startRows(row, "start", r.Start, true)
-	row("settle", fmt.Sprintf("all decided → Deployments at 0 replicas (%d of %d), work queue empty for 5s", r.SettledAt0, cfg.N),
+	row("settle", fmt.Sprintf("all decided → Deployments at 0 replicas (%d of %d), all Ready, work queue empty for 5s", r.SettledAt0, cfg.N),
 		dur(r.SettleAfter))
 
 	i := r.Idle

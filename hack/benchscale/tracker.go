@@ -53,7 +53,9 @@ type Tracker struct {
 	mu sync.Mutex
 	// decided: the first time RedisReachable left Unknown (or was seen
 	// set already).
-	decided  map[string]time.Time
+	decided map[string]time.Time
+	// ready: the QueueWorker's Ready condition is True now.
+	ready    map[string]bool
 	replicas map[string][]replicaChange
 	// pods is each Deployment's status.replicas: pods that still exist.
 	pods map[string]int32
@@ -78,7 +80,7 @@ func StartTracker(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme,
 	if err != nil {
 		return nil, err
 	}
-	t := &Tracker{decided: map[string]time.Time{}, replicas: map[string][]replicaChange{}, pods: map[string]int32{}}
+	t := &Tracker{decided: map[string]time.Time{}, ready: map[string]bool{}, replicas: map[string][]replicaChange{}, pods: map[string]int32{}}
 	handlers := []struct {
 		obj client.Object
 		h   toolscache.ResourceEventHandlerFuncs
@@ -132,6 +134,7 @@ func (t *Tracker) queueWorker(o any, update bool) {
 	if update {
 		t.qwUpdates++
 	}
+	t.ready[qw.Name] = apimeta.IsStatusConditionTrue(qw.Status.Conditions, queueworkerv1alpha1.ConditionReady)
 	if _, seen := t.decided[qw.Name]; seen {
 		return
 	}
@@ -188,6 +191,19 @@ func (t *Tracker) DecidedTimes() map[string]time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return maps.Clone(t.decided)
+}
+
+// ReadyCount counts the QueueWorkers whose Ready condition is True.
+func (t *Tracker) ReadyCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, r := range t.ready {
+		if r {
+			n++
+		}
+	}
+	return n
 }
 
 // Replicas returns a Deployment's spec.replicas as last seen, and whether
