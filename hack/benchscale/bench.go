@@ -544,15 +544,18 @@ func readRedis(ctx context.Context, rdb *redis.Client) (redisSample, error) {
 // reconciles returns the count and total time of the QueueWorker
 // controller's reconciles.
 func reconciles(metrics string) (count, seconds float64) {
-	qw := func(l map[string]string) bool { return l["controller"] == "queueworker" }
+	qw := func(l map[string]string) bool { return l["controller"] == controllerName }
 	return SumSamples(metrics, "controller_runtime_reconcile_time_seconds_count", qw),
 		SumSamples(metrics, "controller_runtime_reconcile_time_seconds_sum", qw)
 }
 
+// controllerName labels the QueueWorker controller's metrics.
+const controllerName = "queueworker"
+
 // workQueueDepth is the number of QueueWorkers waiting for a reconcile.
 func workQueueDepth(metrics string) float64 {
 	return SumSamples(metrics, "workqueue_depth", func(l map[string]string) bool {
-		return l["name"] == "queueworker" || l["controller"] == "queueworker"
+		return l["name"] == controllerName || l["controller"] == controllerName
 	})
 }
 
