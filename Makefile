@@ -93,6 +93,18 @@ bench: redis ## Run the benchmarks: queue reads (1..1000 queues), asynq server r
 	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench DecisionLatency -benchtime 20x ./controllers/ && \
 	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench IdleWrites -benchtime 1x -timeout 20m ./controllers/
 
+# N is the number of QueueWorkers of bench-scale; BENCH_SCALE_FLAGS are more
+# flags of hack/benchscale/cmd/benchscale (go run ./hack/benchscale/cmd/benchscale -h),
+# e.g. BENCH_SCALE_FLAGS='-idle 2m -bursts 10 -out /tmp/n200.md -keep-cluster'.
+N ?= 200
+BENCH_SCALE_FLAGS ?=
+
+.PHONY: bench-scale
+bench-scale: redis ## Measure one operator process with N QueueWorkers (default 200) on a local control plane of its own: create, start, idle, bursts, SIGKILL and restart. Not part of make test.
+	@hack/build-test-binaries.sh --print-assets >/dev/null; \
+	hack/build-test-binaries.sh --path kwok >/dev/null; \
+	go run ./hack/benchscale/cmd/benchscale -n $(N) $(BENCH_SCALE_FLAGS)
+
 # Packages whose test binaries link envtest or test/redistest need the
 # Kubernetes test binaries or redis-server; test-unit leaves them out.
 INTEGRATION_DEPS = sigs.k8s.io/controller-runtime/pkg/envtest github.com/queueworker/queueworker-operator/test/redistest
