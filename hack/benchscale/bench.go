@@ -384,7 +384,7 @@ func newQueueWorker(cfg Config, i int, addr string) *queueworkerv1alpha1.QueueWo
 				MaxReplicas:             5,
 				TargetBacklogPerReplica: ptr.To[int32](1),
 				ScaleToZeroDelay:        window,
-				ScaleDown:               &queueworkerv1alpha1.ScalingRules{StabilizationWindow: window},
+				ScaleDown:               &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: window}},
 			},
 			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 				Name:  "worker",
