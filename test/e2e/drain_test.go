@@ -78,7 +78,7 @@ func (s *suite) testScaleInPolicy(t *testing.T, policy string) {
 	// oldest tasks first, two at a time, so the long ones tend to land on
 	// pods of their own.
 	start := time.Now()
-	var ids, longIDs []string
+	ids, longIDs := make([]string, 0, long+short), make([]string, 0, long)
 	for range long {
 		l := sc.enqueue(w.queue, 1, drainTaskDuration)
 		longIDs = append(longIDs, l...)
