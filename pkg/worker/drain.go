@@ -71,35 +71,49 @@ func (w *Worker) readDrainKey(ctx context.Context) (value string, present bool, 
 	return value, true, nil
 }
 
-// watchDrain reads the drain key every drainPollInterval until ctx ends
-// and moves the task servers to the state it asks for. A failed read
-// keeps the state as it is: neither an outage nor a refused read is a
-// request to drain or to resume.
+// watchDrain reads the drain key at once, then every drainPollInterval
+// until ctx ends, and moves the task servers to the state it asks for.
+// No server starts before the first read succeeds. A failed read keeps
+// the state as it is: neither an outage nor a refused read is a request
+// to drain or to resume. A refused read (NOPERM) is the one answer that
+// does not heal by itself: before any state is set it starts the worker
+// active, one that cannot be drained, as without the drain key.
 func (w *Worker) watchDrain(ctx context.Context) {
 	tick := time.NewTicker(drainPollInterval)
 	defer tick.Stop()
-	warned := false
+	warned, waiting := false, false
 	for {
+		value, present, err := w.readDrainKey(ctx)
+		switch {
+		case err == nil:
+			w.drainReadErr.Store(nil)
+			w.servers.apply(present, value)
+		case ctx.Err() != nil:
+			return
+		default:
+			msg := err.Error()
+			w.drainReadErr.Store(&msg)
+			refused := strings.HasPrefix(msg, "NOPERM")
+			// Say once, above debug, that drains cannot reach this worker.
+			if refused && !warned {
+				warned = true
+				w.log.Warn("the Redis user may not read the drain key, so this worker cannot be drained; grant %R~"+
+					contract.DrainKeyPrefix+"*", "key", w.drainKey, "error", err)
+			}
+			switch {
+			case refused && !w.servers.hasStarted():
+				w.servers.apply(false, "")
+			case !w.servers.hasStarted() && !waiting:
+				waiting = true
+				w.log.Warn("cannot read the drain key; taking no tasks until it can be read", "key", w.drainKey, "error", err)
+			default:
+				w.log.Debug("reading the drain key failed; keeping the current state", "key", w.drainKey, "error", err)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		value, present, err := w.readDrainKey(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			w.log.Debug("reading the drain key failed; keeping the current state", "key", w.drainKey, "error", err)
-			// A refused read does not heal by itself, unlike an outage:
-			// say once, above debug, that drains cannot reach this worker.
-			if !warned && strings.HasPrefix(err.Error(), "NOPERM") {
-				warned = true
-				w.log.Warn("the Redis user may not read the drain key, so this worker cannot be drained; grant %R~"+
-					contract.DrainKeyPrefix+"*", "key", w.drainKey, "error", err)
-			}
-			continue
-		}
-		w.servers.apply(present, value)
 	}
 }

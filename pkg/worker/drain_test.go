@@ -31,6 +31,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/queueworker/queueworker-operator/pkg/contract"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // notTakenFor is how long a test watches a state hold, such as a pending
@@ -405,6 +406,58 @@ func TestWorkerStartsDrained(t *testing.T) {
 	eventually(t, "the task runs after the cancel", func() bool { return rec.completions(waiting) == 1 })
 }
 
+// TestWorkerStartsNoServerUntilDrainKeyRead starts a worker whose drain
+// key is set while Redis does not answer, as when the network is not up
+// yet as the container starts: /readyz says why, and no asynq server runs
+// (one would take tasks the moment Redis answers, before the next read of
+// the key). Once Redis answers, the worker starts drained, and it takes
+// the tasks after the cancel.
+func TestWorkerStartsNoServerUntilDrainKeyRead(t *testing.T) {
+	const queue = "startunread"
+	d := newDrainTest(t)
+	proxy, err := redistest.StartProxy(redisServer.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	d.requestDrain(t)
+	ids := make([]string, 0, 20)
+	for range 20 {
+		ids = append(ids, d.enqueue(t, queue, "test:quick"))
+	}
+	proxy.SetDown(true)
+	rec := newRecorder()
+	cfg := testConfig(queue)
+	cfg.Redis.Addr = proxy.Addr
+	cfg.Redis.DialTimeout = 200 * time.Millisecond
+	w := startWorker(t, cfg, rec.register)
+
+	eventually(t, "/readyz says the drain key cannot be read", func() bool {
+		code, body := get(t, w.baseURL+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.HasPrefix(body, "starting: cannot read the drain key: ")
+	})
+	if w.servers.hasStarted() || len(d.servers(t)) != 0 {
+		t.Fatal("a task server runs before the drain key was read")
+	}
+	proxy.SetDown(false)
+	eventually(t, "/readyz says draining once Redis answers", func() bool {
+		code, body := get(t, w.baseURL+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.TrimSpace(body) == "draining"
+	})
+	consistently(t, "no task runs and no server runs while the key is set", func() bool {
+		for _, id := range ids {
+			if rec.completions(id) != 0 {
+				return false
+			}
+		}
+		return len(d.servers(t)) == 0
+	})
+	d.cancelDrain(t)
+	for _, id := range ids {
+		eventually(t, "task "+id+" runs after the cancel", func() bool { return rec.completions(id) == 1 })
+	}
+}
+
 // TestDrainKeyReadErrorsKeepState checks that a key the worker cannot read
 // is neither a drain nor a cancel: a key of the wrong type, and Redis
 // down. A Redis that comes back without the key (it lost its data) has
@@ -417,6 +470,7 @@ func TestDrainKeyReadErrorsKeepState(t *testing.T) {
 	ctx := context.Background()
 
 	// WRONGTYPE while taking tasks: still taking them.
+	eventually(t, "the worker starts taking tasks", w.servers.hasStarted)
 	if err := d.rdb.HSet(ctx, d.key, "at", "now").Err(); err != nil {
 		t.Fatal(err)
 	}

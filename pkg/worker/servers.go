@@ -142,20 +142,24 @@ func (s *taskServer) whenIdle() <-chan struct{} {
 	return s.idle
 }
 
-// taskServers runs the worker's task servers and moves them between two
+// taskServers runs the worker's task servers and moves them between
 // states at the operator's request:
 //
+//   - not started: the drain key has not been read yet, so no server
+//     runs: a worker whose key is set must take no task, and one that
+//     cannot read it cannot reach Redis to run tasks either.
 //   - active: current takes tasks.
 //   - draining: current (if any) has stopped taking tasks and lets its
 //     running ones finish; nothing takes new tasks.
 //
-// A drain stops current. A cancel starts a new server as current and
-// retires the stopped one: it is shut down once its running tasks have
-// finished, since shutting it down earlier would give them only
-// ShutdownTimeout. Retiring servers are independent of the state, so a
-// drain or a cancel that comes while an earlier server still retires only
-// adds a server to stop or to retire. shutdown ends every server at once,
-// whatever the state.
+// The first read of the key starts the worker active or draining. A drain
+// stops current. A cancel starts a new server as current and retires the
+// stopped one: it is shut down once its running tasks have finished,
+// since shutting it down earlier would give them only ShutdownTimeout.
+// Retiring servers are independent of the state, so a drain or a cancel
+// that comes while an earlier server still retires only adds a server to
+// stop or to retire. shutdown ends every server at once, whatever the
+// state.
 type taskServers struct {
 	log       *slog.Logger
 	newServer func() *taskServer
@@ -164,6 +168,7 @@ type taskServers struct {
 
 	mu       sync.Mutex
 	closed   bool
+	started  bool
 	draining bool
 	// current takes tasks while active; nil when the worker started
 	// draining, before any server ran.
@@ -181,23 +186,12 @@ func newTaskServers(log *slog.Logger, newServer func() *taskServer, drainGauge p
 	return &taskServers{log: log, newServer: newServer, drainGauge: drainGauge, closing: make(chan struct{})}
 }
 
-// start runs the first server, or none when the worker starts draining: a
-// drain asked for before the process started (a restarted container) holds
-// for it too.
-func (s *taskServers) start(draining bool) error {
+// hasStarted reports whether the first read of the drain key has set the
+// state.
+func (s *taskServers) hasStarted() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if draining {
-		s.setDraining(true)
-		return nil
-	}
-	srv := s.newServer()
-	if err := srv.start(); err != nil {
-		return err
-	}
-	s.current = srv
-	s.live = append(s.live, srv)
-	return nil
+	return s.started
 }
 
 // isDraining reports whether the worker drains at the operator's request.
@@ -219,10 +213,20 @@ func (s *taskServers) setDraining(v bool) {
 
 // apply moves to the state the operator asks for: draining when the drain
 // key is present, active when it is not. requestedAt is the key's value,
-// for the log. Asking for the current state does nothing.
+// for the log. Asking for the current state does nothing. The first call
+// sets the state the worker starts in.
 func (s *taskServers) apply(drain bool, requestedAt string) {
 	s.mu.Lock()
-	if s.closed || drain == s.draining {
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if !s.started {
+		defer s.mu.Unlock()
+		s.startIn(drain, requestedAt)
+		return
+	}
+	if drain == s.draining {
 		s.mu.Unlock()
 		return
 	}
@@ -260,6 +264,28 @@ func (s *taskServers) apply(drain bool, requestedAt string) {
 	if prev != nil {
 		s.retire(prev)
 	}
+}
+
+// startIn sets the state the worker starts in: a drain asked for before the
+// process started (a restarted container) holds for it too, and then no
+// server runs until the cancel. Callers hold mu.
+func (s *taskServers) startIn(drain bool, requestedAt string) {
+	if drain {
+		s.started = true
+		s.setDraining(true)
+		s.log.Info("drain requested before the start: taking no tasks", "requestedAt", requestedAt)
+		return
+	}
+	srv := s.newServer()
+	if err := srv.start(); err != nil {
+		// As for a cancel: the next read of the key tries again.
+		s.log.Error("no task server could start", "error", err)
+		return
+	}
+	s.started = true
+	s.current = srv
+	s.live = append(s.live, srv)
+	s.log.Info("taking tasks")
 }
 
 // retire shuts srv down once it has stopped and its running tasks have

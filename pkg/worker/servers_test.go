@@ -178,9 +178,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "drain and cancel while idle",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.expect(t, &seen, "start 1")
 				m.checkState(t, false, 1, 1)
 				m.apply(drain, "2026-01-01T00:00:00Z")
@@ -195,9 +193,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "reading the same state again changes nothing",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.apply(cancel, "")
 				m.expect(t, &seen, "start 1")
 				m.apply(drain, "")
@@ -214,9 +210,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "a cancel retires the stopped server only after its task",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -232,9 +226,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "a drain while the previous server still retires",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -254,9 +246,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "a cancel while the previous server still retires",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -278,9 +268,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "started drained, then cancelled",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(true); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(drain, "")
 				m.quiet(t, seen)
 				m.checkState(t, true, 0)
 				m.apply(drain, "")
@@ -291,11 +279,24 @@ func TestTaskServersStateMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "nothing runs before the first read of the key",
+			run: func(t *testing.T, m *machine) {
+				m.quiet(t, 0)
+				m.checkState(t, false, 0)
+				if m.hasStarted() {
+					t.Error("hasStarted before the first read")
+				}
+				m.shutdown()
+				m.apply(cancel, "")
+				if got := m.eventLog(); len(got) != 0 {
+					t.Errorf("events = %q, want none", got)
+				}
+			},
+		},
+		{
 			name: "shutdown when started drained",
 			run: func(t *testing.T, m *machine) {
-				if err := m.start(true); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(drain, "")
 				m.shutdown()
 				if got := m.eventLog(); len(got) != 0 {
 					t.Errorf("events = %q, want none", got)
@@ -306,9 +307,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "shutdown while active",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.shutdown()
 				m.expect(t, &seen, "start 1", "shutdown 1")
@@ -318,9 +317,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "shutdown while draining and retiring ends every server, once, and then nothing",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -347,9 +344,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			run: func(t *testing.T, m *machine) {
 				seen := 0
 				m.fake.holdShutdown = make(chan struct{})
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
