@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,6 +341,55 @@ func TestDrainCancelDrainCancel(t *testing.T) {
 		if n := rec.completions(id); n != 1 {
 			t.Errorf("task %s completed %d times, want exactly once", id, n)
 		}
+	}
+}
+
+// TestCancelRightAfterDrainLetsTakenTaskFinish cancels a drain while the
+// task that the stopped server took last has not reached its handler:
+// asynq starts the handler after its dequeue, possibly after Stop has
+// returned, and a slow BaseContext (which WithServerConfig lets a user
+// set) holds it there for longer than ShutdownTimeout. The stopped server
+// must not be shut down under that task, which would requeue it and run it
+// twice: the task runs once, to completion.
+func TestCancelRightAfterDrainLetsTakenTaskFinish(t *testing.T) {
+	const queue = "cancelinflight"
+	d := newDrainTest(t)
+	var mu sync.Mutex
+	runs := map[string]int{}
+	var slow atomic.Bool
+	slow.Store(true)
+	cfg := testConfig(queue)
+	cfg.Concurrency = 1
+	w := startWorker(t, cfg, func(w *Worker) {
+		w.HandleFunc("test:quick", func(ctx context.Context, _ *asynq.Task) error {
+			id, _ := asynq.GetTaskID(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			runs[id]++
+			return nil
+		})
+	}, WithServerConfig(func(c *asynq.Config) {
+		c.BaseContext = func() context.Context {
+			if slow.Load() {
+				time.Sleep(5 * time.Second)
+			}
+			return context.Background()
+		}
+	}))
+	id := d.enqueue(t, queue, "test:quick", asynq.Retention(time.Hour), asynq.MaxRetry(5))
+	eventually(t, "the task is taken", func() bool { return d.state(t, queue, id) == asynq.TaskStateActive })
+	d.requestDrain(t)
+	waitDrained(t, w)
+	d.cancelDrain(t)
+	waitTakingTasks(t, w)
+	eventually(t, "the task completes", func() bool { return d.state(t, queue, id) == asynq.TaskStateCompleted })
+	slow.Store(false)
+	// A requeued copy would be taken within about a second.
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if n := runs[id]; n != 1 {
+		t.Errorf("the task taken before the drain ran %d times, want once: a cancel requeues and repeats nothing", n)
 	}
 }
 

@@ -21,11 +21,13 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 )
 
 // asynqServer is what a taskServer uses of an *asynq.Server; the state
@@ -36,9 +38,19 @@ type asynqServer interface {
 	Shutdown()
 }
 
-// taskServer is one asynq server of the worker and the tasks its handlers
-// are running. asynq cannot start a server again once it has stopped
-// taking tasks, so a worker whose drain is cancelled runs a new one.
+// taskServer is one asynq server of the worker and the tasks it has
+// taken. asynq cannot start a server again once it has stopped taking
+// tasks, so a worker whose drain is cancelled runs a new one.
+//
+// A stopped server may be shut down only once every task it took has
+// finished: Shutdown gives them ShutdownTimeout and then requeues them.
+// Counting handlers is not enough for that. asynq's processor dequeues a
+// task, then starts a goroutine that calls BaseContext and only then the
+// handler, in yet another goroutine; Stop returns once the dequeue has
+// returned, so the handler may start any time after. The server therefore
+// counts a task from inside the dequeue itself (see dequeueGate), which
+// the processor runs before Stop can return, until the task's handler
+// returns or asynq gives up on it before the handler started.
 type taskServer struct {
 	srv asynqServer
 	// handler is the worker's handler chain as this server runs it.
@@ -52,18 +64,53 @@ type taskServer struct {
 	closing atomic.Bool
 
 	mu      sync.Mutex
-	running int
-	idle    chan struct{} // closed while no handler runs
+	running int           // tasks taken and not finished
+	idle    chan struct{} // closed while running is 0
 }
 
-// newTaskServer wraps srv; handler is built with the server's abandoned
-// method, so that each server judges its own interrupted tasks.
-func newTaskServer(srv asynqServer, handler func(abandoned func(context.Context) bool) asynq.Handler) *taskServer {
+// newTaskServer builds a task server without its asynq server, which the
+// caller sets in srv: the asynq server needs the task server's client and
+// config (see client and config). handler is built with the server's
+// abandoned method, so that each server judges its own interrupted tasks.
+func newTaskServer(handler func(abandoned func(context.Context) bool) asynq.Handler) *taskServer {
 	idle := make(chan struct{})
 	close(idle)
-	s := &taskServer{srv: srv, stopped: make(chan struct{}), idle: idle}
+	s := &taskServer{stopped: make(chan struct{}), idle: idle}
 	s.handler = s.track(handler(s.abandoned))
 	return s
+}
+
+// config returns cfg with the hooks through which the server follows its
+// tasks: BaseContext marks each task's context, and ErrorHandler learns of
+// a task that failed before its handler started.
+func (s *taskServer) config(cfg asynq.Config) asynq.Config {
+	base := cfg.BaseContext
+	cfg.BaseContext = func() context.Context {
+		ctx := context.Background()
+		if base != nil {
+			ctx = base()
+		}
+		return context.WithValue(ctx, taskMarkKey{}, &taskMark{})
+	}
+	next := cfg.ErrorHandler
+	cfg.ErrorHandler = asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+		// asynq calls the handler only if the task's context has not
+		// ended when it starts the task, and may give up on a task whose
+		// context ends (or lease expires) before the handler runs.
+		if m := markOf(ctx); m != nil && m.state.CompareAndSwap(taskTaken, taskFinished) {
+			s.end()
+		}
+		if next != nil {
+			next.HandleError(ctx, t, err)
+		}
+	})
+	return cfg
+}
+
+// client returns the Redis client for the server's asynq server: rdb, with
+// the server's dequeues counted.
+func (s *taskServer) client(rdb redis.UniversalClient) redis.UniversalClient {
+	return dequeueGate{UniversalClient: rdb, srv: s}
 }
 
 func (s *taskServer) start() error {
@@ -71,9 +118,9 @@ func (s *taskServer) start() error {
 }
 
 // stop makes the server take no new tasks and lets running ones go on.
-// asynq's Stop returns once the dequeue in progress, if any, has handed
-// its task to a handler, or once the processor's pause on empty queues
-// (asynq's TaskCheckInterval, a second by default) ends.
+// asynq's Stop returns once the dequeue in progress, if any, has returned,
+// so the task it took is counted, or once the processor's pause on empty
+// queues (asynq's TaskCheckInterval, a second by default) ends.
 func (s *taskServer) stop() {
 	s.stopOnce.Do(func() {
 		s.srv.Stop()
@@ -99,15 +146,46 @@ func (s *taskServer) abandoned(ctx context.Context) bool {
 	return s.closing.Load() && errors.Is(ctx.Err(), context.Canceled)
 }
 
-// track counts the handlers running on this server.
+// The states of a taken task, in its taskMark.
+const (
+	taskTaken    int32 = iota // dequeued, handler not started
+	taskRunning               // handler running
+	taskFinished              // handler returned, or asynq gave up on the task first
+)
+
+// taskMark follows one task from its BaseContext on, so that the task is
+// counted as finished exactly once, by its handler or, when asynq gives up
+// on it before the handler starts, by the error handler.
+type taskMark struct{ state atomic.Int32 }
+
+type taskMarkKey struct{}
+
+func markOf(ctx context.Context) *taskMark {
+	m, _ := ctx.Value(taskMarkKey{}).(*taskMark)
+	return m
+}
+
+// track ends the count of each task when its handler returns. A handler
+// that starts after asynq has given up on its task (whose context has
+// ended) does not run: the task is already failed and counted.
 func (s *taskServer) track(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
-		s.begin()
-		defer s.end()
+		m := markOf(ctx)
+		if m == nil {
+			return next.ProcessTask(ctx, t)
+		}
+		if !m.state.CompareAndSwap(taskTaken, taskRunning) {
+			return ctx.Err()
+		}
+		defer func() {
+			m.state.Store(taskFinished)
+			s.end()
+		}()
 		return next.ProcessTask(ctx, t)
 	})
 }
 
+// begin counts a task taken.
 func (s *taskServer) begin() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,6 +195,7 @@ func (s *taskServer) begin() {
 	s.running++
 }
 
+// end counts a task finished.
 func (s *taskServer) end() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,16 +205,55 @@ func (s *taskServer) end() {
 	}
 }
 
-// runningTasks is the number of handlers running now.
+// runningTasks is the number of tasks taken and not finished.
 func (s *taskServer) runningTasks() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.running
 }
 
-// whenIdle returns a channel closed once no handler runs. Once stop has
-// returned and the tasks it let through have reached their handlers, the
-// channel stays closed.
+// dequeueGate is the Redis client of one asynq server: the worker's
+// client, through which it sees the server's dequeues. asynq's processor
+// takes a task with one script (rdb.Dequeue in asynq v0.26: keys pending,
+// paused, active and lease of a queue, a nil reply when it takes nothing)
+// and runs it before it starts the task's goroutine; the gate counts a
+// task taken there, before Stop can return.
+type dequeueGate struct {
+	redis.UniversalClient
+	srv *taskServer
+}
+
+func (g dequeueGate) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	return g.gate(keys, func() *redis.Cmd { return g.UniversalClient.EvalSha(ctx, sha, keys, args...) })
+}
+
+func (g dequeueGate) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return g.gate(keys, func() *redis.Cmd { return g.UniversalClient.Eval(ctx, script, keys, args...) })
+}
+
+func (g dequeueGate) gate(keys []string, run func() *redis.Cmd) *redis.Cmd {
+	if !isDequeue(keys) {
+		return run()
+	}
+	// Counted before the script runs, so the count never misses a task
+	// the script has taken.
+	g.srv.begin()
+	cmd := run()
+	if cmd.Err() != nil {
+		g.srv.end()
+	}
+	return cmd
+}
+
+// isDequeue reports whether a script's keys are those of asynq's dequeue.
+func isDequeue(keys []string) bool {
+	return len(keys) == 4 && strings.HasPrefix(keys[0], "asynq:{") &&
+		strings.HasSuffix(keys[0], "}:pending") && strings.HasSuffix(keys[1], "}:paused") &&
+		strings.HasSuffix(keys[2], "}:active") && strings.HasSuffix(keys[3], "}:lease")
+}
+
+// whenIdle returns a channel closed once no task taken is unfinished.
+// Once stop has returned, the channel stays closed.
 func (s *taskServer) whenIdle() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -294,10 +412,9 @@ func (s *taskServers) startIn(drain bool, requestedAt string) {
 func (s *taskServers) retire(srv *taskServer) {
 	s.retiring.Go(func() {
 		// The drain before this cancel stopped srv (apply runs on one
-		// goroutine); from the end of Stop on, the count of running tasks
-		// only falls. A task dequeued just before Stop returned reaches
-		// its handler within microseconds, and a cancel comes at least one
-		// read of the key after the drain, so that task is counted by then.
+		// goroutine); from the end of Stop on, the server takes no task,
+		// and its count of tasks taken, exact from the dequeue on, only
+		// falls.
 		select {
 		case <-srv.stopped:
 		case <-s.closing:

@@ -75,9 +75,10 @@ func newMachine() *machine {
 	newServer := func() *taskServer {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		s := newTaskServer(fakeServer{f: f, n: len(f.built) + 1}, func(func(context.Context) bool) asynq.Handler {
+		s := newTaskServer(func(func(context.Context) bool) asynq.Handler {
 			return asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
 		})
+		s.srv = fakeServer{f: f, n: len(f.built) + 1}
 		f.built = append(f.built, s)
 		return s
 	}

@@ -323,10 +323,11 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 // worker's settings and handlers. asynq leaves a client it was handed
 // open; Run closes it.
 func (w *Worker) newTaskServer() *taskServer {
-	return newTaskServer(asynq.NewServerFromRedisClient(w.rdb, w.asynqCfg),
-		func(abandoned func(context.Context) bool) asynq.Handler {
-			return w.metrics.instrument(w.mux, abandoned)
-		})
+	s := newTaskServer(func(abandoned func(context.Context) bool) asynq.Handler {
+		return w.metrics.instrument(w.mux, abandoned)
+	})
+	s.srv = asynq.NewServerFromRedisClient(s.client(w.rdb), s.config(w.asynqCfg))
+	return s
 }
 
 // healthCheck receives the result of asynq's periodic PING and logs only
