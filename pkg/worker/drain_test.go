@@ -344,6 +344,85 @@ func TestDrainCancelDrainCancel(t *testing.T) {
 	}
 }
 
+// TestConcurrencyBoundsAllServers keeps a task running on each of two
+// stopped servers through two drains and cancels, so the worker has three
+// asynq servers: the worker never runs more than its concurrency of tasks
+// at once, the tasks enqueued meanwhile wait in their queue, and once the
+// old tasks finish the newest server runs its full concurrency.
+func TestConcurrencyBoundsAllServers(t *testing.T) {
+	const queue = "concurrency"
+	d := newDrainTest(t)
+	var mu sync.Mutex
+	running, peak := 0, 0
+	release := make(chan struct{})
+	var once sync.Once
+	releaseAll := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseAll)
+	cfg := testConfig(queue)
+	cfg.Concurrency = 2
+	w := startWorker(t, cfg, func(w *Worker) {
+		w.HandleFunc("test:hold", func(ctx context.Context, _ *asynq.Task) error {
+			mu.Lock()
+			running++
+			peak = max(peak, running)
+			mu.Unlock()
+			defer func() {
+				mu.Lock()
+				running--
+				mu.Unlock()
+			}()
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	})
+	runningNow := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return running
+	}
+	drainAndCancel := func() {
+		d.requestDrain(t)
+		waitDrained(t, w)
+		d.cancelDrain(t)
+		waitTakingTasks(t, w)
+	}
+
+	first := d.enqueue(t, queue, "test:hold", asynq.Retention(time.Hour))
+	eventually(t, "the first task runs", func() bool { return runningNow() == 1 })
+	drainAndCancel()
+	second := d.enqueue(t, queue, "test:hold", asynq.Retention(time.Hour))
+	eventually(t, "the second task runs on the second server", func() bool { return runningNow() == 2 })
+	drainAndCancel()
+	w.servers.mu.Lock()
+	live := len(w.servers.live)
+	w.servers.mu.Unlock()
+	if live != 3 {
+		t.Fatalf("%d task servers live, want 3: two stopped ones running a task each and the current one", live)
+	}
+
+	waiting := []string{
+		d.enqueue(t, queue, "test:hold", asynq.Retention(time.Hour)),
+		d.enqueue(t, queue, "test:hold", asynq.Retention(time.Hour)),
+	}
+	consistently(t, "the tasks enqueued while the old servers run their concurrency stay pending", func() bool {
+		return d.state(t, queue, waiting[0]) == asynq.TaskStatePending &&
+			d.state(t, queue, waiting[1]) == asynq.TaskStatePending
+	})
+	releaseAll()
+	for _, id := range append([]string{first, second}, waiting...) {
+		eventually(t, "task "+id+" completes", func() bool { return d.state(t, queue, id) == asynq.TaskStateCompleted })
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if peak > cfg.Concurrency {
+		t.Errorf("the worker ran %d tasks at once with a concurrency of %d", peak, cfg.Concurrency)
+	}
+}
+
 // TestCancelRightAfterDrainLetsTakenTaskFinish cancels a drain while the
 // task that the stopped server took last has not reached its handler:
 // asynq starts the handler after its dequeue, possibly after Stop has

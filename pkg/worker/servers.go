@@ -63,19 +63,46 @@ type taskServer struct {
 	// that is still running back in its queue before cancelling it.
 	closing atomic.Bool
 
+	// slots, shared by all the worker's servers, bounds the tasks they
+	// hold together; nil for no bound.
+	slots taskSlots
+
 	mu      sync.Mutex
 	running int           // tasks taken and not finished
 	idle    chan struct{} // closed while running is 0
 }
 
+// taskSlots bounds the tasks that the worker's servers hold at once to its
+// concurrency, the number of tasks a worker processes at once. Each server
+// is an asynq server of that concurrency, so without it a stopped server
+// that still runs tasks and the server started by the cancel would
+// together run more. A server takes a task only with a free slot, from
+// inside its dequeue (see dequeueGate), so no task waits in the worker
+// for a slot: the tasks stay in their queue for any worker to take.
+type taskSlots chan struct{}
+
+func newTaskSlots(n int) taskSlots { return make(taskSlots, n) }
+
+// tryAcquire takes a slot if one is free.
+func (s taskSlots) tryAcquire() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s taskSlots) release() { <-s }
+
 // newTaskServer builds a task server without its asynq server, which the
 // caller sets in srv: the asynq server needs the task server's client and
 // config (see client and config). handler is built with the server's
 // abandoned method, so that each server judges its own interrupted tasks.
-func newTaskServer(handler func(abandoned func(context.Context) bool) asynq.Handler) *taskServer {
+func newTaskServer(slots taskSlots, handler func(abandoned func(context.Context) bool) asynq.Handler) *taskServer {
 	idle := make(chan struct{})
 	close(idle)
-	s := &taskServer{stopped: make(chan struct{}), idle: idle}
+	s := &taskServer{stopped: make(chan struct{}), idle: idle, slots: slots}
 	s.handler = s.track(handler(s.abandoned))
 	return s
 }
@@ -185,23 +212,30 @@ func (s *taskServer) track(next asynq.Handler) asynq.Handler {
 	})
 }
 
-// begin counts a task taken.
-func (s *taskServer) begin() {
+// begin counts a task taken, if a slot is free.
+func (s *taskServer) begin() bool {
+	if s.slots != nil && !s.slots.tryAcquire() {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.running == 0 {
 		s.idle = make(chan struct{})
 	}
 	s.running++
+	return true
 }
 
-// end counts a task finished.
+// end counts a task finished and frees its slot.
 func (s *taskServer) end() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.running--
 	if s.running == 0 {
 		close(s.idle)
+	}
+	if s.slots != nil {
+		s.slots.release()
 	}
 }
 
@@ -213,31 +247,37 @@ func (s *taskServer) runningTasks() int {
 }
 
 // dequeueGate is the Redis client of one asynq server: the worker's
-// client, through which it sees the server's dequeues. asynq's processor
-// takes a task with one script (rdb.Dequeue in asynq v0.26: keys pending,
-// paused, active and lease of a queue, a nil reply when it takes nothing)
-// and runs it before it starts the task's goroutine; the gate counts a
-// task taken there, before Stop can return.
+// client, through which it sees and gates the server's dequeues. asynq's
+// processor takes a task with one script (rdb.Dequeue in asynq v0.26: keys
+// pending, paused, active and lease of a queue, a nil reply when it takes
+// nothing) and runs it before it starts the task's goroutine. The gate
+// counts a task taken there, before Stop can return, and without a free
+// slot answers as an empty queue would, so the processor waits for its
+// next look at the queues (asynq's TaskCheckInterval) and takes nothing.
 type dequeueGate struct {
 	redis.UniversalClient
 	srv *taskServer
 }
 
 func (g dequeueGate) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
-	return g.gate(keys, func() *redis.Cmd { return g.UniversalClient.EvalSha(ctx, sha, keys, args...) })
+	return g.gate(ctx, keys, func() *redis.Cmd { return g.UniversalClient.EvalSha(ctx, sha, keys, args...) })
 }
 
 func (g dequeueGate) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
-	return g.gate(keys, func() *redis.Cmd { return g.UniversalClient.Eval(ctx, script, keys, args...) })
+	return g.gate(ctx, keys, func() *redis.Cmd { return g.UniversalClient.Eval(ctx, script, keys, args...) })
 }
 
-func (g dequeueGate) gate(keys []string, run func() *redis.Cmd) *redis.Cmd {
+func (g dequeueGate) gate(ctx context.Context, keys []string, run func() *redis.Cmd) *redis.Cmd {
 	if !isDequeue(keys) {
 		return run()
 	}
 	// Counted before the script runs, so the count never misses a task
 	// the script has taken.
-	g.srv.begin()
+	if !g.srv.begin() {
+		cmd := redis.NewCmd(ctx)
+		cmd.SetErr(redis.Nil)
+		return cmd
+	}
 	cmd := run()
 	if cmd.Err() != nil {
 		g.srv.end()

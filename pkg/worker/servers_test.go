@@ -75,7 +75,7 @@ func newMachine() *machine {
 	newServer := func() *taskServer {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		s := newTaskServer(func(func(context.Context) bool) asynq.Handler {
+		s := newTaskServer(nil, func(func(context.Context) bool) asynq.Handler {
 			return asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
 		})
 		s.srv = fakeServer{f: f, n: len(f.built) + 1}
@@ -387,5 +387,34 @@ func TestTaskServersStateMachine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.run(t, newMachine())
 		})
+	}
+}
+
+// TestTaskSlotsBoundServersTogether checks that servers sharing slots take
+// no more tasks together than there are slots, and take them again as
+// tasks finish.
+func TestTaskSlotsBoundServersTogether(t *testing.T) {
+	slots := newTaskSlots(2)
+	handler := func(func(context.Context) bool) asynq.Handler {
+		return asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
+	}
+	old, cur := newTaskServer(slots, handler), newTaskServer(slots, handler)
+	if !old.begin() || !cur.begin() {
+		t.Fatal("two servers could not take a task each with two slots")
+	}
+	if cur.begin() || old.begin() {
+		t.Fatal("a server took a third task with two slots")
+	}
+	old.end()
+	if !cur.begin() {
+		t.Fatal("the current server could not take the slot a finished task freed")
+	}
+	if got := old.runningTasks() + cur.runningTasks(); got != 2 {
+		t.Errorf("the servers hold %d tasks, want 2", got)
+	}
+	select {
+	case <-old.whenIdle():
+	default:
+		t.Error("the old server is not idle after its task finished")
 	}
 }

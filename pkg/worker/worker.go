@@ -70,6 +70,8 @@ type Worker struct {
 	rdb      redis.UniversalClient
 	asynqCfg asynq.Config
 	servers  *taskServers
+	// slots bounds the tasks all task servers hold together.
+	slots taskSlots
 	// drainKey is the key through which the operator asks this process
 	// to drain.
 	drainKey string
@@ -173,6 +175,7 @@ func New(cfg Config, opts ...Option) (*Worker, error) {
 		gatherer: reg,
 		listener: o.listener,
 		drainKey: contract.DrainKey(host),
+		slots:    newTaskSlots(cfg.Concurrency),
 	}
 	w.servers = newTaskServers(o.logger, w.newTaskServer, m.draining)
 
@@ -323,7 +326,7 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 // worker's settings and handlers. asynq leaves a client it was handed
 // open; Run closes it.
 func (w *Worker) newTaskServer() *taskServer {
-	s := newTaskServer(func(abandoned func(context.Context) bool) asynq.Handler {
+	s := newTaskServer(w.slots, func(abandoned func(context.Context) bool) asynq.Handler {
 		return w.metrics.instrument(w.mux, abandoned)
 	})
 	s.srv = asynq.NewServerFromRedisClient(s.client(w.rdb), s.config(w.asynqCfg))
