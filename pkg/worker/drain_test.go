@@ -293,12 +293,16 @@ func TestDrainFinishesRunningTasksAndCancelResumes(t *testing.T) {
 // TestDrainCancelDrainCancel keeps a task running on the first server
 // through a drain, a cancel, a second drain while that server still
 // retires, and a second cancel: every task completes exactly once, on
-// whichever server took it, and only the last server is left.
+// whichever server took it, and only the last server is left. The
+// concurrency of 3 leaves the last server a slot beside the two held
+// tasks (TestConcurrencyBoundsAllServers checks the bound).
 func TestDrainCancelDrainCancel(t *testing.T) {
 	const queue = "redrain"
 	d := newDrainTest(t)
 	rec := newRecorder()
-	w := startWorker(t, testConfig(queue), rec.register)
+	cfg := testConfig(queue)
+	cfg.Concurrency = 3
+	w := startWorker(t, cfg, rec.register)
 
 	first := d.enqueue(t, queue, "test:block", asynq.Retention(time.Hour))
 	rec.waitStarted(t, first)
