@@ -22,6 +22,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -544,5 +545,85 @@ func TestReadStatsAsynqServers(t *testing.T) {
 	}
 	if s := r.Servers; s.Err != nil || s.Live != 1 || len(s.List) != 1 || s.List[0].ID != ids["busy"][0] {
 		t.Errorf("after the idle server's shutdown: %v\n%s\nwant the busy one alone", s.Err, describe(s.List))
+	}
+}
+
+// TestReadStatsAsynqFinishedTaskNotRunning: asynq rewrites a server's
+// workers hash at its heartbeat only, every 5s, so the hash still lists a
+// task for up to 5s after it finished. The read must not count it: a
+// scale-down ranks pods by their running tasks right after a burst ends,
+// when many tasks have just finished.
+func TestReadStatsAsynqFinishedTaskNotRunning(t *testing.T) {
+	rdb := newReader(t)
+	client := newAsynqClient(t)
+	release := make(chan struct{})
+	hold := func(ctx context.Context, _ *asynq.Task) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	startServer(t, "finished", 1, hold, asynq.Config{ShutdownTimeout: 200 * time.Millisecond})
+
+	read := func() Server {
+		t.Helper()
+		r, err := ReadStats(t.Context(), rdb, []string{"finished"}, time.Now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Servers.Err != nil || len(r.Servers.List) != 1 {
+			t.Fatalf("servers: %v\n%s\nwant one", r.Servers.Err, describe(r.Servers.List))
+		}
+		return r.Servers.List[0]
+	}
+	// A heartbeat may fall between the task's end and the read; try again
+	// until the read lands in the window where the hash is stale.
+	for attempt := 1; ; attempt++ {
+		info, err := client.Enqueue(asynq.NewTask("hold", nil), asynq.Queue("finished"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(waitFor)
+		var srv Server
+		for srv = read(); srv.Running != 1; srv = read() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the heartbeat never showed the running task: %+v", srv)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		release <- struct{}{}
+		lease := "asynq:{finished}:lease"
+		for {
+			if err := rdb.ZScore(t.Context(), lease, info.ID).Err(); errors.Is(err, redis.Nil) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the finished task kept its lease")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		wkey := workersKeyPrefix + fmt.Sprintf("{%s:%d:%s}", srv.Host, srv.PID, srv.ID)
+		listed, err := rdb.HExists(t.Context(), wkey, info.ID).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := read()
+		stillListed, err := rdb.HExists(t.Context(), wkey, info.ID).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if listed && stillListed {
+			if got.Running != 0 || got.Timed != 0 {
+				t.Errorf("a finished task still listed by the heartbeat counts as running: %+v", got)
+			}
+			return
+		}
+		if attempt == 5 {
+			t.Fatal("a heartbeat fell between each task's end and the read five times")
+		}
 	}
 }

@@ -188,6 +188,7 @@ func TestNewUniversalClientACL(t *testing.T) {
 		"+lindex", "+hstrlen", "+hget", "+zrange", "+scard", "+smembers", "+srandmember",
 		"+hello", "+auth", "+client|setname", "+ping", "+select"}
 	for user, commands := range map[string][]any{
+		"qw-documented":  append(slices.Clone(queueCommands), "+zrangebyscore", "+hlen", "+hkeys", "+zscore", "+strlen", "+get"),
 		"qw-reader":      append(slices.Clone(queueCommands), "+zrangebyscore", "+hlen", "+hkeys"),
 		"qw-queues-only": queueCommands,
 	} {
@@ -200,13 +201,17 @@ func TestNewUniversalClientACL(t *testing.T) {
 	pushPending(t, admin, "payments", task{"a", strconv.FormatInt(now.UnixNano(), 10)})
 	groupTasks(t, admin, "payments", map[string]int{"digest": 2})
 	writeHeartbeats(t, admin, heartbeat{host: "worker", pid: 1, id: "s", expires: now.Add(8 * time.Second),
-		tasks: []runningTask{{id: "t1", started: now.Add(-time.Second)}}})
+		tasks: []runningTask{{id: "t1", started: now.Add(-time.Second)}, {id: "t2", started: now.Add(-2 * time.Second), noLease: true}}})
 
 	for _, tt := range []struct {
 		name, user, password string
 		wantErr, wantServers bool
+		// wantRunning: t2 has finished since the heartbeat, which a user
+		// without ZSCORE cannot tell.
+		wantRunning int64
 	}{
-		{name: "right password", user: "qw-reader", password: "s3cret", wantServers: true},
+		{name: "the documented commands", user: "qw-documented", password: "s3cret", wantServers: true, wantRunning: 1},
+		{name: "right password", user: "qw-reader", password: "s3cret", wantServers: true, wantRunning: 2},
 		{name: "wrong password", user: "qw-reader", password: "guess", wantErr: true},
 		{name: "without the servers' commands", user: "qw-queues-only", password: "s3cret"},
 	} {
@@ -237,8 +242,9 @@ func TestNewUniversalClientACL(t *testing.T) {
 			}
 			srv := got.Servers
 			switch {
-			case tt.wantServers && (srv.Err != nil || len(srv.List) != 1 || srv.List[0].Timed != 1):
-				t.Errorf("servers = %v\n%s\nwant one server, one task timed", srv.Err, describe(srv.List))
+			case tt.wantServers && (srv.Err != nil || len(srv.List) != 1 || srv.List[0].Running != tt.wantRunning ||
+				srv.List[0].Timed != tt.wantRunning):
+				t.Errorf("servers = %v\n%s\nwant one server, %d tasks running and timed", srv.Err, describe(srv.List), tt.wantRunning)
 			case !tt.wantServers && (srv.Err == nil || srv.Live != 0 || srv.List != nil):
 				// Redis 7.0 says "ERR The user executing the script can't
 				// run this command", later versions NOPERM.

@@ -116,9 +116,11 @@ var errServersReply = errors.New("unexpected reply to the asynq servers script")
 // KEYS: 1 asynq:servers. ARGV: 1 now in Unix seconds, 2 maxServers, 3
 // maxServerKeyLen, 4 the prefix of the members ("asynq:servers:"), 5 the
 // prefix of the workers hashes ("asynq:workers:"), 6 maxTimedTasks, 7
-// maxWorkerInfoLen, 8 maxTimedBytes, 9 maxServerInfoLen. The workers hashes are not in KEYS:
-// their names come from the members, as asynq's own scripts build task keys
-// from ids, which is why the script cannot run in Redis Cluster.
+// maxWorkerInfoLen, 8 maxTimedBytes, 9 maxServerInfoLen, 10
+// maxQueueNameLen. The workers hashes and the leases are not in KEYS:
+// their names come from the members and the WorkerInfos, as asynq's own
+// scripts build task keys from ids, which is why the script cannot run in
+// Redis Cluster.
 //
 // The reply is {live, then per server: the member without its prefix,
 // the score as Redis formats it, running, timed, the youngest start's
@@ -135,10 +137,17 @@ var errServersReply = errors.New("unexpected reply to the asynq servers script")
 // The status is read with STRLEN and GET under pcall, so that an ACL user
 // without them still reads the rest (the status is then unknown).
 //
+// A task listed in a workers hash counts as running only while its lease
+// in asynq:{<queue>}:lease (the queue is field 7 of its WorkerInfo) is
+// alive at now: the hash is rewritten at each heartbeat, every 5s, so it
+// lists a task that finished since, whose lease asynq removed at once. A
+// task whose WorkerInfo was not decoded, or whose lease could not be read
+// (ZSCORE under pcall), counts as running.
+//
 // The commands it runs: ZCOUNT and ZRANGEBYSCORE with a LIMIT, O(log n +
-// maxServers), one HLEN, STRLEN and GET per server, and for a server with running tasks,
-// within the budgets, HKEYS and per task HSTRLEN and, for a value of at
-// most maxWorkerInfoLen bytes, HGET.
+// maxServers), one HLEN, STRLEN and GET per server, and for a server with
+// running tasks, within the budgets, HKEYS and per task HSTRLEN and, for a
+// value of at most maxWorkerInfoLen bytes, HGET and ZSCORE.
 var serversScript = redis.NewScript(`
 local byte = string.byte
 local function varint(s, i, last)
@@ -152,10 +161,11 @@ local function varint(s, i, last)
   return nil
 end
 -- started returns the start_time of a WorkerInfo, nil when it has none or
--- is malformed. Keys and lengths below 128, one byte, are the common case
--- and read inline: this runs for every running task of every server.
+-- is malformed, and its queue, nil when it has none. Keys and lengths
+-- below 128, one byte, are the common case and read inline: this runs for
+-- every running task of every server.
 local function started(s)
-  local i, last, sec, nsec = 1, #s, nil, nil
+  local i, last, sec, nsec, q = 1, #s, nil, nil, nil
   while i <= last do
     local key, n = byte(s, i, i + 1)
     if key < 128 then i = i + 1 else key, i = varint(s, i, last) if not key then return nil end n = byte(s, i) end
@@ -165,6 +175,7 @@ local function started(s)
       if n < 128 then i = i + 1 else n, i = varint(s, i, last) if not n then return nil end end
       local stop = i + n
       if stop > last + 1 then return nil end
+      if key == 58 then q = string.sub(s, i, stop - 1) end
       if key == 66 then
         sec, nsec = 0, 0
         while i < stop do
@@ -186,7 +197,7 @@ local function started(s)
     else return nil end
   end
   if i ~= last + 1 then return nil end
-  return sec, nsec
+  return sec, nsec, q
 end
 -- status returns field 7 of a ServerInfo, "" when it has none or is
 -- malformed.
@@ -218,7 +229,7 @@ if live == 0 then return out end
 local members = redis.call("ZRANGEBYSCORE", KEYS[1], ARGV[1], "+inf", "WITHSCORES", "LIMIT", 0, ARGV[2])
 local maxKey, prefix, wprefix = tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local tasks, maxInfo, bytes = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local maxServerInfo = tonumber(ARGV[9])
+local maxServerInfo, now, maxQueueLen = tonumber(ARGV[9]), tonumber(ARGV[1]), tonumber(ARGV[10])
 for i = 1, #members, 2 do
   local m = members[i]
   if string.len(m) <= maxKey and string.sub(m, 1, string.len(prefix)) == prefix then
@@ -236,7 +247,18 @@ for i = 1, #members, 2 do
         local n = redis.call("HSTRLEN", wkey, id)
         if n <= maxInfo and n <= bytes then
           bytes = bytes - n
-          local sec, nsec = started(redis.call("HGET", wkey, id) or "")
+          local sec, nsec, q = started(redis.call("HGET", wkey, id) or "")
+          -- The hash is rewritten at each heartbeat only, so it still
+          -- lists for up to 5s a task that has finished since; asynq
+          -- removes a finished task's lease at once, and a live worker's
+          -- lease is 25s or more ahead. A task whose lease is gone or has
+          -- expired runs no more and is not counted.
+          if sec and q and string.len(q) <= maxQueueLen then
+            local lease = redis.pcall("ZSCORE", "asynq:{" .. q .. "}:lease", id)
+            if lease == false or (type(lease) == "string" and tonumber(lease) < now) then
+              sec, running = nil, running - 1
+            end
+          end
           if sec then
             if timed == 0 or sec > ys or (sec == ys and nsec > yn) then ys, yn = sec, nsec end
             if timed == 0 or sec < olds or (sec == olds and nsec < oldn) then olds, oldn = sec, nsec end
@@ -294,6 +316,9 @@ const (
 	// status. It lists the server's queues, so its size grows with them;
 	// a larger one leaves the status unknown.
 	maxServerInfoLen = 16 << 10
+	// maxQueueNameLen bounds the queue name of a WorkerInfo whose task's
+	// lease the reader looks up; a task of a longer one counts as running.
+	maxQueueNameLen = 1024
 )
 
 // serverKeyPrefix and workersKeyPrefix are asynq's prefixes of a server's
@@ -309,7 +334,7 @@ const (
 func evalServers(ctx context.Context, pipe redis.Pipeliner, now int64, withSource bool) *redis.Cmd {
 	keys := []string{allServers}
 	args := []any{now, maxServers, maxServerKeyLen, serverKeyPrefix, workersKeyPrefix, maxTimedTasks,
-		maxWorkerInfoLen, maxTimedBytes, maxServerInfoLen}
+		maxWorkerInfoLen, maxTimedBytes, maxServerInfoLen, maxQueueNameLen}
 	if withSource {
 		return serversScript.Eval(ctx, pipe, keys, args...)
 	}

@@ -49,6 +49,11 @@ type runningTask struct {
 	payload []byte
 	// raw, when set, is the value as is instead of an encoded WorkerInfo.
 	raw []byte
+	// lease is the expiry of the task's lease in its queue ("default"),
+	// now + 30s when zero, as asynq's heartbeat keeps it; noLease writes
+	// none, as for a task that has finished since the heartbeat.
+	lease   time.Time
+	noLease bool
 }
 
 // name is the part of the server's keys after their prefix.
@@ -81,6 +86,13 @@ func writeHeartbeats(t testing.TB, rdb redis.UniversalClient, servers ...heartbe
 				v = workerInfo(h, tk)
 			}
 			pipe.HSet(ctx, wkey, tk.id, v)
+			if !tk.noLease {
+				lease := tk.lease
+				if lease.IsZero() {
+					lease = now.Add(30 * time.Second)
+				}
+				pipe.ZAdd(ctx, "asynq:{default}:lease", redis.Z{Score: float64(lease.Unix()), Member: tk.id})
+			}
 		}
 		if pipe.Len() > 1000 {
 			if _, err := pipe.Exec(ctx); err != nil {
@@ -253,6 +265,32 @@ func TestReadStatsServers(t *testing.T) {
 	// Ten seconds on, with no new heartbeat, every server has expired.
 	if later := readServers(t, rdb, now.Add(10*time.Second)); later.Err != nil || later.Live != 0 || len(later.List) != 0 {
 		t.Errorf("10s later: %+v, want no live server", later)
+	}
+}
+
+// TestReadStatsServersLeasedTasksOnly: a task listed in a workers hash
+// runs only while its lease is alive. One that finished after the last
+// heartbeat (no lease) or whose worker lost Redis (expired lease) is not
+// counted, nor timed; one whose WorkerInfo names no queue, or that was not
+// decoded, is counted as the heartbeat says.
+func TestReadStatsServersLeasedTasksOnly(t *testing.T) {
+	rdb := newReader(t)
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	live := now.Add(8 * time.Second)
+	noQueue := protowire.AppendString(protowire.AppendTag(nil, 4, protowire.BytesType), "t5")
+	noQueue = protowire.AppendBytes(protowire.AppendTag(noQueue, 8, protowire.BytesType), timestamp(at(-time.Hour)))
+	writeHeartbeats(t, rdb, heartbeat{host: "worker", pid: 1, id: "s", expires: live, tasks: []runningTask{
+		{id: "t1", started: at(-10 * time.Second)},
+		{id: "t2", started: at(-20 * time.Second), noLease: true},
+		{id: "t3", started: at(-30 * time.Second), lease: at(-time.Second)},
+		{id: "t4", started: at(-5 * time.Second), lease: now},
+		{id: "t5", raw: noQueue},
+	}})
+	got := readServers(t, rdb, now)
+	want := []Server{{Host: "worker", PID: 1, ID: "s", Expires: time.Unix(live.Unix(), 0), Running: 3, Timed: 3,
+		YoungestStart: at(-5 * time.Second), OldestStart: at(-time.Hour)}}
+	if got.Err != nil || !slices.EqualFunc(got.List, want, sameServer) {
+		t.Errorf("servers: %v\n%s\nwant\n%s", got.Err, describe(got.List), describe(want))
 	}
 }
 

@@ -63,15 +63,17 @@ limitations under the License.
 // ZCOUNT, ZCARD, EXISTS, EVALSHA and EVAL, in the queues' script LINDEX,
 // HSTRLEN, HGET, ZRANGE, SCARD, SMEMBERS, SRANDMEMBER, ZCARD, LLEN and
 // ZCOUNT, and in the servers' script ZCOUNT, ZRANGEBYSCORE, HLEN, HKEYS,
-// HSTRLEN, HGET, STRLEN and GET (the last two only for a server's status:
-// without them it is unknown). Redis checks the commands a script runs
+// HSTRLEN, HGET, ZSCORE, STRLEN and GET (ZSCORE only to tell a task that
+// finished since the last heartbeat: without it such a task counts as
+// running; STRLEN and GET only for a server's status: without them it is
+// unknown). Redis checks the commands a script runs
 // against the ACL user like any other, so +eval grants nothing beyond the commands listed. An ACL
 // user needs only those and the ones a new connection sends, for example:
 //
 //	ACL SETUSER queueworker-operator on >PASSWORD ~asynq:* -@all
 //	  +llen +zcount +zcard +exists +evalsha +eval
 //	  +lindex +hstrlen +hget +zrange +scard +smembers +srandmember
-//	  +zrangebyscore +hlen +hkeys +strlen +get
+//	  +zrangebyscore +hlen +hkeys +zscore +strlen +get
 //	  +hello +auth +client|setname +ping +select
 //
 // With scaleDown.drain.policy Drain the operator also writes the workers'
