@@ -50,7 +50,8 @@ type runningTask struct {
 	// raw, when set, is the value as is instead of an encoded WorkerInfo.
 	raw []byte
 	// lease is the expiry of the task's lease in its queue ("default"),
-	// now + 30s when zero, as asynq's heartbeat keeps it; noLease writes
+	// 30s after the heartbeat's when zero, alive as long as the heartbeat
+	// is, as asynq's heartbeat keeps it; noLease writes
 	// none, as for a task that has finished since the heartbeat.
 	lease   time.Time
 	noLease bool
@@ -89,7 +90,7 @@ func writeHeartbeats(t testing.TB, rdb redis.UniversalClient, servers ...heartbe
 			if !tk.noLease {
 				lease := tk.lease
 				if lease.IsZero() {
-					lease = now.Add(30 * time.Second)
+					lease = h.expires.Add(30 * time.Second)
 				}
 				pipe.ZAdd(ctx, "asynq:{default}:lease", redis.Z{Score: float64(lease.Unix()), Member: tk.id})
 			}

@@ -74,10 +74,17 @@ func (s *suite) testScaleInPolicy(t *testing.T, policy string) {
 	sc.createWorkers(sc.newQueueWorker(name, w))
 	m := s.startMonitor(t, sc.ns, name, w.queue, sc.rdb, drainTaskDuration)
 
+	// Each long task is followed by short ones: a worker dequeues the
+	// oldest tasks first, two at a time, so the long ones tend to land on
+	// pods of their own.
 	start := time.Now()
-	ids := sc.enqueue(w.queue, short, shortDuration)
-	longIDs := sc.enqueue(w.queue, long, drainTaskDuration)
-	ids = append(ids, longIDs...)
+	var ids, longIDs []string
+	for range long {
+		l := sc.enqueue(w.queue, 1, drainTaskDuration)
+		longIDs = append(longIDs, l...)
+		ids = append(ids, l...)
+		ids = append(ids, sc.enqueue(w.queue, short/long, shortDuration)...)
+	}
 	isLong := make(map[string]bool, long)
 	for _, id := range longIDs {
 		isLong[id] = true
