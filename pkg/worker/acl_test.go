@@ -20,6 +20,8 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -146,5 +148,44 @@ func TestWorkerUnderDocumentedACL(t *testing.T) {
 		}
 	case <-time.After(waitFor):
 		t.Fatalf("CancelProcessing did not reach the handler within %s", waitFor)
+	}
+}
+
+// TestDocumentedACLReadsDrainKeyOnly checks the drain key rule of the
+// line docs/security.md gives the workers: the worker's own read of its
+// key (readDrainKey, the only command it sends for draining) is allowed,
+// and every write of the key is refused, so a worker can neither drain
+// another nor cancel its own drain.
+func TestDocumentedACLReadsDrainKeyOnly(t *testing.T) {
+	const password = "worker-pass-5b9"
+	admin := createWorkerUser(t, password)
+	cfg := testConfig("aclread")
+	cfg.Redis.Username = workerACLUser
+	cfg.Redis.Password = password
+	w, err := New(cfg, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.rdb.Close() })
+	ctx := context.Background()
+	const requestedAt = "2026-03-01T12:00:00Z"
+	if err := admin.Set(ctx, w.drainKey, requestedAt, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Del(context.Background(), w.drainKey).Err() })
+
+	value, present, err := w.readDrainKey(ctx)
+	if err != nil || !present || value != requestedAt {
+		t.Errorf("the workers' user reading its drain key = %q, %v, %v; want %q, true, nil", value, present, err, requestedAt)
+	}
+	for name, err := range map[string]error{
+		"SET":                         w.rdb.Set(ctx, w.drainKey, "x", time.Minute).Err(),
+		"DEL":                         w.rdb.Del(ctx, w.drainKey).Err(),
+		"EXPIRE":                      w.rdb.Expire(ctx, w.drainKey, time.Second).Err(),
+		"SET on another worker's key": w.rdb.Set(ctx, w.drainKey+"-other", "x", time.Minute).Err(),
+	} {
+		if err == nil || !strings.HasPrefix(err.Error(), "NOPERM") {
+			t.Errorf("the workers' user running %s: %v, want NOPERM", name, err)
+		}
 	}
 }

@@ -49,6 +49,16 @@ func (w *Worker) serveReady(rw http.ResponseWriter, r *http.Request) {
 		writeText(rw, http.StatusServiceUnavailable, "shutting down")
 		return
 	}
+	// Until the first read of the drain key the worker runs no task
+	// server (see watchDrain).
+	if !w.servers.hasStarted() {
+		reason := "starting: reading the drain key"
+		if msg := w.drainReadErr.Load(); msg != nil {
+			reason = "starting: cannot read the drain key: " + *msg
+		}
+		writeText(rw, http.StatusServiceUnavailable, reason)
+		return
+	}
 	// A draining worker takes no tasks, so it is not ready for any; it
 	// stays alive (/healthz) until the operator removes it.
 	if w.servers.isDraining() {

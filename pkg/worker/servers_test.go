@@ -75,9 +75,10 @@ func newMachine() *machine {
 	newServer := func() *taskServer {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		s := newTaskServer(fakeServer{f: f, n: len(f.built) + 1}, func(func(context.Context) bool) asynq.Handler {
+		s := newTaskServer(nil, func(func(context.Context) bool) asynq.Handler {
 			return asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
 		})
+		s.srv = fakeServer{f: f, n: len(f.built) + 1}
 		f.built = append(f.built, s)
 		return s
 	}
@@ -178,9 +179,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "drain and cancel while idle",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.expect(t, &seen, "start 1")
 				m.checkState(t, false, 1, 1)
 				m.apply(drain, "2026-01-01T00:00:00Z")
@@ -195,9 +194,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "reading the same state again changes nothing",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.apply(cancel, "")
 				m.expect(t, &seen, "start 1")
 				m.apply(drain, "")
@@ -214,9 +211,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "a cancel retires the stopped server only after its task",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -232,9 +227,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "a drain while the previous server still retires",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -254,9 +247,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "a cancel while the previous server still retires",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -278,9 +269,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "started drained, then cancelled",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(true); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(drain, "")
 				m.quiet(t, seen)
 				m.checkState(t, true, 0)
 				m.apply(drain, "")
@@ -291,11 +280,24 @@ func TestTaskServersStateMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "nothing runs before the first read of the key",
+			run: func(t *testing.T, m *machine) {
+				m.quiet(t, 0)
+				m.checkState(t, false, 0)
+				if m.hasStarted() {
+					t.Error("hasStarted before the first read")
+				}
+				m.shutdown()
+				m.apply(cancel, "")
+				if got := m.eventLog(); len(got) != 0 {
+					t.Errorf("events = %q, want none", got)
+				}
+			},
+		},
+		{
 			name: "shutdown when started drained",
 			run: func(t *testing.T, m *machine) {
-				if err := m.start(true); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(drain, "")
 				m.shutdown()
 				if got := m.eventLog(); len(got) != 0 {
 					t.Errorf("events = %q, want none", got)
@@ -306,9 +308,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "shutdown while active",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.shutdown()
 				m.expect(t, &seen, "start 1", "shutdown 1")
@@ -318,9 +318,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			name: "shutdown while draining and retiring ends every server, once, and then nothing",
 			run: func(t *testing.T, m *machine) {
 				seen := 0
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -347,9 +345,7 @@ func TestTaskServersStateMachine(t *testing.T) {
 			run: func(t *testing.T, m *machine) {
 				seen := 0
 				m.fake.holdShutdown = make(chan struct{})
-				if err := m.start(false); err != nil {
-					t.Fatal(err)
-				}
+				m.apply(cancel, "")
 				m.server(t, 1).begin()
 				m.apply(drain, "")
 				m.apply(cancel, "")
@@ -391,5 +387,34 @@ func TestTaskServersStateMachine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.run(t, newMachine())
 		})
+	}
+}
+
+// TestTaskSlotsBoundServersTogether checks that servers sharing slots take
+// no more tasks together than there are slots, and take them again as
+// tasks finish.
+func TestTaskSlotsBoundServersTogether(t *testing.T) {
+	slots := newTaskSlots(2)
+	handler := func(func(context.Context) bool) asynq.Handler {
+		return asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })
+	}
+	old, cur := newTaskServer(slots, handler), newTaskServer(slots, handler)
+	if !old.begin() || !cur.begin() {
+		t.Fatal("two servers could not take a task each with two slots")
+	}
+	if cur.begin() || old.begin() {
+		t.Fatal("a server took a third task with two slots")
+	}
+	old.end()
+	if !cur.begin() {
+		t.Fatal("the current server could not take the slot a finished task freed")
+	}
+	if got := old.runningTasks() + cur.runningTasks(); got != 2 {
+		t.Errorf("the servers hold %d tasks, want 2", got)
+	}
+	select {
+	case <-old.whenIdle():
+	default:
+		t.Error("the old server is not idle after its task finished")
 	}
 }

@@ -70,6 +70,8 @@ type Worker struct {
 	rdb      redis.UniversalClient
 	asynqCfg asynq.Config
 	servers  *taskServers
+	// slots bounds the tasks all task servers hold together.
+	slots taskSlots
 	// drainKey is the key through which the operator asks this process
 	// to drain.
 	drainKey string
@@ -81,6 +83,9 @@ type Worker struct {
 	started      atomic.Bool
 	shuttingDown atomic.Bool
 	redisDown    atomic.Bool
+	// drainReadErr is the error of the last read of the drain key, nil
+	// after a read that succeeded.
+	drainReadErr atomic.Pointer[string]
 }
 
 // Option changes how New builds a Worker.
@@ -170,6 +175,7 @@ func New(cfg Config, opts ...Option) (*Worker, error) {
 		gatherer: reg,
 		listener: o.listener,
 		drainKey: contract.DrainKey(host),
+		slots:    newTaskSlots(cfg.Concurrency),
 	}
 	w.servers = newTaskServers(o.logger, w.newTaskServer, m.draining)
 
@@ -262,17 +268,6 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- httpSrv.Serve(ln) }()
 
-	// A drain asked for before this process started (its container
-	// restarted, say) holds for it too. Without an answer from Redis the
-	// worker starts taking tasks, and the next read corrects that.
-	requestedAt, drain, derr := w.readDrainKey(sigCtx)
-	if derr != nil {
-		w.log.Debug("reading the drain key failed; starting as not drained", "key", w.drainKey, "error", derr)
-	}
-	if err := w.servers.start(drain); err != nil {
-		_ = httpSrv.Close()
-		return fmt.Errorf("starting task server: %w", err)
-	}
 	w.log.Info("worker started",
 		"queues", contract.FormatQueues(w.cfg.Queues),
 		"strictPriority", w.cfg.StrictPriority,
@@ -280,11 +275,11 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 		"httpAddr", ln.Addr().String(),
 		"drainKey", w.drainKey,
 		"redis", w.cfg.Redis)
-	if drain {
-		w.log.Info("drain requested before the start: taking no tasks", "requestedAt", requestedAt)
-	}
-	// Run returns only after the last read of the key, which may wait for
-	// Redis up to its read timeout, in parallel with the shutdown.
+	// watchDrain starts the task servers once it has read the drain key:
+	// a drain asked for before this process started (its container
+	// restarted, say) holds for it too. Run returns only after the last
+	// read of the key, which may wait for Redis up to its read timeout, in
+	// parallel with the shutdown.
 	var watching sync.WaitGroup
 	defer watching.Wait()
 	watchCtx, stopWatching := context.WithCancel(sigCtx)
@@ -331,10 +326,11 @@ func (w *Worker) Run(ctx context.Context) (err error) {
 // worker's settings and handlers. asynq leaves a client it was handed
 // open; Run closes it.
 func (w *Worker) newTaskServer() *taskServer {
-	return newTaskServer(asynq.NewServerFromRedisClient(w.rdb, w.asynqCfg),
-		func(abandoned func(context.Context) bool) asynq.Handler {
-			return w.metrics.instrument(w.mux, abandoned)
-		})
+	s := newTaskServer(w.slots, func(abandoned func(context.Context) bool) asynq.Handler {
+		return w.metrics.instrument(w.mux, abandoned)
+	})
+	s.srv = asynq.NewServerFromRedisClient(s.client(w.rdb), s.config(w.asynqCfg))
+	return s
 }
 
 // healthCheck receives the result of asynq's periodic PING and logs only
