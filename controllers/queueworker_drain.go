@@ -338,7 +338,8 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		info[p.Name] = p
 	}
 
-	// Cancel first: a cancelled pod serves again within 2s.
+	// Cancel first: a cancelled pod serves again within 2s. A released
+	// pod that is a replica again loses its lowest cost too.
 	if len(plan.Cancel) > 0 {
 		hosts := hostsOf(plan.Cancel)
 		if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, hosts); err != nil {
@@ -346,8 +347,11 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		}
 		for _, name := range plan.Cancel {
 			delete(mem.hosts, drain.Hostname(name))
-			if err := r.patchPodAnnotations(ctx, byName[name],
-				map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}); err != nil {
+			unset := map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}
+			if info[name].Released {
+				unset[corev1.PodDeletionCost] = nil
+			}
+			if err := r.patchPodAnnotations(ctx, byName[name], unset); err != nil {
 				return current, err
 			}
 		}

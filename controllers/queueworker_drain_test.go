@@ -276,37 +276,47 @@ func TestScaleDownDrain(t *testing.T) {
 
 	// Idle again, from 3 replicas with 2 pods (no ReplicaSet runs here):
 	// both drain. pod-a goes once a heartbeat after its first stopped one
-	// shows nothing running; as no ReplicaSet removes it and the pods are
-	// down to the replica count, it is released again, one replica less,
-	// which is the whole scale-down: pod-b's drain is cancelled.
+	// shows nothing running, one replica less; as no ReplicaSet removes
+	// it and the pods are down to the replica count, it is a replica
+	// again and serves, while pod-b drains on.
 	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "pod-a drains again", func() error {
-		if n := rdb.Exists(testCtx, key).Val(); n != 1 {
+	eventually(t, "pod-a and pod-b drain again", func() error {
+		if n := rdb.Exists(testCtx, key, contract.DrainKey("pod-b")).Val(); n != 2 {
 			return errors.New("no drain key")
 		}
 		return nil
 	})
 	expires := time.Now().Add(time.Hour)
-	eventually(t, "pod-a released", func() error {
+	eventually(t, "pod-a released, then a replica again", func() error {
 		expires = expires.Add(time.Second)
 		heartbeat(t, rdb, "pod-a", "stopped", expires)
-		if c, _ := deletionCost(t, ns, "pod-a"); c != drain.ReleasedCost {
-			return fmt.Errorf("pod-a deletion cost %d", c)
+		if r := deploymentReplicas(t, ns, "drain"); r != 2 {
+			return fmt.Errorf("replicas %d", r)
+		}
+		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("pod-a still drains")
+		}
+		if n := rdb.Exists(testCtx, key).Val(); n != 0 {
+			return errors.New("pod-a's drain key is still set")
+		}
+		return nil
+	})
+	if _, ok := getPod(t, ns, "pod-b").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; !ok {
+		t.Fatal("pod-b's drain was cancelled")
+	}
+	// pod-b goes once idle: the whole scale-down.
+	key = contract.DrainKey("pod-b")
+	eventually(t, "pod-b released", func() error {
+		expires = expires.Add(time.Second)
+		heartbeat(t, rdb, "pod-b", "stopped", expires)
+		if c, _ := deletionCost(t, ns, "pod-b"); c != drain.ReleasedCost {
+			return fmt.Errorf("pod-b deletion cost %d", c)
 		}
 		return nil
 	})
 	waitDeploymentReplicas(t, ns, "drain", 1)
-	eventually(t, "pod-b serves again", func() error {
-		if _, ok := getPod(t, ns, "pod-b").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
-			return errors.New("pod-b still drains")
-		}
-		if n := rdb.Exists(testCtx, contract.DrainKey("pod-b")).Val(); n != 0 {
-			return errors.New("pod-b's drain key is still set")
-		}
-		return nil
-	})
 	eventually(t, "ScaledDown event", func() error { return hasEvent(t, ns, "drain", queueworkerv1alpha1.ReasonScaledDown) })
 	if d := getQueueWorker(t, ns, "drain").Status.Draining; len(d) != 0 {
 		t.Errorf("status.draining %+v after the release", d)
@@ -315,7 +325,7 @@ func TestScaleDownDrain(t *testing.T) {
 	if n := rdb.Exists(testCtx, key).Val(); n != 1 {
 		t.Error("the released pod's drain key is gone before the pod")
 	}
-	if err := k8sClient.Delete(testCtx, getPod(t, ns, "pod-a")); err != nil {
+	if err := k8sClient.Delete(testCtx, getPod(t, ns, "pod-b")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the drain key goes with the pod", func() error {
@@ -442,6 +452,125 @@ func TestDrainCleanup(t *testing.T) {
 	eventually(t, "the drain key goes with the QueueWorker", func() error {
 		if n := rdb.Exists(testCtx, contract.DrainKey("pod-a")).Val(); n != 0 {
 			return errors.New("the drain key is still set")
+		}
+		return nil
+	})
+}
+
+// setPodReady sets a pod's Ready condition, as its kubelet would.
+func setPodReady(t *testing.T, ns, name string, ready bool) {
+	t.Helper()
+	pod := getPod(t, ns, name)
+	st := corev1.ConditionFalse
+	if ready {
+		st = corev1.ConditionTrue
+	}
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}
+	if err := k8sClient.Status().Update(testCtx, pod); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// holdsFor checks f for d and fails at the first error.
+func holdsFor(t *testing.T, what string, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func deploymentReplicas(t *testing.T, ns, name string) int32 {
+	t.Helper()
+	dep, err := getDeployment(t, ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ptr.Deref(dep.Spec.Replicas, -1)
+}
+
+// A released pod the ReplicaSet keeps (it removes a not-ready pod first)
+// is a replica again: it loses its lowest cost, its annotation and its
+// drain key, and serves; a later scale-down drains it anew and does not
+// remove it while it runs a task.
+func TestDrainKeptReleasedPodServesAgain(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "kept", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](2), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 6) // ceil(6/2) = 3
+	waitDeploymentReplicas(t, ns, "kept", 3)
+	createWorkerPod(t, qw, "pod-a", true)
+	createWorkerPod(t, qw, "pod-b", true)
+	createWorkerPod(t, qw, "pod-c", false) // not ready: the ReplicaSet removes it first
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour))
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-c", "active", now.Add(time.Hour), now)
+
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	// 3 -> 2 (minReplicas): pod-a, idle, drains and is released.
+	eventually(t, "pod-a drains", func() error {
+		if rdb.Exists(testCtx, contract.DrainKey("pod-a")).Val() != 1 {
+			return errors.New("no drain key for pod-a")
+		}
+		return nil
+	})
+	expires := time.Now().Add(time.Hour)
+	eventually(t, "pod-a released", func() error {
+		expires = expires.Add(time.Second)
+		heartbeat(t, rdb, "pod-a", "stopped", expires)
+		if c, _ := deletionCost(t, ns, "pod-a"); c != drain.ReleasedCost {
+			return fmt.Errorf("pod-a deletion cost %d", c)
+		}
+		return nil
+	})
+	waitDeploymentReplicas(t, ns, "kept", 2)
+	// The ReplicaSet removes the not-ready pod-c, not pod-a: pod-a is now
+	// one of the 2 replicas.
+	if err := k8sClient.Delete(testCtx, getPod(t, ns, "pod-c")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod-a serves again", func() error {
+		pod := getPod(t, ns, "pod-a")
+		if _, ok := pod.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("pod-a keeps its draining-since annotation")
+		}
+		if c, ok := pod.Annotations[corev1.PodDeletionCost]; ok {
+			return fmt.Errorf("pod-a keeps deletion cost %s", c)
+		}
+		if rdb.Exists(testCtx, contract.DrainKey("pod-a")).Val() != 0 {
+			return errors.New("pod-a keeps its drain key")
+		}
+		return nil
+	})
+	// The worker resumed and runs a task.
+	now = time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now)
+	time.Sleep(time.Second)
+
+	// A scale-down 2 -> 1, both pods busy: Drain keeps 2 replicas.
+	updateQueueWorker(t, ns, "kept", func(qw *queueworkerv1alpha1.QueueWorker) {
+		qw.Spec.Autoscaling.MinReplicas = ptr.To[int32](1)
+	})
+	holdsFor(t, "no busy pod is removed", 4*time.Second, func() error {
+		if r := deploymentReplicas(t, ns, "kept"); r != 2 {
+			c, _ := deletionCost(t, ns, "pod-a")
+			return fmt.Errorf("replicas %d while pod-a (deletion cost %d) and pod-b each run a task", r, c)
 		}
 		return nil
 	})

@@ -275,7 +275,8 @@ func Drained(p Pod, stops Stops) bool {
 type Plan struct {
 	// Start are the pods to ask to drain.
 	Start []string
-	// Cancel are the draining pods whose drain to cancel.
+	// Cancel are the draining pods whose drain to cancel, and the
+	// released pods that are replicas again.
 	Cancel []string
 	// Release are the draining pods to remove now: they get ReleasedCost
 	// and the replicas drop by one for each.
@@ -308,9 +309,13 @@ type Input struct {
 // keep, and then scales as decided; a smaller scale-down cancels the
 // drains it no longer needs, those running the most tasks first.
 //
-// A released pod the ReplicaSet kept (it removed another, such as a
-// pending pod, which ranks before any cost) while the pods are down to
-// the replica count is released again, one replica less.
+// A released pod is one the ReplicaSet is to remove. One it kept instead
+// (it removed another, such as a pending pod, which ranks before any
+// cost), seen once the pods are down to the replica count, is a replica
+// again: its release is cancelled, like a drain, so that it serves; so is
+// every release on a scale-up, which may leave the ReplicaSet nothing to
+// remove. Such a pod is then a candidate like any other: it is drained
+// again, its tasks looked at, before any later release.
 func PlanDrain(in Input, stops Stops) Plan {
 	var draining, released, candidates []Pod
 	for _, p := range in.Pods {
@@ -324,6 +329,14 @@ func PlanDrain(in Input, stops Stops) Plan {
 		}
 	}
 	plan := Plan{Replicas: in.Current}
+	if in.Desired > in.Current || len(in.Pods) <= int(in.Current) {
+		for _, p := range released {
+			plan.Cancel = append(plan.Cancel, p.Name)
+			delete(stops, p.Name)
+			p.Released, p.DrainingSince = false, time.Time{}
+			candidates = append(candidates, p)
+		}
+	}
 	if in.Desired >= in.Current {
 		for _, p := range draining {
 			plan.Cancel = append(plan.Cancel, p.Name)
@@ -333,11 +346,6 @@ func PlanDrain(in Input, stops Stops) Plan {
 		return plan
 	}
 	need := int(in.Current - in.Desired)
-	if len(in.Pods) <= int(in.Current) {
-		kept := min(len(released), need)
-		plan.Replicas -= int32(kept)
-		need -= kept
-	}
 	if len(draining) > need {
 		// Cancel the drains furthest from their end.
 		slices.SortStableFunc(draining, func(a, b Pod) int { return compare(b, a) })
