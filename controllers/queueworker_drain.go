@@ -109,6 +109,8 @@ type drainMemory struct {
 	endpoint resources.RedisEndpoint
 	creds    queue.Credentials
 	hosts    map[string]struct{}
+	// lastBusy is, per pod, drain.Pod.LastBusy.
+	lastBusy map[string]time.Time
 }
 
 // drainMemories holds the drainMemory of each QueueWorker.
@@ -125,7 +127,7 @@ func (d *drainMemories) get(key types.NamespacedName) *drainMemory {
 	}
 	m := d.m[key]
 	if m == nil {
-		m = &drainMemory{stops: drain.Stops{}, hosts: map[string]struct{}{}}
+		m = &drainMemory{stops: drain.Stops{}, hosts: map[string]struct{}{}, lastBusy: map[string]time.Time{}}
 		d.m[key] = m
 	}
 	return m
@@ -325,6 +327,7 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		return current, err
 	}
 	now := r.now()
+	rememberBusy(mem, described, now)
 	maxDrain := drain.MaxDrainTime(&qw.Spec)
 	plan := drain.PlanDrain(drain.Input{Current: current, Desired: desired, Pods: described,
 		Now: now, MaxDrainTime: maxDrain}, mem.stops)
@@ -412,6 +415,31 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 	}
 	r.setDrainingStatus(qw, pods, info)
 	return plan.Replicas, nil
+}
+
+// rememberBusy records when each pod's heartbeats last showed it busy
+// (drain.MayRun) and gives the pods their LastBusy: a heartbeat that
+// vanishes, with a Redis restart or a worker's lost link, does not make a
+// busy pod idle.
+func rememberBusy(mem *drainMemory, pods []drain.Pod, now time.Time) {
+	seen := map[string]bool{}
+	for i := range pods {
+		p := &pods[i]
+		seen[p.Name] = true
+		if p.Known && len(p.Servers) > 0 {
+			if drain.MayRun(*p) {
+				mem.lastBusy[p.Name] = now
+			} else {
+				delete(mem.lastBusy, p.Name)
+			}
+		}
+		p.LastBusy = mem.lastBusy[p.Name]
+	}
+	for name := range mem.lastBusy {
+		if !seen[name] {
+			delete(mem.lastBusy, name)
+		}
+	}
 }
 
 // latestServers are the servers of the autoscaler's last read for a

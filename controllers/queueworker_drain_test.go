@@ -575,3 +575,64 @@ func TestDrainKeptReleasedPodServesAgain(t *testing.T) {
 		return nil
 	})
 }
+
+// A draining pod (not ready by contract) whose heartbeat vanishes, as
+// when Redis restarts empty, is not taken for one without asynq server
+// and released while its last heartbeat showed a task running.
+func TestDrainVanishedHeartbeatKeepsBusyPod(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "flush", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 4)
+	waitDeploymentReplicas(t, ns, "flush", 2)
+	createWorkerPod(t, qw, "pod-a", true)
+	createWorkerPod(t, qw, "pod-b", true)
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now)
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod-a drains", func() error {
+		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; !ok {
+			return errors.New("pod-a does not drain")
+		}
+		return nil
+	})
+	// The worker drains: /readyz 503, its server stopped, its task runs on.
+	setPodReady(t, ns, "pod-a", false)
+	expires := time.Now().Add(time.Hour)
+	notReleased := func() error {
+		if c, _ := deletionCost(t, ns, "pod-a"); c == drain.ReleasedCost {
+			return errors.New("pod-a, running a task, was released (deletion cost MinInt32)")
+		}
+		if r := deploymentReplicas(t, ns, "flush"); r != 2 {
+			return fmt.Errorf("replicas %d while pod-a runs a task", r)
+		}
+		return nil
+	}
+	for range 10 {
+		expires = expires.Add(time.Second)
+		heartbeat(t, rdb, "pod-a", "stopped", expires, now)
+		if err := notReleased(); err != nil {
+			t.Fatal("before the restart: ", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Redis restarts empty; the workers write their heartbeats again
+	// within 5 s.
+	if err := rdb.FlushAll(testCtx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	holdsFor(t, "after a Redis restart, within one heartbeat period", 3*time.Second, notReleased)
+}

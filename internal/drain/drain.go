@@ -132,6 +132,28 @@ type Pod struct {
 	// Released says that the operator lowered the replicas for it after
 	// its drain (it carries ReleasedCost).
 	Released bool
+	// LastBusy is when a heartbeat of its host last showed a task
+	// running or a server not stopped (MayRun), zero when none did or a
+	// later one showed every server stopped and idle. The controller
+	// remembers it: a heartbeat that vanishes says nothing of the tasks.
+	LastBusy time.Time
+}
+
+// LeaseDuration is asynq's task lease: a task whose server stopped
+// extending it for this long is an orphan that asynq gives back to its
+// queue. A host whose heartbeat vanished for longer no longer runs a task
+// that counts.
+const LeaseDuration = 30 * time.Second
+
+// MayRun says whether the pod's heartbeats show a task running or a
+// server that may still take one (not stopped).
+func MayRun(p Pod) bool {
+	for _, s := range p.Servers {
+		if s.Running > 0 || s.Status != statusStopped {
+			return true
+		}
+	}
+	return false
 }
 
 // Running is the number of tasks the pod runs over all its servers.
@@ -231,15 +253,17 @@ type Stops map[string]map[string]time.Time
 // Drained reports whether a draining pod is idle as the worker contract
 // defines it: every asynq server of its host reports stopped and no
 // running task in a heartbeat later than the first that said stopped; or
-// the host has no asynq server and the pod is not ready. It records the
+// the host has no asynq server and the pod is not ready, and was not seen
+// busy (LastBusy) for LeaseDuration: a heartbeat vanishes with a Redis
+// restart or a worker's lost link while its tasks run on. It records the
 // stopped servers it sees in stops.
-func Drained(p Pod, stops Stops) bool {
+func Drained(p Pod, now time.Time, stops Stops) bool {
 	if !p.Known {
 		return false
 	}
 	if len(p.Servers) == 0 {
 		delete(stops, p.Name)
-		return !p.Ready
+		return !p.Ready && (p.LastBusy.IsZero() || now.Sub(p.LastBusy) >= LeaseDuration)
 	}
 	seen := stops[p.Name]
 	if seen == nil {
@@ -361,7 +385,7 @@ func PlanDrain(in Input, stops Stops) Plan {
 		draining = append(draining, p)
 	}
 	for _, p := range draining {
-		idle := Drained(p, stops)
+		idle := Drained(p, in.Now, stops)
 		overdue := !idle && in.Now.Sub(p.DrainingSince) >= in.MaxDrainTime
 		if idle || overdue {
 			plan.Release = append(plan.Release, p.Name)

@@ -183,7 +183,7 @@ func TestDrained(t *testing.T) {
 		{"unknown status", hb(45*time.Second, Server{ID: "s1", Status: ""}), false},
 	}
 	for _, s := range steps {
-		if got := Drained(s.pod, stops); got != s.want {
+		if got := Drained(s.pod, now, stops); got != s.want {
 			t.Fatalf("%s: Drained = %v, want %v (stops %v)", s.name, got, s.want, stops)
 		}
 	}
@@ -196,8 +196,12 @@ func TestDrained(t *testing.T) {
 		{"no server, not ready", Pod{Name: "q", Known: true}, true},
 		{"no server, ready", Pod{Name: "q", Known: true, Ready: true}, false},
 		{"unknown", Pod{Name: "q"}, false},
+		{"no server, not ready, seen busy just before", Pod{Name: "q", Known: true, LastBusy: at(-time.Second)}, false},
+		{"no server, not ready, seen busy just within a lease",
+			Pod{Name: "q", Known: true, LastBusy: at(-LeaseDuration + time.Second)}, false},
+		{"no server, not ready, seen busy a lease ago", Pod{Name: "q", Known: true, LastBusy: at(-LeaseDuration)}, true},
 	} {
-		if got := Drained(tt.pod, Stops{}); got != tt.want {
+		if got := Drained(tt.pod, now, Stops{}); got != tt.want {
 			t.Errorf("%s: Drained = %v, want %v", tt.name, got, tt.want)
 		}
 	}
