@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -155,8 +156,21 @@ func (r *QueueWorkerReconciler) forgetDrains(ctx context.Context, key types.Name
 	}
 }
 
-// listWorkerPods lists the QueueWorker's pods that are not being deleted,
-// from the metadata cache, in the order of their names.
+// ownWorkerPod says whether a pod with the worker labels is one of the
+// worker Deployment's: its controller is a ReplicaSet named as the
+// Deployment names its ReplicaSets, after the pod's pod-template-hash. A
+// pod someone else controls (a copy for debugging, a Job, a pod of the
+// user's own) is no replica the scale-down could remove: the operator
+// neither drains, ranks nor releases it.
+func ownWorkerPod(qw *queueworkerv1alpha1.QueueWorker, p *workerPod) bool {
+	hash := p.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+	ref := metav1.GetControllerOfNoCopy(p)
+	return hash != "" && ref != nil && ref.Kind == "ReplicaSet" && ref.APIVersion == appsv1.SchemeGroupVersion.String() &&
+		ref.Name == qw.Name+"-"+hash
+}
+
+// listWorkerPods lists the QueueWorker's pods (ownWorkerPod) that are not
+// being deleted, from the metadata cache, in the order of their names.
 func (r *QueueWorkerReconciler) listWorkerPods(ctx context.Context, qw *queueworkerv1alpha1.QueueWorker) ([]workerPod, error) {
 	pods, _, err := r.listAllWorkerPods(ctx, qw)
 	return pods, err
@@ -173,6 +187,9 @@ func (r *QueueWorkerReconciler) listAllWorkerPods(ctx context.Context, qw *queue
 	pods := make([]workerPod, 0, len(list.Items))
 	hosts := make(map[string]bool, len(list.Items))
 	for _, p := range list.Items {
+		if !ownWorkerPod(qw, &p) {
+			continue
+		}
 		hosts[drain.Hostname(p.Name)] = true
 		if p.DeletionTimestamp.IsZero() {
 			pods = append(pods, p)

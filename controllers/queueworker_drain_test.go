@@ -26,6 +26,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protowire"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -82,9 +83,13 @@ func heartbeat(t *testing.T, rdb *redis.Client, host, status string, expires tim
 func createWorkerPod(t *testing.T, qw *queueworkerv1alpha1.QueueWorker, name string, ready bool) {
 	t.Helper()
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: qw.Namespace, Labels: resources.WorkerLabels(qw)},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "worker", Image: "example.com/worker:1"}}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: qw.Namespace, Labels: resources.WorkerLabels(qw),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet",
+				Name: qw.Name + "-" + testPodTemplateHash, UID: "5c1f0e3a-0000-4000-8000-000000000001",
+				Controller: ptr.To(true)}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "worker", Image: "example.com/worker:1"}}},
 	}
+	pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey] = testPodTemplateHash
 	if err := k8sClient.Create(testCtx, pod); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +100,10 @@ func createWorkerPod(t *testing.T, qw *queueworkerv1alpha1.QueueWorker, name str
 		}
 	}
 }
+
+// testPodTemplateHash is the pod-template-hash of the pods createWorkerPod
+// makes, and their ReplicaSet's name suffix.
+const testPodTemplateHash = "7d4b9c8f6"
 
 func getPod(t *testing.T, ns, name string) *corev1.Pod {
 	t.Helper()
@@ -635,4 +644,59 @@ func TestDrainVanishedHeartbeatKeepsBusyPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	holdsFor(t, "after a Redis restart, within one heartbeat period", 3*time.Second, notReleased)
+}
+
+// A pod with the worker labels that the Deployment's ReplicaSet does not
+// control (a copy for debugging, a Job's pod) is not drained nor released
+// in place of a busy replica.
+func TestDrainIgnoresForeignLabelledPod(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "foreign", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](2), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 6)
+	waitDeploymentReplicas(t, ns, "foreign", 3)
+	for _, p := range []string{"pod-a", "pod-b", "pod-c"} {
+		createWorkerPod(t, qw, p, true)
+	}
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-c", "active", now.Add(time.Hour), now)
+	// A pod someone else controls, with the worker labels.
+	debug := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pod-a-debug", Namespace: ns, Labels: resources.WorkerLabels(qw),
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: "debug",
+				UID: "0b6e9d4c-1111-2222-3333-444455556666", Controller: ptr.To(true)}}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "debug", Image: "example.com/worker:1"}}},
+	}
+	if err := k8sClient.Create(testCtx, debug); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	// 3 -> 2 wanted; every pod the ReplicaSet owns runs a task.
+	holdsFor(t, "no busy worker is removed", 4*time.Second, func() error {
+		if r := deploymentReplicas(t, ns, "foreign"); r != 3 {
+			c, _ := deletionCost(t, ns, "pod-a-debug")
+			return fmt.Errorf("replicas %d: released the foreign pod-a-debug (deletion cost %d), which the ReplicaSet "+
+				"does not own; it removes one of pod-a, pod-b, pod-c, each running a task", r, c)
+		}
+		if _, ok := getPod(t, ns, "pod-a-debug").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("the foreign pod-a-debug drains")
+		}
+		if rdb.Exists(testCtx, contract.DrainKey("pod-a-debug")).Val() != 0 {
+			return errors.New("the foreign pod-a-debug has a drain key")
+		}
+		return nil
+	})
 }
