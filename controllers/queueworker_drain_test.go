@@ -700,3 +700,44 @@ func TestDrainIgnoresForeignLabelledPod(t *testing.T) {
 		return nil
 	})
 }
+
+// Under Drain, before the autoscaler's first read (an operator restart,
+// here an endpoint change made with a lower maxReplicas), the count is not
+// lowered blind: pods are drained first, once their heartbeats are read.
+func TestDrainKeepsReplicasBeforeFirstRead(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "blind", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 6)
+	waitDeploymentReplicas(t, ns, "blind", 3)
+	now := time.Now()
+	for _, p := range []string{"pod-a", "pod-b", "pod-c"} {
+		createWorkerPod(t, qw, p, true)
+		heartbeat(t, rdb, p, "active", now.Add(time.Hour), now)
+	}
+	updateQueueWorker(t, ns, "blind", func(qw *queueworkerv1alpha1.QueueWorker) {
+		qw.Spec.Autoscaling.MaxReplicas = 2
+		qw.Spec.Redis.DB = ptr.To[int32](1)
+	})
+	holdsFor(t, "every pod runs a task: no replica goes before a drain", 3*time.Second, func() error {
+		if r := deploymentReplicas(t, ns, "blind"); r != 3 {
+			var draining []string
+			for _, p := range []string{"pod-a", "pod-b", "pod-c"} {
+				if _, ok := getPod(t, ns, p).Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+					draining = append(draining, p)
+				}
+			}
+			return fmt.Errorf("replicas %d before the first read, pods draining: %v", r, draining)
+		}
+		return nil
+	})
+}

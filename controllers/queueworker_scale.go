@@ -76,7 +76,8 @@ type Scaler interface {
 // Which pods a scale-down removes follows scaleDown.drain: right before
 // the count drops, PreferIdle sets the pods' deletion costs; Drain runs
 // reconcileDrain instead, which may keep the count above the decision
-// while pods drain and asks to come back at the poll interval meanwhile.
+// while pods drain and asks to come back at the poll interval meanwhile;
+// before the first read Drain lowers nothing.
 // Drains of a QueueWorker whose policy is not Drain are ended.
 func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw, dep := st.qw, st.deployment
@@ -136,9 +137,12 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		if len(qw.Status.Draining) > 0 {
 			result.RequeueAfter = autoscale.SettingsFor(*qw.Spec.Autoscaling, concurrencyOf(qw)).PollInterval
 		}
-	} else if policy != queueworkerv1alpha1.DrainPolicyDrain || r.Drainer == nil {
-		// Before the first read (an operator restart) drains are left as
-		// they are.
+	} else if policy == queueworkerv1alpha1.DrainPolicyDrain && r.Drainer != nil {
+		// Before the first read (an operator restart, a new endpoint)
+		// drains are left as they are, and nothing is removed blind: a
+		// lower count waits for a read to drain pods first.
+		desired = max(desired, current)
+	} else {
 		if err := r.clearDrains(ctx, st); err != nil {
 			return ctrl.Result{}, fmt.Errorf("ending the drains of worker pods: %w", err)
 		}
@@ -146,8 +150,7 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	// Right before a scale-down, and not earlier, so that the costs say
 	// what the pods run now: the ReplicaSet removes the cheapest. The
 	// Drain policy gives its released pods the lowest cost itself.
-	if desired < current && (policy == queueworkerv1alpha1.DrainPolicyPreferIdle ||
-		(policy == queueworkerv1alpha1.DrainPolicyDrain && res == nil)) {
+	if desired < current && policy == queueworkerv1alpha1.DrainPolicyPreferIdle {
 		if err := r.setDeletionCosts(ctx, qw, servers); err != nil {
 			return ctrl.Result{}, fmt.Errorf("ranking the worker pods for a scale-down: %w", err)
 		}
