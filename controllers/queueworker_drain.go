@@ -335,8 +335,15 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		_, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]
 		return ok
 	}) {
-		// Nothing drains and nothing should: the pods need no closer look.
+		// Nothing drains and nothing should: the pods need no closer look,
+		// and a key whose annotation never came (its PATCH failed) goes.
 		qw.Status.Draining = nil
+		if len(mem.hosts) > 0 {
+			if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, slices.Sorted(maps.Keys(mem.hosts))); err != nil {
+				return current, err
+			}
+			clear(mem.hosts)
+		}
 		return desired, nil
 	}
 	described, err := r.drainPods(ctx, pods, servers)
@@ -393,17 +400,19 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 	for _, name := range plan.Release {
 		delete(values, drain.Hostname(name))
 	}
-	if err := r.Drainer.SetDrains(ctx, st.endpoint, st.credentials, values, drain.KeyTTL(maxDrain)); err != nil {
-		return current, err
-	}
-	for h := range values {
-		mem.hosts[h] = struct{}{}
-	}
+	// The annotation first: a key is never set for a drain the pods do
+	// not show, which nothing would cancel.
 	for _, name := range plan.Start {
 		if err := r.patchPodAnnotations(ctx, byName[name],
 			map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: &sinceStr}); err != nil {
 			return current, err
 		}
+	}
+	for h := range values {
+		mem.hosts[h] = struct{}{}
+	}
+	if err := r.Drainer.SetDrains(ctx, st.endpoint, st.credentials, values, drain.KeyTTL(maxDrain)); err != nil {
+		return current, err
 	}
 	if len(plan.Start) > 0 {
 		logf.FromContext(ctx).Info("draining worker pods before a scale-down", "pods", plan.Start,

@@ -741,3 +741,60 @@ func TestDrainKeepsReplicasBeforeFirstRead(t *testing.T) {
 		return nil
 	})
 }
+
+// A drain key is set only after the pod's draining-since annotation: when
+// the annotation's PATCH fails and the decision is back at the current
+// count, no key is left without its annotation.
+func TestDrainFailedAnnotationLeavesNoKey(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "orphan", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 4)
+	waitDeploymentReplicas(t, ns, "orphan", 2)
+	createWorkerPod(t, qw, "pod-a", true)
+	createWorkerPod(t, qw, "pod-b", true)
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now)
+
+	suffix := "/namespaces/" + ns + "/pods/pod-a"
+	failWrites(suffix, 1<<30)
+	t.Cleanup(func() { failWrites(suffix, 0) })
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	key := contract.DrainKey("pod-a")
+	// The operator tries to drain pod-a (1 replica wanted) but cannot
+	// annotate it.
+	holdsFor(t, "no drain key without its annotation", 2*time.Second, func() error {
+		if rdb.Exists(testCtx, key).Val() != 0 {
+			return errors.New("pod-a's drain key is set while its annotation cannot be written")
+		}
+		return nil
+	})
+	// Work again before the API server answers: 2 replicas wanted.
+	enqueue(t, srv.Addr, q, 4)
+	time.Sleep(2 * time.Second)
+	failWrites(suffix, 0)
+	time.Sleep(3 * time.Second)
+	if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+		t.Fatal("pod-a is annotated: the drain is known, not the case under test")
+	}
+	if r := deploymentReplicas(t, ns, "orphan"); r != 2 {
+		t.Fatalf("replicas %d", r)
+	}
+	if rdb.Exists(testCtx, key).Val() != 0 {
+		t.Errorf("no drain is wanted (2 replicas, pod-a not annotated, status.draining %v) but pod-a's drain key "+
+			"is still set (TTL %v): the worker stays drained while counted as a replica",
+			getQueueWorker(t, ns, "orphan").Status.Draining, rdb.TTL(testCtx, key).Val())
+	}
+}
