@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,15 +104,57 @@ var podGone = predicate.Funcs{
 }
 
 // drainMemory is what the reconciler keeps between reconciles about a
-// QueueWorker's drains: the stopped servers seen (drain.Stops), and where
-// its drain keys live, so that they are deleted when it goes.
+// QueueWorker's drains: the stopped servers seen (drain.Stops), and the
+// drain keys it set with where each lives, so that they are deleted
+// there, also after the QueueWorker moved to another Redis or database
+// (its pods read the old one until replaced), and when it goes.
 type drainMemory struct {
-	stops    drain.Stops
-	endpoint resources.RedisEndpoint
-	creds    queue.Credentials
-	hosts    map[string]struct{}
+	stops drain.Stops
+	hosts map[string]*keyPlace
 	// lastBusy is, per pod, drain.Pod.LastBusy.
 	lastBusy map[string]time.Time
+}
+
+// keyPlace is the Redis, and the credentials, a drain key was set in.
+type keyPlace struct {
+	endpoint resources.RedisEndpoint
+	creds    queue.Credentials
+}
+
+// placeOf is the keyPlace of the reconcile's endpoint.
+func placeOf(st *queueWorkerState) *keyPlace {
+	return &keyPlace{endpoint: st.endpoint, creds: st.credentials}
+}
+
+// deleteDrainKeys deletes the drain keys of hosts where the memory says
+// they were set, at the reconcile's endpoint when it knows nothing (a key
+// set before an operator restart), and forgets them.
+func (r *QueueWorkerReconciler) deleteDrainKeys(ctx context.Context, mem *drainMemory, at *keyPlace, hosts []string) error {
+	var places []*keyPlace
+	byPlace := map[*keyPlace][]string{}
+	for _, h := range hosts {
+		p := at
+		if mem != nil && mem.hosts[h] != nil {
+			p = mem.hosts[h]
+		}
+		i := slices.IndexFunc(places, func(q *keyPlace) bool { return reflect.DeepEqual(q, p) })
+		if i < 0 {
+			places = append(places, p)
+			i = len(places) - 1
+		}
+		byPlace[places[i]] = append(byPlace[places[i]], h)
+	}
+	for _, p := range places {
+		if err := r.Drainer.DeleteDrains(ctx, p.endpoint, p.creds, byPlace[p]); err != nil {
+			return err
+		}
+		if mem != nil {
+			for _, h := range byPlace[p] {
+				delete(mem.hosts, h)
+			}
+		}
+	}
+	return nil
 }
 
 // drainMemories holds the drainMemory of each QueueWorker.
@@ -128,7 +171,7 @@ func (d *drainMemories) get(key types.NamespacedName) *drainMemory {
 	}
 	m := d.m[key]
 	if m == nil {
-		m = &drainMemory{stops: drain.Stops{}, hosts: map[string]struct{}{}, lastBusy: map[string]time.Time{}}
+		m = &drainMemory{stops: drain.Stops{}, hosts: map[string]*keyPlace{}, lastBusy: map[string]time.Time{}}
 		d.m[key] = m
 	}
 	return m
@@ -151,7 +194,7 @@ func (r *QueueWorkerReconciler) forgetDrains(ctx context.Context, key types.Name
 		return
 	}
 	hosts := slices.Sorted(maps.Keys(m.hosts))
-	if err := r.Drainer.DeleteDrains(ctx, m.endpoint, m.creds, hosts); err != nil {
+	if err := r.deleteDrainKeys(ctx, m, nil, hosts); err != nil {
 		logf.FromContext(ctx).Error(err, "deleting the drain keys of a deleted QueueWorker", "pods", hosts)
 	}
 }
@@ -317,7 +360,7 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 	qw := st.qw
 	key := client.ObjectKeyFromObject(qw)
 	mem := r.drains.get(key)
-	mem.endpoint, mem.creds = st.endpoint, st.credentials
+	here := placeOf(st)
 	pods, present, err := r.listAllWorkerPods(ctx, qw)
 	if err != nil {
 		return current, err
@@ -331,6 +374,9 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 	if err := r.deleteStaleDrains(ctx, st, mem, present); err != nil {
 		return current, err
 	}
+	if err := r.cancelMovedDrains(ctx, st, mem, pods, here); err != nil {
+		return current, err
+	}
 	if desired >= current && !slices.ContainsFunc(pods, func(p workerPod) bool {
 		_, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]
 		return ok
@@ -338,11 +384,8 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		// Nothing drains and nothing should: the pods need no closer look,
 		// and a key whose annotation never came (its PATCH failed) goes.
 		qw.Status.Draining = nil
-		if len(mem.hosts) > 0 {
-			if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, slices.Sorted(maps.Keys(mem.hosts))); err != nil {
-				return current, err
-			}
-			clear(mem.hosts)
+		if err := r.deleteDrainKeys(ctx, mem, here, slices.Sorted(maps.Keys(mem.hosts))); err != nil {
+			return current, err
 		}
 		return desired, nil
 	}
@@ -368,12 +411,10 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 	// Cancel first: a cancelled pod serves again within 2s. A released
 	// pod that is a replica again loses its lowest cost too.
 	if len(plan.Cancel) > 0 {
-		hosts := hostsOf(plan.Cancel)
-		if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, hosts); err != nil {
+		if err := r.deleteDrainKeys(ctx, mem, here, hostsOf(plan.Cancel)); err != nil {
 			return current, err
 		}
 		for _, name := range plan.Cancel {
-			delete(mem.hosts, drain.Hostname(name))
 			unset := map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}
 			if info[name].Released {
 				unset[corev1.PodDeletionCost] = nil
@@ -409,7 +450,7 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		}
 	}
 	for h := range values {
-		mem.hosts[h] = struct{}{}
+		mem.hosts[h] = here
 	}
 	if err := r.Drainer.SetDrains(ctx, st.endpoint, st.credentials, values, drain.KeyTTL(maxDrain)); err != nil {
 		return current, err
@@ -492,12 +533,45 @@ func (r *QueueWorkerReconciler) deleteStaleDrains(ctx context.Context, st *queue
 		return nil
 	}
 	slices.Sort(stale)
-	if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, stale); err != nil {
+	return r.deleteDrainKeys(ctx, mem, placeOf(st), stale)
+}
+
+// cancelMovedDrains cancels the drains whose keys were set in another
+// Redis or database than the QueueWorker's now: the pods read the key
+// where it is, and their heartbeats are written there too, out of sight.
+// Their keys are deleted where they were set and their annotations
+// removed; a released pod keeps its key there until it is gone.
+func (r *QueueWorkerReconciler) cancelMovedDrains(ctx context.Context, st *queueWorkerState, mem *drainMemory,
+	pods []workerPod, here *keyPlace) error {
+	var moved []string
+	var names []string
+	for i := range pods {
+		p := &pods[i]
+		h := drain.Hostname(p.Name)
+		if at := mem.hosts[h]; at == nil || reflect.DeepEqual(at, here) ||
+			p.Annotations[corev1.PodDeletionCost] == strconv.Itoa(drain.ReleasedCost) {
+			continue
+		}
+		moved = append(moved, h)
+		names = append(names, p.Name)
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	if err := r.deleteDrainKeys(ctx, mem, here, moved); err != nil {
 		return err
 	}
-	for _, h := range stale {
-		delete(mem.hosts, h)
+	for i := range pods {
+		if slices.Contains(names, pods[i].Name) {
+			delete(mem.stops, pods[i].Name)
+			if err := r.patchPodAnnotations(ctx, &pods[i],
+				map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}); err != nil {
+				return err
+			}
+		}
 	}
+	r.Recorder.Eventf(st.qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainCancelled, "Drain",
+		"cancelled the drain of %s: the workers' Redis endpoint changed", strings.Join(names, ", "))
 	return nil
 }
 
@@ -560,14 +634,16 @@ func (r *QueueWorkerReconciler) clearDrains(ctx context.Context, st *queueWorker
 	if len(draining) == 0 && (mem == nil || len(mem.hosts) == 0) {
 		return nil
 	}
-	hosts := map[string]struct{}{}
+	hosts := map[string]bool{}
 	if mem != nil {
-		maps.Copy(hosts, mem.hosts)
+		for h := range mem.hosts {
+			hosts[h] = true
+		}
 	}
 	for _, p := range draining {
-		hosts[drain.Hostname(p.Name)] = struct{}{}
+		hosts[drain.Hostname(p.Name)] = true
 	}
-	if err := r.Drainer.DeleteDrains(ctx, st.endpoint, st.credentials, slices.Sorted(maps.Keys(hosts))); err != nil {
+	if err := r.deleteDrainKeys(ctx, mem, placeOf(st), slices.Sorted(maps.Keys(hosts))); err != nil {
 		return err
 	}
 	var errs []error

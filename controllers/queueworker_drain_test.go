@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/encoding/protowire"
 	appsv1 "k8s.io/api/apps/v1"
@@ -796,5 +797,64 @@ func TestDrainFailedAnnotationLeavesNoKey(t *testing.T) {
 		t.Errorf("no drain is wanted (2 replicas, pod-a not annotated, status.draining %v) but pod-a's drain key "+
 			"is still set (TTL %v): the worker stays drained while counted as a replica",
 			getQueueWorker(t, ns, "orphan").Status.Draining, rdb.TTL(testCtx, key).Val())
+	}
+}
+
+// A QueueWorker moved to another database while a pod drains: its drain
+// key is deleted where it was set, the database the pod still reads.
+func TestDrainKeyDeletedInItsDatabase(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "moved", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 4)
+	waitDeploymentReplicas(t, ns, "moved", 2)
+	createWorkerPod(t, qw, "pod-a", true)
+	createWorkerPod(t, qw, "pod-b", true)
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now)
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	key := contract.DrainKey("pod-a")
+	eventually(t, "pod-a drains in db 0", func() error {
+		if rdb.Exists(testCtx, key).Val() != 1 {
+			return errors.New("no drain key in db 0")
+		}
+		return nil
+	})
+
+	updateQueueWorker(t, ns, "moved", func(qw *queueworkerv1alpha1.QueueWorker) {
+		qw.Spec.Redis.DB = ptr.To[int32](1)
+	})
+	// Work arrives in the new database: 3 replicas wanted, the drain of
+	// pod-a is cancelled.
+	c := asynq.NewClient(asynq.RedisClientOpt{Addr: srv.Addr, DB: 1})
+	defer func() { _ = c.Close() }()
+	for i := range 6 {
+		if _, err := c.Enqueue(asynq.NewTask("test:noop", []byte(fmt.Sprint(i))), asynq.Queue(q)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the drain of pod-a is cancelled", func() error {
+		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("pod-a still has its draining-since annotation")
+		}
+		return nil
+	})
+	waitDeploymentReplicas(t, ns, "moved", 3)
+	time.Sleep(time.Second)
+	if rdb.Exists(testCtx, key).Val() != 0 {
+		t.Errorf("the drain was cancelled (annotation gone, scaled up) but pod-a's drain key is still set in db 0, "+
+			"the database pod-a reads: it stays drained, TTL %v", rdb.TTL(testCtx, key).Val())
 	}
 }
