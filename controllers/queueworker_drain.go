@@ -612,43 +612,65 @@ func (r *QueueWorkerReconciler) setDrainingStatus(qw *queueworkerv1alpha1.QueueW
 }
 
 // clearDrains ends every drain of a QueueWorker whose policy is not Drain
-// (any more), or whose autoscaling is off: it deletes the drain keys
-// (the pods serve again) and the pods' annotations.
-func (r *QueueWorkerReconciler) clearDrains(ctx context.Context, st *queueWorkerState) error {
+// (any more), or whose autoscaling is off: it deletes the drain keys (the
+// pods serve again) and the pods' annotations, the lowest cost of a
+// released pod included. Under None (autoscaling off included) it also
+// removes every pod deletion cost, such as PreferIdle's: a ranking of
+// the past would otherwise still choose the pods of any later
+// scale-down.
+func (r *QueueWorkerReconciler) clearDrains(ctx context.Context, st *queueWorkerState,
+	policy queueworkerv1alpha1.DrainPolicy) error {
 	qw := st.qw
 	qw.Status.Draining = nil
-	if r.Drainer == nil {
+	noCosts := policy == queueworkerv1alpha1.DrainPolicyNone
+	if r.Drainer == nil && !noCosts {
 		return nil
 	}
 	pods, err := r.listWorkerPods(ctx, qw)
 	if err != nil {
 		return err
 	}
-	var draining []*workerPod
-	for i := range pods {
-		if _, ok := pods[i].Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
-			draining = append(draining, &pods[i])
+	released := strconv.Itoa(drain.ReleasedCost)
+	var draining []string
+	unset := map[string]map[string]*string{}
+	for _, p := range pods {
+		set := map[string]*string{}
+		if _, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok && r.Drainer != nil {
+			draining = append(draining, p.Name)
+			set[queueworkerv1alpha1.AnnotationDrainingSince] = nil
+			if p.Annotations[corev1.PodDeletionCost] == released {
+				set[corev1.PodDeletionCost] = nil
+			}
+		}
+		if _, ok := p.Annotations[corev1.PodDeletionCost]; ok && noCosts {
+			set[corev1.PodDeletionCost] = nil
+		}
+		if len(set) > 0 {
+			unset[p.Name] = set
 		}
 	}
-	mem := r.drains.take(client.ObjectKeyFromObject(qw))
-	if len(draining) == 0 && (mem == nil || len(mem.hosts) == 0) {
-		return nil
-	}
-	hosts := map[string]bool{}
-	if mem != nil {
-		for h := range mem.hosts {
-			hosts[h] = true
+	if r.Drainer != nil {
+		mem := r.drains.take(client.ObjectKeyFromObject(qw))
+		hosts := map[string]bool{}
+		if mem != nil {
+			for h := range mem.hosts {
+				hosts[h] = true
+			}
 		}
-	}
-	for _, p := range draining {
-		hosts[drain.Hostname(p.Name)] = true
-	}
-	if err := r.deleteDrainKeys(ctx, mem, placeOf(st), slices.Sorted(maps.Keys(hosts))); err != nil {
-		return err
+		for _, name := range draining {
+			hosts[drain.Hostname(name)] = true
+		}
+		if len(hosts) > 0 {
+			if err := r.deleteDrainKeys(ctx, mem, placeOf(st), slices.Sorted(maps.Keys(hosts))); err != nil {
+				return err
+			}
+		}
 	}
 	var errs []error
-	for _, p := range draining {
-		errs = append(errs, r.patchPodAnnotations(ctx, p, map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}))
+	for i := range pods {
+		if set, ok := unset[pods[i].Name]; ok {
+			errs = append(errs, r.patchPodAnnotations(ctx, &pods[i], set))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -858,3 +858,109 @@ func TestDrainKeyDeletedInItsDatabase(t *testing.T) {
 			"the database pod-a reads: it stays drained, TTL %v", rdb.TTL(testCtx, key).Val())
 	}
 }
+
+// Under None the deletion costs PreferIdle set before are removed: a
+// ranking of the past must not choose the pods of later scale-downs.
+func TestPolicyNoneRemovesDeletionCosts(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "stale", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyPreferIdle, nil),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 6)
+	waitDeploymentReplicas(t, ns, "stale", 3)
+	for _, p := range []string{"pod-a", "pod-b", "pod-c"} {
+		createWorkerPod(t, qw, p, true)
+	}
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour))
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-c", "active", now.Add(time.Hour), now, now)
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploymentReplicas(t, ns, "stale", 1)
+	if _, ok := deletionCost(t, ns, "pod-a"); !ok {
+		t.Fatal("PreferIdle set no cost")
+	}
+	updateQueueWorker(t, ns, "stale", func(qw *queueworkerv1alpha1.QueueWorker) {
+		qw.Spec.Autoscaling.ScaleDown.Drain = &queueworkerv1alpha1.ScaleDownDrain{Policy: queueworkerv1alpha1.DrainPolicyNone}
+	})
+	eventually(t, "policy None: no deletion cost left", func() error {
+		for _, p := range []string{"pod-a", "pod-b", "pod-c"} {
+			if c, ok := deletionCost(t, ns, p); ok {
+				return fmt.Errorf("pod %s keeps deletion cost %d from PreferIdle", p, c)
+			}
+		}
+		return nil
+	})
+}
+
+// Leaving Drain removes a released pod's lowest cost with its key and
+// annotation: it serves again and is no longer the first to go.
+func TestDrainOffRemovesReleasedCost(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "off", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](2), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 6)
+	waitDeploymentReplicas(t, ns, "off", 3)
+	for _, p := range []string{"pod-a", "pod-b", "pod-c"} {
+		createWorkerPod(t, qw, p, true)
+	}
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour))
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-c", "active", now.Add(time.Hour), now, now)
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod-a drains", func() error {
+		if rdb.Exists(testCtx, contract.DrainKey("pod-a")).Val() != 1 {
+			return errors.New("no drain key for pod-a")
+		}
+		return nil
+	})
+	expires := time.Now().Add(time.Hour)
+	eventually(t, "pod-a released", func() error {
+		expires = expires.Add(time.Second)
+		heartbeat(t, rdb, "pod-a", "stopped", expires)
+		if c, _ := deletionCost(t, ns, "pod-a"); c != drain.ReleasedCost {
+			return fmt.Errorf("pod-a deletion cost %d", c)
+		}
+		return nil
+	})
+	waitDeploymentReplicas(t, ns, "off", 2)
+
+	updateQueueWorker(t, ns, "off", func(qw *queueworkerv1alpha1.QueueWorker) {
+		qw.Spec.Autoscaling.ScaleDown.Drain = &queueworkerv1alpha1.ScaleDownDrain{Policy: queueworkerv1alpha1.DrainPolicyNone}
+	})
+	eventually(t, "the drain's key and annotation go", func() error {
+		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
+			return errors.New("pod-a keeps draining-since")
+		}
+		if rdb.Exists(testCtx, contract.DrainKey("pod-a")).Val() != 0 {
+			return errors.New("pod-a keeps its drain key")
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	if c, ok := deletionCost(t, ns, "pod-a"); ok && c == drain.ReleasedCost {
+		t.Errorf("policy None: pod-a serves again (no key) but keeps the Drain policy's deletion cost %d", c)
+	}
+}

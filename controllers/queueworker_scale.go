@@ -78,7 +78,8 @@ type Scaler interface {
 // reconcileDrain instead, which may keep the count above the decision
 // while pods drain and asks to come back at the poll interval meanwhile;
 // before the first read Drain lowers nothing.
-// Drains of a QueueWorker whose policy is not Drain are ended.
+// Drains of a QueueWorker whose policy is not Drain are ended, and under
+// None the pods lose their deletion costs.
 func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWorkerState) (ctrl.Result, error) {
 	qw, dep := st.qw, st.deployment
 	key := client.ObjectKeyFromObject(qw)
@@ -143,7 +144,7 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 		// lower count waits for a read to drain pods first.
 		desired = max(desired, current)
 	} else {
-		if err := r.clearDrains(ctx, st); err != nil {
+		if err := r.clearDrains(ctx, st, policy); err != nil {
 			return ctrl.Result{}, fmt.Errorf("ending the drains of worker pods: %w", err)
 		}
 	}
