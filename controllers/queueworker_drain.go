@@ -423,7 +423,7 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 				return current, err
 			}
 		}
-		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainCancelled, "Drain",
+		st.events.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainCancelled, "Drain",
 			"cancelled the drain of %s: %d replicas wanted", strings.Join(plan.Cancel, ", "), desired)
 	}
 
@@ -458,7 +458,7 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 	if len(plan.Start) > 0 {
 		logf.FromContext(ctx).Info("draining worker pods before a scale-down", "pods", plan.Start,
 			"currentReplicas", current, "desiredReplicas", desired)
-		r.Recorder.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainStarted, "Drain",
+		st.events.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainStarted, "Drain",
 			"draining %s before scaling from %d to %d replicas", strings.Join(plan.Start, ", "), current, desired)
 	}
 
@@ -475,7 +475,7 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 			return current, err
 		}
 		if slices.Contains(plan.Overdue, name) {
-			r.Recorder.Eventf(qw, nil, "Warning", queueworkerv1alpha1.ReasonDrainTimedOut, "Drain",
+			st.events.Eventf(qw, nil, "Warning", queueworkerv1alpha1.ReasonDrainTimedOut, "Drain",
 				"pod %s still runs %d tasks after draining for %s (maxDrainTime): removing it, its tasks get shutdownTimeout to finish",
 				name, info[name].Running(), maxDrain)
 		}
@@ -570,7 +570,7 @@ func (r *QueueWorkerReconciler) cancelMovedDrains(ctx context.Context, st *queue
 			}
 		}
 	}
-	r.Recorder.Eventf(st.qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainCancelled, "Drain",
+	st.events.Eventf(st.qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainCancelled, "Drain",
 		"cancelled the drain of %s: the workers' Redis endpoint changed", strings.Join(names, ", "))
 	return nil
 }

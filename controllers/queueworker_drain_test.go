@@ -964,3 +964,46 @@ func TestDrainOffRemovesReleasedCost(t *testing.T) {
 		t.Errorf("policy None: pod-a serves again (no key) but keeps the Drain policy's deletion cost %d", c)
 	}
 }
+
+// Drain events go out with the status that records them: none from a
+// reconcile whose status write fails.
+func TestDrainEventsWaitForStatus(t *testing.T) {
+	ns := createNamespace(t)
+	srv := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	qw := autoscaledQueueWorker(ns, "evt", srv.Addr, queueworkerv1alpha1.Autoscaling{
+		MinReplicas: ptr.To[int32](1), MaxReplicas: 10, PollInterval: dur(200 * time.Millisecond),
+		ScaleDown: drainPolicy(queueworkerv1alpha1.DrainPolicyDrain, dur(time.Hour)),
+	})
+	q := qw.Spec.Queues[0].Name
+	if err := k8sClient.Create(testCtx, qw); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, srv.Addr, q, 4)
+	waitDeploymentReplicas(t, ns, "evt", 2)
+	createWorkerPod(t, qw, "pod-a", true)
+	createWorkerPod(t, qw, "pod-b", true)
+	now := time.Now()
+	heartbeat(t, rdb, "pod-a", "active", now.Add(time.Hour), now)
+	heartbeat(t, rdb, "pod-b", "active", now.Add(time.Hour), now, now)
+	time.Sleep(time.Second)
+
+	suffix := "/namespaces/" + ns + "/queueworkers/evt/status"
+	failWrites(suffix, 1<<30)
+	t.Cleanup(func() { failWrites(suffix, 0) })
+	if _, err := inspector(t, srv.Addr).DeleteAllPendingTasks(q); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod-a drains", func() error {
+		if _, ok := getPod(t, ns, "pod-a").Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; !ok {
+			return errors.New("pod-a does not drain")
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	if n := countEvents(t, ns, "evt", queueworkerv1alpha1.ReasonDrainStarted); n != 0 {
+		t.Errorf("%d DrainStarted events while every status write fails (status.draining %v)",
+			n, getQueueWorker(t, ns, "evt").Status.Draining)
+	}
+}
