@@ -33,6 +33,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -281,6 +282,9 @@ func (r *QueueWorkerReconciler) drainPods(ctx context.Context, pods []workerPod,
 				return nil, err
 			}
 			dp.Ready = ready
+		}
+		if c, err := strconv.ParseInt(p.Annotations[corev1.PodDeletionCost], 10, 32); err == nil {
+			dp.Cost = ptr.To(int32(c))
 		}
 		if since, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok {
 			t, err := time.Parse(time.RFC3339, since)

@@ -132,6 +132,8 @@ type Pod struct {
 	// Released says that the operator lowered the replicas for it after
 	// its drain (it carries ReleasedCost).
 	Released bool
+	// Cost is the pod's deletion cost, nil when it has none.
+	Cost *int32
 	// LastBusy is when a heartbeat of its host last showed a task
 	// running or a server not stopped (MayRun), zero when none did or a
 	// later one showed every server stopped and idle. The controller
@@ -229,18 +231,33 @@ func Rank(pods []Pod) []Pod {
 }
 
 // Costs are the pod deletion costs that make the ReplicaSet remove the
-// pods in Rank's order: the rank itself, from 0. A released pod keeps
-// ReleasedCost.
+// pods in Rank's order. While the pods' present costs already follow that
+// order (the ReplicaSet removed the cheapest, say), they are kept, so that
+// a scale-down writes only the costs that must change; otherwise the pods
+// are numbered by rank from 0. A released pod keeps ReleasedCost.
 func Costs(pods []Pod) map[string]int32 {
 	costs := make(map[string]int32, len(pods))
-	var rank int32
+	var ranked []Pod
 	for _, p := range Rank(pods) {
 		if p.Released {
 			costs[p.Name] = ReleasedCost
 			continue
 		}
-		costs[p.Name] = rank
-		rank++
+		ranked = append(ranked, p)
+	}
+	ordered := true
+	for i, p := range ranked {
+		if p.Cost == nil || *p.Cost == ReleasedCost || (i > 0 && *p.Cost <= *ranked[i-1].Cost) {
+			ordered = false
+			break
+		}
+	}
+	for i, p := range ranked {
+		if ordered {
+			costs[p.Name] = *p.Cost
+		} else {
+			costs[p.Name] = int32(i)
+		}
 	}
 	return costs
 }

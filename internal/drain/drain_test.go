@@ -17,6 +17,7 @@ limitations under the License.
 package drain
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -99,6 +100,45 @@ func TestCosts(t *testing.T) {
 		}
 	}
 }
+
+// TestCostsStableWhileTheOrderHolds: once the ReplicaSet removed the
+// cheapest pods, the others keep their costs (no PATCH each); a change of
+// order numbers them anew.
+func TestCostsStableWhileTheOrderHolds(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	var pods []Pod
+	for i := range 100 {
+		pods = append(pods, Pod{Name: fmt.Sprintf("pod-%03d", i), Created: base.Add(time.Duration(i) * time.Second),
+			Known: true, Ready: true, Servers: []Server{{ID: "s", Status: "active"}}})
+	}
+	before := Costs(pods)
+	for i := range pods {
+		pods[i].Cost = ptr(before[pods[i].Name])
+	}
+	// The ReplicaSet removes the 10 cheapest (the youngest idle pods).
+	left := Rank(pods)[10:]
+	after := Costs(left)
+	for _, p := range left {
+		if after[p.Name] != before[p.Name] {
+			t.Fatalf("after removing the 10 cheapest of 100 pods, %s's cost changes from %d to %d",
+				p.Name, before[p.Name], after[p.Name])
+		}
+	}
+	// The dearest pod turns idle: the order changes, and so do the costs.
+	dearest := slices.Clone(left)
+	dearest[len(dearest)-1].Servers = nil
+	dearest[len(dearest)-1].Ready = false
+	got := Costs(dearest)
+	ranked := Rank(dearest)
+	for i := 1; i < len(ranked); i++ {
+		if got[ranked[i].Name] <= got[ranked[i-1].Name] {
+			t.Fatalf("costs %d, %d do not follow the rank of %s, %s", got[ranked[i-1].Name], got[ranked[i].Name],
+				ranked[i-1].Name, ranked[i].Name)
+		}
+	}
+}
+
+func ptr(v int32) *int32 { return &v }
 
 func TestHostname(t *testing.T) {
 	long := strings.Repeat("a", 62) + "-b"
