@@ -263,8 +263,13 @@ func (r *QueueWorkerReconciler) podReady(ctx context.Context, ns, name string) (
 
 // drainPods describes the pods for internal/drain: their asynq servers
 // from the autoscaler's last read (Host is the pod's host name) and, for
-// a pod the read shows no server of, its readiness.
-func (r *QueueWorkerReconciler) drainPods(ctx context.Context, pods []workerPod, servers queue.Servers) ([]drain.Pod, error) {
+// a pod the read shows no server of, its readiness, when it tells
+// something: a complete read shows the pod has none, or the pod may be
+// ranked for a new drain (rank) and does not drain. In Redis Cluster, or
+// while the servers cannot be read, a drain that only waits thus GETs no
+// pod.
+func (r *QueueWorkerReconciler) drainPods(ctx context.Context, pods []workerPod, servers queue.Servers,
+	rank bool) ([]drain.Pod, error) {
 	complete := servers.Err == nil && int64(len(servers.List)) == servers.Live
 	byHost := map[string][]drain.Server{}
 	for _, s := range servers.List {
@@ -276,7 +281,8 @@ func (r *QueueWorkerReconciler) drainPods(ctx context.Context, pods []workerPod,
 		dp := drain.Pod{Name: p.Name, Created: p.CreationTimestamp.Time}
 		dp.Servers = byHost[drain.Hostname(p.Name)]
 		dp.Known = servers.Err == nil && (complete || len(dp.Servers) > 0)
-		if len(dp.Servers) == 0 {
+		_, draining := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]
+		if len(dp.Servers) == 0 && (dp.Known || (rank && !draining)) {
 			ready, err := r.podReady(ctx, p.Namespace, p.Name)
 			if err != nil {
 				return nil, err
@@ -339,7 +345,7 @@ func (r *QueueWorkerReconciler) setDeletionCosts(ctx context.Context, qw *queuew
 	if err != nil {
 		return err
 	}
-	described, err := r.drainPods(ctx, pods, servers)
+	described, err := r.drainPods(ctx, pods, servers, true)
 	if err != nil {
 		return err
 	}
@@ -393,7 +399,14 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		}
 		return desired, nil
 	}
-	described, err := r.drainPods(ctx, pods, servers)
+	drains := 0
+	for _, p := range pods {
+		if _, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok &&
+			p.Annotations[corev1.PodDeletionCost] != strconv.Itoa(drain.ReleasedCost) {
+			drains++
+		}
+	}
+	described, err := r.drainPods(ctx, pods, servers, desired < current && drains < int(current-desired))
 	if err != nil {
 		return current, err
 	}
@@ -480,8 +493,8 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		}
 		if slices.Contains(plan.Overdue, name) {
 			st.events.Eventf(qw, nil, "Warning", queueworkerv1alpha1.ReasonDrainTimedOut, "Drain",
-				"pod %s still runs %d tasks after draining for %s (maxDrainTime): removing it, its tasks get shutdownTimeout to finish",
-				name, info[name].Running(), maxDrain)
+				"pod %s still runs %s tasks after draining for %s (maxDrainTime): removing it, its tasks get shutdownTimeout to finish",
+				name, runningText(info[name]), maxDrain)
 		}
 	}
 	r.setDrainingStatus(qw, pods, info)
@@ -511,6 +524,15 @@ func rememberBusy(mem *drainMemory, pods []drain.Pod, now time.Time) {
 			delete(mem.lastBusy, name)
 		}
 	}
+}
+
+// runningText is the number of tasks a pod runs, "an unknown number of"
+// when its heartbeats were not read.
+func runningText(p drain.Pod) string {
+	if !p.Known {
+		return "an unknown number of"
+	}
+	return strconv.FormatInt(p.Running(), 10)
 }
 
 // latestServers are the servers of the autoscaler's last read for a
@@ -590,9 +612,10 @@ func hostsOf(pods []string) []string {
 
 // setDrainingStatus lists in status.draining the pods that drain and are
 // not released yet, with the tasks they ran at the last read (info, nil
-// when unread: the counts are kept).
+// when unread: the counts are kept), none when their heartbeats could not
+// be read.
 func (r *QueueWorkerReconciler) setDrainingStatus(qw *queueworkerv1alpha1.QueueWorker, pods []workerPod, info map[string]drain.Pod) {
-	prev := map[string]int64{}
+	prev := map[string]*int64{}
 	for _, d := range qw.Status.Draining {
 		prev[d.Pod] = d.Running
 	}
@@ -608,7 +631,10 @@ func (r *QueueWorkerReconciler) setDrainingStatus(qw *queueworkerv1alpha1.QueueW
 		}
 		running := prev[p.Name]
 		if i, ok := info[p.Name]; ok {
-			running = i.Running()
+			running = nil
+			if i.Known {
+				running = ptr.To(i.Running())
+			}
 		}
 		out = append(out, queueworkerv1alpha1.DrainingPod{Pod: p.Name, Since: metav1.NewTime(t), Running: running})
 	}

@@ -235,7 +235,7 @@ func TestScaleDownDrain(t *testing.T) {
 			return errors.New("pod-a has no draining-since annotation")
 		}
 		got := getQueueWorker(t, ns, "drain")
-		if len(got.Status.Draining) != 1 || got.Status.Draining[0].Pod != "pod-a" || got.Status.Draining[0].Running != 1 {
+		if len(got.Status.Draining) != 1 || got.Status.Draining[0].Pod != "pod-a" || ptr.Deref(got.Status.Draining[0].Running, -1) != 1 {
 			return fmt.Errorf("status.draining %+v", got.Status.Draining)
 		}
 		return nil

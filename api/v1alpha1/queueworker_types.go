@@ -567,8 +567,10 @@ type DrainingPod struct {
 	// Since is when the operator asked it to drain.
 	Since metav1.Time `json:"since"`
 	// Running is the number of tasks it still ran at the last read of its
-	// heartbeat.
-	Running int64 `json:"running"`
+	// heartbeat; absent when unknown (the heartbeats cannot be read, as in
+	// Redis Cluster).
+	// +optional
+	Running *int64 `json:"running,omitempty"`
 }
 
 // QueueStatus holds the statistics of one queue.
