@@ -399,14 +399,7 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		}
 		return desired, nil
 	}
-	drains := 0
-	for _, p := range pods {
-		if _, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok &&
-			p.Annotations[corev1.PodDeletionCost] != strconv.Itoa(drain.ReleasedCost) {
-			drains++
-		}
-	}
-	described, err := r.drainPods(ctx, pods, servers, desired < current && drains < int(current-desired))
+	described, err := r.drainPods(ctx, pods, servers, desired < current && countDraining(pods) < int(current-desired))
 	if err != nil {
 		return current, err
 	}
@@ -425,23 +418,9 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 		info[p.Name] = p
 	}
 
-	// Cancel first: a cancelled pod serves again within 2s. A released
-	// pod that is a replica again loses its lowest cost too.
-	if len(plan.Cancel) > 0 {
-		if err := r.deleteDrainKeys(ctx, mem, here, hostsOf(plan.Cancel)); err != nil {
-			return current, err
-		}
-		for _, name := range plan.Cancel {
-			unset := map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}
-			if info[name].Released {
-				unset[corev1.PodDeletionCost] = nil
-			}
-			if err := r.patchPodAnnotations(ctx, byName[name], unset); err != nil {
-				return current, err
-			}
-		}
-		st.events.Eventf(qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainCancelled, "Drain",
-			"cancelled the drain of %s: %d replicas wanted", strings.Join(plan.Cancel, ", "), desired)
+	// Cancel first: a cancelled pod serves again within 2s.
+	if err := r.cancelDrains(ctx, st, mem, plan.Cancel, byName, info, desired); err != nil {
+		return current, err
 	}
 
 	// Start and renew: every drain that goes on gets its key (again).
@@ -479,26 +458,72 @@ func (r *QueueWorkerReconciler) reconcileDrain(ctx context.Context, st *queueWor
 			"draining %s before scaling from %d to %d replicas", strings.Join(plan.Start, ", "), current, desired)
 	}
 
-	// Release: the lowest cost, then the replicas drop by as many. The
-	// drain key stays until the pod is gone: it must not resume meanwhile.
+	if err := r.releaseDrained(ctx, st, plan, byName, info, sinceStr, maxDrain); err != nil {
+		return current, err
+	}
+	r.setDrainingStatus(qw, pods, info)
+	return plan.Replicas, nil
+}
+
+// countDraining counts the pods that drain and are not released.
+func countDraining(pods []workerPod) int {
+	n := 0
+	for _, p := range pods {
+		if _, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; ok &&
+			p.Annotations[corev1.PodDeletionCost] != strconv.Itoa(drain.ReleasedCost) {
+			n++
+		}
+	}
+	return n
+}
+
+// cancelDrains ends the drains of the pods named: their keys go, then
+// their annotations, and a released pod that is a replica again loses its
+// lowest cost too.
+func (r *QueueWorkerReconciler) cancelDrains(ctx context.Context, st *queueWorkerState, mem *drainMemory,
+	names []string, byName map[string]*workerPod, info map[string]drain.Pod, desired int32) error {
+	if len(names) == 0 {
+		return nil
+	}
+	if err := r.deleteDrainKeys(ctx, mem, placeOf(st), hostsOf(names)); err != nil {
+		return err
+	}
+	for _, name := range names {
+		unset := map[string]*string{queueworkerv1alpha1.AnnotationDrainingSince: nil}
+		if info[name].Released {
+			unset[corev1.PodDeletionCost] = nil
+		}
+		if err := r.patchPodAnnotations(ctx, byName[name], unset); err != nil {
+			return err
+		}
+	}
+	st.events.Eventf(st.qw, nil, "Normal", queueworkerv1alpha1.ReasonDrainCancelled, "Drain",
+		"cancelled the drain of %s: %d replicas wanted", strings.Join(names, ", "), desired)
+	return nil
+}
+
+// releaseDrained gives the pods the plan releases the lowest cost, before
+// the replicas drop by as many. The drain key stays until the pod is
+// gone: it must not resume meanwhile.
+func (r *QueueWorkerReconciler) releaseDrained(ctx context.Context, st *queueWorkerState, plan drain.Plan,
+	byName map[string]*workerPod, info map[string]drain.Pod, since string, maxDrain time.Duration) error {
 	released := strconv.Itoa(drain.ReleasedCost)
 	for _, name := range plan.Release {
 		p := byName[name]
 		set := map[string]*string{corev1.PodDeletionCost: &released}
 		if _, ok := p.Annotations[queueworkerv1alpha1.AnnotationDrainingSince]; !ok {
-			set[queueworkerv1alpha1.AnnotationDrainingSince] = &sinceStr
+			set[queueworkerv1alpha1.AnnotationDrainingSince] = &since
 		}
 		if err := r.patchPodAnnotations(ctx, p, set); err != nil {
-			return current, err
+			return err
 		}
 		if slices.Contains(plan.Overdue, name) {
-			st.events.Eventf(qw, nil, "Warning", queueworkerv1alpha1.ReasonDrainTimedOut, "Drain",
+			st.events.Eventf(st.qw, nil, "Warning", queueworkerv1alpha1.ReasonDrainTimedOut, "Drain",
 				"pod %s still runs %s tasks after draining for %s (maxDrainTime): removing it, its tasks get shutdownTimeout to finish",
 				name, runningText(info[name]), maxDrain)
 		}
 	}
-	r.setDrainingStatus(qw, pods, info)
-	return plan.Replicas, nil
+	return nil
 }
 
 // rememberBusy records when each pod's heartbeats last showed it busy

@@ -106,7 +106,7 @@ func TestCosts(t *testing.T) {
 // order numbers them anew.
 func TestCostsStableWhileTheOrderHolds(t *testing.T) {
 	base := time.Unix(1_700_000_000, 0)
-	var pods []Pod
+	pods := make([]Pod, 0, 100)
 	for i := range 100 {
 		pods = append(pods, Pod{Name: fmt.Sprintf("pod-%03d", i), Created: base.Add(time.Duration(i) * time.Second),
 			Known: true, Ready: true, Servers: []Server{{ID: "s", Status: "active"}}})
