@@ -352,6 +352,14 @@ func TestAutoscaleRedisDownHolds(t *testing.T) {
 	}
 	enqueue(t, srv.Addr, qw.Spec.Queues[0].Name, 6)
 	waitDeploymentReplicas(t, ns, "outage", 3)
+	// Three replicas may come from a read of 5 of the 6 tasks: wait until
+	// the status shows the read of all of them.
+	eventually(t, "status.backlog 6", func() error {
+		if b := getQueueWorker(t, ns, "outage").Status.Backlog; b != 6 {
+			return fmt.Errorf("status.backlog %d", b)
+		}
+		return nil
+	})
 
 	if err := srv.Stop(); err != nil {
 		t.Fatal(err)

@@ -315,11 +315,29 @@ func TestHandlersRecordEachTaskOnce(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// The ledger is written inside the handler, the counters once it has
+	// returned: wait for the last attempt's count.
+	var attempts, failures float64
+	for {
+		attempts, failures = failCounts(t, reg)
+		if attempts >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if attempts != 3 || failures != 2 {
+		t.Errorf("demo:fail ran %v times with %v failures, want 3 and 2", attempts, failures)
+	}
+}
+
+// failCounts reads the worker's processed and failed counters of
+// demo:fail tasks.
+func failCounts(t *testing.T, reg *prometheus.Registry) (attempts, failures float64) {
+	t.Helper()
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var attempts, failures float64
 	for _, f := range families {
 		for _, m := range f.GetMetric() {
 			isFail := false
@@ -339,9 +357,7 @@ func TestHandlersRecordEachTaskOnce(t *testing.T) {
 			}
 		}
 	}
-	if attempts != 3 || failures != 2 {
-		t.Errorf("demo:fail ran %v times with %v failures, want 3 and 2", attempts, failures)
-	}
+	return attempts, failures
 }
 
 // readLedger returns the completion count of every payload ID in the
