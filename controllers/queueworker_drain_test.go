@@ -1007,3 +1007,29 @@ func TestDrainEventsWaitForStatus(t *testing.T) {
 			n, getQueueWorker(t, ns, "evt").Status.Draining)
 	}
 }
+
+// status.draining and DrainTimedOut say a draining pod's task count is
+// unknown when its heartbeats were not read (Redis Cluster, a failed
+// read), rather than 0.
+func TestDrainingCountUnknownWithoutHeartbeats(t *testing.T) {
+	r := &QueueWorkerReconciler{}
+	qw := &queueworkerv1alpha1.QueueWorker{}
+	since := "2026-01-02T03:04:05Z"
+	pods := []workerPod{{ObjectMeta: metav1.ObjectMeta{Name: "pod-a",
+		Annotations: map[string]string{queueworkerv1alpha1.AnnotationDrainingSince: since}}}}
+	r.setDrainingStatus(qw, pods, map[string]drain.Pod{"pod-a": {Name: "pod-a"}})
+	if len(qw.Status.Draining) != 1 || qw.Status.Draining[0].Running != nil {
+		t.Errorf("unread heartbeats: status.draining %+v, want pod-a without a running count", qw.Status.Draining)
+	}
+	r.setDrainingStatus(qw, pods, map[string]drain.Pod{"pod-a": {Name: "pod-a", Known: true,
+		Servers: []drain.Server{{ID: "s", Running: 2}}}})
+	if len(qw.Status.Draining) != 1 || ptr.Deref(qw.Status.Draining[0].Running, -1) != 2 {
+		t.Errorf("read heartbeats: status.draining %+v, want pod-a running 2", qw.Status.Draining)
+	}
+	if got := runningText(drain.Pod{Name: "pod-a"}); got != "an unknown number of" {
+		t.Errorf("runningText of an unread pod = %q", got)
+	}
+	if got := runningText(drain.Pod{Name: "pod-a", Known: true}); got != "0" {
+		t.Errorf("runningText of an idle pod = %q", got)
+	}
+}
