@@ -113,60 +113,45 @@ func New(o Options) (redis.UniversalClient, error) {
 	if o.DB < 0 {
 		return nil, fmt.Errorf("db %d is negative", o.DB)
 	}
+	// One set of options, turned by go-redis into each mode's own: the
+	// mode decides which fields of it count (Addrs is the address, the
+	// sentinels or the seeds).
+	u := &redis.UniversalOptions{
+		Addrs:            o.Addrs,
+		MasterName:       o.MasterName,
+		SentinelUsername: o.SentinelUsername,
+		SentinelPassword: o.SentinelPassword,
+		DB:               o.DB,
+		Username:         o.Username,
+		Password:         o.Password,
+		TLSConfig:        o.TLSConfig,
+		Dialer:           o.Dialer,
+		ClientName:       o.ClientName,
+		Protocol:         o.Protocol,
+		DisableIdentity:  o.DisableIdentity,
+		PoolSize:         o.PoolSize,
+		MinIdleConns:     o.MinIdleConns,
+		PipelinePoolSize: o.PipelinePoolSize,
+		DialTimeout:      o.DialTimeout,
+		DialerRetries:    o.DialerRetries,
+		ReadTimeout:      o.ReadTimeout,
+		WriteTimeout:     o.WriteTimeout,
+		PoolTimeout:      o.PoolTimeout,
+		ConnMaxIdleTime:  o.ConnMaxIdleTime,
+		MaxRetries:       o.MaxRetries,
+	}
 	switch o.Mode {
 	case contract.ModeStandalone:
 		if o.Addr == "" {
 			return nil, errors.New("standalone endpoint has no address")
 		}
-		return redis.NewClient(&redis.Options{
-			Addr:             o.Addr,
-			DB:               o.DB,
-			Username:         o.Username,
-			Password:         o.Password,
-			TLSConfig:        o.TLSConfig,
-			Dialer:           o.Dialer,
-			ClientName:       o.ClientName,
-			Protocol:         o.Protocol,
-			DisableIdentity:  o.DisableIdentity,
-			PoolSize:         o.PoolSize,
-			MinIdleConns:     o.MinIdleConns,
-			PipelinePoolSize: o.PipelinePoolSize,
-			DialTimeout:      o.DialTimeout,
-			DialerRetries:    o.DialerRetries,
-			ReadTimeout:      o.ReadTimeout,
-			WriteTimeout:     o.WriteTimeout,
-			PoolTimeout:      o.PoolTimeout,
-			ConnMaxIdleTime:  o.ConnMaxIdleTime,
-			MaxRetries:       o.MaxRetries,
-		}), nil
+		u.Addrs, u.MasterName = []string{o.Addr}, ""
+		return redis.NewClient(u.Simple()), nil
 	case contract.ModeSentinel:
 		if o.MasterName == "" || len(o.Addrs) == 0 {
 			return nil, errors.New("sentinel endpoint needs a master name and at least one sentinel address")
 		}
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:       o.MasterName,
-			SentinelAddrs:    o.Addrs,
-			SentinelUsername: o.SentinelUsername,
-			SentinelPassword: o.SentinelPassword,
-			DB:               o.DB,
-			Username:         o.Username,
-			Password:         o.Password,
-			TLSConfig:        o.TLSConfig,
-			Dialer:           o.Dialer,
-			ClientName:       o.ClientName,
-			Protocol:         o.Protocol,
-			DisableIdentity:  o.DisableIdentity,
-			PoolSize:         o.PoolSize,
-			MinIdleConns:     o.MinIdleConns,
-			PipelinePoolSize: o.PipelinePoolSize,
-			DialTimeout:      o.DialTimeout,
-			DialerRetries:    o.DialerRetries,
-			ReadTimeout:      o.ReadTimeout,
-			WriteTimeout:     o.WriteTimeout,
-			PoolTimeout:      o.PoolTimeout,
-			ConnMaxIdleTime:  o.ConnMaxIdleTime,
-			MaxRetries:       o.MaxRetries,
-		}), nil
+		return redis.NewFailoverClient(u.Failover()), nil
 	case contract.ModeCluster:
 		if len(o.Addrs) == 0 {
 			return nil, errors.New("cluster endpoint has no seed address")
@@ -174,26 +159,7 @@ func New(o Options) (redis.UniversalClient, error) {
 		if o.DB != 0 {
 			return nil, fmt.Errorf("db %d: Redis Cluster has only db 0", o.DB)
 		}
-		return redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:            o.Addrs,
-			Username:         o.Username,
-			Password:         o.Password,
-			TLSConfig:        o.TLSConfig,
-			Dialer:           o.Dialer,
-			ClientName:       o.ClientName,
-			Protocol:         o.Protocol,
-			DisableIdentity:  o.DisableIdentity,
-			PoolSize:         o.PoolSize,
-			MinIdleConns:     o.MinIdleConns,
-			PipelinePoolSize: o.PipelinePoolSize,
-			DialTimeout:      o.DialTimeout,
-			DialerRetries:    o.DialerRetries,
-			ReadTimeout:      o.ReadTimeout,
-			WriteTimeout:     o.WriteTimeout,
-			PoolTimeout:      o.PoolTimeout,
-			ConnMaxIdleTime:  o.ConnMaxIdleTime,
-			MaxRetries:       o.MaxRetries,
-		}), nil
+		return redis.NewClusterClient(u.Cluster()), nil
 	}
 	return nil, fmt.Errorf("unknown redis mode %q", o.Mode)
 }
