@@ -90,7 +90,8 @@ func TestRolloutRestartSurvivesTemplateChange(t *testing.T) {
 // spec.replicas once the scale step does, so a template change cannot
 // reset it: not even a count of zero, which is what the Deployment's
 // default of one would replace. A new Deployment of an autoscaled
-// QueueWorker with minReplicas 0 starts with one worker, as before.
+// QueueWorker with minReplicas 0 starts with no worker: its queues have not
+// asked for one.
 func TestReplicasOwnedByTheScaleStep(t *testing.T) {
 	ns := createNamespace(t)
 	qw := autoscaledQueueWorker(ns, "owned", redisServer.Addr, queueworkerv1alpha1.Autoscaling{
@@ -99,10 +100,10 @@ func TestReplicasOwnedByTheScaleStep(t *testing.T) {
 		ScaleDown:        &queueworkerv1alpha1.ScaleDownRules{ScalingRules: queueworkerv1alpha1.ScalingRules{StabilizationWindow: dur(0)}},
 	})
 	createObject(t, qw)
-	eventually(t, "created with one replica", func() error {
+	eventually(t, "created with no replica", func() error {
 		for _, e := range eventsFor(t, ns, "owned") {
 			if e.Reason == queueworkerv1alpha1.ReasonDeploymentCreated {
-				if e.Note != "created Deployment owned with 1 replicas" {
+				if e.Note != "created Deployment owned with 0 replicas" {
 					return fmt.Errorf("event %q", e.Note)
 				}
 				return nil

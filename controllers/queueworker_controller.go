@@ -35,6 +35,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -80,6 +81,10 @@ type QueueWorkerReconciler struct {
 	Drainer Drainer
 	// Now is the clock for status times; time.Now when nil.
 	Now func() time.Time
+	// MaxConcurrentReconciles is how many QueueWorkers are reconciled at
+	// once (one key is never reconciled twice at the same time);
+	// controller-runtime's default of one when zero.
+	MaxConcurrentReconciles int
 
 	// connections keeps the Secret values each connection uses between
 	// reconciles.
@@ -245,7 +250,8 @@ func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.Deployment{}).
 		Watches(&queueworkerv1alpha1.RedisConfig{}, handler.EnqueueRequestsFromMapFunc(r.queueWorkersUsing)).
 		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(queueWorkerOfPod), builder.WithPredicates(podGone)).
-		Named("queueworker")
+		Named("queueworker").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles})
 	if d, ok := r.Autoscaler.(Drainer); ok && r.Drainer == nil {
 		r.Drainer = d
 	}

@@ -92,7 +92,9 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	if autoscaled {
 		var err error
 		res, err = r.Autoscaler.Update(key, scaling.Target{
-			Object:               qw,
+			// Only the name: the autoscaler's wake-ups read the object
+			// while this reconcile (or the next) writes qw.
+			Object:               &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: qw.Namespace, Name: qw.Name}},
 			UID:                  qw.UID,
 			Endpoint:             st.endpoint,
 			Credentials:          st.credentials,
@@ -198,10 +200,15 @@ var errNotRead = errors.New("the asynq servers have not been read yet")
 
 // applyAutoscalingStatus copies the autoscaler's latest reading into the
 // status and sets RedisReachable and ScalingActive, with an event when
-// Redis becomes unreachable or reachable again.
+// Redis becomes unreachable or reachable again. Before the autoscaler's
+// first read it keeps a reading of the current spec (readingKept), else
+// marks both conditions as awaiting the read.
 func (r *QueueWorkerReconciler) applyAutoscalingStatus(st *queueWorkerState, res *scaling.Result) {
 	qw := st.qw
 	if res == nil {
+		if readingKept(qw) {
+			return
+		}
 		r.setCondition(qw, queueworkerv1alpha1.ConditionRedisReachable, metav1.ConditionUnknown,
 			queueworkerv1alpha1.ReasonAwaitingRead, "the queues have not been read yet")
 		r.setCondition(qw, queueworkerv1alpha1.ConditionScalingActive, metav1.ConditionFalse,
@@ -254,6 +261,16 @@ func (r *QueueWorkerReconciler) applyAutoscalingStatus(st *queueWorkerState, res
 	}
 }
 
+// readingKept tells whether the status shows a reading of the current
+// spec: an operator that (re)starts, or a new leader, keeps it until its
+// own first read replaces it, rather than writing every QueueWorker's
+// status twice (Unknown, then the same reading again). A new spec, or a
+// status without a reading, is marked as awaiting the read.
+func readingKept(qw *queueworkerv1alpha1.QueueWorker) bool {
+	c := apimeta.FindStatusCondition(qw.Status.Conditions, queueworkerv1alpha1.ConditionRedisReachable)
+	return c != nil && c.Status != metav1.ConditionUnknown && c.ObservedGeneration == qw.Generation
+}
+
 // Status precision: latencies to a tenth of a second, times to the second
 // (what metav1.Time keeps), so an unchanged reading writes nothing.
 const (
@@ -274,9 +291,11 @@ func clearAutoscalingStatus(qw *queueworkerv1alpha1.QueueWorker) {
 	qw.Status.LastActiveTime = nil
 }
 
-// initialReplicas is the replica count of a new worker Deployment.
+// initialReplicas is the replica count of a new worker Deployment: the
+// lower bound of an autoscaled one, so that a QueueWorker with minReplicas
+// 0 starts no pod until its queues ask for one.
 func initialReplicas(qw *queueworkerv1alpha1.QueueWorker) int32 {
-	return manualReplicas(qw, 1)
+	return manualReplicas(qw, 0)
 }
 
 // manualReplicas is the count the spec asks for without reading Redis:

@@ -32,6 +32,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -95,6 +96,9 @@ type RedisConfigReconciler struct {
 	// name the RedisConfig would write that someone else controls, is
 	// looked at again; DefaultStalledRetryPeriod when zero.
 	StalledRetryPeriod time.Duration
+	// MaxConcurrentReconciles is how many RedisConfigs are reconciled at
+	// once; controller-runtime's default of one when zero.
+	MaxConcurrentReconciles int
 
 	// applied remembers the last successful application per RedisConfig.
 	applied appliedCache
@@ -215,6 +219,7 @@ func (r *RedisConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.StatefulSet{}).
 		Named("redisconfig").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
 }
 

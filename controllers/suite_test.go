@@ -77,6 +77,9 @@ const (
 	testSecretResync  = time.Second
 	testStalledRetry  = time.Second
 	eventuallyTimeout = 60 * time.Second
+	// testReconcilers is the suite's MaxConcurrentReconciles: several, as
+	// the operator runs (its --max-concurrent-reconciles default is 8).
+	testReconcilers = 4
 )
 
 func TestMain(m *testing.M) {
@@ -154,17 +157,20 @@ func runSuite(m *testing.M) int {
 		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
 		SecretResyncPeriod: testSecretResync,
 		StalledRetryPeriod: testStalledRetry,
+		// Concurrent reconciles, as the operator runs them.
+		MaxConcurrentReconciles: testReconcilers,
 	}).SetupWithManager(mgr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	err = (&RedisConfigReconciler{
-		Client:             mgr.GetClient(),
-		APIReader:          faultyReader{mgr.GetAPIReader()},
-		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
-		SecretResyncPeriod: testSecretResync,
-		StalledRetryPeriod: testStalledRetry,
+		Client:                  mgr.GetClient(),
+		APIReader:               faultyReader{mgr.GetAPIReader()},
+		Recorder:                mgr.GetEventRecorder("queueworker-operator"),
+		SecretResyncPeriod:      testSecretResync,
+		StalledRetryPeriod:      testStalledRetry,
+		MaxConcurrentReconciles: testReconcilers,
 		DialAddress: func(rc *queueworkerv1alpha1.RedisConfig) string {
 			if addr, ok := managedRedisAddrs.Load(rc.Namespace + "/" + rc.Name); ok {
 				return addr.(string)

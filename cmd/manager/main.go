@@ -94,6 +94,10 @@ func main() {
 		secretResync                                                  time.Duration
 		allowedImages                                                 string
 		allowPasswordless                                             bool
+		maxConcurrentReconciles, kubeAPIBurst                         int
+		kubeAPIQPS                                                    float64
+		pprofAddr                                                     string
+		leaseDuration, renewDeadline, retryPeriod                     time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
@@ -125,6 +129,22 @@ func main() {
 	flag.BoolVar(&allowPasswordless, "allow-passwordless-external-redis", false,
 		"Let an External RedisConfig without spec.auth configure a Redis that needs no password. Off by default: "+
 			"nothing would show that its author may change that server, which any pod of the operator can reach.")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 8,
+		"How many QueueWorkers (and, separately, RedisConfigs) are reconciled at once. A reconcile mostly waits for "+
+			"the API server, so more than the number of cores helps an operator with many objects start quickly.")
+	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", 50,
+		"Requests per second the operator's API client may send on average (client-side rate limit).")
+	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 100,
+		"Requests the operator's API client may send at once above --kube-api-qps.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "",
+		"The address the Go profiler (net/http/pprof) binds to, e.g. 127.0.0.1:6060; off when empty.")
+	flag.DurationVar(&leaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"How long a standby waits, after the leader stopped renewing, before it takes over. A leader that exits "+
+			"releases the lease at once; this is the wait after a crash.")
+	flag.DurationVar(&renewDeadline, "leader-election-renew-deadline", 10*time.Second,
+		"How long the leader keeps trying to renew before it gives up leading; less than the lease duration.")
+	flag.DurationVar(&retryPeriod, "leader-election-retry-period", 2*time.Second,
+		"How often the leader renews, and a standby tries to take over.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -183,7 +203,25 @@ func main() {
 		}
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	if maxConcurrentReconciles < 1 {
+		setupLog.Error(fmt.Errorf("%d is less than 1", maxConcurrentReconciles), "Invalid --max-concurrent-reconciles")
+		os.Exit(1)
+	}
+	if kubeAPIQPS <= 0 || kubeAPIBurst < 1 {
+		setupLog.Error(fmt.Errorf("qps %v and burst %d must be positive", kubeAPIQPS, kubeAPIBurst),
+			"Invalid --kube-api-qps or --kube-api-burst")
+		os.Exit(1)
+	}
+	if leaseDuration <= renewDeadline || renewDeadline <= retryPeriod || retryPeriod <= 0 {
+		setupLog.Error(fmt.Errorf("lease duration %v, renew deadline %v, retry period %v", leaseDuration,
+			renewDeadline, retryPeriod), "The leader election needs lease duration > renew deadline > retry period > 0")
+		os.Exit(1)
+	}
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS = float32(kubeAPIQPS)
+	restConfig.Burst = kubeAPIBurst
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsServerOptions,
 		HealthProbeBindAddress:  probeAddr,
@@ -193,6 +231,10 @@ func main() {
 		// The process exits right after the manager stops, so releasing the
 		// lease on the way out is safe and lets a new leader start at once.
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
+		PprofBindAddress:              pprofAddr,
 		Cache:                         cacheOpts,
 	})
 	if err != nil {
@@ -201,11 +243,12 @@ func main() {
 	}
 
 	if err := (&controllers.QueueWorkerReconciler{
-		Client:             mgr.GetClient(),
-		APIReader:          mgr.GetAPIReader(),
-		Recorder:           mgr.GetEventRecorder("queueworker-operator"),
-		SecretResyncPeriod: secretResync,
-		Autoscaler:         scaling.NewAutoscaler(queue.NewPool(nil)),
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Recorder:                mgr.GetEventRecorder("queueworker-operator"),
+		SecretResyncPeriod:      secretResync,
+		Autoscaler:              scaling.NewAutoscaler(queue.NewPool(nil)),
+		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "queueworker")
 		os.Exit(1)
@@ -217,6 +260,7 @@ func main() {
 		AllowedImages:             images,
 		AllowPasswordlessExternal: allowPasswordless,
 		SecretResyncPeriod:        secretResync,
+		MaxConcurrentReconciles:   maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Failed to create controller", "controller", "redisconfig")
 		os.Exit(1)

@@ -562,6 +562,15 @@ func clampDecision(d autoscale.Decision, s autoscale.Settings) autoscale.Decisio
 	return d
 }
 
+// nextTick is the first multiple of interval on the clock after now. The
+// targets of an endpoint with the same interval, whenever each was
+// registered, come due at the same instants and so share one read per
+// tick: polling each on its own phase would cost Redis one round trip and
+// one pipeline per group, several times per interval.
+func nextTick(now time.Time, interval time.Duration) time.Time {
+	return now.Truncate(interval).Add(interval)
+}
+
 // decideLocked runs the decision for one target on a read at now and
 // reports whether its reconcile should wake.
 func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time.Time,
@@ -573,7 +582,7 @@ func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time
 		return false
 	}
 	a.runDecisionLocked(name, t, now, now, reading, readErr)
-	t.nextPoll = now.Add(pollInterval(t.Spec))
+	t.nextPoll = nextTick(now, pollInterval(t.Spec))
 	if !a.wakesLocked(t, now) {
 		return false
 	}

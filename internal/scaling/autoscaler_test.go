@@ -749,3 +749,37 @@ func TestAutoscalerResultServers(t *testing.T) {
 		t.Errorf("Redis down: err %v, servers %+v; want the servers unknown", r.Err, r.Servers)
 	}
 }
+
+// TestAutoscalerSharesTicks: targets of one endpoint with the same poll
+// interval, registered at different moments, are first read at once and
+// then on the same ticks of the clock, so each tick is one read for all of
+// them however they were spread at the start.
+func TestAutoscalerSharesTicks(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	// 100 ms past a tick: both registrations fall between two ticks.
+	clock.Add(time.Second + 100*time.Millisecond - clock.Now().Sub(clock.Now().Truncate(time.Second)))
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 5, PollInterval: dur(time.Second)}
+	first := types.NamespacedName{Namespace: "ticks", Name: "first"}
+	second := types.NamespacedName{Namespace: "ticks", Name: "second"}
+	update(t, a, first, testTarget(first, srv.Addr, as, 1, "first"))
+	pollAll(t, a)
+	clock.Add(400 * time.Millisecond)
+	update(t, a, second, testTarget(second, srv.Addr, as, 1, "second"))
+	pollAll(t, a)
+	if f, s := latest(a, first), latest(a, second); f == nil || s == nil || !s.At.After(f.At) {
+		t.Fatalf("each target is read when registered: first %+v, second %+v", f, s)
+	}
+	for range 3 {
+		// To the next tick, where the pollers' timers fire.
+		clock.Add(clock.Now().Truncate(time.Second).Add(time.Second).Sub(clock.Now()))
+		pollAll(t, a)
+		f, s := latest(a, first), latest(a, second)
+		if !f.At.Equal(s.At) {
+			t.Fatalf("first read at %v, second at %v: not the same tick", f.At, s.At)
+		}
+		if !f.At.Truncate(time.Second).Equal(f.At) {
+			t.Errorf("read at %v, not on a tick of the 1s interval", f.At)
+		}
+	}
+}
