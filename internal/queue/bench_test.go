@@ -205,3 +205,104 @@ func mainThreadCPU(ctx context.Context, rdb *redis.Client) (float64, error) {
 	}
 	return total, nil
 }
+
+// BenchmarkReadIdleQueues reads 1000 and 5000 queues that hold no task, the
+// common case of an operator with many QueueWorkers at rest, with the
+// servers' read as the operator sends it. redis-cmds/op counts the
+// commands Redis ran, the scripts' included; redis-µs/op is the time Redis
+// spent in the read's scripts (the usec of EVALSHA and EVAL in INFO
+// commandstats, which includes the commands they run), redis-cpu-µs/op the
+// CPU time of Redis's main thread (replies included): at a 1 s poll
+// interval, redis-cpu-µs/op / 10^4 is the percentage of a Redis core the
+// operator takes.
+//
+//	go test -run='^$' -bench=ReadIdleQueues -benchtime=50x ./internal/queue/
+func BenchmarkReadIdleQueues(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("queues=%d", n), func(b *testing.B) {
+			h := &counter{}
+			rdb := newReader(b, h)
+			ctx := b.Context()
+			names := queueNames("idle", n)
+			admin := redis.NewClient(&redis.Options{Addr: redisServer.Addr, Protocol: 2})
+			b.Cleanup(func() { _ = admin.Close() })
+			if _, err := ReadStats(ctx, rdb, names, time.Now(), dueHorizonForBench); err != nil {
+				b.Fatal(err)
+			}
+			if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+				b.Fatal(err)
+			}
+			cpuBefore, err := mainThreadCPU(ctx, admin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.reset()
+			for b.Loop() {
+				r, err := ReadStats(ctx, rdb, names, time.Now(), dueHorizonForBench)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if s := r.Queues[names[n-1]]; s.Pending != 0 || s.Err != nil || !s.OldestKnown {
+					b.Fatalf("queue %s: %+v", names[n-1], s)
+				}
+			}
+			b.StopTimer()
+			cpuAfter, err := mainThreadCPU(ctx, admin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			calls, usec, err := readCost(ctx, admin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			perOp := func(v float64) float64 { return v / float64(b.N) }
+			b.ReportMetric(perOp(float64(h.pipelines.Load())), "round-trips/op")
+			b.ReportMetric(perOp(float64(calls)), "redis-cmds/op")
+			b.ReportMetric(perOp(usec), "redis-µs/op")
+			b.ReportMetric(perOp((cpuAfter-cpuBefore)*1e6), "redis-cpu-µs/op")
+		})
+	}
+}
+
+// dueHorizonForBench is the autoscaler's horizon for scheduled and retry
+// tasks (internal/scaling).
+const dueHorizonForBench = 5 * time.Second
+
+// readCost sums the calls of INFO commandstats, leaving out the
+// benchmark's own CONFIG RESETSTAT and INFO, and the usec of the scripts:
+// a script's usec includes the commands it runs, whose own usec would
+// count twice.
+func readCost(ctx context.Context, rdb *redis.Client) (calls int64, usec float64, err error) {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(info) {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd || name == "config|resetstat" || name == "info" {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			k, v, _ := strings.Cut(field, "=")
+			switch k {
+			case "calls":
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return 0, 0, fmt.Errorf("parsing %q: %w", line, err)
+				}
+				calls += n
+			case "usec":
+				if name != "evalsha" && name != "eval" {
+					continue
+				}
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return 0, 0, fmt.Errorf("parsing %q: %w", line, err)
+				}
+				usec += f
+			}
+		}
+	}
+	return calls, usec, nil
+}

@@ -447,3 +447,55 @@ func TestSentinelMaster(t *testing.T) {
 		t.Error("SentinelMaster of a standalone endpoint succeeded")
 	}
 }
+
+// TestReadStatsKeyOutsideACL: Redis refuses a script call as a whole when
+// one of its keys is outside the ACL user's patterns. The queues read in
+// the same call as such a queue are read again one by one, so that only
+// that queue fails, and with the refusal.
+func TestReadStatsKeyOutsideACL(t *testing.T) {
+	h := &counter{}
+	admin := newReader(t)
+	ctx := t.Context()
+	const user = "qw-team-keys"
+	err := admin.Do(ctx, "ACL", "SETUSER", user, "reset", "on", ">s3cret", "~asynq:{team-*", "-@all",
+		"+llen", "+zcount", "+zcard", "+exists", "+evalsha", "+eval", "+lindex", "+hstrlen", "+hget", "+zrange",
+		"+scard", "+smembers", "+srandmember", "+hello", "+auth", "+client|setname", "+ping", "+select").Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Do(ctx, "ACL", "DELUSER", user).Err() })
+	since := strconv.FormatInt(now.Add(-time.Second).UnixNano(), 10)
+	for _, q := range []string{"team-a", "other", "team-b"} {
+		pushPending(t, admin, q, task{q + "-1", since})
+	}
+	ep := standalone()
+	ep.Username = user
+	rdb, err := NewUniversalClient(ep, Credentials{Password: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rdb.Close() }()
+	rdb.AddHook(h)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.reset()
+
+	got, err := ReadStats(ctx, rdb, []string{"team-a", "other", "team-b"}, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"team-a", "team-b"} {
+		want := Stats{Queue: q, Pending: 1, Tail: q + "-1", OldestPendingAge: time.Second, OldestKnown: true}
+		if got.Queues[q] != want {
+			t.Errorf("%s = %+v, want %+v", q, got.Queues[q], want)
+		}
+	}
+	if s := got.Queues["other"]; s.Err == nil || !strings.Contains(s.Err.Error(), "NOPERM") || s.Pending != 0 {
+		t.Errorf("other = %+v, want NOPERM alone", s)
+	}
+	// The batch, then each of its queues on its own.
+	if p := h.pipelines.Load(); p != 2 {
+		t.Errorf("%d round trips, want 2", p)
+	}
+}

@@ -60,13 +60,12 @@ func standalone() resources.RedisEndpoint {
 	return resources.RedisEndpoint{Mode: contract.ModeStandalone, Addr: redisServer.Addr}
 }
 
-// commandsPerQueue is what one read sends for each queue: LLEN, ZCOUNT
-// twice, ZCARD, EXISTS and the lookup script; commandsPerRead what it
-// sends once: the servers script.
-const (
-	commandsPerQueue = 6
-	commandsPerRead  = 1
-)
+// commandsFor is what one read of n queues sends outside Redis Cluster:
+// one call of the queues' script per queuesPerScript queues, and the
+// servers' script.
+func commandsFor(n int) int64 {
+	return int64((n+queuesPerScript-1)/queuesPerScript) + 1
+}
 
 // newReader returns the operator's client for the shared server, with
 // hooks added, after emptying the server and loading the scripts so each
@@ -85,7 +84,7 @@ func newReader(t testing.TB, hooks ...redis.Hook) redis.UniversalClient {
 	if err := rdb.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []*redis.Script{lookupScript, serversScript} {
+	for _, s := range []*redis.Script{queuesScript, serversScript} {
 		if err := s.Load(context.Background(), rdb).Err(); err != nil {
 			t.Fatal(err)
 		}

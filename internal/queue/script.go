@@ -25,79 +25,115 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The values a reader needs beyond the counts are stored by whoever writes
-// the queue: the id at the tail of the pending list (any string a producer
-// passes to asynq.TaskID), that task's pending_since, the members of the
-// scheduled and retry sets, and the names of the aggregation groups. Redis
-// lets each be 512 MB. Read as they are, one tenant's value would travel in
-// the pipeline every QueueWorker on the endpoint shares, and could stretch
-// it past the read timeout for all of them. lookupScript looks them up
-// inside Redis instead and returns only what fits a fixed size, so the
-// reply of every queue is a few dozen bytes whatever its tasks hold.
+// queuesScript reads a batch of queues in one call: for each, its counts
+// and the values a reader needs beyond them. Those values are stored by
+// whoever writes the queue: the id at the tail of the pending list (any
+// string a producer passes to asynq.TaskID), that task's pending_since, the
+// members of the scheduled and retry sets, and the names of the aggregation
+// groups. Redis lets each be 512 MB. Read as they are, one tenant's value
+// would travel in the reply every QueueWorker on the endpoint shares, and
+// could stretch it past the read timeout for all of them. The script looks
+// them up inside Redis instead and returns only what fits a fixed size, so
+// the reply of every queue is a few dozen bytes whatever its tasks hold.
 //
-// KEYS: 1 pending, 2 scheduled, 3 retry, 4 groups, 5 active, 6 lease; all
-// carry the queue's hash tag, so the script is valid in Redis Cluster.
-// ARGV: 1 the task key prefix (the task hash is read at ARGV[1]..id, in the
-// same slot, as asynq's own scripts do), 2 maxTaskIDLen, 3
-// maxPendingSinceLen, 4 the group key prefix (a group's tasks are at
-// ARGV[4]..name, as in asynq's CurrentStats), 5 maxGroups, 6 the time of
-// the read in Unix seconds.
+// A queue with none of its keys (an idle queue: Redis deletes an empty
+// list, set or sorted set) costs one EXISTS of seven keys. With thousands
+// of queues on one endpoint, most of them idle, that is what keeps the
+// read's share of a Redis core small (BenchmarkReadIdleQueues).
 //
-// The reply is {tail, id, pending_since, first scheduled score, first
-// retry score, aggregating, active, alive}: tail is tailNone, tailID or
-// tailTooLong, id is set only for tailID, pending_since only when it is at
-// most maxPendingSinceLen bytes (HSTRLEN tells without reading it), the
-// scores are Redis's formatting of the lowest score, never the member,
-// aggregating is the number of tasks in the groups (see maxGroups), active
-// the length of the active list and alive how many of its tasks hold a
-// lease that has not expired at ARGV[6] (at most active). Empty strings
-// stand for absent values. Counting active and alive in one script gives
-// both at the same instant: a task a worker finishes leaves both sets in
-// one of asynq's scripts, so no read sees it in one and not the other.
+// KEYS: 8 per queue, in order pending, scheduled, retry, archived, paused,
+// groups, active, lease; all carry the queue's hash tag, so a batch of one
+// queue is valid in Redis Cluster. ARGV: 1 maxTaskIDLen, 2
+// maxPendingSinceLen, 3 maxGroups, 4 the time of the read in Unix seconds,
+// 5 the due-by time for scheduled and retry tasks in Unix seconds, then 2
+// per queue: the task key prefix (the task hash is read at prefix..id, in
+// the same slot, as asynq's own scripts do) and the group key prefix (a
+// group's tasks are at prefix..name, as in asynq's CurrentStats).
 //
-// The commands it runs: LINDEX, HSTRLEN, HGET, ZRANGE, SCARD, LLEN and
-// ZCOUNT, all O(1) or O(log n), and for a queue with groups SMEMBERS (or
-// SRANDMEMBER) and one ZCARD per group, at most maxGroups. LINDEX and ZRANGE
-// copy the element inside Redis; only the bounded parts leave it.
-var lookupScript = redis.NewScript(`
-local tail, id, since = 0, "", ""
-local e = redis.call("LINDEX", KEYS[1], -1)
-if e then
-  if string.len(e) > tonumber(ARGV[2]) then
-    tail = 2
-  else
-    tail, id = 1, e
-    local key = ARGV[1] .. e
-    if redis.call("HSTRLEN", key, "pending_since") <= tonumber(ARGV[3]) then
-      since = redis.call("HGET", key, "pending_since") or ""
-    end
-  end
-end
+// The reply has one element per queue, in order: {0} for a queue with
+// none of its keys; {2, message} when Redis refused a command on its keys
+// (WRONGTYPE, NOPERM: the queue's error alone, see Stats.Err); else {1,
+// pending, scheduled, retry, archived, paused, tail, id, pending_since,
+// first scheduled score, first retry score, aggregating, active, alive}.
+// scheduled and retry count the members due by ARGV[5]; paused is 0 or 1;
+// tail is tailNone, tailID or tailTooLong, id is set only for tailID,
+// pending_since only when it is at most maxPendingSinceLen bytes (HSTRLEN
+// tells without reading it), the scores are Redis's formatting of the
+// lowest score, never the member, aggregating is the number of tasks in
+// the groups (see maxGroups), active the length of the active list and
+// alive how many of its tasks hold a lease that has not expired at ARGV[4]
+// (at most active). Empty strings stand for absent values. One queue's
+// values are read inside one script, so at one instant: a task a worker
+// finishes leaves active and lease in one of asynq's scripts, so no read
+// sees it in one and not the other, and the pending count and the tail
+// agree.
+//
+// The commands it runs: EXISTS, LLEN, ZCOUNT, ZCARD, LINDEX, HSTRLEN, HGET,
+// ZRANGE and SCARD, all O(1) or O(log n), and for a queue with groups
+// SMEMBERS (or SRANDMEMBER) and one ZCARD per group, at most maxGroups.
+// LINDEX and ZRANGE copy the element inside Redis; only the bounded parts
+// leave it.
+var queuesScript = redis.NewScript(`
+local maxID, maxSince, maxGroups = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, dueBy = ARGV[4], ARGV[5]
 local function first(key)
   local z = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
   return z[2] or ""
 end
-local aggregating = 0
-local groups = redis.call("SCARD", KEYS[4])
-if groups > 0 then
-  local names
-  if groups <= tonumber(ARGV[5]) then
-    names = redis.call("SMEMBERS", KEYS[4])
-  else
-    names = redis.call("SRANDMEMBER", KEYS[4], ARGV[5])
+local function read(k, taskPrefix, groupPrefix)
+  if redis.call("EXISTS", KEYS[k], KEYS[k+1], KEYS[k+2], KEYS[k+3], KEYS[k+4], KEYS[k+5], KEYS[k+6]) == 0 then
+    return {0}
   end
-  for _, g in ipairs(names) do
-    aggregating = aggregating + redis.call("ZCARD", ARGV[4] .. g)
+  local pending = redis.call("LLEN", KEYS[k])
+  local tail, id, since = 0, "", ""
+  local e = pending > 0 and redis.call("LINDEX", KEYS[k], -1)
+  if e then
+    if string.len(e) > maxID then
+      tail = 2
+    else
+      tail, id = 1, e
+      local key = taskPrefix .. e
+      if redis.call("HSTRLEN", key, "pending_since") <= maxSince then
+        since = redis.call("HGET", key, "pending_since") or ""
+      end
+    end
   end
+  local aggregating = 0
+  local groups = redis.call("SCARD", KEYS[k+5])
+  if groups > 0 then
+    local names
+    if groups <= maxGroups then
+      names = redis.call("SMEMBERS", KEYS[k+5])
+    else
+      names = redis.call("SRANDMEMBER", KEYS[k+5], maxGroups)
+    end
+    for _, g in ipairs(names) do
+      aggregating = aggregating + redis.call("ZCARD", groupPrefix .. g)
+    end
+  end
+  local active, alive = redis.call("LLEN", KEYS[k+6]), 0
+  if active > 0 then
+    alive = math.min(redis.call("ZCOUNT", KEYS[k+7], now, "+inf"), active)
+  end
+  return {1, pending, redis.call("ZCOUNT", KEYS[k+1], "-inf", dueBy), redis.call("ZCOUNT", KEYS[k+2], "-inf", dueBy),
+    redis.call("ZCARD", KEYS[k+3]), redis.call("EXISTS", KEYS[k+4]),
+    tail, id, since, first(KEYS[k+1]), first(KEYS[k+2]), aggregating, active, alive}
 end
-local active, alive = redis.call("LLEN", KEYS[5]), 0
-if active > 0 then
-  alive = math.min(redis.call("ZCOUNT", KEYS[6], ARGV[6], "+inf"), active)
+local out = {}
+for i = 0, #KEYS / 8 - 1 do
+  local ok, r = pcall(read, i * 8 + 1, ARGV[6 + 2 * i], ARGV[7 + 2 * i])
+  if not ok then
+    r = {2, type(r) == "table" and tostring(r.err) or tostring(r)}
+  end
+  out[i + 1] = r
 end
-return {tail, id, since, first(KEYS[2]), first(KEYS[3]), aggregating, active, alive}
+return out
 `)
 
-// The tail of a lookupScript reply.
+// keysPerQueue is the number of KEYS queuesScript takes per queue.
+const keysPerQueue = 8
+
+// The tail of a queuesScript reply.
 const (
 	// tailNone: the pending list is empty.
 	tailNone = 0
@@ -125,7 +161,7 @@ const (
 	maxGroups = 1000
 )
 
-// lookup is a decoded lookupScript reply.
+// lookup is the part of a queuesScript reply beyond the counts.
 type lookup struct {
 	tail           int64
 	id             string
@@ -137,15 +173,28 @@ type lookup struct {
 	alive          int64
 }
 
-// evalLookup adds the lookup of queue k at now, in Unix seconds, to pipe:
-// EVALSHA, or EVAL when Redis does not have the script (see ReadStats).
-func evalLookup(ctx context.Context, pipe redis.Pipeliner, k queueKeys, now int64, withSource bool) *redis.Cmd {
-	keys := []string{k.pending, k.scheduled, k.retry, k.groups, k.active, k.lease}
-	args := []any{k.taskPrefix, maxTaskIDLen, maxPendingSinceLen, k.groupPrefix, maxGroups, now}
-	if withSource {
-		return lookupScript.Eval(ctx, pipe, keys, args...)
+// queueReply is one queue's element of a queuesScript reply.
+type queueReply struct {
+	pending, scheduled, retry, archived int64
+	paused                              bool
+	lookup
+}
+
+// evalQueues adds the read of the queues ks at now, in Unix seconds, with
+// scheduled and retry tasks due by dueBy, to pipe: EVALSHA, or EVAL when
+// Redis does not have the script (see ReadStats).
+func evalQueues(ctx context.Context, pipe redis.Pipeliner, ks []queueKeys, now, dueBy int64, withSource bool) *redis.Cmd {
+	keys := make([]string, 0, keysPerQueue*len(ks))
+	args := make([]any, 0, 5+2*len(ks))
+	args = append(args, maxTaskIDLen, maxPendingSinceLen, maxGroups, now, dueBy)
+	for _, k := range ks {
+		keys = append(keys, k.pending, k.scheduled, k.retry, k.archived, k.paused, k.groups, k.active, k.lease)
+		args = append(args, k.taskPrefix, k.groupPrefix)
 	}
-	return lookupScript.EvalSha(ctx, pipe, keys, args...)
+	if withSource {
+		return queuesScript.Eval(ctx, pipe, keys, args...)
+	}
+	return queuesScript.EvalSha(ctx, pipe, keys, args...)
 }
 
 // isNoScript reports a NOSCRIPT reply: Redis does not have the script.
@@ -153,11 +202,11 @@ func isNoScript(err error) bool {
 	return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT")
 }
 
-// errLookupReply is returned for a reply lookupScript cannot have sent,
+// errLookupReply is returned for a reply queuesScript cannot have sent,
 // such as from a proxy that rewrites replies.
 var errLookupReply = errors.New("unexpected reply to the queue lookup script")
 
-// decodeLookup decodes the reply of lookupScript.
+// decodeLookup decodes the lookup part of a queue's queuesScript reply.
 func decodeLookup(v any) (lookup, error) {
 	a, ok := v.([]any)
 	if !ok || len(a) != 8 {
@@ -181,7 +230,7 @@ func decodeLookup(v any) (lookup, error) {
 	return l, nil
 }
 
-// parseScore parses a score lookupScript returned; empty is no member.
+// parseScore parses a score queuesScript returned; empty is no member.
 func parseScore(s string) (float64, bool, error) {
 	if s == "" {
 		return 0, false, nil
@@ -191,4 +240,67 @@ func parseScore(s string) (float64, bool, error) {
 		return 0, false, fmt.Errorf("%w: score %q", errLookupReply, s)
 	}
 	return f, true, nil
+}
+
+// Tags of a queue's element in a queuesScript reply.
+const (
+	replyIdle  = 0
+	replyRead  = 1
+	replyError = 2
+)
+
+// scriptError is an error reply to a command a script ran on a queue's
+// keys, caught in the script so that it fails that queue alone. It is a
+// redis.Error, as the same reply to a command sent on its own would be.
+type scriptError string
+
+func (e scriptError) Error() string { return string(e) }
+
+// RedisError marks scriptError as an error reply from Redis.
+func (scriptError) RedisError() {}
+
+// maxScriptErrorLen bounds the message of a queue's error reply kept.
+const maxScriptErrorLen = 256
+
+// decodeQueue decodes one queue's element of a queuesScript reply; a
+// queue's error reply is returned as a scriptError.
+func decodeQueue(v any) (queueReply, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) == 0 {
+		return queueReply{}, errLookupReply
+	}
+	switch tag, _ := a[0].(int64); {
+	case tag == replyIdle && len(a) == 1:
+		return queueReply{}, nil
+	case tag == replyError && len(a) == 2:
+		msg, ok := a[1].(string)
+		if !ok {
+			return queueReply{}, errLookupReply
+		}
+		if len(msg) > maxScriptErrorLen {
+			msg = msg[:maxScriptErrorLen]
+		}
+		return queueReply{}, scriptError(msg)
+	case tag != replyRead || len(a) != 14:
+		return queueReply{}, errLookupReply
+	}
+	var r queueReply
+	var ok1, ok2, ok3, ok4, ok5 bool
+	var paused int64
+	r.pending, ok1 = a[1].(int64)
+	r.scheduled, ok2 = a[2].(int64)
+	r.retry, ok3 = a[3].(int64)
+	r.archived, ok4 = a[4].(int64)
+	paused, ok5 = a[5].(int64)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || r.pending < 0 || r.scheduled < 0 || r.retry < 0 || r.archived < 0 ||
+		(paused != 0 && paused != 1) {
+		return queueReply{}, errLookupReply
+	}
+	r.paused = paused == 1
+	l, err := decodeLookup(a[6:])
+	if err != nil {
+		return queueReply{}, err
+	}
+	r.lookup = l
+	return r, nil
 }

@@ -18,6 +18,7 @@ package queue
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,58 @@ func TestDecodeLookup(t *testing.T) {
 	}
 	if _, _, err := parseScore("soon"); !errors.Is(err, errLookupReply) {
 		t.Errorf("parseScore(soon): %v, want errLookupReply", err)
+	}
+}
+
+// TestDecodeQueue: one queue's element of the script's reply: an idle
+// queue, a read queue, the queue's own error reply, and replies the script
+// cannot have sent.
+func TestDecodeQueue(t *testing.T) {
+	lookupPart := []any{int64(1), "id", "1760000000000000000", "", "", int64(0), int64(2), int64(1)}
+	read := append([]any{int64(replyRead), int64(4), int64(1), int64(2), int64(3), int64(1)}, lookupPart...)
+	tests := []struct {
+		name    string
+		reply   any
+		want    queueReply
+		wantErr error
+	}{
+		{name: "idle", reply: []any{int64(replyIdle)}, want: queueReply{}},
+		{name: "read", reply: read, want: queueReply{pending: 4, scheduled: 1, retry: 2, archived: 3, paused: true,
+			lookup: lookup{tail: tailID, id: "id", since: "1760000000000000000", active: 2, alive: 1}}},
+		{name: "the queue's error", reply: []any{int64(replyError), "WRONGTYPE Operation against a key"},
+			wantErr: scriptError("WRONGTYPE Operation against a key")},
+		{name: "a long error is cut", reply: []any{int64(replyError), strings.Repeat("e", 1000)},
+			wantErr: scriptError(strings.Repeat("e", maxScriptErrorLen))},
+		{name: "not an array", reply: int64(0), wantErr: errLookupReply},
+		{name: "empty", reply: []any{}, wantErr: errLookupReply},
+		{name: "an unknown tag", reply: []any{int64(3)}, wantErr: errLookupReply},
+		{name: "idle with values", reply: []any{int64(replyIdle), int64(1)}, wantErr: errLookupReply},
+		{name: "an error without its message", reply: []any{int64(replyError), int64(1)}, wantErr: errLookupReply},
+		{name: "read, too short", reply: read[:13], wantErr: errLookupReply},
+		{name: "a negative count", reply: append([]any{int64(replyRead), int64(-4), int64(1), int64(2), int64(3), int64(0)}, lookupPart...),
+			wantErr: errLookupReply},
+		{name: "paused neither 0 nor 1", reply: append([]any{int64(replyRead), int64(4), int64(1), int64(2), int64(3), int64(2)}, lookupPart...),
+			wantErr: errLookupReply},
+		{name: "a bad lookup part", reply: append(slices.Clone(read[:6]), "x", "", "", "", "", int64(0), int64(0), int64(0)),
+			wantErr: errLookupReply},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeQueue(tt.reply)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("got %+v, %v, want %v", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %+v, %v, want %+v", got, err, tt.want)
+			}
+		})
+	}
+	// A queue's error reply is an error reply from Redis for the reader,
+	// which fails that queue alone.
+	if !isQueueError(scriptError("WRONGTYPE x")) {
+		t.Error("a scriptError is not a queue's error")
 	}
 }

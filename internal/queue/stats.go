@@ -170,19 +170,55 @@ type Stats struct {
 	Err error
 }
 
-// queueReads holds the commands of one queue.
-type queueReads struct {
-	queue     string
-	keys      queueKeys
-	pending   *redis.IntCmd
-	scheduled *redis.IntCmd
-	retry     *redis.IntCmd
-	archived  *redis.IntCmd
-	paused    *redis.IntCmd
-	// lookup runs lookupScript.
-	lookup *redis.Cmd
+// queueRead is what one read learns of one queue.
+type queueRead struct {
+	queue string
+	keys  queueKeys
+	reply queueReply
 	// err is the queue's own error, see Stats.Err.
 	err error
+}
+
+// queuesPerScript is how many queues one call of queuesScript reads
+// outside Redis Cluster. Redis runs a script without serving anything
+// else, so a call is kept short: a hundred queues with tasks take it about
+// a millisecond, idle ones a tenth of that.
+const queuesPerScript = 100
+
+// scriptBatch is one call of queuesScript: the indexes of its queues in
+// the read, in the order of the reply.
+type scriptBatch struct {
+	reads      []int
+	cmd        *redis.Cmd
+	withSource bool
+}
+
+// keys lists the keys of the batch's queues.
+func (b scriptBatch) keys(reads []queueRead) []queueKeys {
+	ks := make([]queueKeys, len(b.reads))
+	for j, i := range b.reads {
+		ks[j] = reads[i].keys
+	}
+	return ks
+}
+
+// decode spreads the batch's reply over its queues: a queue's error reply
+// is that queue's error, as is a reply the script cannot have sent.
+func (b scriptBatch) decode(reads []queueRead) {
+	vals, ok := b.cmd.Val().([]any)
+	for j, i := range b.reads {
+		r := &reads[i]
+		if !ok || len(vals) != len(b.reads) {
+			r.err = fmt.Errorf("queue %q: %w", r.queue, errLookupReply)
+			continue
+		}
+		reply, err := decodeQueue(vals[j])
+		if err != nil {
+			r.err = fmt.Errorf("queue %q: %w", r.queue, err)
+			continue
+		}
+		r.reply = reply
+	}
 }
 
 // Reading is one read of an endpoint: its queues and its asynq servers.
@@ -238,70 +274,79 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	if len(names) == 0 {
 		return Reading{Queues: out, Servers: Servers{Err: errServersNotRead}}, nil
 	}
-	dueBy := strconv.FormatInt(now.Add(horizon).Unix(), 10)
+	dueBy := now.Add(horizon).Unix()
 	nowSec := now.Unix()
+	_, cluster := rdb.(*redis.ClusterClient)
+	// In Redis Cluster each queue's keys have a slot of their own, and a
+	// script may only touch one slot: one queue per call there.
+	size := queuesPerScript
+	if cluster {
+		size = 1
+	}
 
+	reads := make([]queueRead, len(names))
 	pipe := rdb.Pipeline()
-	reads := make([]queueReads, len(names))
-	for i, name := range names {
-		k := keysFor(name)
-		reads[i] = queueReads{
-			queue:     name,
-			keys:      k,
-			pending:   pipe.LLen(ctx, k.pending),
-			scheduled: pipe.ZCount(ctx, k.scheduled, "-inf", dueBy),
-			retry:     pipe.ZCount(ctx, k.retry, "-inf", dueBy),
-			archived:  pipe.ZCard(ctx, k.archived),
-			paused:    pipe.Exists(ctx, k.paused),
-			lookup:    evalLookup(ctx, pipe, k, nowSec, false),
+	var batches []scriptBatch
+	for start := 0; start < len(names); start += size {
+		b := scriptBatch{}
+		for i := start; i < min(start+size, len(names)); i++ {
+			reads[i] = queueRead{queue: names[i], keys: keysFor(names[i])}
+			b.reads = append(b.reads, i)
 		}
+		b.cmd = evalQueues(ctx, pipe, b.keys(reads), nowSec, dueBy, false)
+		batches = append(batches, b)
 	}
 	var servers *redis.Cmd
-	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+	if !cluster {
 		servers = evalServers(ctx, pipe, nowSec, false)
 	}
 	execErr := execPipeline(ctx, pipe)
 
-	// EVALSHA fails with NOSCRIPT, for every queue on a node, when that
-	// node lacks the script; EVAL sends it along and loads it. Script.Run
-	// would do the same command by command, but in a pipeline the reply
-	// comes only with Exec, so the queues that need it go again together.
-	again := rdb.Pipeline()
-	for i := range reads {
-		r := &reads[i]
-		if err := firstError(r.pending, r.scheduled, r.retry, r.archived, r.paused); err != nil {
-			if !isQueueError(err) {
-				return Reading{}, err
-			}
-			r.err = fmt.Errorf("queue %q: %w", r.queue, err)
-			continue
-		}
-		if isNoScript(r.lookup.Err()) {
-			r.lookup = evalLookup(ctx, again, r.keys, nowSec, true)
-			continue
-		}
-		if err := r.lookupError(); err != nil {
-			return Reading{}, err
-		}
-	}
-	if servers != nil && isNoScript(servers.Err()) {
-		servers = evalServers(ctx, again, nowSec, true)
-	}
-	// A command's error has been dealt with above; what is left is the
-	// connection's (see execPipeline).
-	if execErr != nil && !isQueueError(execErr) {
-		return Reading{}, execErr
-	}
-	if again.Len() > 0 {
-		execErr = execPipeline(ctx, again)
-		for i := range reads {
-			if err := reads[i].lookupError(); err != nil {
-				return Reading{}, err
-			}
-		}
+	// Each later round trip sends, with EVAL, what the one before could
+	// not answer: a batch on a node that lacked the script (NOSCRIPT; EVAL
+	// loads it), and each queue of a batch refused as a whole on its own,
+	// since Redis checks the keys of a script's call before it runs (a key
+	// outside an ACL user's patterns fails the call, not one queue), so that
+	// one queue's error fails only that queue. At most three more: the
+	// second splits a batch, the third may split a batch the second sent
+	// whole; a batch of one is never sent again.
+	for round := 0; ; round++ {
+		// A command's error is dealt with below; what is left is the
+		// connection's (see execPipeline).
 		if execErr != nil && !isQueueError(execErr) {
 			return Reading{}, execErr
 		}
+		again := rdb.Pipeline()
+		var next []scriptBatch
+		for _, b := range batches {
+			err := b.cmd.Err()
+			switch {
+			case err == nil:
+				b.decode(reads)
+			case isNoScript(err) && !b.withSource:
+				next = append(next, scriptBatch{reads: b.reads, withSource: true,
+					cmd: evalQueues(ctx, again, b.keys(reads), nowSec, dueBy, true)})
+			case isQueueError(err) && len(b.reads) > 1:
+				for _, i := range b.reads {
+					one := scriptBatch{reads: []int{i}, withSource: true}
+					one.cmd = evalQueues(ctx, again, one.keys(reads), nowSec, dueBy, true)
+					next = append(next, one)
+				}
+			case isQueueError(err):
+				r := &reads[b.reads[0]]
+				r.err = fmt.Errorf("queue %q: %w", r.queue, err)
+			default:
+				return Reading{}, err
+			}
+		}
+		if round == 0 && servers != nil && isNoScript(servers.Err()) {
+			servers = evalServers(ctx, again, nowSec, true)
+		}
+		if again.Len() == 0 {
+			break
+		}
+		execErr = execPipeline(ctx, again)
+		batches = next
 	}
 	srv, err := serversOf(servers)
 	if err != nil {
@@ -339,31 +384,13 @@ func serversOf(cmd *redis.Cmd) (Servers, error) {
 	return s, nil
 }
 
-// lookupError records an error reply to the queue's lookup in r.err and
-// returns an error that fails the whole read.
-func (r *queueReads) lookupError() error {
-	if r.err != nil {
-		return nil
-	}
-	if err := firstError(r.lookup); err != nil {
-		if !isQueueError(err) {
-			return err
-		}
-		r.err = fmt.Errorf("queue %q: %w", r.queue, err)
-	}
-	return nil
-}
-
-// stats assembles the queue's Stats from its replies, or returns the
+// stats assembles the queue's Stats from its reply, or returns the
 // queue's error.
-func (r *queueReads) stats(now time.Time) (Stats, error) {
+func (r *queueRead) stats(now time.Time) (Stats, error) {
 	if r.err != nil {
 		return Stats{}, r.err
 	}
-	l, err := decodeLookup(r.lookup.Val())
-	if err != nil {
-		return Stats{}, fmt.Errorf("queue %q: %w", r.queue, err)
-	}
+	l := r.reply
 	firstScheduled, scheduledOK, err := parseScore(l.firstScheduled)
 	if err != nil {
 		return Stats{}, fmt.Errorf("queue %q: %w", r.queue, err)
@@ -373,23 +400,23 @@ func (r *queueReads) stats(now time.Time) (Stats, error) {
 		return Stats{}, fmt.Errorf("queue %q: %w", r.queue, err)
 	}
 	s := Stats{
-		Queue:     r.queue,
-		Pending:   r.pending.Val(),
-		Active:    l.alive,
-		Orphaned:  l.active - l.alive,
-		Scheduled: r.scheduled.Val(),
-		Retry:     r.retry.Val(),
-		Archived:  r.archived.Val(),
-		Paused:    r.paused.Val() > 0,
+		Queue:       r.queue,
+		Pending:     l.pending,
+		Active:      l.alive,
+		Orphaned:    l.active - l.alive,
+		Scheduled:   l.scheduled,
+		Retry:       l.retry,
+		Archived:    l.archived,
+		Paused:      l.paused,
+		Aggregating: l.aggregating,
 	}
-	s.Aggregating = l.aggregating
 	s.OldestDueAge = max(overdue(firstScheduled, scheduledOK, now), overdue(firstRetry, retryOK, now))
 	switch {
 	case l.tail == tailID && l.id != "":
 		s.Tail = l.id
 		s.OldestPendingAge, s.OldestKnown = pendingAge(l.since, now)
 	case l.tail == tailNone:
-		// The queue was empty, or it emptied between LLEN and the lookup.
+		// Nothing is pending: the count and the tail are read at once.
 		s.OldestKnown = s.Pending == 0
 	}
 	// Otherwise the tail's id is too long (or empty): the age is unknown.
