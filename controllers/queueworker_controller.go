@@ -231,7 +231,7 @@ func (r *QueueWorkerReconciler) now() time.Time {
 // its pods goes away (a drain may go on), and when the autoscaler has news
 // for it. The autoscaler runs as a manager runnable. The manager's cache
 // should hold the pods' metadata only, restricted to the operator's own
-// pods (WorkerPodMetadata, the label app.kubernetes.io/managed-by).
+// pods (CacheByObject).
 func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Recorder = limitNotes(r.Recorder)
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &queueworkerv1alpha1.QueueWorker{}, configRefIndex,

@@ -74,10 +74,10 @@ func newWorkerPodList() *metav1.PartialObjectMetadataList {
 	return l
 }
 
-// WorkerPodMetadata is the object under which the manager's cache holds
+// workerPodMetadata is the object under which the manager's cache holds
 // the worker pods: their metadata only, which is all the operator reads
 // from the watch (readiness, rarely needed, comes from a direct GET).
-func WorkerPodMetadata() *metav1.PartialObjectMetadata {
+func workerPodMetadata() *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Pod"))
 	return m

@@ -30,12 +30,10 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -50,7 +48,6 @@ import (
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/queue"
-	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/internal/scaling"
 	"github.com/queueworker/queueworker-operator/test/crdtest"
 	"github.com/queueworker/queueworker-operator/test/redistest"
@@ -123,18 +120,11 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: resources.ManagerName})}
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		// The same cache restriction as cmd/manager: only our Deployments.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}:  ours,
-			&appsv1.StatefulSet{}: ours,
-			&corev1.Service{}:     ours,
-			&corev1.ConfigMap{}:   ours,
-			WorkerPodMetadata():   ours,
-		}},
+		// The same cache as cmd/manager's.
+		Cache: cache.Options{ByObject: CacheByObject()},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

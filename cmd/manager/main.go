@@ -34,15 +34,11 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/redis/go-redis/v9"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -51,7 +47,6 @@ import (
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/controllers"
 	"github.com/queueworker/queueworker-operator/internal/queue"
-	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/internal/scaling"
 	// +kubebuilder:scaffold:imports
 )
@@ -179,21 +174,9 @@ func main() {
 		metricsServerOptions.KeyName = metricsCertKey
 	}
 
-	// Cache only the objects this operator manages, not every Deployment,
-	// StatefulSet, Service and ConfigMap of the cluster. Secrets are never
-	// cached: they are read with direct GETs.
-	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.LabelManagedBy: resources.ManagerName})}
-	cacheOpts := cache.Options{
-		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}:  ours,
-			&appsv1.StatefulSet{}: ours,
-			&corev1.Service{}:     ours,
-			&corev1.ConfigMap{}:   ours,
-			// The worker pods, metadata only: their names, labels and
-			// annotations are what the scale-down ranks and drains them by.
-			controllers.WorkerPodMetadata(): ours,
-		},
-	}
+	// Cache only the objects this operator manages, without what it never
+	// reads (controllers.CacheByObject).
+	cacheOpts := cache.Options{ByObject: controllers.CacheByObject()}
 	if watchNamespaces != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for ns := range strings.SplitSeq(watchNamespaces, ",") {

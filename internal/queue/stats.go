@@ -18,16 +18,17 @@ limitations under the License.
 // one pooled Redis client per endpoint.
 //
 // A read costs one round trip whatever the number of queues: one pipeline
-// with, for every queue, O(1) and O(log n) commands for the counts and one
-// small Lua script (lookupScript) that looks up the oldest pending task's
-// id and enqueue time, the earliest scheduled and retry task's due time,
-// the number of tasks waiting in aggregation groups and the running tasks
-// whose lease is alive inside Redis, in bounded work, and returns only
-// bounded values. The same pipeline carries one more script call, however
-// many servers there are (serversScript), for the live asynq servers of
-// the endpoint: each one's host, pid and id, heartbeat expiry, running
-// tasks and the start of its youngest and oldest task, decoded inside Redis
-// so that no task payload leaves it. It never uses asynq's
+// with one call of a small Lua script (queuesScript) per queuesPerScript
+// queues, which reads each queue's counts and looks up the oldest pending
+// task's id and enqueue time, the earliest scheduled and retry task's due
+// time, the number of tasks waiting in aggregation groups and the running
+// tasks whose lease is alive inside Redis, in bounded work, and returns
+// only bounded values; a queue without any key, an idle one, costs it one
+// EXISTS. The same pipeline carries one more script call, however many
+// servers there are (serversScript), for the live asynq servers of the
+// endpoint: each one's host, pid and id, heartbeat expiry, running tasks
+// and the start of its youngest and oldest task, decoded inside Redis so
+// that no task payload leaves it. It never uses asynq's
 // Inspector.GetQueueInfo, whose MEMORY USAGE sampling is too heavy for a
 // once-a-second poll.
 //
@@ -36,10 +37,13 @@ limitations under the License.
 // Redis started or failed over, after SCRIPT FLUSH, or after Redis 7.4 or
 // later evicted them among the scripts others sent with EVAL. That second
 // pipeline sends the scripts with EVAL for the reads whose EVALSHA failed,
-// which loads them again. In cluster mode each queue's keys share a hash
-// slot, so go-redis splits each pipeline by node and sends the parts in
-// parallel: one per node that owns a read queue (two while a node lacks the
-// script), the same in wall-clock time. The servers are not read there:
+// which loads them again. It also sends again, one queue per call, the
+// queues of a call Redis refused as a whole (a key outside the ACL user's
+// patterns), so that only the queue at fault fails. In cluster mode each
+// queue's keys share a hash slot, and a script call reads one queue;
+// go-redis splits each pipeline by node and sends the parts in parallel:
+// one per node that owns a read queue (two while a node lacks the script),
+// the same in wall-clock time. The servers are not read there:
 // each server's keys have a hash slot of their own, out of one script's
 // reach (Servers.Err says so). A MOVED or ASK redirect while slots migrate
 // adds one per retry (at most 3), and go-redis reloads the slot map
@@ -59,10 +63,10 @@ limitations under the License.
 // poller of an endpoint reads the queues of every QueueWorker due on it in
 // one ReadStats.
 //
-// The commands the reads use, all read-only, on keys under "asynq:": LLEN,
-// ZCOUNT, ZCARD, EXISTS, EVALSHA and EVAL, in the queues' script LINDEX,
-// HSTRLEN, HGET, ZRANGE, SCARD, SMEMBERS, SRANDMEMBER, ZCARD, LLEN and
-// ZCOUNT, and in the servers' script ZCOUNT, ZRANGEBYSCORE, HLEN, HKEYS,
+// The commands the reads use, all read-only, on keys under "asynq:":
+// EVALSHA and EVAL, in the queues' script EXISTS,
+// LLEN, LINDEX, HSTRLEN, HGET, ZRANGE, SCARD, SMEMBERS, SRANDMEMBER, ZCARD
+// and ZCOUNT, and in the servers' script ZCOUNT, ZRANGEBYSCORE, HLEN, HKEYS,
 // HSTRLEN, HGET, ZSCORE, STRLEN and GET (ZSCORE only to tell a task that
 // finished since the last heartbeat: without it such a task counts as
 // running; STRLEN and GET only for a server's status: without them it is
