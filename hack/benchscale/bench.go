@@ -76,6 +76,15 @@ type Config struct {
 	OutDir string
 	// Seed picks the burst targets.
 	Seed uint64
+	// ManagerArgs are more flags for the manager, after the harness's own.
+	ManagerArgs []string
+	// Profile writes the manager's CPU profiles of the first start, of the
+	// idle window and of the restart (cpu-start.pprof, cpu-idle.pprof,
+	// cpu-restart.pprof, each over ProfileFor at most) and its heap at the
+	// end of the idle window (heap-idle.pprof) into OutDir, through
+	// --pprof-bind-address. Read them with `go tool pprof`.
+	Profile    bool
+	ProfileFor time.Duration
 }
 
 // Result is what a run measured, in the order of the report.
@@ -215,7 +224,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	op := &Operator{Bin: bin, Kubeconfig: kubeconfig, Namespace: cfg.Namespace,
-		LogPath: filepath.Join(cfg.OutDir, "manager.log"), LeaderElect: cfg.LeaderElect}
+		LogPath: filepath.Join(cfg.OutDir, "manager.log"), LeaderElect: cfg.LeaderElect,
+		ExtraArgs: cfg.ManagerArgs, Pprof: cfg.Profile}
 	defer op.Stop(10 * time.Second)
 
 	tr, err := StartTracker(ctx, restCfg, scheme, cfg.Namespace)
@@ -233,7 +243,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// 2. Start the operator: its share.
 	logf("starting the operator")
-	res.Start, err = measureStart(ctx, op, tr, cfg, true)
+	res.Start, err = measureStart(ctx, op, tr, cfg, true, "cpu-start.pprof")
 	if err != nil {
 		return res, err
 	}
@@ -276,7 +286,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, fmt.Errorf("waiting for the operator's work queue to stay empty: %w", err)
 	}
 	logf("idle window of %s", cfg.Idle)
-	if res.Idle, err = measureIdle(ctx, op, tr, rdb, cfg.Idle); err != nil {
+	if res.Idle, err = measureIdle(ctx, op, tr, rdb, cfg); err != nil {
 		return res, err
 	}
 
@@ -317,7 +327,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		d, ok, err := burst(ctx, aq, tr, cfg, target, time.Now())
 		burstDone <- burstResult{d, ok, err}
 	}()
-	restart, err := measureStart(ctx, op, tr, cfg, false)
+	restart, err := measureStart(ctx, op, tr, cfg, false, "cpu-restart.pprof")
 	res.Restart = restart
 	if err != nil {
 		return res, err
@@ -439,7 +449,7 @@ func createAll(ctx context.Context, c client.Client, cfg Config, addr string, re
 // measureStart starts the operator and waits until every QueueWorker is
 // decided: in its status when status is set (a first start), else in the
 // operator's metrics.
-func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, status bool) (StartResult, error) {
+func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, status bool, profile string) (StartResult, error) {
 	var r StartResult
 	holder, _ := tr.Holder()
 	before := tr.DecidedTimes()
@@ -447,6 +457,9 @@ func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, st
 	t0 := time.Now()
 	if err := op.Start(); err != nil {
 		return r, err
+	}
+	if cfg.Profile {
+		op.Profile(ctx, "profile", cfg.ProfileFor, filepath.Join(cfg.OutDir, profile))
 	}
 	ps0, err := ReadProc(op.Pid())
 	if err != nil {
@@ -565,8 +578,13 @@ func readTicks(metrics string) (count, seconds float64) {
 		SumSamples(metrics, "queueworker_redis_read_duration_seconds_sum", nil)
 }
 
-func measureIdle(ctx context.Context, op *Operator, tr *Tracker, rdb *redis.Client, window time.Duration) (IdleResult, error) {
+func measureIdle(ctx context.Context, op *Operator, tr *Tracker, rdb *redis.Client, cfg Config) (IdleResult, error) {
 	var r IdleResult
+	window := cfg.Idle
+	if cfg.Profile {
+		op.Profile(ctx, "profile", min(cfg.ProfileFor, window), filepath.Join(cfg.OutDir, "cpu-idle.pprof"))
+		defer op.Profile(ctx, "heap", 0, filepath.Join(cfg.OutDir, "heap-idle.pprof"))
+	}
 	m0, err := op.Metrics(ctx)
 	if err != nil {
 		return r, err

@@ -45,8 +45,13 @@ type Operator struct {
 	LogPath string
 	// LeaderElect passes --leader-elect, as the chart does.
 	LeaderElect bool
+	// ExtraArgs are more flags, after the harness's own.
+	ExtraArgs []string
+	// Pprof serves the Go profiler on a loopback port (Profile).
+	Pprof bool
 
 	metricsAddr string
+	pprofAddr   string
 	cmd         *exec.Cmd
 	done        chan struct{}
 	log         *os.File
@@ -105,6 +110,13 @@ func (o *Operator) Start() error {
 	if o.LeaderElect {
 		args = append(args, "--leader-elect", "--leader-election-namespace="+o.Namespace)
 	}
+	if o.Pprof {
+		if o.pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-bind-address="+o.pprofAddr)
+	}
+	args = append(args, o.ExtraArgs...)
 	_, _ = fmt.Fprintf(o.log, "\n=== %s starting %s %v\n", time.Now().UTC().Format(time.RFC3339), o.Bin, args)
 	cmd := exec.Command(o.Bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
@@ -197,4 +209,60 @@ func (o *Operator) Metrics(ctx context.Context) (string, error) {
 	}
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// Profile fetches a profile of the running manager from its pprof endpoint
+// (Pprof) into path: "profile", the CPU over d, in the background, so that
+// the harness goes on meanwhile; "heap" at once. A failure is logged, not
+// returned: a profile is an aid, not a measurement.
+func (o *Operator) Profile(ctx context.Context, kind string, d time.Duration, path string) {
+	if o.pprofAddr == "" {
+		return
+	}
+	url := fmt.Sprintf("http://%s/debug/pprof/%s", o.pprofAddr, kind)
+	if kind == "profile" {
+		url += fmt.Sprintf("?seconds=%d", max(int(d.Seconds()), 1))
+	}
+	fetch := func() {
+		// The profiler may not listen yet right after the start.
+		var err error
+		for range 20 {
+			if err = download(ctx, url, path); err == nil {
+				logf("wrote %s", path)
+				return
+			}
+			sleep(ctx, 100*time.Millisecond)
+		}
+		logf("profile %s: %v", path, err)
+	}
+	if kind == "profile" {
+		go fetch()
+		return
+	}
+	fetch()
+}
+
+// download writes the body of a GET of url to path.
+func download(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -74,6 +74,11 @@ func run() error {
 	flag.IntVar(&cfg.Cluster.PortBase, "port-base", 18400, "QW_PORT_BASE of a new cluster state dir")
 	flag.BoolVar(&cfg.Cluster.Reuse, "reuse-cluster", false, "use the running cluster of -cluster-dir instead of a fresh one")
 	flag.BoolVar(&cfg.Keep, "keep-cluster", false, "leave the cluster running at the end")
+	flag.Func("manager-arg", "one more flag for the manager, e.g. -manager-arg=--max-concurrent-reconciles=16 (repeatable)",
+		func(v string) error { cfg.ManagerArgs = append(cfg.ManagerArgs, v); return nil })
+	flag.BoolVar(&cfg.Profile, "profile", false,
+		"write the manager's CPU profiles (start, idle, restart) and idle heap profile into -work-dir")
+	flag.DurationVar(&cfg.ProfileFor, "profile-for", 20*time.Second, "length of each CPU profile")
 	flag.StringVar(&out, "out", "", "write the markdown table to this file too")
 	flag.StringVar(&dir, "work-dir", "", "where the manager binary and its log go (default: a new temporary dir)")
 	flag.Parse()
