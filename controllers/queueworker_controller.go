@@ -94,6 +94,8 @@ type QueueWorkerReconciler struct {
 	rollouts generations
 	// drains keeps what each QueueWorker's drains need between reconciles.
 	drains drainMemories
+	// statuses keeps which status patches the cache has yet to show.
+	statuses statusWrites
 }
 
 // queueWorkerState is what the steps of one reconcile share.
@@ -140,6 +142,9 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.forget(ctx, req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
+	if r.statuses.behind(req.NamespacedName, qw.ResourceVersion, time.Now()) {
+		return ctrl.Result{RequeueAfter: cacheLagRetry}, nil
+	}
 	orig := qw.DeepCopy()
 	st := &queueWorkerState{qw: qw, events: &eventBuffer{}}
 	// err is how the steps ended; the summary derives the status from it
@@ -148,7 +153,7 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	defer func() {
 		r.summarize(st, orig.Status.Conditions, err)
 		changed := !equality.Semantic.DeepEqual(orig.Status, qw.Status)
-		perr := patchStatus(ctx, r.Client, qw, orig, changed)
+		perr := patchStatus(ctx, r.Client, qw, orig, changed, &r.statuses)
 		switch {
 		case perr != nil && retErr == nil:
 			result, retErr = ctrl.Result{}, perr
@@ -172,6 +177,7 @@ func (r *QueueWorkerReconciler) forget(ctx context.Context, key types.Namespaced
 	r.forgetDrains(ctx, key)
 	r.connections.forget(key)
 	r.rollouts.forget(key)
+	r.statuses.forget(key)
 	forgetScaleEvents(key)
 	if r.Autoscaler != nil {
 		r.Autoscaler.Remove(key)

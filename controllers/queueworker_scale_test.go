@@ -18,10 +18,12 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -108,5 +110,40 @@ func TestInitialReplicas(t *testing.T) {
 				t.Errorf("initialReplicas = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStatusWritesBehind: after a status patch replaced version "5", a
+// cache that still holds "5" is behind until it shows another version or
+// maxCacheLag has passed; other objects and versions are not.
+func TestStatusWritesBehind(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	key := types.NamespacedName{Namespace: "ns", Name: "w"}
+	other := types.NamespacedName{Namespace: "ns", Name: "v"}
+	var w statusWrites
+	if w.behind(key, "5", at) {
+		t.Fatal("behind before any patch")
+	}
+	w.wrote(key, "5", at)
+	if !w.behind(key, "5", at.Add(maxCacheLag-time.Millisecond)) {
+		t.Error("the replaced version is not behind")
+	}
+	if w.behind(other, "5", at) {
+		t.Error("another object is behind")
+	}
+	if w.behind(key, "6", at) {
+		t.Error("the patch's version is behind")
+	}
+	if w.behind(key, "5", at) {
+		t.Error("behind again once the cache showed a newer version")
+	}
+	w.wrote(key, "7", at)
+	if w.behind(key, "7", at.Add(maxCacheLag)) {
+		t.Error("still behind after maxCacheLag")
+	}
+	w.wrote(key, "8", at)
+	w.forget(key)
+	if w.behind(key, "8", at) {
+		t.Error("behind after forget")
 	}
 }

@@ -21,10 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -232,12 +234,78 @@ func setCondition(conds *[]metav1.Condition, generation int64, condType string,
 
 // patchStatus writes obj's status as a merge patch from orig when changed;
 // an object deleted meanwhile is no error.
-func patchStatus(ctx context.Context, c client.Client, obj, orig client.Object, changed bool) error {
+func patchStatus(ctx context.Context, c client.Client, obj, orig client.Object, changed bool, writes *statusWrites) error {
 	if !changed {
 		return nil
 	}
 	if err := c.Status().Patch(ctx, obj, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("patching status: %w", err)
 	}
+	if rv := orig.GetResourceVersion(); obj.GetResourceVersion() != rv {
+		writes.wrote(client.ObjectKeyFromObject(obj), rv, time.Now())
+	}
 	return nil
+}
+
+// Waiting for the cache after a status patch.
+const (
+	// cacheLagRetry is how soon a reconcile that found the cache behind
+	// the operator's last status patch looks again.
+	cacheLagRetry = 50 * time.Millisecond
+	// maxCacheLag is how long a reconcile waits for the cache to show a
+	// status patch before it goes on with what the cache holds.
+	maxCacheLag = 5 * time.Second
+)
+
+// statusWrites remembers, per object, the resourceVersion that the
+// operator's last status patch replaced, until the cache holds a newer
+// one. A reconcile that read the object from a cache that has not caught
+// up with the patch (the watch event is on its way) would find the same
+// transitions again and tell them twice, as events; it waits for the
+// cache instead (behind). It is safe for concurrent use; the zero value is
+// ready.
+type statusWrites struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]statusWrite
+}
+
+// statusWrite is the resourceVersion a status patch replaced, and when.
+type statusWrite struct {
+	replaced string
+	at       time.Time
+}
+
+// wrote records that a status patch at now replaced version replaced of
+// key.
+func (w *statusWrites) wrote(key types.NamespacedName, replaced string, now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[types.NamespacedName]statusWrite{}
+	}
+	w.m[key] = statusWrite{replaced: replaced, at: now}
+}
+
+// behind reports whether version rv of key, as the cache holds it, is the
+// one the last status patch replaced, less than maxCacheLag ago. Any other
+// version (the patch's, or a later one) ends the wait, as does the time.
+func (w *statusWrites) behind(key types.NamespacedName, rv string, now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e, ok := w.m[key]
+	if !ok {
+		return false
+	}
+	if e.replaced != rv || now.Sub(e.at) >= maxCacheLag {
+		delete(w.m, key)
+		return false
+	}
+	return true
+}
+
+// forget drops what is kept about key.
+func (w *statusWrites) forget(key types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m, key)
 }

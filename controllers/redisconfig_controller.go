@@ -102,6 +102,8 @@ type RedisConfigReconciler struct {
 
 	// applied remembers the last successful application per RedisConfig.
 	applied appliedCache
+	// statuses keeps which status patches the cache has yet to show.
+	statuses statusWrites
 }
 
 // redisConfigState is what the steps of one reconcile share.
@@ -161,12 +163,17 @@ func (r *RedisConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Client.Get(ctx, req.NamespacedName, rc); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.applied.forget(req.NamespacedName)
+			r.statuses.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !rc.DeletionTimestamp.IsZero() {
 		r.applied.forget(req.NamespacedName)
+		r.statuses.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
+	}
+	if r.statuses.behind(req.NamespacedName, rc.ResourceVersion, time.Now()) {
+		return ctrl.Result{RequeueAfter: cacheLagRetry}, nil
 	}
 	orig := rc.DeepCopy()
 	st := &redisConfigState{rc: rc, events: &eventBuffer{}}
@@ -176,7 +183,7 @@ func (r *RedisConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	defer func() {
 		r.summarizeRedisConfig(st, orig.Status.Conditions, err)
 		changed := !equality.Semantic.DeepEqual(orig.Status, rc.Status)
-		perr := patchStatus(ctx, r.Client, rc, orig, changed)
+		perr := patchStatus(ctx, r.Client, rc, orig, changed, &r.statuses)
 		switch {
 		case perr != nil && retErr == nil:
 			result, retErr = ctrl.Result{}, perr

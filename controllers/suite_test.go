@@ -241,9 +241,9 @@ func writesIn(ns string) int64 {
 	return total
 }
 
-// statusWrites counts the operator's writes per status subresource path
+// statusPatchCounts counts the operator's writes per status subresource path
 // (/apis/.../namespaces/NS/queueworkers/NAME/status).
-var statusWrites sync.Map
+var statusPatchCounts sync.Map
 
 // writeFaults makes the operator's writes whose URL path ends in a suffix
 // fail, as an API server that is away would: failWrites sets how many.
@@ -276,7 +276,7 @@ func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
 		n, _ := pathWrites.LoadOrStore(req.URL.Path, new(atomic.Int64))
 		n.(*atomic.Int64).Add(1)
 		if strings.HasSuffix(req.URL.Path, "/status") {
-			n, _ := statusWrites.LoadOrStore(req.URL.Path, new(atomic.Int64))
+			n, _ := statusPatchCounts.LoadOrStore(req.URL.Path, new(atomic.Int64))
 			n.(*atomic.Int64).Add(1)
 		}
 	}
@@ -353,7 +353,7 @@ func storeBeforeNameRules(t *testing.T, crd string, obj, probe client.Object) {
 // queueWorkerStatusWrites is the number of status writes the operator sent
 // for one QueueWorker.
 func queueWorkerStatusWrites(ns, name string) int64 {
-	n, ok := statusWrites.Load("/apis/queueworker.io/v1alpha1/namespaces/" + ns + "/queueworkers/" + name + "/status")
+	n, ok := statusPatchCounts.Load("/apis/queueworker.io/v1alpha1/namespaces/" + ns + "/queueworkers/" + name + "/status")
 	if !ok {
 		return 0
 	}
