@@ -206,62 +206,80 @@ func mainThreadCPU(ctx context.Context, rdb *redis.Client) (float64, error) {
 	return total, nil
 }
 
-// BenchmarkReadIdleQueues reads 1000 and 5000 queues that hold no task, the
-// common case of an operator with many QueueWorkers at rest, with the
-// servers' read as the operator sends it. redis-cmds/op counts the
-// commands Redis ran, the scripts' included; redis-µs/op is the time Redis
-// spent in the read's scripts (the usec of EVALSHA and EVAL in INFO
-// commandstats, which includes the commands they run), redis-cpu-µs/op the
-// CPU time of Redis's main thread (replies included): at a 1 s poll
-// interval, redis-cpu-µs/op / 10^4 is the percentage of a Redis core the
-// operator takes.
+// BenchmarkReadIdleQueues reads 1000 and 5000 queues at rest, the common
+// case of an operator with many QueueWorkers: queues that hold no task, and
+// queues that hold only archived tasks (asynq keeps dead tasks for 90
+// days), with the servers' read as the operator sends it. redis-cmds/op
+// counts the commands Redis ran, the scripts' included; redis-µs/op is the
+// time Redis spent in the read's scripts (the usec of EVALSHA and EVAL in
+// INFO commandstats, which includes the commands they run),
+// redis-cpu-µs/op the CPU time of Redis's main thread (requests and
+// replies included): at a 1 s poll interval, redis-cpu-µs/op / 10^4 is the
+// percentage of a Redis core the operator takes.
 //
 //	go test -run='^$' -bench=ReadIdleQueues -benchtime=50x ./internal/queue/
 func BenchmarkReadIdleQueues(b *testing.B) {
-	for _, n := range []int{1000, 5000} {
-		b.Run(fmt.Sprintf("queues=%d", n), func(b *testing.B) {
-			h := &counter{}
-			rdb := newReader(b, h)
-			ctx := b.Context()
-			names := queueNames("idle", n)
-			admin := redis.NewClient(&redis.Options{Addr: redisServer.Addr, Protocol: 2})
-			b.Cleanup(func() { _ = admin.Close() })
-			if _, err := ReadStats(ctx, rdb, names, time.Now(), dueHorizonForBench); err != nil {
-				b.Fatal(err)
-			}
-			if err := admin.ConfigResetStat(ctx).Err(); err != nil {
-				b.Fatal(err)
-			}
-			cpuBefore, err := mainThreadCPU(ctx, admin)
-			if err != nil {
-				b.Fatal(err)
-			}
-			h.reset()
-			for b.Loop() {
-				r, err := ReadStats(ctx, rdb, names, time.Now(), dueHorizonForBench)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if s := r.Queues[names[n-1]]; s.Pending != 0 || s.Err != nil || !s.OldestKnown {
-					b.Fatalf("queue %s: %+v", names[n-1], s)
-				}
-			}
-			b.StopTimer()
-			cpuAfter, err := mainThreadCPU(ctx, admin)
-			if err != nil {
-				b.Fatal(err)
-			}
-			calls, usec, err := readCost(ctx, admin)
-			if err != nil {
-				b.Fatal(err)
-			}
-			perOp := func(v float64) float64 { return v / float64(b.N) }
-			b.ReportMetric(perOp(float64(h.pipelines.Load())), "round-trips/op")
-			b.ReportMetric(perOp(float64(calls)), "redis-cmds/op")
-			b.ReportMetric(perOp(usec), "redis-µs/op")
-			b.ReportMetric(perOp((cpuAfter-cpuBefore)*1e6), "redis-cpu-µs/op")
-		})
+	for _, archived := range []bool{false, true} {
+		for _, n := range []int{1000, 5000} {
+			b.Run(fmt.Sprintf("queues=%d/archived=%v", n, archived), func(b *testing.B) {
+				benchmarkReadIdle(b, n, archived)
+			})
+		}
 	}
+}
+
+func benchmarkReadIdle(b *testing.B, n int, archived bool) {
+	h := &counter{}
+	rdb := newReader(b, h)
+	ctx := b.Context()
+	names := queueNames("idle", n)
+	if archived {
+		pipe := rdb.Pipeline()
+		for _, q := range names {
+			for j := range 3 {
+				pipe.ZAdd(ctx, keysFor(q).archived, redis.Z{Score: float64(now.Unix()), Member: fmt.Sprint(j)})
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	admin := redis.NewClient(&redis.Options{Addr: redisServer.Addr, Protocol: 2})
+	b.Cleanup(func() { _ = admin.Close() })
+	if _, err := ReadStats(ctx, rdb, names, time.Now(), dueHorizonForBench); err != nil {
+		b.Fatal(err)
+	}
+	if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	cpuBefore, err := mainThreadCPU(ctx, admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.reset()
+	for b.Loop() {
+		r, err := ReadStats(ctx, rdb, names, time.Now(), dueHorizonForBench)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s := r.Queues[names[n-1]]; s.Pending != 0 || s.Err != nil || !s.OldestKnown || (archived && s.Archived != 3) {
+			b.Fatalf("queue %s: %+v", names[n-1], s)
+		}
+	}
+	b.StopTimer()
+	cpuAfter, err := mainThreadCPU(ctx, admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	calls, usec, err := readCost(ctx, admin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	perOp := func(v float64) float64 { return v / float64(b.N) }
+	b.ReportMetric(perOp(float64(h.pipelines.Load())), "round-trips/op")
+	b.ReportMetric(perOp(float64(calls)), "redis-cmds/op")
+	b.ReportMetric(perOp(usec), "redis-µs/op")
+	b.ReportMetric(perOp((cpuAfter-cpuBefore)*1e6), "redis-cpu-µs/op")
 }
 
 // dueHorizonForBench is the autoscaler's horizon for scheduled and retry

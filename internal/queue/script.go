@@ -36,25 +36,28 @@ import (
 // them up inside Redis instead and returns only what fits a fixed size, so
 // the reply of every queue is a few dozen bytes whatever its tasks hold.
 //
-// A queue with none of its keys (an idle queue: Redis deletes an empty
-// list, set or sorted set) costs one EXISTS of seven keys. With thousands
-// of queues on one endpoint, most of them idle, that is what keeps the
-// read's share of a Redis core small (BenchmarkReadIdleQueues).
+// A queue at rest costs one EXISTS: with none of its keys (Redis deletes an
+// empty list, set or sorted set), or two more when it holds only archived
+// tasks or a pause. With thousands of queues on one endpoint, most of them
+// at rest, that is what keeps the read's share of a Redis core small
+// (BenchmarkReadIdleQueues).
 //
-// KEYS: 8 per queue, in order pending, scheduled, retry, archived, paused,
-// groups, active, lease; all carry the queue's hash tag, so a batch of one
-// queue is valid in Redis Cluster. ARGV: 1 maxTaskIDLen, 2
+// KEYS: one per queue, its pending list; the queue's other keys are named
+// after it (asynq:{name}:pending gives the prefix asynq:{name}:), carry the
+// same hash tag and so share its slot, which makes a call of one queue
+// valid in Redis Cluster. A key Redis refuses inside the script (an ACL
+// user's patterns) fails only that queue. ARGV: 1 maxTaskIDLen, 2
 // maxPendingSinceLen, 3 maxGroups, 4 the time of the read in Unix seconds,
-// 5 the due-by time for scheduled and retry tasks in Unix seconds, then 2
-// per queue: the task key prefix (the task hash is read at prefix..id, in
-// the same slot, as asynq's own scripts do) and the group key prefix (a
-// group's tasks are at prefix..name, as in asynq's CurrentStats).
+// 5 the due-by time for scheduled and retry tasks in Unix seconds. The task
+// hash is read at prefix t:id, a group's tasks at prefix g:name, as in
+// asynq's own scripts.
 //
-// The reply has one element per queue, in order: {0} for a queue with
-// none of its keys; {2, message} when Redis refused a command on its keys
-// (WRONGTYPE, NOPERM: the queue's error alone, see Stats.Err); else {1,
-// pending, scheduled, retry, archived, paused, tail, id, pending_since,
-// first scheduled score, first retry score, aggregating, active, alive}.
+// The reply has one element per queue, in order. A queue at rest is an
+// integer, 2 × archived + paused (paused 0 or 1); 0 for a queue without
+// keys. A queue Redis refused a command on (WRONGTYPE, NOPERM: the queue's
+// error alone, see Stats.Err) is {2, message}. Any other is {1, pending,
+// scheduled, retry, archived, paused, tail, id, pending_since, first
+// scheduled score, first retry score, aggregating, active, alive}:
 // scheduled and retry count the members due by ARGV[5]; paused is 0 or 1;
 // tail is tailNone, tailID or tailTooLong, id is set only for tailID,
 // pending_since only when it is at most maxPendingSinceLen bytes (HSTRLEN
@@ -80,58 +83,61 @@ local function first(key)
   local z = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")
   return z[2] or ""
 end
-local function read(k, taskPrefix, groupPrefix)
-  if redis.call("EXISTS", KEYS[k], KEYS[k+1], KEYS[k+2], KEYS[k+3], KEYS[k+4], KEYS[k+5], KEYS[k+6]) == 0 then
-    return {0}
+local function read(pendingKey)
+  local p = string.sub(pendingKey, 1, -8)
+  local scheduled, retry, archived, paused = p .. "scheduled", p .. "retry", p .. "archived", p .. "paused"
+  local groupsKey, activeKey = p .. "groups", p .. "active"
+  if redis.call("EXISTS", pendingKey, scheduled, retry, groupsKey, activeKey, archived, paused) == 0 then
+    return 0
   end
-  local pending = redis.call("LLEN", KEYS[k])
+  if redis.call("EXISTS", pendingKey, scheduled, retry, groupsKey, activeKey) == 0 then
+    return 2 * redis.call("ZCARD", archived) + redis.call("EXISTS", paused)
+  end
+  local pending = redis.call("LLEN", pendingKey)
   local tail, id, since = 0, "", ""
-  local e = pending > 0 and redis.call("LINDEX", KEYS[k], -1)
+  local e = pending > 0 and redis.call("LINDEX", pendingKey, -1)
   if e then
     if string.len(e) > maxID then
       tail = 2
     else
       tail, id = 1, e
-      local key = taskPrefix .. e
+      local key = p .. "t:" .. e
       if redis.call("HSTRLEN", key, "pending_since") <= maxSince then
         since = redis.call("HGET", key, "pending_since") or ""
       end
     end
   end
   local aggregating = 0
-  local groups = redis.call("SCARD", KEYS[k+5])
+  local groups = redis.call("SCARD", groupsKey)
   if groups > 0 then
     local names
     if groups <= maxGroups then
-      names = redis.call("SMEMBERS", KEYS[k+5])
+      names = redis.call("SMEMBERS", groupsKey)
     else
-      names = redis.call("SRANDMEMBER", KEYS[k+5], maxGroups)
+      names = redis.call("SRANDMEMBER", groupsKey, maxGroups)
     end
     for _, g in ipairs(names) do
-      aggregating = aggregating + redis.call("ZCARD", groupPrefix .. g)
+      aggregating = aggregating + redis.call("ZCARD", p .. "g:" .. g)
     end
   end
-  local active, alive = redis.call("LLEN", KEYS[k+6]), 0
+  local active, alive = redis.call("LLEN", activeKey), 0
   if active > 0 then
-    alive = math.min(redis.call("ZCOUNT", KEYS[k+7], now, "+inf"), active)
+    alive = math.min(redis.call("ZCOUNT", p .. "lease", now, "+inf"), active)
   end
-  return {1, pending, redis.call("ZCOUNT", KEYS[k+1], "-inf", dueBy), redis.call("ZCOUNT", KEYS[k+2], "-inf", dueBy),
-    redis.call("ZCARD", KEYS[k+3]), redis.call("EXISTS", KEYS[k+4]),
-    tail, id, since, first(KEYS[k+1]), first(KEYS[k+2]), aggregating, active, alive}
+  return {1, pending, redis.call("ZCOUNT", scheduled, "-inf", dueBy), redis.call("ZCOUNT", retry, "-inf", dueBy),
+    redis.call("ZCARD", archived), redis.call("EXISTS", paused),
+    tail, id, since, first(scheduled), first(retry), aggregating, active, alive}
 end
 local out = {}
-for i = 0, #KEYS / 8 - 1 do
-  local ok, r = pcall(read, i * 8 + 1, ARGV[6 + 2 * i], ARGV[7 + 2 * i])
+for i = 1, #KEYS do
+  local ok, r = pcall(read, KEYS[i])
   if not ok then
     r = {2, type(r) == "table" and tostring(r.err) or tostring(r)}
   end
-  out[i + 1] = r
+  out[i] = r
 end
 return out
 `)
-
-// keysPerQueue is the number of KEYS queuesScript takes per queue.
-const keysPerQueue = 8
 
 // The tail of a queuesScript reply.
 const (
@@ -184,13 +190,11 @@ type queueReply struct {
 // scheduled and retry tasks due by dueBy, to pipe: EVALSHA, or EVAL when
 // Redis does not have the script (see ReadStats).
 func evalQueues(ctx context.Context, pipe redis.Pipeliner, ks []queueKeys, now, dueBy int64, withSource bool) *redis.Cmd {
-	keys := make([]string, 0, keysPerQueue*len(ks))
-	args := make([]any, 0, 5+2*len(ks))
-	args = append(args, maxTaskIDLen, maxPendingSinceLen, maxGroups, now, dueBy)
-	for _, k := range ks {
-		keys = append(keys, k.pending, k.scheduled, k.retry, k.archived, k.paused, k.groups, k.active, k.lease)
-		args = append(args, k.taskPrefix, k.groupPrefix)
+	keys := make([]string, len(ks))
+	for i, k := range ks {
+		keys[i] = k.pending
 	}
+	args := []any{maxTaskIDLen, maxPendingSinceLen, maxGroups, now, dueBy}
 	if withSource {
 		return queuesScript.Eval(ctx, pipe, keys, args...)
 	}
@@ -242,9 +246,8 @@ func parseScore(s string) (float64, bool, error) {
 	return f, true, nil
 }
 
-// Tags of a queue's element in a queuesScript reply.
+// Tags of a queue's element in a queuesScript reply, when it is an array.
 const (
-	replyIdle  = 0
 	replyRead  = 1
 	replyError = 2
 )
@@ -265,13 +268,17 @@ const maxScriptErrorLen = 256
 // decodeQueue decodes one queue's element of a queuesScript reply; a
 // queue's error reply is returned as a scriptError.
 func decodeQueue(v any) (queueReply, error) {
+	if n, ok := v.(int64); ok {
+		if n < 0 {
+			return queueReply{}, errLookupReply
+		}
+		return queueReply{archived: n / 2, paused: n%2 == 1}, nil
+	}
 	a, ok := v.([]any)
 	if !ok || len(a) == 0 {
 		return queueReply{}, errLookupReply
 	}
 	switch tag, _ := a[0].(int64); {
-	case tag == replyIdle && len(a) == 1:
-		return queueReply{}, nil
 	case tag == replyError && len(a) == 2:
 		msg, ok := a[1].(string)
 		if !ok {

@@ -81,17 +81,20 @@ func TestDecodeQueue(t *testing.T) {
 		want    queueReply
 		wantErr error
 	}{
-		{name: "idle", reply: []any{int64(replyIdle)}, want: queueReply{}},
+		{name: "idle", reply: int64(0), want: queueReply{}},
+		{name: "idle, 3 archived", reply: int64(6), want: queueReply{archived: 3}},
+		{name: "idle, paused, 3 archived", reply: int64(7), want: queueReply{archived: 3, paused: true}},
+		{name: "idle, negative", reply: int64(-1), wantErr: errLookupReply},
 		{name: "read", reply: read, want: queueReply{pending: 4, scheduled: 1, retry: 2, archived: 3, paused: true,
 			lookup: lookup{tail: tailID, id: "id", since: "1760000000000000000", active: 2, alive: 1}}},
 		{name: "the queue's error", reply: []any{int64(replyError), "WRONGTYPE Operation against a key"},
 			wantErr: scriptError("WRONGTYPE Operation against a key")},
 		{name: "a long error is cut", reply: []any{int64(replyError), strings.Repeat("e", 1000)},
 			wantErr: scriptError(strings.Repeat("e", maxScriptErrorLen))},
-		{name: "not an array", reply: int64(0), wantErr: errLookupReply},
+		{name: "neither a number nor an array", reply: "0", wantErr: errLookupReply},
 		{name: "empty", reply: []any{}, wantErr: errLookupReply},
 		{name: "an unknown tag", reply: []any{int64(3)}, wantErr: errLookupReply},
-		{name: "idle with values", reply: []any{int64(replyIdle), int64(1)}, wantErr: errLookupReply},
+		{name: "an array without a tag", reply: []any{"x", int64(1)}, wantErr: errLookupReply},
 		{name: "an error without its message", reply: []any{int64(replyError), int64(1)}, wantErr: errLookupReply},
 		{name: "read, too short", reply: read[:13], wantErr: errLookupReply},
 		{name: "a negative count", reply: append([]any{int64(replyRead), int64(-4), int64(1), int64(2), int64(3), int64(0)}, lookupPart...),
