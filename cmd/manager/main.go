@@ -127,10 +127,11 @@ func main() {
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 8,
 		"How many QueueWorkers (and, separately, RedisConfigs) are reconciled at once. A reconcile mostly waits for "+
 			"the API server, so more than the number of cores helps an operator with many objects start quickly.")
-	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", 50,
-		"Requests per second the operator's API client may send on average (client-side rate limit).")
-	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 100,
-		"Requests the operator's API client may send at once above --kube-api-qps.")
+	flag.Float64Var(&kubeAPIQPS, "kube-api-qps", 0,
+		"Requests per second the operator's API client may send on average. 0 sets no client-side limit: the "+
+			"API server's priority and fairness sets the pace (controller-runtime's default).")
+	flag.IntVar(&kubeAPIBurst, "kube-api-burst", 0,
+		"Requests the operator's API client may send at once above --kube-api-qps; twice --kube-api-qps when 0.")
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "",
 		"The address the Go profiler (net/http/pprof) binds to, e.g. 127.0.0.1:6060; off when empty.")
 	flag.DurationVar(&leaseDuration, "leader-election-lease-duration", 15*time.Second,
@@ -190,8 +191,8 @@ func main() {
 		setupLog.Error(fmt.Errorf("%d is less than 1", maxConcurrentReconciles), "Invalid --max-concurrent-reconciles")
 		os.Exit(1)
 	}
-	if kubeAPIQPS <= 0 || kubeAPIBurst < 1 {
-		setupLog.Error(fmt.Errorf("qps %v and burst %d must be positive", kubeAPIQPS, kubeAPIBurst),
+	if kubeAPIQPS < 0 || kubeAPIBurst < 0 {
+		setupLog.Error(fmt.Errorf("qps %v and burst %d may not be negative", kubeAPIQPS, kubeAPIBurst),
 			"Invalid --kube-api-qps or --kube-api-burst")
 		os.Exit(1)
 	}
@@ -201,8 +202,13 @@ func main() {
 		os.Exit(1)
 	}
 	restConfig := ctrl.GetConfigOrDie()
-	restConfig.QPS = float32(kubeAPIQPS)
-	restConfig.Burst = kubeAPIBurst
+	if kubeAPIQPS > 0 {
+		restConfig.QPS = float32(kubeAPIQPS)
+		restConfig.Burst = kubeAPIBurst
+		if kubeAPIBurst == 0 {
+			restConfig.Burst = int(2 * kubeAPIQPS)
+		}
+	}
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
