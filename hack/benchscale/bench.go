@@ -132,6 +132,12 @@ type StartResult struct {
 	AllInOperator time.Duration
 	// CPUSeconds the operator used until AllStatus (or AllInOperator).
 	CPUSeconds float64
+	// OthersCPUSeconds is what the local cluster's processes and
+	// redis-server used meanwhile, by command name (kube-controller is
+	// kube-controller-manager, cut to 15 characters by the kernel), and
+	// MachineCPUSeconds what the whole machine did.
+	OthersCPUSeconds  map[string]float64
+	MachineCPUSeconds float64
 	// RSSKiB after it; HWMKiB the peak.
 	RSSKiB, HWMKiB int64
 	// Writes the operator sent until then, by method.
@@ -454,6 +460,7 @@ func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, st
 	holder, _ := tr.Holder()
 	before := tr.DecidedTimes()
 	c0 := tr.Counts()
+	others0, machine0 := cpuByCommand(controlPlane...), machineCPUTicks()
 	t0 := time.Now()
 	if err := op.Start(); err != nil {
 		return r, err
@@ -491,6 +498,11 @@ func measureStart(ctx context.Context, op *Operator, tr *Tracker, cfg Config, st
 	ps1, perr := ReadProc(op.Pid())
 	if perr == nil {
 		r.CPUSeconds = float64(ps1.CPUTicks-ps0.CPUTicks) / clockTicks
+		r.MachineCPUSeconds = float64(machineCPUTicks()-machine0) / clockTicks
+		r.OthersCPUSeconds = map[string]float64{}
+		for name, ticks := range cpuByCommand(controlPlane...) {
+			r.OthersCPUSeconds[name] = float64(ticks-others0[name]) / clockTicks
+		}
 		r.RSSKiB, r.HWMKiB = ps1.RSSKiB, ps1.HWMKiB
 	}
 	if text, merr := op.Metrics(ctx); merr == nil {

@@ -106,3 +106,67 @@ func CPUPercent(before, after ProcSample, seconds float64) float64 {
 	}
 	return float64(after.CPUTicks-before.CPUTicks) / clockTicks / seconds * 100
 }
+
+// cpuByCommand sums utime+stime, in clock ticks, of the live processes
+// whose command name (/proc/<pid>/comm) is one of names, by name. A process
+// that exits between two samples drops out of the later one, so the
+// difference of two samples is a lower bound for its name.
+func cpuByCommand(names ...string) map[string]int64 {
+	out := map[string]int64{}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			continue
+		}
+		name := strings.TrimSpace(string(comm))
+		if !want[name] {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		if ticks, err := statCPUTicks(string(stat)); err == nil {
+			out[name] += ticks
+		}
+	}
+	return out
+}
+
+// machineCPUTicks is the CPU time, in clock ticks, all processes of the
+// machine spent outside idle and iowait (the first line of /proc/stat).
+func machineCPUTicks() int64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	var busy int64
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy
+}
+
+// controlPlane are the command names of the local cluster's processes and
+// redis-server, whose CPU the report sets beside the operator's.
+var controlPlane = []string{"kube-apiserver", "etcd", "kube-controller", "kwok", "redis-server"}

@@ -89,6 +89,14 @@ func startRows(row func(phase, measure, value string), phase string, s StartResu
 				dur(time.Duration(s.ReconcileSeconds/s.Reconciles*float64(time.Second)))))
 	}
 	row(phase, "operator CPU until then", fmt.Sprintf("%.1f s", s.CPUSeconds))
+	if s.MachineCPUSeconds > 0 {
+		var parts []string
+		for _, name := range controlPlane {
+			parts = append(parts, fmt.Sprintf("%s %.1f", name, s.OthersCPUSeconds[name]))
+		}
+		row(phase, "CPU seconds meanwhile: whole machine; by process",
+			fmt.Sprintf("%.1f; %s", s.MachineCPUSeconds, strings.Join(parts, ", ")))
+	}
 	row(phase, "operator RSS then (VmRSS / VmHWM)", mib(s.RSSKiB)+" / "+mib(s.HWMKiB))
 	row(phase, "operator API writes until then", perMethod(s.Writes))
 	row(phase, "changes seen until then: QueueWorkers, Deployments (any writer), Events (any source)",
