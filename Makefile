@@ -84,10 +84,11 @@ test: vet redis ## Run the unit and integration tests (envtest with the pinned K
 	@$(MAKE) --no-print-directory test-e2e
 
 .PHONY: bench
-bench: redis ## Run the benchmarks: queue reads (1..1000 queues), asynq server reads (10..1000 servers), decisions, decision latency and idle API writes.
+bench: redis ## Run the benchmarks: queue reads (1..1000 queues), asynq server reads (10..1000 servers), Redis cost of 1000 and 5000 queues at rest, decisions, decision latency and idle API writes.
 	@assets="$$(hack/build-test-binaries.sh --print-assets)"; \
 	go test -run '^$$' -bench ReadStats -benchtime 200x -benchmem ./internal/queue/ && \
 	go test -run '^$$' -bench ReadServers -benchtime 200x ./internal/queue/ && \
+	go test -run '^$$' -bench ReadIdleQueues -benchtime 50x ./internal/queue/ && \
 	go test -count=1 -run TestReadStatsCommandsPerTick -v ./internal/queue/ && \
 	go test -run '^$$' -bench Decide -benchmem ./internal/autoscale/ && \
 	KUBEBUILDER_ASSETS="$$assets" go test -run '^$$' -bench DecisionLatency -benchtime 20x ./controllers/ && \
