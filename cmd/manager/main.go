@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -146,6 +147,14 @@ func main() {
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// GOMEMLIMIT, when set, is the user's choice; else 90% of the
+	// container's memory limit keeps the heap's growth within it.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		if limit := goMemoryLimit(cgroupMemoryLimitFiles, 0.9); limit > 0 {
+			debug.SetMemoryLimit(limit)
+			setupLog.Info("Set the Go memory limit to 90% of the container's", "bytes", limit)
+		}
+	}
 	images := splitImages(allowedImages)
 	if err := controllers.CheckImagePatterns(images); err != nil {
 		setupLog.Error(err, "Invalid --allowed-redis-images")
