@@ -235,7 +235,9 @@ func (r *QueueWorkerReconciler) now() time.Time {
 // SetupWithManager registers the controller: it reconciles on spec changes
 // of a QueueWorker, on any change of the Deployments it owns, when one of
 // its pods goes away (a drain may go on), and when the autoscaler has news
-// for it. The autoscaler runs as a manager runnable. The manager's cache
+// for it. The autoscaler runs as a manager runnable, and so does its
+// warm-up (warmUp), which registers the autoscaled QueueWorkers when the
+// process starts leading. The manager's cache
 // should hold the pods' metadata only, restricted to the operator's own
 // pods (CacheByObject).
 func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -263,6 +265,9 @@ func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Autoscaler != nil {
 		if err := mgr.Add(r.Autoscaler); err != nil {
+			return err
+		}
+		if err := mgr.Add(warmUp{r: r, synced: mgr.GetCache().WaitForCacheSync, workers: r.MaxConcurrentReconciles}); err != nil {
 			return err
 		}
 		b = b.WatchesRawSource(source.Channel(r.Autoscaler.Events(), &handler.TypedEnqueueRequestForObject[client.Object]{}))

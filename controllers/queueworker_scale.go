@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -91,22 +92,7 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	var res *scaling.Result
 	if autoscaled {
 		var err error
-		res, err = r.Autoscaler.Update(key, scaling.Target{
-			// Only the name: the autoscaler's wake-ups read the object
-			// while this reconcile (or the next) writes qw.
-			Object:               &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: qw.Namespace, Name: qw.Name}},
-			UID:                  qw.UID,
-			Endpoint:             st.endpoint,
-			Credentials:          st.credentials,
-			Queues:               queuesOf(qw),
-			Spec:                 *qw.Spec.Autoscaling,
-			Concurrency:          concurrencyOf(qw),
-			CurrentReplicas:      current,
-			ReadyReplicas:        dep.Status.ReadyReplicas,
-			DeploymentUID:        dep.UID,
-			DeploymentGeneration: dep.Generation,
-			LastActiveTime:       lastActive(qw),
-		})
+		res, err = r.Autoscaler.Update(key, scaleTarget(st, dep))
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("registering with the autoscaler: %w", err)
 		}
@@ -192,6 +178,28 @@ func (r *QueueWorkerReconciler) reconcileScale(ctx context.Context, st *queueWor
 	logf.FromContext(ctx).Info("scaled the workers", "from", current, "to", desired, "cause", cause)
 	st.events.Eventf(qw, dep, "Normal", reason, "Scale", "scaled from %d to %d replicas: %s", current, desired, cause)
 	return result, nil
+}
+
+// scaleTarget is what the autoscaler needs of an autoscaled QueueWorker
+// whose connection is resolved, with dep its worker Deployment.
+func scaleTarget(st *queueWorkerState, dep *appsv1.Deployment) scaling.Target {
+	qw := st.qw
+	return scaling.Target{
+		// Only the name: the autoscaler's wake-ups read the object while a
+		// reconcile writes qw.
+		Object:               &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: qw.Namespace, Name: qw.Name}},
+		UID:                  qw.UID,
+		Endpoint:             st.endpoint,
+		Credentials:          st.credentials,
+		Queues:               queuesOf(qw),
+		Spec:                 *qw.Spec.Autoscaling,
+		Concurrency:          concurrencyOf(qw),
+		CurrentReplicas:      ptr.Deref(dep.Spec.Replicas, 1),
+		ReadyReplicas:        dep.Status.ReadyReplicas,
+		DeploymentUID:        dep.UID,
+		DeploymentGeneration: dep.Generation,
+		LastActiveTime:       lastActive(qw),
+	}
 }
 
 // errNotRead stands for the asynq servers before the autoscaler's first
