@@ -113,9 +113,10 @@ func TestInitialReplicas(t *testing.T) {
 	}
 }
 
-// TestStatusWritesBehind: after a status patch replaced version "5", a
-// cache that still holds "5" is behind until it shows another version or
-// maxCacheLag has passed; other objects and versions are not.
+// TestStatusWritesBehind: after a status patch turned version 5 into 7, a
+// cache that holds 5, or 6 (a spec edit that landed between), is behind
+// until it shows 7 or later, or maxCacheLag has passed; other objects are
+// not. Versions that do not compare are behind only at the replaced one.
 func TestStatusWritesBehind(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	key := types.NamespacedName{Namespace: "ns", Name: "w"}
@@ -124,24 +125,34 @@ func TestStatusWritesBehind(t *testing.T) {
 	if w.behind(key, "5", at) {
 		t.Fatal("behind before any patch")
 	}
-	w.wrote(key, "5", at)
-	if !w.behind(key, "5", at.Add(maxCacheLag-time.Millisecond)) {
-		t.Error("the replaced version is not behind")
+	w.wrote(key, "5", "7", at)
+	for _, rv := range []string{"5", "6"} {
+		if !w.behind(key, rv, at.Add(maxCacheLag-time.Millisecond)) {
+			t.Errorf("version %s is not behind the patch's 7", rv)
+		}
 	}
 	if w.behind(other, "5", at) {
 		t.Error("another object is behind")
 	}
-	if w.behind(key, "6", at) {
+	if w.behind(key, "7", at) {
 		t.Error("the patch's version is behind")
 	}
 	if w.behind(key, "5", at) {
-		t.Error("behind again once the cache showed a newer version")
+		t.Error("behind again once the cache showed the patch")
 	}
-	w.wrote(key, "7", at)
+	w.wrote(key, "7", "9", at)
+	if w.behind(key, "12", at) {
+		t.Error("a later version is behind")
+	}
+	w.wrote(key, "7", "9", at)
 	if w.behind(key, "7", at.Add(maxCacheLag)) {
 		t.Error("still behind after maxCacheLag")
 	}
-	w.wrote(key, "8", at)
+	w.wrote(key, "a", "c", at)
+	if !w.behind(key, "a", at) || w.behind(key, "b", at) {
+		t.Error("versions that do not compare: behind only at the replaced one")
+	}
+	w.wrote(key, "8", "10", at)
 	w.forget(key)
 	if w.behind(key, "8", at) {
 		t.Error("behind after forget")

@@ -27,6 +27,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -242,7 +243,7 @@ func patchStatus(ctx context.Context, c client.Client, obj, orig client.Object, 
 		return fmt.Errorf("patching status: %w", err)
 	}
 	if rv := orig.GetResourceVersion(); obj.GetResourceVersion() != rv {
-		writes.wrote(client.ObjectKeyFromObject(obj), rv, time.Now())
+		writes.wrote(client.ObjectKeyFromObject(obj), rv, obj.GetResourceVersion(), time.Now())
 	}
 	return nil
 }
@@ -257,38 +258,43 @@ const (
 	maxCacheLag = 5 * time.Second
 )
 
-// statusWrites remembers, per object, the resourceVersion that the
-// operator's last status patch replaced, until the cache holds a newer
-// one. A reconcile that read the object from a cache that has not caught
-// up with the patch (the watch event is on its way) would find the same
-// transitions again and tell them twice, as events; it waits for the
-// cache instead (behind). It is safe for concurrent use; the zero value is
-// ready.
+// statusWrites remembers, per object, the resourceVersion of the
+// operator's last status patch, until the cache holds that version or a
+// later one. A reconcile that read the object from a cache that has not
+// caught up with the patch (the watch event is on its way) would find the
+// same transitions again and tell them twice, as events; it waits for the
+// cache instead (behind). Versions are compared as the API server defines
+// them (resourceversion.CompareResourceVersion), so a version between the
+// one the patch replaced and the patch's own, such as a spec edit that
+// landed meanwhile, is behind too. It is safe for concurrent use; the
+// zero value is ready.
 type statusWrites struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]statusWrite
 }
 
-// statusWrite is the resourceVersion a status patch replaced, and when.
+// statusWrite is the resourceVersion a status patch replaced, the one it
+// produced, and when.
 type statusWrite struct {
-	replaced string
-	at       time.Time
+	replaced, produced string
+	at                 time.Time
 }
 
-// wrote records that a status patch at now replaced version replaced of
-// key.
-func (w *statusWrites) wrote(key types.NamespacedName, replaced string, now time.Time) {
+// wrote records that a status patch at now turned version replaced of key
+// into produced.
+func (w *statusWrites) wrote(key types.NamespacedName, replaced, produced string, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
 		w.m = map[types.NamespacedName]statusWrite{}
 	}
-	w.m[key] = statusWrite{replaced: replaced, at: now}
+	w.m[key] = statusWrite{replaced: replaced, produced: produced, at: now}
 }
 
-// behind reports whether version rv of key, as the cache holds it, is the
-// one the last status patch replaced, less than maxCacheLag ago. Any other
-// version (the patch's, or a later one) ends the wait, as does the time.
+// behind reports whether version rv of key, as the cache holds it, is
+// older than the last status patch's, which was less than maxCacheLag ago.
+// Versions that do not compare (a server that does not number them) are
+// behind when rv is the one the patch replaced.
 func (w *statusWrites) behind(key types.NamespacedName, rv string, now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -296,7 +302,11 @@ func (w *statusWrites) behind(key types.NamespacedName, rv string, now time.Time
 	if !ok {
 		return false
 	}
-	if e.replaced != rv || now.Sub(e.at) >= maxCacheLag {
+	older := rv == e.replaced
+	if c, err := resourceversion.CompareResourceVersion(rv, e.produced); err == nil {
+		older = c < 0
+	}
+	if !older || now.Sub(e.at) >= maxCacheLag {
 		delete(w.m, key)
 		return false
 	}

@@ -38,6 +38,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/leaderelection"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -68,6 +69,18 @@ type redisLogger struct{ log logr.Logger }
 
 func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
 	l.log.V(1).Info(fmt.Sprintf(format, v...))
+}
+
+// checkLeaderElection checks the leader election's timing as client-go
+// will, so that a bad combination of flags is an error at the start rather
+// than a manager that exits once it runs: lease duration > renew deadline >
+// JitterFactor (1.2) × retry period > 0.
+func checkLeaderElection(lease, renew, retry time.Duration) error {
+	if retry <= 0 || lease <= renew || float64(renew) <= leaderelection.JitterFactor*float64(retry) {
+		return fmt.Errorf("lease duration %v, renew deadline %v, retry period %v: want lease duration > renew "+
+			"deadline > %v × retry period > 0", lease, renew, retry, leaderelection.JitterFactor)
+	}
+	return nil
 }
 
 // splitImages splits the --allowed-redis-images list; an empty list allows
@@ -205,9 +218,8 @@ func main() {
 			"Invalid --kube-api-qps or --kube-api-burst")
 		os.Exit(1)
 	}
-	if leaseDuration <= renewDeadline || renewDeadline <= retryPeriod || retryPeriod <= 0 {
-		setupLog.Error(fmt.Errorf("lease duration %v, renew deadline %v, retry period %v", leaseDuration,
-			renewDeadline, retryPeriod), "The leader election needs lease duration > renew deadline > retry period > 0")
+	if err := checkLeaderElection(leaseDuration, renewDeadline, retryPeriod); err != nil {
+		setupLog.Error(err, "Invalid leader election timing")
 		os.Exit(1)
 	}
 	restConfig := ctrl.GetConfigOrDie()

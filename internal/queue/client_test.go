@@ -448,10 +448,12 @@ func TestSentinelMaster(t *testing.T) {
 	}
 }
 
-// TestReadStatsKeyOutsideACL: Redis refuses a script call as a whole when
-// one of its keys is outside the ACL user's patterns. The queues read in
-// the same call as such a queue are read again one by one, so that only
-// that queue fails, and with the refusal.
+// TestReadStatsKeyOutsideACL: a queue whose keys are outside the ACL
+// user's patterns fails alone, with the refusal, in the one round trip of
+// the read: the other queues of the same script call are read as usual.
+// Redis refuses a whole call for one declared key outside the patterns;
+// the keys are passed as arguments, so each is checked as the script uses
+// it, and the script catches the refusal for its queue.
 func TestReadStatsKeyOutsideACL(t *testing.T) {
 	h := &counter{}
 	admin := newReader(t)
@@ -491,11 +493,13 @@ func TestReadStatsKeyOutsideACL(t *testing.T) {
 			t.Errorf("%s = %+v, want %+v", q, got.Queues[q], want)
 		}
 	}
-	if s := got.Queues["other"]; s.Err == nil || !strings.Contains(s.Err.Error(), "NOPERM") || s.Pending != 0 {
-		t.Errorf("other = %+v, want NOPERM alone", s)
+	// Redis 7.0 says "can't access at least one of the keys", later
+	// versions NOPERM.
+	if s := got.Queues["other"]; s.Err == nil || s.Pending != 0 ||
+		!strings.Contains(s.Err.Error(), "NOPERM") && !strings.Contains(s.Err.Error(), "can't access") {
+		t.Errorf("other = %+v, want the refusal alone", s)
 	}
-	// The batch, then each of its queues on its own.
-	if p := h.pipelines.Load(); p != 2 {
-		t.Errorf("%d round trips, want 2", p)
+	if p := h.pipelines.Load(); p != 1 {
+		t.Errorf("%d round trips, want 1", p)
 	}
 }

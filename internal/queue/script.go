@@ -42,15 +42,20 @@ import (
 // at rest, that is what keeps the read's share of a Redis core small
 // (BenchmarkReadIdleQueues).
 //
-// KEYS: one per queue, its pending list; the queue's other keys are named
-// after it (asynq:{name}:pending gives the prefix asynq:{name}:), carry the
-// same hash tag and so share its slot, which makes a call of one queue
-// valid in Redis Cluster. A key Redis refuses inside the script (an ACL
-// user's patterns) fails only that queue. ARGV: 1 maxTaskIDLen, 2
-// maxPendingSinceLen, 3 maxGroups, 4 the time of the read in Unix seconds,
-// 5 the due-by time for scheduled and retry tasks in Unix seconds. The task
-// hash is read at prefix t:id, a group's tasks at prefix g:name, as in
-// asynq's own scripts.
+// Each queue is named by its pending list's key; its other keys are named
+// after it (asynq:{name}:pending gives the prefix asynq:{name}:) and carry
+// the same hash tag. In Redis Cluster a call reads one queue whose pending
+// key is its one KEYS entry, which routes the call to the node of the
+// queue's slot. Elsewhere the keys follow the arguments in ARGV and KEYS is
+// empty: Redis checks a call's declared keys against an ACL user's
+// patterns before the script runs and refuses the whole call for one key
+// outside them, while a key the script names is checked when the script
+// uses it, so that it fails that queue alone, caught inside. ARGV: 1
+// maxTaskIDLen, 2 maxPendingSinceLen, 3 maxGroups, 4 the time of the read
+// in Unix seconds, 5 the due-by time for scheduled and retry tasks in Unix
+// seconds, then the pending keys outside Redis Cluster. The task hash is
+// read at prefix t:id, a group's tasks at prefix g:name, as in asynq's own
+// scripts.
 //
 // The reply has one element per queue, in order. A queue at rest is an
 // integer, 2 × archived + paused (paused 0 or 1); 0 for a queue without
@@ -128,13 +133,17 @@ local function read(pendingKey)
     redis.call("ZCARD", archived), redis.call("EXISTS", paused),
     tail, id, since, first(scheduled), first(retry), aggregating, active, alive}
 end
+local names, from = KEYS, 1
+if #KEYS == 0 then
+  names, from = ARGV, 6
+end
 local out = {}
-for i = 1, #KEYS do
-  local ok, r = pcall(read, KEYS[i])
+for i = from, #names do
+  local ok, r = pcall(read, names[i])
   if not ok then
     r = {2, type(r) == "table" and tostring(r.err) or tostring(r)}
   end
-  out[i] = r
+  out[#out + 1] = r
 end
 return out
 `)
@@ -188,13 +197,19 @@ type queueReply struct {
 
 // evalQueues adds the read of the queues ks at now, in Unix seconds, with
 // scheduled and retry tasks due by dueBy, to pipe: EVALSHA, or EVAL when
-// Redis does not have the script (see ReadStats).
-func evalQueues(ctx context.Context, pipe redis.Pipeliner, ks []queueKeys, now, dueBy int64, withSource bool) *redis.Cmd {
-	keys := make([]string, len(ks))
-	for i, k := range ks {
-		keys[i] = k.pending
+// Redis does not have the script (see ReadStats). declare passes the
+// queues' keys as KEYS, for Redis Cluster, else in ARGV.
+func evalQueues(ctx context.Context, pipe redis.Pipeliner, ks []queueKeys, now, dueBy int64, withSource, declare bool) *redis.Cmd {
+	var keys []string
+	args := make([]any, 0, 5+len(ks))
+	args = append(args, maxTaskIDLen, maxPendingSinceLen, maxGroups, now, dueBy)
+	for _, k := range ks {
+		if declare {
+			keys = append(keys, k.pending)
+		} else {
+			args = append(args, k.pending)
+		}
 	}
-	args := []any{maxTaskIDLen, maxPendingSinceLen, maxGroups, now, dueBy}
 	if withSource {
 		return queuesScript.Eval(ctx, pipe, keys, args...)
 	}

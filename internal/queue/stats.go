@@ -185,9 +185,13 @@ type queueRead struct {
 
 // queuesPerScript is how many queues one call of queuesScript reads
 // outside Redis Cluster. Redis runs a script without serving anything
-// else, so a call is kept short: a hundred queues with tasks take it about
-// a millisecond, idle ones a tenth of that.
-const queuesPerScript = 100
+// else, so a call is kept short: 25 queues at rest take it about 30 µs,
+// 25 with tasks a few hundred. What a tenant stores can make one queue
+// slower (the script copies the tail task's id and the first scheduled
+// and retry member, whatever their size), and the batch bounds how many
+// such queues one call holds the server for; smaller batches cost Redis a
+// few percent more per read (BenchmarkReadIdleQueues).
+const queuesPerScript = 25
 
 // scriptBatch is one call of queuesScript: the indexes of its queues in
 // the read, in the order of the reply.
@@ -297,7 +301,7 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 			reads[i] = queueRead{queue: names[i], keys: keysFor(names[i])}
 			b.reads = append(b.reads, i)
 		}
-		b.cmd = evalQueues(ctx, pipe, b.keys(reads), nowSec, dueBy, false)
+		b.cmd = evalQueues(ctx, pipe, b.keys(reads), nowSec, dueBy, false, cluster)
 		batches = append(batches, b)
 	}
 	var servers *redis.Cmd
@@ -306,14 +310,14 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 	}
 	execErr := execPipeline(ctx, pipe)
 
-	// Each later round trip sends, with EVAL, what the one before could
-	// not answer: a batch on a node that lacked the script (NOSCRIPT; EVAL
-	// loads it), and each queue of a batch refused as a whole on its own,
-	// since Redis checks the keys of a script's call before it runs (a key
-	// outside an ACL user's patterns fails the call, not one queue), so that
-	// one queue's error fails only that queue. At most three more: the
-	// second splits a batch, the third may split a batch the second sent
-	// whole; a batch of one is never sent again.
+	// Each later round trip sends what the one before could not answer: a
+	// call on a node that lacked the script (NOSCRIPT) again with EVAL,
+	// which loads it, and each queue of a call Redis refused as a whole with
+	// an error about keys on its own, so that one queue's error fails only
+	// that queue. A queue's own errors are caught inside the script, so a
+	// whole call is refused for keys only in Redis Cluster, where a call
+	// reads one queue anyway. A call of one queue is never split, and one
+	// sent with EVAL never gets NOSCRIPT: at most three more round trips.
 	for round := 0; ; round++ {
 		// A command's error is dealt with below; what is left is the
 		// connection's (see execPipeline).
@@ -329,11 +333,11 @@ func ReadStats(ctx context.Context, rdb redis.UniversalClient, queues []string, 
 				b.decode(reads)
 			case isNoScript(err) && !b.withSource:
 				next = append(next, scriptBatch{reads: b.reads, withSource: true,
-					cmd: evalQueues(ctx, again, b.keys(reads), nowSec, dueBy, true)})
+					cmd: evalQueues(ctx, again, b.keys(reads), nowSec, dueBy, true, cluster)})
 			case isQueueError(err) && len(b.reads) > 1:
 				for _, i := range b.reads {
-					one := scriptBatch{reads: []int{i}, withSource: true}
-					one.cmd = evalQueues(ctx, again, one.keys(reads), nowSec, dueBy, true)
+					one := scriptBatch{reads: []int{i}}
+					one.cmd = evalQueues(ctx, again, one.keys(reads), nowSec, dueBy, false, cluster)
 					next = append(next, one)
 				}
 			case isQueueError(err):

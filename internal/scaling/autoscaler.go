@@ -562,13 +562,29 @@ func clampDecision(d autoscale.Decision, s autoscale.Settings) autoscale.Decisio
 	return d
 }
 
-// nextTick is the first multiple of interval on the clock after now. The
-// targets of an endpoint with the same interval, whenever each was
-// registered, come due at the same instants and so share one read per
-// tick: polling each on its own phase would cost Redis one round trip and
-// one pipeline per group, several times per interval.
-func nextTick(now time.Time, interval time.Duration) time.Time {
-	return now.Truncate(interval).Add(interval)
+// nextTick is when a target read at now, which was due at due, is due
+// again: the first multiple of interval on the clock after both, and not
+// sooner than the ride-along slack after now. The targets of an endpoint
+// with the same interval, whenever each was registered, come due at the
+// same instants and so share one read per tick: polling each on its own
+// phase would cost Redis one round trip and one pipeline per group,
+// several times per interval. A target read early, riding along with
+// another's read within alignSlack of its due time, or a new one read just
+// before a tick, is not read again at that tick. The result keeps now's
+// monotonic clock reading, so a step of the wall clock does not stall or
+// hurry the polls.
+func nextTick(now, due time.Time, interval time.Duration) time.Time {
+	base := now
+	if due.After(now) {
+		base = due
+	}
+	// Truncate works on the wall clock and drops the monotonic reading;
+	// the offset it gives is applied to now, which keeps it.
+	next := now.Add(base.Sub(now) + interval - base.Sub(base.Truncate(interval)))
+	if next.Sub(now) < min(alignSlack, interval/2) {
+		next = next.Add(interval)
+	}
+	return next
 }
 
 // decideLocked runs the decision for one target on a read at now and
@@ -582,7 +598,7 @@ func (a *Autoscaler) decideLocked(name types.NamespacedName, t *target, now time
 		return false
 	}
 	a.runDecisionLocked(name, t, now, now, reading, readErr)
-	t.nextPoll = nextTick(now, pollInterval(t.Spec))
+	t.nextPoll = nextTick(now, t.nextPoll, pollInterval(t.Spec))
 	if !a.wakesLocked(t, now) {
 		return false
 	}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestGoMemoryLimit(t *testing.T) {
@@ -54,5 +55,25 @@ func TestGoMemoryLimit(t *testing.T) {
 				t.Errorf("goMemoryLimit = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckLeaderElection: the timings client-go accepts, and no other.
+func TestCheckLeaderElection(t *testing.T) {
+	tests := []struct {
+		lease, renew, retry time.Duration
+		ok                  bool
+	}{
+		{15 * time.Second, 10 * time.Second, 2 * time.Second, true},
+		{4 * time.Second, 2500 * time.Millisecond, 2 * time.Second, true},
+		{4 * time.Second, 2 * time.Second, 1800 * time.Millisecond, false}, // 2s ≤ 1.2 × 1.8s
+		{4 * time.Second, 2400 * time.Millisecond, 2 * time.Second, false}, // exactly 1.2 ×
+		{10 * time.Second, 10 * time.Second, 2 * time.Second, false},
+		{15 * time.Second, 10 * time.Second, 0, false},
+	}
+	for _, tt := range tests {
+		if err := checkLeaderElection(tt.lease, tt.renew, tt.retry); (err == nil) != tt.ok {
+			t.Errorf("checkLeaderElection(%v, %v, %v) = %v, want ok %v", tt.lease, tt.renew, tt.retry, err, tt.ok)
+		}
 	}
 }
