@@ -17,11 +17,15 @@ limitations under the License.
 package controllers
 
 import (
+	"encoding/json"
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
@@ -65,5 +69,44 @@ func TestStripForCache(t *testing.T) {
 	tomb := cache.DeletedFinalStateUnknown{Key: "ns/w"}
 	if out, err := stripForCache(tomb); err != nil || out != tomb {
 		t.Errorf("a tombstone came out as %v, %v", out, err)
+	}
+}
+
+// TestCacheStripKeepsServerFields: the cache drops kubectl's last-applied
+// annotation and the managed fields; the operator's status writes leave
+// both as they are on the server.
+func TestCacheStripKeepsServerFields(t *testing.T) {
+	ns := createNamespace(t)
+	qw := autoscaledQueueWorker(ns, "kubectl", redisServer.Addr, queueworkerv1alpha1.Autoscaling{MaxReplicas: 3})
+	qw.TypeMeta = metav1.TypeMeta{APIVersion: queueworkerv1alpha1.GroupVersion.String(), Kind: "QueueWorker"}
+	raw, err := json.Marshal(qw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qw.Annotations = map[string]string{lastAppliedAnnotation: string(raw), "team": "a"}
+	if err := k8sClient.Create(testCtx, qw, client.FieldOwner("kubectl-client-side-apply")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "RedisReachable=True", func() error {
+		return conditionIs(getQueueWorker(t, ns, "kubectl"), queueworkerv1alpha1.ConditionRedisReachable,
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonRedisReachable)
+	})
+	enqueue(t, redisServer.Addr, qw.Spec.Queues[0].Name, 2)
+	eventually(t, "backlog 2", func() error {
+		if b := getQueueWorker(t, ns, "kubectl").Status.Backlog; b != 2 {
+			return fmt.Errorf("backlog %d", b)
+		}
+		return nil
+	})
+	got := getQueueWorker(t, ns, "kubectl")
+	if got.Annotations[lastAppliedAnnotation] != string(raw) || got.Annotations["team"] != "a" {
+		t.Errorf("annotations after the operator's writes: %v", got.Annotations)
+	}
+	var managers []string
+	for _, e := range got.ManagedFields {
+		managers = append(managers, e.Manager+"/"+string(e.Operation)+"/"+e.Subresource)
+	}
+	if !strings.Contains(strings.Join(managers, ","), "kubectl-client-side-apply/Update/") {
+		t.Errorf("managed fields after the operator's writes: %v", managers)
 	}
 }
