@@ -94,8 +94,9 @@ type QueueWorkerReconciler struct {
 	rollouts generations
 	// drains keeps what each QueueWorker's drains need between reconciles.
 	drains drainMemories
-	// statuses keeps which status patches the cache has yet to show.
-	statuses statusWrites
+	// statuses keeps which status patches the cache has yet to show, and
+	// podWrites which annotations of worker pods.
+	statuses, podWrites statusWrites
 }
 
 // queueWorkerState is what the steps of one reconcile share.
@@ -142,7 +143,7 @@ func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.forget(ctx, req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
-	if r.statuses.behind(req.NamespacedName, qw.ResourceVersion, time.Now()) {
+	if r.statuses.behind(req.NamespacedName, qw.ResourceVersion, time.Now()) || r.podsBehind(ctx, qw) {
 		return ctrl.Result{RequeueAfter: cacheLagRetry}, nil
 	}
 	orig := qw.DeepCopy()

@@ -331,10 +331,39 @@ func (r *QueueWorkerReconciler) patchPodAnnotations(ctx context.Context, p *work
 			p.Annotations[k] = *v
 		}
 	}
+	rv := orig.ResourceVersion
 	if err := r.Client.Patch(ctx, p, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("annotating pod %s: %w", p.Name, err)
 	}
+	if p.ResourceVersion != rv {
+		r.podWrites.wrote(client.ObjectKeyFromObject(p), rv, p.ResourceVersion, time.Now())
+	}
 	return nil
+}
+
+// podsBehind reports whether the cache still holds one of qw's worker
+// pods at a version older than the operator's last annotation of it:
+// the drains, their releases and the deletion costs are read back from the
+// pods' annotations, and a reconcile that read them stale would start a
+// drain again or release a pod twice, lowering the count once too often.
+// It lists the pods only while an annotation of the operator's awaits
+// the cache.
+func (r *QueueWorkerReconciler) podsBehind(ctx context.Context, qw *queueworkerv1alpha1.QueueWorker) bool {
+	if !r.podWrites.pending(time.Now()) {
+		return false
+	}
+	pods, _, err := r.listAllWorkerPods(ctx, qw)
+	if err != nil {
+		return false
+	}
+	now := time.Now()
+	behind := false
+	for i := range pods {
+		if r.podWrites.behind(client.ObjectKeyFromObject(&pods[i]), pods[i].ResourceVersion, now) {
+			behind = true
+		}
+	}
+	return behind
 }
 
 // setDeletionCosts gives the pods the deletion costs of drain.Costs, so

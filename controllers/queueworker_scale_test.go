@@ -157,4 +157,11 @@ func TestStatusWritesBehind(t *testing.T) {
 	if w.behind(key, "8", at) {
 		t.Error("behind after forget")
 	}
+	w.wrote(key, "8", "10", at)
+	if !w.pending(at.Add(maxCacheLag - time.Millisecond)) {
+		t.Error("a fresh write is not pending")
+	}
+	if w.pending(at.Add(maxCacheLag)) || w.behind(key, "8", at) {
+		t.Error("a write older than maxCacheLag is still pending")
+	}
 }

@@ -313,6 +313,20 @@ func (w *statusWrites) behind(key types.NamespacedName, rv string, now time.Time
 	return true
 }
 
+// pending reports whether a write may still await the cache at now, and
+// forgets those that no longer can (older than maxCacheLag), such as the
+// writes of objects deleted since.
+func (w *statusWrites) pending(now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, e := range w.m {
+		if now.Sub(e.at) >= maxCacheLag {
+			delete(w.m, k)
+		}
+	}
+	return len(w.m) > 0
+}
+
 // forget drops what is kept about key.
 func (w *statusWrites) forget(key types.NamespacedName) {
 	w.mu.Lock()
