@@ -102,7 +102,7 @@ func TestCacheStripKeepsServerFields(t *testing.T) {
 	if got.Annotations[lastAppliedAnnotation] != string(raw) || got.Annotations["team"] != "a" {
 		t.Errorf("annotations after the operator's writes: %v", got.Annotations)
 	}
-	var managers []string
+	managers := make([]string, 0, len(got.ManagedFields))
 	for _, e := range got.ManagedFields {
 		managers = append(managers, e.Manager+"/"+string(e.Operation)+"/"+e.Subresource)
 	}

@@ -90,7 +90,7 @@ func startRows(row func(phase, measure, value string), phase string, s StartResu
 	}
 	row(phase, "operator CPU until then", fmt.Sprintf("%.1f s", s.CPUSeconds))
 	if s.MachineCPUSeconds > 0 {
-		var parts []string
+		parts := make([]string, 0, len(controlPlane))
 		for _, name := range controlPlane {
 			parts = append(parts, fmt.Sprintf("%s %.1f", name, s.OthersCPUSeconds[name]))
 		}

@@ -45,7 +45,7 @@ func TestTicksRideAlongOnce(t *testing.T) {
 	start := clock.Now()
 	for clock.Now().Sub(start) < 7*time.Second {
 		a.mu.Lock()
-		pollers := make([]*poller, 0)
+		pollers := make([]*poller, 0, len(a.pollers))
 		for _, p := range a.pollers {
 			pollers = append(pollers, p)
 		}
