@@ -96,7 +96,7 @@ type QueueWorkerReconciler struct {
 	drains drainMemories
 	// statuses keeps which status patches the cache has yet to show, and
 	// podWrites which annotations of worker pods.
-	statuses, podWrites statusWrites
+	statuses, podWrites cacheWrites
 }
 
 // queueWorkerState is what the steps of one reconcile share.

@@ -358,6 +358,8 @@ func (r *QueueWorkerReconciler) podsBehind(ctx context.Context, qw *queueworkerv
 	}
 	now := time.Now()
 	behind := false
+	// Every pod is looked at, not only up to the first behind: behind
+	// forgets the writes the cache has caught up with.
 	for i := range pods {
 		if r.podWrites.behind(client.ObjectKeyFromObject(&pods[i]), pods[i].ResourceVersion, now) {
 			behind = true

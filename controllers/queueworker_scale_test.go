@@ -113,15 +113,15 @@ func TestInitialReplicas(t *testing.T) {
 	}
 }
 
-// TestStatusWritesBehind: after a status patch turned version 5 into 7, a
+// TestCacheWritesBehind: after a write turned version 5 into 7, a
 // cache that holds 5, or 6 (a spec edit that landed between), is behind
 // until it shows 7 or later, or maxCacheLag has passed; other objects are
 // not. Versions that do not compare are behind only at the replaced one.
-func TestStatusWritesBehind(t *testing.T) {
+func TestCacheWritesBehind(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	key := types.NamespacedName{Namespace: "ns", Name: "w"}
 	other := types.NamespacedName{Namespace: "ns", Name: "v"}
-	var w statusWrites
+	var w cacheWrites
 	if w.behind(key, "5", at) {
 		t.Fatal("behind before any patch")
 	}

@@ -235,7 +235,7 @@ func setCondition(conds *[]metav1.Condition, generation int64, condType string,
 
 // patchStatus writes obj's status as a merge patch from orig when changed;
 // an object deleted meanwhile is no error.
-func patchStatus(ctx context.Context, c client.Client, obj, orig client.Object, changed bool, writes *statusWrites) error {
+func patchStatus(ctx context.Context, c client.Client, obj, orig client.Object, changed bool, writes *cacheWrites) error {
 	if !changed {
 		return nil
 	}
@@ -248,54 +248,55 @@ func patchStatus(ctx context.Context, c client.Client, obj, orig client.Object, 
 	return nil
 }
 
-// Waiting for the cache after a status patch.
+// Waiting for the cache after a write.
 const (
 	// cacheLagRetry is how soon a reconcile that found the cache behind
-	// the operator's last status patch looks again.
+	// the operator's last write looks again.
 	cacheLagRetry = 50 * time.Millisecond
 	// maxCacheLag is how long a reconcile waits for the cache to show a
-	// status patch before it goes on with what the cache holds.
+	// write before it goes on with what the cache holds.
 	maxCacheLag = 5 * time.Second
 )
 
-// statusWrites remembers, per object, the resourceVersion of the
-// operator's last status patch, until the cache holds that version or a
-// later one. A reconcile that read the object from a cache that has not
-// caught up with the patch (the watch event is on its way) would find the
-// same transitions again and tell them twice, as events; it waits for the
+// cacheWrites remembers, per object, the resourceVersion of the
+// operator's last write of it (a status patch, a pod's annotations), until
+// the cache holds that version or a later one. A reconcile that read the
+// object from a cache that has not caught up with the write (the watch
+// event is on its way) would act on what the write replaced: tell a
+// transition twice, as events, or drain a pod again; it waits for the
 // cache instead (behind). Versions are compared as the API server defines
 // them (resourceversion.CompareResourceVersion), so a version between the
 // one the patch replaced and the patch's own, such as a spec edit that
 // landed meanwhile, is behind too. It is safe for concurrent use; the
 // zero value is ready.
-type statusWrites struct {
+type cacheWrites struct {
 	mu sync.Mutex
-	m  map[types.NamespacedName]statusWrite
+	m  map[types.NamespacedName]cacheWrite
 }
 
-// statusWrite is the resourceVersion a status patch replaced, the one it
+// cacheWrite is the resourceVersion a write replaced, the one it
 // produced, and when.
-type statusWrite struct {
+type cacheWrite struct {
 	replaced, produced string
 	at                 time.Time
 }
 
-// wrote records that a status patch at now turned version replaced of key
-// into produced.
-func (w *statusWrites) wrote(key types.NamespacedName, replaced, produced string, now time.Time) {
+// wrote records that a write at now turned version replaced of key into
+// produced.
+func (w *cacheWrites) wrote(key types.NamespacedName, replaced, produced string, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
-		w.m = map[types.NamespacedName]statusWrite{}
+		w.m = map[types.NamespacedName]cacheWrite{}
 	}
-	w.m[key] = statusWrite{replaced: replaced, produced: produced, at: now}
+	w.m[key] = cacheWrite{replaced: replaced, produced: produced, at: now}
 }
 
 // behind reports whether version rv of key, as the cache holds it, is
-// older than the last status patch's, which was less than maxCacheLag ago.
+// older than the last write's, which was less than maxCacheLag ago.
 // Versions that do not compare (a server that does not number them) are
-// behind when rv is the one the patch replaced.
-func (w *statusWrites) behind(key types.NamespacedName, rv string, now time.Time) bool {
+// behind when rv is the one the write replaced.
+func (w *cacheWrites) behind(key types.NamespacedName, rv string, now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	e, ok := w.m[key]
@@ -316,7 +317,7 @@ func (w *statusWrites) behind(key types.NamespacedName, rv string, now time.Time
 // pending reports whether a write may still await the cache at now, and
 // forgets those that no longer can (older than maxCacheLag), such as the
 // writes of objects deleted since.
-func (w *statusWrites) pending(now time.Time) bool {
+func (w *cacheWrites) pending(now time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for k, e := range w.m {
@@ -328,7 +329,7 @@ func (w *statusWrites) pending(now time.Time) bool {
 }
 
 // forget drops what is kept about key.
-func (w *statusWrites) forget(key types.NamespacedName) {
+func (w *cacheWrites) forget(key types.NamespacedName) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.m, key)

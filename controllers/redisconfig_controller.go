@@ -103,7 +103,7 @@ type RedisConfigReconciler struct {
 	// applied remembers the last successful application per RedisConfig.
 	applied appliedCache
 	// statuses keeps which status patches the cache has yet to show.
-	statuses statusWrites
+	statuses cacheWrites
 }
 
 // redisConfigState is what the steps of one reconcile share.
