@@ -45,6 +45,9 @@ CHART_MANAGER_RULES ?= $(CHART_DIR)/files/manager-rules.yaml
 manifests: ## Generate the ClusterRole and CustomResourceDefinition objects (and the chart's copies).
 	@cg="$(call tool-path,controller-gen)"; \
 	"$$cg" rbac:roleName=manager-role crd:generateEmbeddedObjectMeta=true paths="./..." output:crd:artifacts:config=config/crd/bases
+	@# The embedded pod template's descriptions alone would make the
+	@# QueueWorker CRD too large for a client-side `kubectl apply`.
+	@go run ./hack/crdtrim -path spec.template config/crd/bases/queueworker.io_queueworkers.yaml
 	@$(MAKE) --no-print-directory chart-sync
 
 .PHONY: chart-sync
@@ -287,8 +290,8 @@ ifndef ignore-not-found
   ignore-not-found = false
 endif
 
-# The CRD is too large for client-side apply, whose last-applied-configuration
-# annotation is limited to 256 KiB, so everything is applied server-side.
+# Applied server-side, so a field another manager set is taken over rather
+# than kept in a last-applied annotation.
 KUBECTL_APPLY = "$$kubectl" apply --server-side --force-conflicts --field-manager=queueworker-operator -f -
 
 .PHONY: install

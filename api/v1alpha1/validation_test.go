@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -42,7 +43,11 @@ import (
 // These tests run the CRD's schema, defaults and CEL rules in a real
 // kube-apiserver (envtest): what a user's `kubectl apply` meets.
 
-var k8s client.Client
+var (
+	k8s client.Client
+	// restConfig reaches the test API server, for kubectl.
+	restConfig *rest.Config
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -63,6 +68,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	restConfig = cfg
 	scheme := runtime.NewScheme()
 	_ = v1.AddToScheme(scheme)
 	_ = corev1.AddToScheme(scheme)
