@@ -22,7 +22,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -243,15 +242,8 @@ func (r *QueueWorkerReconciler) now() time.Time {
 // pods (CacheByObject).
 func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Recorder = limitNotes(r.Recorder)
-	err := mgr.GetFieldIndexer().IndexField(context.Background(), &queueworkerv1alpha1.QueueWorker{}, configRefIndex,
-		func(o client.Object) []string {
-			if ref := o.(*queueworkerv1alpha1.QueueWorker).Spec.Redis.ConfigRef; ref != nil {
-				return []string{ref.Name}
-			}
-			return nil
-		})
-	if err != nil {
-		return fmt.Errorf("indexing QueueWorkers by RedisConfig: %w", err)
+	if err := indexConfigRef(mgr); err != nil {
+		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&queueworkerv1alpha1.QueueWorker{}, builder.WithPredicates(

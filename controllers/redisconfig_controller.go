@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
@@ -99,6 +100,10 @@ type RedisConfigReconciler struct {
 	// MaxConcurrentReconciles is how many RedisConfigs are reconciled at
 	// once; controller-runtime's default of one when zero.
 	MaxConcurrentReconciles int
+	// MemoryRecheckInterval is how often a server whose memory passed 80%
+	// of maxmemory is read again for status.capacity;
+	// DefaultMemoryRecheckInterval when zero.
+	MemoryRecheckInterval time.Duration
 
 	// applied remembers the last successful application per RedisConfig.
 	applied appliedCache
@@ -138,6 +143,11 @@ type redisConfigState struct {
 	// events are the reconcile's events, emitted once its status is
 	// written.
 	events *eventBuffer
+	// demand is what the RedisConfig's QueueWorkers may ask of the server;
+	// usage the servers' memory and clients as last read (nil when not
+	// read), for status.capacity.
+	demand *clientDemand
+	usage  *usageReading
 	// inForce describes the memory limit, policy and persistence in force,
 	// for the status and its printer columns: rendered in mode Managed,
 	// read from the server in mode External; nil when unknown.
@@ -191,7 +201,7 @@ func (r *RedisConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			st.events.flush(r.Recorder)
 		}
 	}()
-	steps := []step[*redisConfigState]{r.reconcileRender, r.reconcileAuth}
+	steps := []step[*redisConfigState]{r.reconcileRender, r.reconcileAuth, r.reconcileClients}
 	if rc.Spec.Mode == queueworkerv1alpha1.RedisConfigExternal {
 		steps = append(steps, r.reconcileExternal)
 	} else {
@@ -217,14 +227,21 @@ func (r *RedisConfigReconciler) setCondition(rc *queueworkerv1alpha1.RedisConfig
 // SetupWithManager registers the controller. It owns the ConfigMap,
 // Service and StatefulSet of a managed Redis (the cache holds only objects
 // labelled as the operator's); Secrets are read uncached and not watched.
+// It watches the QueueWorkers that use a RedisConfig, whose most pods and
+// pool sizes make the worst case of clients in status.capacity.
 func (r *RedisConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.Recorder = limitNotes(r.Recorder)
+	if err := indexConfigRef(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&queueworkerv1alpha1.RedisConfig{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.Service{}).
 		Owns(&appsv1.StatefulSet{}).
+		Watches(&queueworkerv1alpha1.QueueWorker{}, handler.EnqueueRequestsFromMapFunc(redisConfigOfQueueWorker),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("redisconfig").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)

@@ -214,10 +214,16 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	digest := applyDigest(ep, creds, settings, observe, persist)
 	now := r.now()
 	resync := min(recheck, r.secretResyncPeriod())
-	if prev, ok := r.applied.get(key); ok && prev.digest == digest && !now.Before(prev.at) && now.Sub(prev.at) < recheck {
-		st.applied, st.nodes, st.values = true, prev.nodes, prev.values
-		st.appliedReason, st.appliedMessage = prev.reason, prev.message
-		return ctrl.Result{RequeueAfter: min(prev.at.Add(recheck).Sub(now), resync)}, nil
+	if prev, ok := r.applied.get(key); ok {
+		// A server filling up is read more often, for status.capacity.
+		if prev.usage.nearFull() {
+			recheck = min(recheck, r.memoryRecheckInterval())
+		}
+		if prev.digest == digest && !now.Before(prev.at) && now.Sub(prev.at) < recheck {
+			st.applied, st.nodes, st.values, st.usage = true, prev.nodes, prev.values, prev.usage
+			st.appliedReason, st.appliedMessage = prev.reason, prev.message
+			return ctrl.Result{RequeueAfter: min(prev.at.Add(recheck).Sub(now), resync)}, nil
+		}
 	}
 	r.applied.forget(key)
 	rdb, err := r.newClient(ep, creds)
@@ -240,6 +246,12 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	st.applied = true
 	st.nodes = report.Nodes
 	st.values = report.Values
+	if len(report.Usage) > 0 {
+		st.usage = &usageReading{nodes: report.Usage, at: now}
+		if st.usage.nearFull() {
+			recheck = min(recheck, r.memoryRecheckInterval())
+		}
+	}
 	rc.Status.Drift = nil
 	for _, d := range report.Drift {
 		rc.Status.Drift = append(rc.Status.Drift, queueworkerv1alpha1.ConfigDrift{
@@ -260,8 +272,8 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 		st.appliedMessage = driftMessage(report.Drift)
 	}
 	r.applied.put(key, appliedRecord{digest: digest, at: now, nodes: st.nodes, values: st.values,
-		reason: st.appliedReason, message: st.appliedMessage})
-	return ctrl.Result{RequeueAfter: resync}, nil
+		usage: st.usage, reason: st.appliedReason, message: st.appliedMessage})
+	return ctrl.Result{RequeueAfter: min(recheck, resync)}, nil
 }
 
 // appliedCache remembers, per RedisConfig, what was last applied
@@ -278,6 +290,7 @@ type appliedRecord struct {
 	at              time.Time
 	nodes           []string
 	values          []redisadmin.Value
+	usage           *usageReading
 	reason, message string
 }
 

@@ -89,6 +89,7 @@ func (r *RedisConfigReconciler) summarizeRedisConfig(st *redisConfigState, orig 
 	if len(st.nodes) > 0 {
 		rc.Status.Nodes = st.nodes
 	}
+	r.judgeCapacity(st)
 	summary(st.events, queueworkerv1alpha1.KindRedisConfig, rc, &rc.Status.Conditions, orig, err,
 		func() readiness { return redisReadiness(st) })
 }

@@ -161,6 +161,7 @@ func runSuite(m *testing.M) int {
 		SecretResyncPeriod:      testSecretResync,
 		StalledRetryPeriod:      testStalledRetry,
 		MaxConcurrentReconciles: testReconcilers,
+		MemoryRecheckInterval:   2 * time.Second,
 		DialAddress: func(rc *queueworkerv1alpha1.RedisConfig) string {
 			if addr, ok := managedRedisAddrs.Load(rc.Namespace + "/" + rc.Name); ok {
 				return addr.(string)

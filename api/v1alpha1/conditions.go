@@ -59,6 +59,12 @@ const (
 	// ConditionQueueSafe is False when the configuration can lose queued
 	// tasks (an evicting maxmemory-policy).
 	ConditionQueueSafe = "QueueSafe"
+	// ConditionCapacityOK is False when the QueueWorkers that use the
+	// RedisConfig may open more connections than maxclients allows, or
+	// memory in use passed 90% of maxmemory (see status.capacity). It does
+	// not change Ready: the server still works, but a burst may meet
+	// refused connections or refused writes.
+	ConditionCapacityOK = "CapacityOK"
 )
 
 // Reasons used in conditions and events.
@@ -129,6 +135,15 @@ const (
 	// ReasonInvalidSpec: the spec cannot be rendered, or the API server
 	// refuses an object it asks for (a managed Redis's StatefulSet, say).
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonWithinLimits: the worst case of clients fits in maxclients and
+	// memory is below 90% of maxmemory.
+	ReasonWithinLimits = "WithinLimits"
+	// ReasonTooManyClients: the worst case of clients exceeds maxclients.
+	ReasonTooManyClients = "TooManyClients"
+	// ReasonMemoryNearLimit: memory in use passed 90% of maxmemory.
+	ReasonMemoryNearLimit = "MemoryNearLimit"
+	// ReasonCapacityUnknown: the server's limits have not been read yet.
+	ReasonCapacityUnknown = "CapacityUnknown"
 	// ReasonNoEviction: maxmemory-policy is noeviction.
 	ReasonNoEviction = "NoEviction"
 	// ReasonEvictionAllowed: an evicting maxmemory-policy is allowed.

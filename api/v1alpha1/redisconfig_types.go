@@ -396,6 +396,49 @@ type RedisLazyFree struct {
 	UserDel *bool `json:"userDel,omitempty"`
 }
 
+// RedisCapacity is the server's headroom. Counts of a cluster are of its
+// fullest node: every worker connects to every node.
+type RedisCapacity struct {
+	// QueueWorkers is how many QueueWorkers name this RedisConfig in
+	// spec.redis.configRef. A client that connects by address is not
+	// counted.
+	QueueWorkers int32 `json:"queueWorkers"`
+
+	// WorstCaseClients is the most connections those QueueWorkers and the
+	// operator may hold at once: per QueueWorker its most pods
+	// (autoscaling.maxReplicas, else replicas) times the connections of
+	// one worker (redis.pool.size, plus the client's pipeline pool of 10
+	// and one subscription), plus the operator's.
+	WorstCaseClients int64 `json:"worstCaseClients"`
+
+	// MaxClients is the server's maxclients as last read; unset until read.
+	// +optional
+	MaxClients *int64 `json:"maxClients,omitempty"`
+
+	// ConnectedClients is connected_clients as last read.
+	// +optional
+	ConnectedClients *int64 `json:"connectedClients,omitempty"`
+
+	// UsedMemoryBytes is used_memory as last read.
+	// +optional
+	UsedMemoryBytes *int64 `json:"usedMemoryBytes,omitempty"`
+
+	// MaxMemoryBytes is maxmemory as last read; 0 is no limit.
+	// +optional
+	MaxMemoryBytes *int64 `json:"maxMemoryBytes,omitempty"`
+
+	// UsedMemoryPercent is UsedMemoryBytes in percent of MaxMemoryBytes;
+	// unset without a limit.
+	// +optional
+	UsedMemoryPercent *int32 `json:"usedMemoryPercent,omitempty"`
+
+	// ReadAt is when the server was last read. The operator reads it when
+	// it applies the configuration (spec changes and every recheck), and
+	// every 30 seconds while memory is above 80% of maxmemory.
+	// +optional
+	ReadAt *metav1.Time `json:"readAt,omitempty"`
+}
+
 // ConfigDrift is a key whose value on the server is not the rendered one.
 type ConfigDrift struct {
 	// Key is the redis.conf key.
@@ -498,7 +541,15 @@ type RedisConfigStatus struct {
 	// +optional
 	Drift []ConfigDrift `json:"drift,omitempty"`
 
-	// Conditions: Ready, Stalled, Reconciling, Rendered, Applied, QueueSafe.
+	// Capacity compares what the server's clients may need with its
+	// limits: the connections the QueueWorkers that use this RedisConfig
+	// may open against maxclients, and the memory in use against
+	// maxmemory. The CapacityOK condition sums it up.
+	// +optional
+	Capacity *RedisCapacity `json:"capacity,omitempty"`
+
+	// Conditions: Ready, Stalled, Reconciling, Rendered, Applied, QueueSafe,
+	// CapacityOK.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

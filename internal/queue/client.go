@@ -87,6 +87,10 @@ const (
 	// ClientName marks the operator's connections in CLIENT LIST.
 	ClientName = "queueworker-operator"
 
+	// MaxConnections is the most connections one client of the operator
+	// holds to a server.
+	MaxConnections = clientPoolSize
+
 	clientPoolSize    = 10
 	clientDialTimeout = 2 * time.Second
 	clientIOTimeout   = 2 * time.Second

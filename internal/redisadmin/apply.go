@@ -82,6 +82,22 @@ type Report struct {
 	Values []Value
 	// Rewritten is true when CONFIG REWRITE ran on every node.
 	Rewritten bool
+	// Usage is what INFO said of each node that let the operator run it,
+	// sorted by node.
+	Usage []Usage
+}
+
+// Usage is a node's memory and clients as INFO reported them.
+type Usage struct {
+	Node string
+	// UsedMemory and MaxMemory are used_memory and maxmemory in bytes;
+	// MaxMemory 0 is no limit.
+	UsedMemory, MaxMemory int64
+	// ConnectedClients is connected_clients.
+	ConnectedClients int64
+	// MaxClients is maxclients, which INFO shows from Redis 7 on; 0 when
+	// it does not.
+	MaxClients int64
 }
 
 // ErrAuth wraps authentication failures, which no retry fixes until the
@@ -115,6 +131,9 @@ func Apply(ctx context.Context, rdb redis.UniversalClient, settings []Setting, o
 		report.Drift = append(report.Drift, n.drift...)
 		report.Values = append(report.Values, n.values...)
 		report.Rewritten = report.Rewritten && n.rewritten
+		if n.usage != nil {
+			report.Usage = append(report.Usage, *n.usage)
+		}
 		return err
 	}
 	var err error
@@ -141,6 +160,7 @@ func Apply(ctx context.Context, rdb redis.UniversalClient, settings []Setting, o
 		}
 		return a.Key < b.Key
 	})
+	sort.Slice(report.Usage, func(i, j int) bool { return report.Usage[i].Node < report.Usage[j].Node })
 	if err != nil {
 		return report, err
 	}
@@ -153,6 +173,7 @@ type nodeReport struct {
 	drift     []Drift
 	values    []Value
 	rewritten bool
+	usage     *Usage
 }
 
 func applyNode(ctx context.Context, conn *redis.Conn, name string, settings []Setting, observe []string, persist bool) (nodeReport, error) {
@@ -228,6 +249,11 @@ func applyNode(ctx context.Context, conn *redis.Conn, name string, settings []Se
 			n.values = append(n.values, Value{Node: name, Key: key, Value: have})
 		}
 	}
+	u, err := readUsage(ctx, conn, name)
+	if err != nil {
+		return n, err
+	}
+	n.usage = u
 	if persist {
 		if err := conn.ConfigRewrite(ctx).Err(); err != nil {
 			if isConnErr(err) {
@@ -239,6 +265,53 @@ func applyNode(ctx context.Context, conn *redis.Conn, name string, settings []Se
 		}
 	}
 	return n, nil
+}
+
+// readUsage reads a node's memory and clients. A server that refuses INFO
+// (an ACL without it) leaves the usage unknown: nil, no error.
+func readUsage(ctx context.Context, conn *redis.Conn, name string) (*Usage, error) {
+	u := &Usage{Node: name}
+	// One section per call: before Redis 7, INFO takes one.
+	for _, section := range []string{"memory", "clients"} {
+		info, err := conn.Info(ctx, section).Result()
+		if err != nil {
+			if isConnErr(err) {
+				return nil, classify(name, err)
+			}
+			return nil, nil
+		}
+		fields := infoFields(info)
+		var ok bool
+		switch section {
+		case "memory":
+			var okMax bool
+			u.UsedMemory, ok = fields["used_memory"]
+			u.MaxMemory, okMax = fields["maxmemory"]
+			ok = ok && okMax
+		case "clients":
+			u.ConnectedClients, ok = fields["connected_clients"]
+			u.MaxClients = fields["maxclients"]
+		}
+		if !ok {
+			return nil, nil
+		}
+	}
+	return u, nil
+}
+
+// infoFields parses the integer fields of an INFO reply.
+func infoFields(info string) map[string]int64 {
+	fields := map[string]int64{}
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			fields[k] = n
+		}
+	}
+	return fields
 }
 
 // setHave records have on the drift entry of key.

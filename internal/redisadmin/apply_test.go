@@ -136,6 +136,43 @@ func TestApplyRefusedByACL(t *testing.T) {
 	}
 }
 
+// TestApplyReadsUsage: the report carries each node's memory and clients
+// from INFO; a user that may not run INFO leaves them unknown, no error.
+func TestApplyReadsUsage(t *testing.T) {
+	ctx := context.Background()
+	srv := startServer(t, "maxclients 321", "maxmemory 64mb")
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer func() { _ = admin.Close() }()
+	if err := admin.Set(ctx, "ballast", strings.Repeat("x", 1<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	report, err := Apply(ctx, admin, nil, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Usage) != 1 {
+		t.Fatalf("usage = %+v, want one node", report.Usage)
+	}
+	u := report.Usage[0]
+	if u.Node != srv.Addr || u.MaxMemory != 64<<20 || u.UsedMemory < 1<<20 || u.UsedMemory > 64<<20 ||
+		u.ConnectedClients < 1 || u.MaxClients != 321 {
+		t.Errorf("usage = %+v, want node %s, maxmemory 64 MiB, used over 1 MiB, a client, maxclients 321", u, srv.Addr)
+	}
+
+	if err := admin.Do(ctx, "ACL", "SETUSER", "noinfo", "on", ">pw", "+ping", "+config|get", "~*").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "noinfo", Password: "pw"})
+	defer func() { _ = rdb.Close() }()
+	report, err = Apply(ctx, rdb, nil, []string{"maxclients"}, false)
+	if err != nil {
+		t.Fatalf("INFO refused stopped the apply: %v", err)
+	}
+	if len(report.Usage) != 0 || len(report.Values) != 1 {
+		t.Errorf("usage %+v values %+v, want no usage and maxclients read", report.Usage, report.Values)
+	}
+}
+
 func TestApplyWrongPassword(t *testing.T) {
 	srv := startServer(t, "requirepass right")
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "wrong"})

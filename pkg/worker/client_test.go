@@ -30,6 +30,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/queueworker/queueworker-operator/internal/resources"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
 
@@ -106,6 +107,12 @@ func TestNewRedisClientStandalone(t *testing.T) {
 				t.Errorf("timeouts = dial %s read %s write %s pool %s idle %s, want %s %s %s %s %s",
 					o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.ConnMaxIdleTime,
 					cfg.DialTimeout, cfg.ReadTimeout, cfg.WriteTimeout, cfg.PoolTimeout, cfg.ConnMaxIdleTime)
+			}
+			// The worst case of clients a RedisConfig reports counts the
+			// pipeline pool the worker keeps at go-redis's default.
+			if o.PipelinePoolSize != 0 || redis.DefaultPipelinePoolSize != resources.WorkerPipelinePoolSize {
+				t.Errorf("PipelinePoolSize = %d (0 is go-redis's default of %d), want go-redis's default equal to resources.WorkerPipelinePoolSize %d",
+					o.PipelinePoolSize, redis.DefaultPipelinePoolSize, resources.WorkerPipelinePoolSize)
 			}
 			if o.MaxRetries != tt.wantMaxRetries {
 				t.Errorf("MaxRetries = %d, want %d", o.MaxRetries, tt.wantMaxRetries)

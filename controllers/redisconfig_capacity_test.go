@@ -1,0 +1,246 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/internal/redisadmin"
+	"github.com/queueworker/queueworker-operator/internal/resources"
+	"github.com/queueworker/queueworker-operator/test/redistest"
+)
+
+func TestCapacityVerdict(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	i32 := func(v int32) *int32 { return &v }
+	tests := []struct {
+		name       string
+		c          queueworkerv1alpha1.RedisCapacity
+		want       metav1.ConditionStatus
+		wantReason string
+		wantIn     []string
+	}{
+		{"never read", queueworkerv1alpha1.RedisCapacity{QueueWorkers: 2, WorstCaseClients: 500},
+			metav1.ConditionUnknown, queueworkerv1alpha1.ReasonCapacityUnknown, []string{"500"}},
+		{"exactly maxclients fits", queueworkerv1alpha1.RedisCapacity{WorstCaseClients: 100, MaxClients: i64(100)},
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits, []string{"within maxclients 100"}},
+		{"one more than maxclients", queueworkerv1alpha1.RedisCapacity{QueueWorkers: 3, WorstCaseClients: 101, MaxClients: i64(100)},
+			metav1.ConditionFalse, queueworkerv1alpha1.ReasonTooManyClients, []string{"3 QueueWorkers", "101", "maxclients 100"}},
+		{"memory just below 90%", queueworkerv1alpha1.RedisCapacity{WorstCaseClients: 10, MaxClients: i64(100),
+			UsedMemoryBytes: i64(89), MaxMemoryBytes: i64(100), UsedMemoryPercent: i32(89)},
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits, []string{"89%"}},
+		{"memory at 90%", queueworkerv1alpha1.RedisCapacity{WorstCaseClients: 10, MaxClients: i64(100),
+			UsedMemoryBytes: i64(90), MaxMemoryBytes: i64(100), UsedMemoryPercent: i32(90)},
+			metav1.ConditionFalse, queueworkerv1alpha1.ReasonMemoryNearLimit, []string{"90%", "refuses every enqueue"}},
+		{"no memory limit", queueworkerv1alpha1.RedisCapacity{WorstCaseClients: 10, MaxClients: i64(100),
+			UsedMemoryBytes: i64(1 << 30), MaxMemoryBytes: i64(0)},
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits, nil},
+		{"both", queueworkerv1alpha1.RedisCapacity{WorstCaseClients: 200, MaxClients: i64(100),
+			UsedMemoryBytes: i64(95), MaxMemoryBytes: i64(100), UsedMemoryPercent: i32(95)},
+			metav1.ConditionFalse, queueworkerv1alpha1.ReasonTooManyClients, []string{"maxclients 100", "95%"}},
+		{"memory read, maxclients not", queueworkerv1alpha1.RedisCapacity{WorstCaseClients: 1 << 20,
+			UsedMemoryBytes: i64(10), MaxMemoryBytes: i64(100), UsedMemoryPercent: i32(10)},
+			metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits, []string{"10%"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, reason, msg := capacityVerdict(&tt.c)
+			if status != tt.want || reason != tt.wantReason {
+				t.Errorf("got %s/%s, want %s/%s (%s)", status, reason, tt.want, tt.wantReason, msg)
+			}
+			for _, s := range tt.wantIn {
+				if !strings.Contains(msg, s) {
+					t.Errorf("message %q lacks %q", msg, s)
+				}
+			}
+		})
+	}
+}
+
+// TestReadCapacityOfACluster: the fullest node's memory, the most
+// connected clients, the smallest maxclients, CONFIG GET's value before
+// INFO's.
+func TestReadCapacityOfACluster(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	// A reading's time is stored in whole seconds, as the API server does.
+	readAt := at.Add(700 * time.Millisecond)
+	c := &queueworkerv1alpha1.RedisCapacity{}
+	readCapacity(c, &usageReading{at: readAt, nodes: []redisadmin.Usage{
+		{Node: "a", UsedMemory: 500, MaxMemory: 1000, ConnectedClients: 7, MaxClients: 10000},
+		{Node: "b", UsedMemory: 300, MaxMemory: 400, ConnectedClients: 3, MaxClients: 10000},
+		{Node: "c", UsedMemory: 900, MaxMemory: 0, ConnectedClients: 9},
+	}}, []redisadmin.Value{{Node: "c", Key: "maxclients", Value: "50"}, {Node: "a", Key: "maxmemory", Value: "1000"}})
+	if c.UsedMemoryPercent == nil || *c.UsedMemoryPercent != 75 || *c.UsedMemoryBytes != 300 || *c.MaxMemoryBytes != 400 {
+		t.Errorf("memory %v/%v %v%%, want node b's 300/400 75%%", deref(c.UsedMemoryBytes), deref(c.MaxMemoryBytes), c.UsedMemoryPercent)
+	}
+	if c.ConnectedClients == nil || *c.ConnectedClients != 9 {
+		t.Errorf("connected clients %v, want 9", deref(c.ConnectedClients))
+	}
+	if c.MaxClients == nil || *c.MaxClients != 50 {
+		t.Errorf("maxclients %v, want 50 (node c's CONFIG GET)", deref(c.MaxClients))
+	}
+	if c.ReadAt == nil || !c.ReadAt.Time.Equal(at) {
+		t.Errorf("readAt %v, want %v", c.ReadAt, at)
+	}
+	// A reading without a memory limit anywhere leaves the percent unset.
+	readCapacity(c, &usageReading{at: at, nodes: []redisadmin.Usage{{Node: "a", UsedMemory: 5, ConnectedClients: 1}}}, nil)
+	if c.UsedMemoryPercent != nil || c.MaxClients != nil {
+		t.Errorf("percent %v maxclients %v, want both unset", c.UsedMemoryPercent, c.MaxClients)
+	}
+}
+
+func deref(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// TestRedisConfigCapacity: an External RedisConfig reports the worst case
+// of clients of the QueueWorkers that name it against the server's
+// maxclients, and its memory against maxmemory. A QueueWorker whose
+// maxReplicas pushes the sum over maxclients makes CapacityOK False with
+// one Warning event; memory past 90% does too; and once the server has
+// room again, without any spec change, CapacityOK turns True.
+func TestRedisConfigCapacity(t *testing.T) {
+	srv, err := redistest.Start("requirepass cap-pass", "maxclients 200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ns := createNamespace(t)
+	sec := usableSecret(ns, "cap", map[string]string{"password": "cap-pass"},
+		queueworkerv1alpha1.KindRedisConfig, queueworkerv1alpha1.KindQueueWorker)
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	rc := &queueworkerv1alpha1.RedisConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cap"},
+		Spec: queueworkerv1alpha1.RedisConfigSpec{
+			Mode:       queueworkerv1alpha1.RedisConfigExternal,
+			External:   &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr},
+			Auth:       &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "cap", Key: "password"}},
+			ClientAuth: &queueworkerv1alpha1.RedisClientAuth{UseAdminCredentials: true},
+		},
+	}
+	if err := k8sClient.Create(testCtx, rc); err != nil {
+		t.Fatal(err)
+	}
+	// Per pod: a pool of 20, the pipeline pool of 10 and a subscription.
+	perPod := int64(20 + resources.WorkerPipelinePoolSize + 1)
+	for _, name := range []string{"images", "mail"} {
+		qw := newQueueWorker(ns, name)
+		qw.Spec.Redis = queueworkerv1alpha1.RedisConnection{
+			ConfigRef: &queueworkerv1alpha1.RedisConfigReference{Name: "cap"},
+			Pool:      queueworkerv1alpha1.RedisPool{Size: 20},
+		}
+		qw.Spec.Autoscaling = &queueworkerv1alpha1.Autoscaling{MaxReplicas: 2}
+		if err := k8sClient.Create(testCtx, qw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not counted: another RedisConfig's and an address's QueueWorkers.
+	other := newQueueWorker(ns, "elsewhere")
+	other.Spec.Autoscaling = &queueworkerv1alpha1.Autoscaling{MaxReplicas: 50}
+	if err := k8sClient.Create(testCtx, other); err != nil {
+		t.Fatal(err)
+	}
+	// 2 QueueWorkers × (2 pods + 1 of a rollout's surge) × 31, plus the
+	// operator's 11.
+	within := 2*3*perPod + operatorConnections
+	eventually(t, "CapacityOK True with the worst case counted", func() error {
+		got := getRedisConfig(t, ns, "cap")
+		c := got.Status.Capacity
+		if c == nil || c.QueueWorkers != 2 || c.WorstCaseClients != within || c.MaxClients == nil || *c.MaxClients != 200 {
+			return fmt.Errorf("capacity %+v", c)
+		}
+		if c.UsedMemoryBytes == nil || *c.UsedMemoryBytes == 0 || c.ConnectedClients == nil || *c.ConnectedClients == 0 || c.ReadAt == nil {
+			return fmt.Errorf("no reading of the server in %+v", c)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits)
+	})
+
+	// 4 most pods + 1 surge for one of them: 31×(5+3) + 11 = 259 > 200.
+	updateQueueWorker(t, ns, "mail", func(qw *queueworkerv1alpha1.QueueWorker) { qw.Spec.Autoscaling.MaxReplicas = 4 })
+	over := (5+3)*perPod + operatorConnections
+	eventually(t, "TooManyClients", func() error {
+		got := getRedisConfig(t, ns, "cap")
+		if c := got.Status.Capacity; c == nil || c.WorstCaseClients != over {
+			return fmt.Errorf("capacity %+v, want worst case %d", c, over)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionFalse, queueworkerv1alpha1.ReasonTooManyClients)
+	})
+	eventually(t, "one TooManyClients Warning", func() error {
+		if n := countEvents(t, ns, "cap", queueworkerv1alpha1.ReasonTooManyClients); n != 1 {
+			return fmt.Errorf("%d TooManyClients events", n)
+		}
+		return nil
+	})
+	// Deleting it brings the sum back under the limit.
+	if err := k8sClient.Delete(testCtx, getQueueWorker(t, ns, "mail")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "WithinLimits once the QueueWorker is gone", func() error {
+		got := getRedisConfig(t, ns, "cap")
+		if c := got.Status.Capacity; c == nil || c.QueueWorkers != 1 || c.WorstCaseClients != 3*perPod+operatorConnections {
+			return fmt.Errorf("capacity %+v", c)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits)
+	})
+
+	// Fill the server, then give it a limit just above what it holds.
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "cap-pass"})
+	defer func() { _ = rdb.Close() }()
+	if err := rdb.Set(testCtx, "ballast", strings.Repeat("x", 4<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	updateRedisConfig(t, ns, "cap", func(rc *queueworkerv1alpha1.RedisConfig) {
+		q := resource.MustParse("5Mi")
+		rc.Spec.Memory.MaxMemory = &q
+	})
+	eventually(t, "MemoryNearLimit", func() error {
+		got := getRedisConfig(t, ns, "cap")
+		c := got.Status.Capacity
+		if c == nil || c.MaxMemoryBytes == nil || *c.MaxMemoryBytes != 5<<20 || c.UsedMemoryPercent == nil || *c.UsedMemoryPercent < 90 {
+			return fmt.Errorf("capacity %+v", c)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionFalse, queueworkerv1alpha1.ReasonMemoryNearLimit)
+	})
+	if n := countEvents(t, ns, "cap", queueworkerv1alpha1.ReasonMemoryNearLimit); n != 1 {
+		t.Errorf("%d MemoryNearLimit events, want 1", n)
+	}
+	// The tasks drain: no spec change, but a server above 80% is read
+	// every MemoryRecheckInterval.
+	if err := rdb.Del(testCtx, "ballast").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "WithinLimits after the memory was freed", func() error {
+		got := getRedisConfig(t, ns, "cap")
+		if c := got.Status.Capacity; c == nil || c.UsedMemoryPercent == nil || *c.UsedMemoryPercent >= 80 {
+			return fmt.Errorf("capacity %+v", c)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits)
+	})
+}
