@@ -115,8 +115,8 @@ func readCapacity(c *queueworkerv1alpha1.RedisCapacity, u *usageReading, values 
 		}
 	}
 	var (
-		fullest            *redisadmin.Usage
-		fullestPct         int64 = -1
+		fullest           *redisadmin.Usage
+		fullestPct        int64 = -1
 		connected, lowest int64
 	)
 	for i := range u.nodes {
