@@ -707,6 +707,7 @@ func TestMetricsServiceSelectsTheOperator(t *testing.T) {
 				Port            string         `json:"port"`
 				Scheme          string         `json:"scheme"`
 				BearerTokenFile string         `json:"bearerTokenFile"`
+				HonorLabels     bool           `json:"honorLabels"`
 				TLSConfig       map[string]any `json:"tlsConfig"`
 			} `json:"endpoints"`
 			Selector struct {
@@ -721,6 +722,9 @@ func TestMetricsServiceSelectsTheOperator(t *testing.T) {
 		t.Fatalf("ServiceMonitor endpoints = %+v, want one", monitor.Spec.Endpoints)
 	}
 	ep := monitor.Spec.Endpoints[0]
+	if !ep.HonorLabels {
+		t.Error("the ServiceMonitor does not honor the operator's labels: Prometheus would move the QueueWorkers' namespace label to exported_namespace")
+	}
 	if ep.Port != "https" || ep.Scheme != "https" || ep.BearerTokenFile == "" || ep.TLSConfig["insecureSkipVerify"] != true {
 		t.Errorf("ServiceMonitor endpoint = %+v, want https with a bearer token, skipping verification of the self-signed certificate", ep)
 	}
