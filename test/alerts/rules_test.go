@@ -168,28 +168,39 @@ func TestAlertsFireAndStayQuiet(t *testing.T) {
 		want   []firing
 	}{
 		{
-			name:   "latency above 300s for 10m",
-			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 0+60x30`,
-			at:     20 * time.Minute,
-			want:   []firing{{"QueueWorkerQueueLatencyHigh", "warning", queueSeries}},
+			name: "latency above 300s for 10m",
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 0+60x30
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
+			at:   20 * time.Minute,
+			want: []firing{{"QueueWorkerQueueLatencyHigh", "warning", queueSeries}},
 		},
 		{
-			name:   "latency above 300s, not yet for 10m",
-			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 0+60x30`,
+			name: "latency above 300s, not yet for 10m",
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 0+60x30
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
 			// Above 300 from 6m on: still pending at 15m.
 			at: 15 * time.Minute,
 		},
 		{
-			name:   "latency under the default threshold",
-			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 200x30`,
-			at:     30 * time.Minute,
+			name: "latency of a paused queue",
+			// The operator reports a paused queue's backlog as 0.
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 0+60x30
+queueworker_queue_backlog{` + queueLabels + `} 0x30`,
+			at: 20 * time.Minute,
+		},
+		{
+			name: "latency under the default threshold",
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 200x30
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
+			at: 30 * time.Minute,
 		},
 		{
 			name:   "latency above a threshold set in values",
 			values: "  alerts: {queueLatencyHigh: {thresholdSeconds: 120, for: 5m}}\n",
-			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 200x30`,
-			at:     10 * time.Minute,
-			want:   []firing{{"QueueWorkerQueueLatencyHigh", "warning", queueSeries}},
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 200x30
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
+			at:   10 * time.Minute,
+			want: []firing{{"QueueWorkerQueueLatencyHigh", "warning", queueSeries}},
 		},
 		{
 			name: "at maxReplicas with a growing backlog",
