@@ -64,7 +64,7 @@ fmt: ## Run go fmt against code.
 # NESTED_MODULES are Go modules of their own inside the repository, whose
 # dependencies must not move the operator's: test/alerts evaluates the
 # chart's alerts with Prometheus' packages. `go ... ./...` at the root skips
-# them; vet, test and verify run them too.
+# them; vet, test, verify and lint run them too.
 NESTED_MODULES = test/alerts
 
 .PHONY: vet
@@ -227,8 +227,12 @@ DEADCODE_FILTER = ^github.com/queueworker/queueworker-operator/(api|controllers|
 DEADCODE_ALLOW = hack/deadcode.allow
 
 .PHONY: lint
-lint: ## Run golangci-lint, then the dead-code check (make deadcode); fails on either.
-	@lint="$(call tool-path,golangci-lint)"; "$$lint" run
+lint: ## Run golangci-lint (on the nested modules too), then the dead-code check (make deadcode); fails on either.
+	@lint="$(call tool-path,golangci-lint)"; "$$lint" run && \
+	for m in $(NESTED_MODULES); do \
+		echo "==> golangci-lint (in $$m)"; \
+		(cd "$$m" && "$$lint" run --config "$(CURDIR)/.golangci.yml" ./...) || exit 1; \
+	done
 	@$(MAKE) --no-print-directory deadcode
 
 .PHONY: deadcode
