@@ -64,15 +64,22 @@ generate: ## Generate the DeepCopy, DeepCopyInto and DeepCopyObject methods.
 fmt: ## Run go fmt against code.
 	go fmt ./...
 
+# NESTED_MODULES are Go modules of their own inside the repository, whose
+# dependencies must not move the operator's: test/alerts evaluates the
+# chart's alerts with Prometheus' packages. `go ... ./...` at the root skips
+# them; vet, test, verify and lint run them too.
+NESTED_MODULES = test/alerts
+
 .PHONY: vet
-vet: ## Run go vet against code, the e2e suite (build tag e2e) included.
+vet: ## Run go vet against code, the e2e suite (build tag e2e) and the nested modules (NESTED_MODULES) included.
 	go vet -tags e2e ./...
+	@for m in $(NESTED_MODULES); do echo "go vet ./... (in $$m)"; (cd "$$m" && go vet ./...) || exit 1; done
 
 # TEST_FLAGS are extra flags for go test, e.g. TEST_FLAGS='-run TestScale -v'.
 TEST_FLAGS ?=
 
 .PHONY: test
-test: vet redis ## Run the unit and integration tests (envtest with the pinned Kubernetes binaries, real redis-server, the chart with the pinned helm), then the end-to-end suite (test-e2e).
+test: vet redis ## Run the unit and integration tests (envtest with the pinned Kubernetes binaries, real redis-server, the chart with the pinned helm, the chart's alerts with Prometheus' rule engine), then the end-to-end suite (test-e2e).
 	@start=$$(date +%s); \
 	echo "==> Kubernetes test binaries for envtest"; \
 	assets="$$(hack/build-test-binaries.sh --print-assets)"; \
@@ -81,6 +88,10 @@ test: vet redis ## Run the unit and integration tests (envtest with the pinned K
 	echo "==> go test ./... (KUBEBUILDER_ASSETS=$$assets HELM=$$helm)"; \
 	rc=0; \
 	KUBEBUILDER_ASSETS="$$assets" HELM="$$helm" go test ./... -count=1 -coverprofile=cover.out $(TEST_FLAGS) || rc=$$?; \
+	for m in $(NESTED_MODULES); do \
+		echo "==> go test ./... (in $$m, HELM=$$helm)"; \
+		(cd "$$m" && HELM="$$helm" go test ./... -count=1 $(TEST_FLAGS)) || rc=$$?; \
+	done; \
 	if [ $$rc -eq 0 ]; then result=passed; else result=FAILED; fi; \
 	echo "==> tests $$result in $$(( $$(date +%s) - start ))s"; \
 	exit $$rc
@@ -186,6 +197,13 @@ verify: ## Fail if generated files (deepcopy, CRDs, RBAC, the chart's CRDs and r
 		failed=1; \
 		echo "ERROR: go.mod/go.sum are not tidy; run 'go mod tidy'." >&2; \
 	fi; \
+	for m in $(NESTED_MODULES); do \
+		echo "==> go mod tidy -diff (in $$m)"; \
+		if ! (cd "$$m" && go mod tidy -diff) >&2; then \
+			failed=1; \
+			echo "ERROR: $$m/go.mod and go.sum are not tidy; run 'go mod tidy' in $$m." >&2; \
+		fi; \
+	done; \
 	if [ $$failed -ne 0 ]; then exit 1; fi; \
 	echo "==> verify passed"
 
@@ -194,7 +212,8 @@ helm-lint: ## Lint the Helm chart (pinned helm, --strict) with its default value
 	@helm="$(call tool-path,helm)"; \
 	"$$helm" lint --strict $(CHART_DIR) && \
 	"$$helm" lint --strict $(CHART_DIR) --set 'watchNamespaces={team-a,team-b}' \
-		--set metrics.serviceMonitor.enabled=true --set metrics.certSecretName=metrics-server-cert
+		--set metrics.serviceMonitor.enabled=true --set metrics.certSecretName=metrics-server-cert \
+		--set grafanaDashboard.enabled=true --set prometheusRule.enabled=true
 
 # The dead-code check (hack/tools/deadcode) starts from what ships, the
 # operator and the reference worker (DEADCODE_ROOTS), and from every exported
@@ -211,8 +230,12 @@ DEADCODE_FILTER = ^github.com/queueworker/queueworker-operator/(api|controllers|
 DEADCODE_ALLOW = hack/deadcode.allow
 
 .PHONY: lint
-lint: ## Run golangci-lint, then the dead-code check (make deadcode); fails on either.
-	@lint="$(call tool-path,golangci-lint)"; "$$lint" run
+lint: ## Run golangci-lint (on the nested modules too), then the dead-code check (make deadcode); fails on either.
+	@lint="$(call tool-path,golangci-lint)"; "$$lint" run && \
+	for m in $(NESTED_MODULES); do \
+		echo "==> golangci-lint (in $$m)"; \
+		(cd "$$m" && "$$lint" run --config "$(CURDIR)/.golangci.yml" ./...) || exit 1; \
+	done
 	@$(MAKE) --no-print-directory deadcode
 
 .PHONY: deadcode

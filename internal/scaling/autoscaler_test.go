@@ -676,6 +676,39 @@ func TestAutoscalerMetricSeries(t *testing.T) {
 	}
 }
 
+// TestAutoscalerMaxReplicasSeries: queueworker_max_replicas follows the
+// QueueWorker's maxReplicas from one decision to the next, beside its
+// desired replicas, and goes with it. The chart's alert on workers held at
+// their ceiling compares the two.
+func TestAutoscalerMaxReplicasSeries(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "metrics", Name: "ceiling"}
+	labels := map[string]string{"namespace": name.Namespace, "queueworker": name.Name}
+	enqueue(t, srv.Addr, "ceiling", 40)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 3, TargetBacklogPerReplica: ptr.To[int32](1), PollInterval: dur(time.Second)}
+	for _, maxReplicas := range []int32{3, 7} {
+		as.MaxReplicas = maxReplicas
+		update(t, a, name, testTarget(name, srv.Addr, as, 1, "ceiling"))
+		pollAll(t, a)
+		clock.Add(time.Second)
+		if n := seriesWith(t, metricMaxReplicas, labels); n != 1 {
+			t.Fatalf("maxReplicas %d: %d queueworker_max_replicas series, want 1", maxReplicas, n)
+		}
+		if v := testutil.ToFloat64(metricMaxReplicas.WithLabelValues(name.Namespace, name.Name)); v != float64(maxReplicas) {
+			t.Errorf("queueworker_max_replicas = %v, want %d", v, maxReplicas)
+		}
+		desired := testutil.ToFloat64(metricDesiredReplicas.WithLabelValues(name.Namespace, name.Name))
+		if desired < 1 || desired > float64(maxReplicas) {
+			t.Errorf("maxReplicas %d: queueworker_desired_replicas = %v, want within [1, %d]", maxReplicas, desired, maxReplicas)
+		}
+	}
+	a.Remove(name)
+	if n := seriesWith(t, metricMaxReplicas, labels); n != 0 {
+		t.Errorf("removed: %d queueworker_max_replicas series, want none", n)
+	}
+}
+
 // TestAutoscalerResultServers: every QueueWorker on an endpoint gets the
 // live asynq servers of the endpoint with its result, whatever queues they
 // serve, here a real asynq server of this process running one task of

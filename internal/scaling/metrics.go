@@ -58,6 +58,12 @@ var (
 		Name: "queueworker_desired_replicas",
 		Help: "Replica count the autoscaler decided for a QueueWorker.",
 	}, objectLabels)
+	// metricMaxReplicas lets an alert tell a QueueWorker held at its ceiling
+	// (desired at max while the backlog grows) from one still scaling.
+	metricMaxReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "queueworker_max_replicas",
+		Help: "The autoscaling.maxReplicas of a QueueWorker when the autoscaler last decided.",
+	}, objectLabels)
 	metricCurrentReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "queueworker_current_replicas",
 		Help: "Replica count of a QueueWorker's Deployment when the autoscaler last decided.",
@@ -92,7 +98,7 @@ func newAutoscalerMetrics() *autoscalerMetrics {
 	registerMetrics.Do(func() {
 		metrics.Registry.MustRegister(metricQueueBacklog, metricQueuePending, metricQueueActive, metricQueueOrphaned,
 			metricQueueLatency,
-			metricDesiredReplicas, metricCurrentReplicas, metricRedisReadErrors, metricRedisReadDuration)
+			metricDesiredReplicas, metricMaxReplicas, metricCurrentReplicas, metricRedisReadErrors, metricRedisReadDuration)
 	})
 	return &autoscalerMetrics{queues: map[types.NamespacedName][]string{}, pollers: map[string]int{}}
 }
@@ -124,8 +130,9 @@ func (m *autoscalerMetrics) readFailed(name types.NamespacedName) {
 	metricRedisReadErrors.WithLabelValues(name.Namespace, name.Name).Inc()
 }
 
-func (m *autoscalerMetrics) observeDecision(name types.NamespacedName, r *Result, current int32) {
+func (m *autoscalerMetrics) observeDecision(name types.NamespacedName, r *Result, current, maxReplicas int32) {
 	metricDesiredReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(r.Decision.DesiredReplicas))
+	metricMaxReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(maxReplicas))
 	metricCurrentReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(current))
 	if r.Err != nil {
 		// Keep the last known queue values rather than report zeros.
@@ -163,6 +170,7 @@ func (m *autoscalerMetrics) forget(name types.NamespacedName) {
 	}
 	delete(m.queues, name)
 	metricDesiredReplicas.DeleteLabelValues(name.Namespace, name.Name)
+	metricMaxReplicas.DeleteLabelValues(name.Namespace, name.Name)
 	metricCurrentReplicas.DeleteLabelValues(name.Namespace, name.Name)
 	metricRedisReadErrors.DeleteLabelValues(name.Namespace, name.Name)
 }

@@ -64,8 +64,8 @@ type valueSet struct {
 }
 
 // valueSets are the golden cases: the defaults, a namespaced install with a
-// ServiceMonitor, and an install from a private registry with every pod
-// setting changed.
+// ServiceMonitor, an install from a private registry with every pod
+// setting changed, and the Grafana dashboard with the alerts.
 var valueSets = []valueSet{
 	{name: "defaults"},
 	{
@@ -119,6 +119,31 @@ metrics:
   certSecretName: metrics-server-cert
   serviceMonitor:
     enabled: true
+`,
+	},
+	{
+		name: "dashboard-and-alerts",
+		values: `
+metrics:
+  serviceMonitor:
+    enabled: true
+grafanaDashboard:
+  enabled: true
+  namespace: monitoring
+  annotations:
+    grafana_folder: Queues
+prometheusRule:
+  enabled: true
+  labels:
+    release: kube-prometheus-stack
+  alertLabels:
+    team: platform
+  redisSelector: container="exporter"
+  alerts:
+    queueLatencyHigh:
+      thresholdSeconds: 600
+    redisClientsNearMax:
+      enabled: false
 `,
 	},
 }
@@ -707,6 +732,7 @@ func TestMetricsServiceSelectsTheOperator(t *testing.T) {
 				Port            string         `json:"port"`
 				Scheme          string         `json:"scheme"`
 				BearerTokenFile string         `json:"bearerTokenFile"`
+				HonorLabels     bool           `json:"honorLabels"`
 				TLSConfig       map[string]any `json:"tlsConfig"`
 			} `json:"endpoints"`
 			Selector struct {
@@ -721,6 +747,9 @@ func TestMetricsServiceSelectsTheOperator(t *testing.T) {
 		t.Fatalf("ServiceMonitor endpoints = %+v, want one", monitor.Spec.Endpoints)
 	}
 	ep := monitor.Spec.Endpoints[0]
+	if !ep.HonorLabels {
+		t.Error("the ServiceMonitor does not honor the operator's labels: Prometheus would move the QueueWorkers' namespace label to exported_namespace")
+	}
 	if ep.Port != "https" || ep.Scheme != "https" || ep.BearerTokenFile == "" || ep.TLSConfig["insecureSkipVerify"] != true {
 		t.Errorf("ServiceMonitor endpoint = %+v, want https with a bearer token, skipping verification of the self-signed certificate", ep)
 	}
@@ -728,6 +757,51 @@ func TestMetricsServiceSelectsTheOperator(t *testing.T) {
 		if svc.Labels[k] != v {
 			t.Errorf("the ServiceMonitor selects %s=%s, which the metrics Service lacks", k, v)
 		}
+	}
+}
+
+// TestDashboardAndAlertsAreOptional checks that the Grafana dashboard and
+// the PrometheusRule are rendered only when asked for, where asked for,
+// with the labels Grafana's sidecar and Prometheus select them by. What
+// they hold is tested in test/alerts, with Prometheus' own code.
+func TestDashboardAndAlertsAreOptional(t *testing.T) {
+	defaults := parse(t, mustRender(t, ""))
+	if n := len(find(defaults, "ConfigMap")) + len(find(defaults, "PrometheusRule")); n != 0 {
+		t.Errorf("the defaults render %d dashboard ConfigMaps and PrometheusRules, want none", n)
+	}
+
+	objects := parse(t, mustRender(t, `
+grafanaDashboard:
+  enabled: true
+  namespace: monitoring
+  label: {key: dashboards, value: queueworker}
+  labels: {team: platform}
+prometheusRule:
+  enabled: true
+  labels: {release: kube-prometheus-stack}
+`))
+	dashboard := one(t, objects, "ConfigMap", "monitoring", release+"-grafana-dashboard")
+	for k, v := range map[string]string{"dashboards": "queueworker", "team": "platform"} {
+		if got := dashboard.Metadata.Labels[k]; got != v {
+			t.Errorf("%s: label %s = %q, want %q", dashboard, k, got, v)
+		}
+	}
+	if _, ok := dashboard.Metadata.Labels["grafana_dashboard"]; ok {
+		t.Errorf("%s keeps the default label grafana_dashboard although grafanaDashboard.label replaces it", dashboard)
+	}
+	var cm corev1.ConfigMap
+	dashboard.decode(t, &cm)
+	shipped, err := os.ReadFile(filepath.Join(chartDir, "files/grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cm.Data["queueworker-operator.json"]; got != strings.TrimRight(string(shipped), "\n") {
+		t.Errorf("%s does not hold files/grafana-dashboard.json as it is", dashboard)
+	}
+
+	rule := one(t, objects, "PrometheusRule", namespace, release+"-alerts")
+	if got := rule.Metadata.Labels["release"]; got != "kube-prometheus-stack" {
+		t.Errorf("%s: label release = %q, want kube-prometheus-stack", rule, got)
 	}
 }
 
@@ -818,6 +892,10 @@ func TestInvalidValuesAreRejected(t *testing.T) {
 		{"metrics on the probe port", `metrics: {port: 8081}`, "metrics.port must not be 8081"},
 		{"monitor without metrics", `metrics: {enabled: false, serviceMonitor: {enabled: true}}`, "metrics.serviceMonitor.enabled needs metrics.enabled"},
 		{"existing service account unnamed", `serviceAccount: {create: false}`, "serviceAccount.name must name an existing ServiceAccount"},
+		{"alerts without metrics", `{metrics: {enabled: false}, prometheusRule: {enabled: true}}`, "prometheusRule.enabled needs metrics.enabled"},
+		{"alerts all turned off", `prometheusRule: {enabled: true, alerts: {queueLatencyHigh: {enabled: false}, atMaxReplicas: {enabled: false}, tasksOrphaned: {enabled: false}, redisReadErrors: {enabled: false}, redisDown: {enabled: false}, redisMemoryHigh: {enabled: false}, redisClientsNearMax: {enabled: false}}}`, "every alert of prometheusRule.alerts disabled"},
+		{"dashboard label without a key", `grafanaDashboard: {enabled: true, label: {key: ""}}`, "/grafanaDashboard/label/key"},
+		{"alert duration as a Go duration", `prometheusRule: {enabled: true, alerts: {redisDown: {for: 1m30.5s}}}`, "/prometheusRule/alerts/redisDown/for"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
