@@ -25,6 +25,7 @@ limitations under the License.
 package runplot
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image/color"
@@ -177,8 +178,34 @@ func (c Chart) Write(w io.Writer, format Format) error {
 	for i, row := range plot.Align(grid, tiles, area) {
 		plots[i].Draw(row[0])
 	}
-	_, err = canvas.WriteTo(w)
+	if format != SVG {
+		_, err = canvas.WriteTo(w)
+		return err
+	}
+	// The SVG names the font the text was measured with, Liberation Sans,
+	// which few viewers have; Arial and Helvetica have the same metrics,
+	// so the text keeps its place with them.
+	var buf bytes.Buffer
+	if _, err := canvas.WriteTo(&buf); err != nil {
+		return err
+	}
+	_, err = w.Write(bytes.ReplaceAll(buf.Bytes(), []byte("font-family:Liberation Sans;"), []byte(svgFonts)))
 	return err
+}
+
+// svgFonts is the font list of the SVG's text.
+const svgFonts = "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"
+
+// sans sets every text of p in the sans-serif face: a chart reads better
+// in it than in gonum/plot's default serif.
+func sans(p *plot.Plot) {
+	for _, f := range []*font.Font{
+		&p.Title.TextStyle.Font, &p.Legend.TextStyle.Font,
+		&p.X.Label.TextStyle.Font, &p.X.Tick.Label.Font,
+		&p.Y.Label.TextStyle.Font, &p.Y.Tick.Label.Font,
+	} {
+		f.Variant = "Sans"
+	}
 }
 
 // span returns the chart's start and its length in seconds.
@@ -210,6 +237,7 @@ func (c Chart) plots() ([]*plot.Plot, error) {
 	plots := make([]*plot.Plot, 0, len(c.Panels))
 	for i, panel := range c.Panels {
 		p := plot.New()
+		sans(p)
 		p.Title.Text = panel.Title
 		p.Title.TextStyle.Font = plotFont(12)
 		p.Y.Label.Text = panel.Unit
@@ -231,8 +259,10 @@ func (c Chart) plots() ([]*plot.Plot, error) {
 		if math.IsInf(p.Y.Max, 0) || p.Y.Max <= p.Y.Min {
 			p.Y.Max = p.Y.Min + 1
 		}
-		// Room above the highest value for the legend.
-		p.Y.Max += (p.Y.Max - p.Y.Min) * 0.25 * float64(len(panel.Series)) / 2
+		// Room above the highest value for the legend, which takes about
+		// 13 points a line of a data area about 120 points high.
+		room := min(0.6, float64(13*len(panel.Series)+6)/120)
+		p.Y.Max = p.Y.Min + (p.Y.Max-p.Y.Min)/(1-room)
 		if i == len(c.Panels)-1 && !start.IsZero() {
 			p.X.Label.Text = "seconds since " + start.UTC().Format("2006-01-02 15:04:05 UTC")
 		}
@@ -303,9 +333,10 @@ func addSeries(p *plot.Plot, s Series, start time.Time, secs float64, lineColor 
 	return nil
 }
 
-// plotFont is gonum/plot's default font at size points.
+// plotFont is gonum/plot's default typeface, sans-serif, at size points.
 func plotFont(size float64) font.Font {
 	f := plot.DefaultFont
+	f.Variant = "Sans"
 	f.Size = vg.Points(size)
 	return f
 }

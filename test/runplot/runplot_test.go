@@ -147,6 +147,20 @@ func at(sec float64, v float64) Point {
 	return Point{At: t0.Add(time.Duration(sec * float64(time.Second))), Value: v}
 }
 
+// The SVG names fonts with the metrics of the one the text was measured
+// with, which viewers without Liberation Sans have.
+func TestWriteSVGFonts(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (Chart{Title: "t", Panels: []Panel{{Title: "p"}}}).Write(&buf, SVG); err != nil {
+		t.Fatal(err)
+	}
+	svg := buf.String()
+	if !strings.Contains(svg, "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;") ||
+		strings.Contains(svg, "font-family:Liberation Sans;") || strings.Contains(svg, "Liberation Serif") {
+		t.Errorf("fonts of the SVG: %q", regexp.MustCompile(`font-family:[^;]*;`).FindAllString(svg, -1))
+	}
+}
+
 func TestWriteSVGLinesAndLabels(t *testing.T) {
 	nan := math.NaN()
 	c := Chart{
