@@ -206,7 +206,10 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 	_, _ = fmt.Fprintln(out)
 	summary.Write(out, burst)
 	if o.plot != "" {
-		title := fmt.Sprintf("QueueWorker %s/%s: %d demo:sleep tasks of %s (%s)", key.Namespace, key.Name, o.count, o.duration, summary.Outcome)
+		title := fmt.Sprintf("%d demo:sleep tasks of %s, QueueWorker %s/%s", o.count, o.duration, key.Namespace, key.Name)
+		if summary.Outcome != demoview.Completed {
+			title += fmt.Sprintf(" (%s)", summary.Outcome)
+		}
 		if err := demoview.Chart(title, recorder.Samples()).WriteFile(o.plot); err != nil {
 			return false, errors.Join(runErr, fmt.Errorf("writing the chart of the run: %w", err))
 		}
