@@ -67,9 +67,10 @@ func (m *monitor) series() runSeries {
 	return rs
 }
 
-// chart draws the scenario from its monitors, over the scenario's time.
-// With more than one monitor the replica lines carry the QueueWorker's
-// name.
+// chart draws the scenario from its monitors, from the scenario's start
+// to the monitors' last record (not the scenario's end, which includes
+// the deletion of its namespace). With more than one monitor the replica
+// lines carry the QueueWorker's name.
 func (res *scenarioResult) chart() runplot.Chart {
 	backlog := runplot.Panel{Title: "Backlog (pending + active, from Redis)", Unit: "tasks"}
 	latency := runplot.Panel{Title: "Latency (QueueWorker status.latency)", Unit: "seconds"}
@@ -88,7 +89,6 @@ func (res *scenarioResult) chart() runplot.Chart {
 	return runplot.Chart{
 		Title:  title,
 		Start:  res.started,
-		End:    res.started.Add(res.duration),
 		Panels: []runplot.Panel{backlog, latency, replicas},
 	}
 }
@@ -156,8 +156,8 @@ func TestReportCharts(t *testing.T) {
 	}
 
 	c := res.chart()
-	if !c.Start.Equal(t0) || !c.End.Equal(t0.Add(10*time.Second)) {
-		t.Errorf("time axis %s to %s, want the scenario's", c.Start, c.End)
+	if !c.Start.Equal(t0) || !c.End.IsZero() {
+		t.Errorf("time axis %s to %s, want from the scenario's start to the last record", c.Start, c.End)
 	}
 	backlog := c.Panels[0].Series[0]
 	if backlog.Name != "burst/burst" || len(backlog.Points) != 4 || backlog.Points[1].Value != 904 ||
