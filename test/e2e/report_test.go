@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,9 +81,9 @@ func (r *report) attach(testName string, m *monitor) {
 	name := strings.TrimPrefix(testName, "TestE2E/")
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i := len(r.results) - 1; i >= 0; i-- {
-		if r.results[i].name == name {
-			r.results[i].monitors = append(r.results[i].monitors, m)
+	for _, res := range slices.Backward(r.results) {
+		if res.name == name {
+			res.monitors = append(res.monitors, m)
 			return
 		}
 	}

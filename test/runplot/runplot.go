@@ -149,7 +149,7 @@ func (c Chart) Write(w io.Writer, format Format) error {
 	dc := draw.New(canvas)
 	// A white background: the image is shown on dark pages too.
 	dc.SetColor(color.White)
-	dc.Fill(dc.Rectangle.Path())
+	dc.Fill(dc.Path())
 
 	plots, err := c.plots()
 	if err != nil {

@@ -258,8 +258,9 @@ func TestWriteSVGEmptySeries(t *testing.T) {
 // run at 10:00 and the same run an hour later draw the same lines.
 func TestTimesCountFromStart(t *testing.T) {
 	run := func(offset time.Duration, start time.Time) svgContent {
-		var pts []Point
-		for i, v := range []float64{0, 40, 10, 0} {
+		values := []float64{0, 40, 10, 0}
+		pts := make([]Point, 0, len(values))
+		for i, v := range values {
 			pts = append(pts, Point{At: t0.Add(offset + time.Duration(i+2)*time.Second), Value: v})
 		}
 		return render(t, Chart{Start: start, End: t0.Add(offset + 10*time.Second), Panels: []Panel{
