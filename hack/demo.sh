@@ -23,6 +23,8 @@
 #   DEMO_COUNT     tasks in the burst (default 1500), spread over the QueueWorker's queues
 #   DEMO_DURATION  sleep of each task (default 200ms)
 #   DEMO_OUTPUT    auto (a table redrawn in place on a terminal, else a line a second), table or lines
+#   DEMO_PLOT      file the chart of the run (backlog, latency, replicas over time) is written to at the
+#                  end, .svg or .png (default run.svg in the demo's state dir); empty: no chart
 #   DEMO_HELM_ARGS extra arguments of helm upgrade --install, e.g. "--set logging.level=debug"
 #   IMG, WORKER_IMG  images on a real cluster (default queueworker-operator:dev, queueworker-worker:dev)
 #   QW_CLUSTER_DIR, QW_PORT_BASE, QW_TOOLS_DIR: see hack/local-cluster.sh and hack/build-test-binaries.sh
@@ -38,6 +40,7 @@ DEMO_CLUSTER="${DEMO_CLUSTER:-auto}"
 DEMO_COUNT="${DEMO_COUNT:-1500}"
 DEMO_DURATION="${DEMO_DURATION:-200ms}"
 DEMO_OUTPUT="${DEMO_OUTPUT:-auto}"
+DEMO_PLOT="${DEMO_PLOT-$DEMO_DIR/run.svg}"
 read -r -a DEMO_HELM_ARGS <<<"${DEMO_HELM_ARGS:-}"
 IMG="${IMG:-queueworker-operator:dev}"
 WORKER_IMG="${WORKER_IMG:-queueworker-worker:dev}"
@@ -459,7 +462,7 @@ up_local() {
 	step 7 "Burst of $DEMO_COUNT tasks, live"
 	local rc=0
 	KUBECONFIG="$KC" "$ROOT/bin/demo" --namespace "$NS" --queueworker "$QW" \
-		--count "$DEMO_COUNT" --duration "$DEMO_DURATION" --output "$DEMO_OUTPUT" || rc=$?
+		--count "$DEMO_COUNT" --duration "$DEMO_DURATION" --output "$DEMO_OUTPUT" --plot "$DEMO_PLOT" || rc=$?
 	explore_local "$port"
 	return "$rc"
 }
@@ -541,7 +544,7 @@ EOF
 	step 7 "Burst of $DEMO_COUNT tasks, live"
 	local rc=0
 	KUBECONFIG="$KC" "$ROOT/bin/demo" --namespace "$NS" --queueworker "$QW" --redis-addr "127.0.0.1:$lport" \
-		--count "$DEMO_COUNT" --duration "$DEMO_DURATION" --output "$DEMO_OUTPUT" || rc=$?
+		--count "$DEMO_COUNT" --duration "$DEMO_DURATION" --output "$DEMO_OUTPUT" --plot "$DEMO_PLOT" || rc=$?
 	explore_current "$svc" "$rport"
 	return "$rc"
 }

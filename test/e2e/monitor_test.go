@@ -57,6 +57,9 @@ type observation struct {
 	reachable metav1.ConditionStatus
 	// active and pending are read from Redis; -1 when it did not answer.
 	active, pending int64
+	// latency is the QueueWorker's status.latency (0 when unset); -1 when
+	// the QueueWorker could not be read.
+	latency time.Duration
 }
 
 // podExit is a worker pod the monitor saw being deleted.
@@ -113,6 +116,7 @@ func (s *suite) startMonitor(t *testing.T, ns, name, queue string, rdb *redis.Cl
 	go m.watchDeployment(ctx)
 	go m.pollLoop(ctx)
 	t.Cleanup(m.stop)
+	s.report.attach(t.Name(), m)
 	return m
 }
 
@@ -187,9 +191,13 @@ func pendingKey(queue string) string { return "asynq:{" + queue + "}:pending" }
 func (m *monitor) pollOnce(ctx context.Context, inspector *asynq.Inspector) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	o := observation{at: time.Now(), active: -1, pending: -1}
+	o := observation{at: time.Now(), active: -1, pending: -1, latency: -1}
 	var qw queueworkerv1alpha1.QueueWorker
 	if err := m.s.client.Get(ctx, client.ObjectKey{Namespace: m.ns, Name: m.name}, &qw); err == nil {
+		o.latency = 0
+		if qw.Status.Latency != nil {
+			o.latency = qw.Status.Latency.Duration
+		}
 		if c := apimeta.FindStatusCondition(qw.Status.Conditions, queueworkerv1alpha1.ConditionRedisReachable); c != nil {
 			o.reachable = c.Status
 		}

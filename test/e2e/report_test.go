@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +56,10 @@ type scenarioResult struct {
 	// last extra pod gone.
 	reaction, drained, backToMin time.Duration
 	notes                        []string
+	// monitors recorded the scenario's workers; writeCharts draws them
+	// to chartFile, next to the report.
+	monitors  []*monitor
+	chartFile string
 }
 
 func newReport(provider string) *report {
@@ -68,6 +73,20 @@ func (r *report) start(name string) *scenarioResult {
 	r.results = append(r.results, res)
 	r.mu.Unlock()
 	return res
+}
+
+// attach hands a monitor to the line of the scenario testName, for its
+// chart.
+func (r *report) attach(testName string, m *monitor) {
+	name := strings.TrimPrefix(testName, "TestE2E/")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, res := range slices.Backward(r.results) {
+		if res.name == name {
+			res.monitors = append(res.monitors, m)
+			return
+		}
+	}
 }
 
 // finish records how the scenario ended.
@@ -124,6 +143,16 @@ func (r *report) markdown() string {
 	}
 	b.WriteString("\nFirst scale-up, Drained and Back to min count from the start of the scenario's first burst. " +
 		"Restarted counts the tasks that a worker started more than once: it was stopped while they ran.\n")
+	var charts []string
+	for _, res := range r.results {
+		if res.chartFile != "" {
+			charts = append(charts, fmt.Sprintf("[%s](%s)", res.name, res.chartFile))
+		}
+	}
+	if len(charts) > 0 {
+		b.WriteString("\nCharts of the backlog, latency and replicas over time, next to this report: " +
+			strings.Join(charts, ", ") + ".\n")
+	}
 	var notes []string
 	for _, res := range r.results {
 		for _, n := range res.notes {
@@ -137,7 +166,7 @@ func (r *report) markdown() string {
 }
 
 // finishReport writes the report to $E2E_REPORT (or e2e-report.md in the
-// state dir) and prints it.
+// state dir), with the charts of the scenarios beside it, and prints it.
 func (s *suite) finishReport(t *testing.T) {
 	s.report.mu.Lock()
 	ran := len(s.report.results)
@@ -145,7 +174,6 @@ func (s *suite) finishReport(t *testing.T) {
 	if ran == 0 {
 		return // set-up failed, and said why
 	}
-	md := s.report.markdown()
 	path := os.Getenv("E2E_REPORT")
 	if path == "" {
 		dir := s.provider.stateDir()
@@ -156,7 +184,11 @@ func (s *suite) finishReport(t *testing.T) {
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Errorf("writing the report: %v", err)
-	} else if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+	} else if err := s.report.writeCharts(filepath.Dir(path)); err != nil {
+		t.Errorf("writing the charts: %v", err)
+	}
+	md := s.report.markdown()
+	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
 		t.Errorf("writing the report: %v", err)
 	}
 	t.Logf("report written to %s:\n\n%s", path, md)

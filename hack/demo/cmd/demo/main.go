@@ -21,12 +21,15 @@ limitations under the License.
 //
 //	demo [--kubeconfig FILE] [--namespace default] [--queueworker email]
 //	     [--redis-addr 127.0.0.1:PORT] [--count 1500] [--duration 200ms]
+//	     [--plot run.svg]
 //
 // It finds Redis as the operator does (through the QueueWorker's
 // RedisConfig, or spec.redis.addr), reads the password from the Secret
 // named there, and reads the queues with the operator's reader;
 // --redis-addr replaces only the address, for a port-forward to a Redis
-// whose address resolves only inside the cluster. It exits 0 when every
+// whose address resolves only inside the cluster. With --plot it draws the
+// run (backlog and latency of each queue, replicas desired and ready) to
+// an SVG or PNG file at the end. It exits 0 when every
 // task of the burst completed exactly once.
 package main
 
@@ -58,6 +61,7 @@ import (
 	"github.com/queueworker/queueworker-operator/internal/queue"
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 	"github.com/queueworker/queueworker-operator/pkg/redisclient"
+	"github.com/queueworker/queueworker-operator/test/runplot"
 )
 
 type options struct {
@@ -73,6 +77,7 @@ type options struct {
 	timeout     time.Duration
 	settle      time.Duration
 	output      string
+	plot        string
 }
 
 func main() {
@@ -89,6 +94,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up when the burst takes longer")
 	flag.DurationVar(&o.settle, "settle", 30*time.Second, "how long the queues must stay empty before missing tasks count as lost")
 	flag.StringVar(&o.output, "output", "auto", "table (redrawn in place), lines (one per --print-every) or auto (table on a terminal)")
+	flag.StringVar(&o.plot, "plot", "", "write a chart of the run (backlog, latency, replicas over time) to this .svg or .png file at the end")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "demo: unexpected arguments %q\n", flag.Args())
@@ -113,6 +119,11 @@ func main() {
 func run(ctx context.Context, o options, out *os.File) (bool, error) {
 	if o.count < 1 || o.parallel < 1 || o.interval <= 0 || o.duration < 0 {
 		return false, errors.New("--count and --parallel must be at least 1, --interval above 0, --duration not negative")
+	}
+	if o.plot != "" {
+		if _, err := runplot.FormatOf(o.plot); err != nil {
+			return false, fmt.Errorf("--plot: %w", err)
+		}
 	}
 	table, err := useTable(o.output, out)
 	if err != nil {
@@ -174,6 +185,7 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 	if table {
 		display = demoview.NewTable(out, fmt.Sprintf("QueueWorker %s/%s", key.Namespace, key.Name))
 	}
+	recorder := &demoview.Recorder{Display: display}
 	// Once every task is in the ledger, the last ones leave the active lists
 	// within moments; tasks of others may keep the queues busy for longer.
 	tracker := demoview.NewTracker(o.count, o.settle, 3*time.Second)
@@ -182,7 +194,7 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 			Redis: rdb, Kube: kube, Target: key, Queues: queues, IDs: ids,
 			Timeout: 5 * time.Second, Now: time.Now,
 		},
-		Display: display,
+		Display: recorder,
 		Tracker: tracker,
 		Enqueue: func(ctx context.Context) error {
 			return burst.Enqueue(ctx, asynq.NewClientFromRedisClient(writer), ids)
@@ -193,6 +205,16 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 	}.Execute(ctx)
 	_, _ = fmt.Fprintln(out)
 	summary.Write(out, burst)
+	if o.plot != "" {
+		title := fmt.Sprintf("%d demo:sleep tasks of %s, QueueWorker %s/%s", o.count, o.duration, key.Namespace, key.Name)
+		if summary.Outcome != demoview.Completed {
+			title += fmt.Sprintf(" (%s)", summary.Outcome)
+		}
+		if err := demoview.Chart(title, recorder.Samples()).WriteFile(o.plot); err != nil {
+			return false, errors.Join(runErr, fmt.Errorf("writing the chart of the run: %w", err))
+		}
+		_, _ = fmt.Fprintf(out, "\nChart of the run: %s\n", o.plot)
+	}
 	return summary.OK(), runErr
 }
 
