@@ -191,7 +191,8 @@ helm-lint: ## Lint the Helm chart (pinned helm, --strict) with its default value
 	@helm="$(call tool-path,helm)"; \
 	"$$helm" lint --strict $(CHART_DIR) && \
 	"$$helm" lint --strict $(CHART_DIR) --set 'watchNamespaces={team-a,team-b}' \
-		--set metrics.serviceMonitor.enabled=true --set metrics.certSecretName=metrics-server-cert
+		--set metrics.serviceMonitor.enabled=true --set metrics.certSecretName=metrics-server-cert \
+		--set dashboard.enabled=true --set dashboard.redis.addr=redis:6379 --set dashboard.redis.passwordSecretRef.name=redis-auth
 
 # The dead-code check (hack/tools/deadcode) starts from what ships, the
 # operator, the reference worker and the dashboard (DEADCODE_ROOTS), and from every exported
