@@ -1,5 +1,5 @@
 # One builder, two images:
-#   docker build --target manager -t queueworker-operator:dev .   (the operator; also the default)
+#   docker build --target manager -t queueworker-operator:dev .   (the operator and the task dashboard; also the default)
 #   docker build --target worker  -t queueworker-worker:dev .     (the reference worker)
 # Override BASE_IMAGE to build from another registry, e.g. docker.io/library/golang:1.26.
 ARG BASE_IMAGE=golang:1.26
@@ -16,11 +16,11 @@ RUN go mod download
 # Copy the Go source (.dockerignore keeps out tests, tools and build output).
 COPY . .
 
-# Both binaries are built in one layer, so building the second image reuses it.
+# The binaries are built in one layer, so building the second image reuses it.
 # GOARCH is left empty unless the builder sets TARGETARCH, so the binary matches
 # the platform of the host that builds it.
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags "-s -w" -o /out/ ./cmd/manager ./cmd/worker
+    go build -trimpath -ldflags "-s -w" -o /out/ ./cmd/manager ./cmd/worker ./cmd/dashboard
 
 # The reference worker, built on the pkg/worker SDK.
 # distroless/static: no shell, no package manager; see
@@ -32,8 +32,11 @@ USER 65532:65532
 ENTRYPOINT ["/worker"]
 
 # The operator. It is the last stage, so a plain `docker build .` yields it.
+# It also holds the task dashboard (/dashboard), which the chart runs from
+# the same image with its own command when dashboard.enabled is set.
 FROM gcr.io/distroless/static:nonroot AS manager
 WORKDIR /
 COPY --from=builder /out/manager /manager
+COPY --from=builder /out/dashboard /dashboard
 USER 65532:65532
 ENTRYPOINT ["/manager"]

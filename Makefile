@@ -213,10 +213,11 @@ helm-lint: ## Lint the Helm chart (pinned helm, --strict) with its default value
 	"$$helm" lint --strict $(CHART_DIR) && \
 	"$$helm" lint --strict $(CHART_DIR) --set 'watchNamespaces={team-a,team-b}' \
 		--set metrics.serviceMonitor.enabled=true --set metrics.certSecretName=metrics-server-cert \
-		--set grafanaDashboard.enabled=true --set prometheusRule.enabled=true
+		--set grafanaDashboard.enabled=true --set prometheusRule.enabled=true \
+		--set dashboard.enabled=true --set dashboard.redis.addr=redis:6379 --set dashboard.redis.passwordSecretRef.name=redis-auth
 
 # The dead-code check (hack/tools/deadcode) starts from what ships, the
-# operator and the reference worker (DEADCODE_ROOTS), and from every exported
+# operator, the reference worker and the dashboard (DEADCODE_ROOTS), and from every exported
 # function and method of the worker SDK (DEADCODE_API), which its users'
 # programs may call. It follows static calls, function values and calls
 # through interfaces, not reflection, and reports the functions and methods
@@ -224,7 +225,7 @@ helm-lint: ## Lint the Helm chart (pinned helm, --strict) with its default value
 # none of those reach: code that only tests call. hack/ and test/ are
 # tooling and not reported. DEADCODE_ALLOW lists the few exceptions, each
 # with the test that needs it.
-DEADCODE_ROOTS = ./cmd/manager ./cmd/worker ./pkg/...
+DEADCODE_ROOTS = ./cmd/manager ./cmd/worker ./cmd/dashboard ./pkg/...
 DEADCODE_API = ^github.com/queueworker/queueworker-operator/pkg/
 DEADCODE_FILTER = ^github.com/queueworker/queueworker-operator/(api|controllers|internal|cmd|pkg)(/|$$)
 DEADCODE_ALLOW = hack/deadcode.allow
@@ -239,7 +240,7 @@ lint: ## Run golangci-lint (on the nested modules too), then the dead-code check
 	@$(MAKE) --no-print-directory deadcode
 
 .PHONY: deadcode
-deadcode: ## Fail on code of api/, controllers/, internal/, cmd/ or pkg/ that neither cmd/manager, cmd/worker nor the SDK's API reaches: code only tests call (exceptions in hack/deadcode.allow).
+deadcode: ## Fail on code of api/, controllers/, internal/, cmd/ or pkg/ that neither cmd/manager, cmd/worker, cmd/dashboard nor the SDK's API reaches: code only tests call (exceptions in hack/deadcode.allow).
 	@dc="$(call tool-path,deadcode)"; \
 	echo "==> deadcode (from $(DEADCODE_ROOTS))"; \
 	if ! "$$dc" -filter '$(DEADCODE_FILTER)' -api '$(DEADCODE_API)' -allow $(DEADCODE_ALLOW) $(DEADCODE_ROOTS); then \
@@ -258,9 +259,10 @@ lint-config: ## Verify the golangci-lint configuration.
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build bin/manager (the operator) and bin/worker (the reference worker).
+build: manifests generate fmt vet ## Build bin/manager (the operator), bin/worker (the reference worker) and bin/dashboard (the task dashboard).
 	go build -o bin/manager ./cmd/manager
 	go build -o bin/worker ./cmd/worker
+	go build -o bin/dashboard ./cmd/dashboard
 
 # RUN_ARGS are extra flags for the operator started by `make run`.
 RUN_ARGS ?=

@@ -65,7 +65,8 @@ type valueSet struct {
 
 // valueSets are the golden cases: the defaults, a namespaced install with a
 // ServiceMonitor, an install from a private registry with every pod
-// setting changed, and the Grafana dashboard with the alerts.
+// setting changed, the Grafana dashboard with the alerts, and the task
+// dashboard on a Redis with a password and TLS.
 var valueSets = []valueSet{
 	{name: "defaults"},
 	{
@@ -144,6 +145,25 @@ prometheusRule:
       thresholdSeconds: 600
     redisClientsNearMax:
       enabled: false
+`,
+	},
+	{
+		name: "dashboard",
+		values: `
+dashboard:
+  enabled: true
+  redis:
+    addr: redis.queues.svc:6379
+    db: 2
+    username: dashboard
+    passwordSecretRef:
+      name: redis-dashboard
+      key: pw
+    tls:
+      enabled: true
+      caSecretRef:
+        name: redis-ca
+      serverName: redis.queues.svc
 `,
 	},
 }
@@ -560,6 +580,33 @@ func managerContainer(t *testing.T, objects []object) (appsv1.Deployment, corev1
 	return d, corev1.Container{}
 }
 
+// checkRestricted checks that the pod and its container c meet the
+// restricted Pod Security Standard with a read-only root filesystem.
+func checkRestricted(t *testing.T, pod corev1.PodSpec, c corev1.Container) {
+	t.Helper()
+	if psc := pod.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod securityContext = %+v, want runAsNonRoot and the RuntimeDefault seccomp profile", psc)
+	}
+	if pod.HostNetwork || pod.HostPID || pod.HostIPC {
+		t.Error("the pod shares a host namespace")
+	}
+	sc := c.SecurityContext
+	switch {
+	case sc == nil:
+		t.Fatalf("the %s container has no securityContext", c.Name)
+	case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+		t.Error("allowPrivilegeEscalation is not false")
+	case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+		t.Error("readOnlyRootFilesystem is not true")
+	case sc.Privileged != nil && *sc.Privileged:
+		t.Error("the container is privileged")
+	case sc.Capabilities == nil || !reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+		len(sc.Capabilities.Add) != 0:
+		t.Errorf("capabilities = %+v, want drop [ALL] and none added", sc.Capabilities)
+	}
+}
+
 // TestDeploymentIsRestricted checks, for every value set, that the operator
 // pod meets the restricted Pod Security Standard, elects a leader, probes
 // its health endpoints and serves metrics only over authenticated HTTPS.
@@ -568,27 +615,7 @@ func TestDeploymentIsRestricted(t *testing.T) {
 		t.Run(vs.name, func(t *testing.T) {
 			d, c := managerContainer(t, parse(t, mustRender(t, vs.values)))
 			pod := d.Spec.Template.Spec
-			if psc := pod.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot ||
-				psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-				t.Errorf("pod securityContext = %+v, want runAsNonRoot and the RuntimeDefault seccomp profile", psc)
-			}
-			if pod.HostNetwork || pod.HostPID || pod.HostIPC {
-				t.Error("the pod shares a host namespace")
-			}
-			sc := c.SecurityContext
-			switch {
-			case sc == nil:
-				t.Fatal("the manager container has no securityContext")
-			case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
-				t.Error("allowPrivilegeEscalation is not false")
-			case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
-				t.Error("readOnlyRootFilesystem is not true")
-			case sc.Privileged != nil && *sc.Privileged:
-				t.Error("the container is privileged")
-			case sc.Capabilities == nil || !reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
-				len(sc.Capabilities.Add) != 0:
-				t.Errorf("capabilities = %+v, want drop [ALL] and none added", sc.Capabilities)
-			}
+			checkRestricted(t, pod, c)
 			for _, arg := range []string{"--leader-elect", "--health-probe-bind-address=:8081", "--metrics-bind-address=:8443", "--metrics-secure"} {
 				if !slices.Contains(c.Args, arg) {
 					t.Errorf("args %q lack %s", c.Args, arg)
@@ -810,8 +837,14 @@ func TestObjectsCarryStandardLabels(t *testing.T) {
 	for _, vs := range valueSets {
 		t.Run(vs.name, func(t *testing.T) {
 			for _, o := range parse(t, mustRender(t, vs.values)) {
+				// The dashboard's pods must not match the operator's
+				// selectors, so its objects carry a name of their own.
+				name := "queueworker-operator"
+				if o.Metadata.Labels["app.kubernetes.io/component"] == "dashboard" {
+					name = "queueworker-operator-dashboard"
+				}
 				want := map[string]string{
-					"app.kubernetes.io/name":       "queueworker-operator",
+					"app.kubernetes.io/name":       name,
 					"app.kubernetes.io/instance":   release,
 					"app.kubernetes.io/version":    "0.1.0",
 					"app.kubernetes.io/managed-by": "Helm",
@@ -896,6 +929,10 @@ func TestInvalidValuesAreRejected(t *testing.T) {
 		{"alerts all turned off", `prometheusRule: {enabled: true, alerts: {queueLatencyHigh: {enabled: false}, atMaxReplicas: {enabled: false}, tasksOrphaned: {enabled: false}, redisReadErrors: {enabled: false}, redisDown: {enabled: false}, redisMemoryHigh: {enabled: false}, redisClientsNearMax: {enabled: false}}}`, "every alert of prometheusRule.alerts disabled"},
 		{"dashboard label without a key", `grafanaDashboard: {enabled: true, label: {key: ""}}`, "/grafanaDashboard/label/key"},
 		{"alert duration as a Go duration", `prometheusRule: {enabled: true, alerts: {redisDown: {for: 1m30.5s}}}`, "/prometheusRule/alerts/redisDown/for"},
+		{"dashboard without Redis", `dashboard: {enabled: true}`, "dashboard.redis.addr must be set"},
+		{"dashboard Redis without port", `dashboard: {enabled: true, redis: {addr: redis.queues.svc}}`, "/dashboard/redis/addr"},
+		{"dashboard password as a value", `dashboard: {enabled: true, redis: {addr: "r:6379", password: hunter2}}`, "password"},
+		{"dashboard read-only as a string", `dashboard: {readOnly: "no"}`, "/dashboard/readOnly"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -113,3 +113,37 @@ files/manager-rules.yaml, so the chart grants exactly what the code declares.
 {{- end }}
 {{- toYaml $rules }}
 {{- end }}
+
+{{/*
+The labels that select the dashboard pods. Their app.kubernetes.io/name
+differs from the operator's, so neither the operator's Deployment nor its
+metrics Service selects a dashboard pod.
+*/}}
+{{- define "queueworker-operator.dashboardSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-dashboard" (include "queueworker-operator.name" . | trunc 53 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+The labels of the dashboard's objects.
+*/}}
+{{- define "queueworker-operator.dashboardLabels" -}}
+helm.sh/chart: {{ include "queueworker-operator.chart" . }}
+{{ include "queueworker-operator.dashboardSelectorLabels" . }}
+app.kubernetes.io/component: dashboard
+app.kubernetes.io/part-of: {{ include "queueworker-operator.name" . }}
+{{- with .Chart.AppVersion }}
+app.kubernetes.io/version: {{ . | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+The image of the dashboard: dashboard.image, each empty field taken from
+the operator's image, which holds the dashboard binary too.
+*/}}
+{{- define "queueworker-operator.dashboardImage" -}}
+{{- $repo := .Values.dashboard.image.repository | default .Values.image.repository }}
+{{- $tag := .Values.dashboard.image.tag | default .Values.image.tag | default .Chart.AppVersion }}
+{{- printf "%s:%s" $repo $tag }}
+{{- end }}
