@@ -583,6 +583,12 @@ func (r *Runner) nextBackoff(d time.Duration) time.Duration {
 	return min(2*d, r.opts.MaxRestartBackoff)
 }
 
+// The kubelet's reasons of a container that could not start.
+const (
+	reasonCreateContainerConfigError = "CreateContainerConfigError"
+	reasonCreateContainerError       = "CreateContainerError"
+)
+
 // startError is why a container could not start, with the kubelet's reason.
 type startError struct {
 	reason string
@@ -600,11 +606,11 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		Pod: pod, Container: c, Sources: apiSources{r.apiReader}, IP: LocalIP, NodeAllocatable: node.Status.Allocatable,
 	})
 	if err != nil {
-		return &startError{"CreateContainerConfigError", err}
+		return &startError{reasonCreateContainerConfigError, err}
 	}
 	argv, err := Command(cs.program, c, env)
 	if err != nil {
-		return &startError{"CreateContainerError", err}
+		return &startError{reasonCreateContainerError, err}
 	}
 	alloc := func(port int32) (string, error) {
 		if addr, ok := cs.addrs[port]; ok {
@@ -614,13 +620,13 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	}
 	args, env, addrs, err := RewriteAddresses(cs.program.Addresses, argv[1:], env, alloc)
 	if err != nil {
-		return &startError{"CreateContainerError", err}
+		return &startError{reasonCreateContainerError, err}
 	}
 	if cs.program.ListenFlags != nil && len(c.Ports) > 0 {
 		port := c.Ports[0].ContainerPort
 		addr, err := alloc(port)
 		if err != nil {
-			return &startError{"CreateContainerError", err}
+			return &startError{reasonCreateContainerError, err}
 		}
 		host, p, _ := net.SplitHostPort(addr)
 		args = append(args, cs.program.ListenFlags(host, p)...)
@@ -634,7 +640,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	}
 	if ptr.Deref(pod.Spec.AutomountServiceAccountToken, true) && st.kubeconfig == "" {
 		if err := r.renewToken(ctx, pod, st); err != nil {
-			return &startError{"CreateContainerConfigError", err}
+			return &startError{reasonCreateContainerConfigError, err}
 		}
 	}
 	mounts, err := MaterializeVolumes(ctx, VolumeContext{
@@ -651,7 +657,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		},
 	})
 	if err != nil {
-		return &startError{"CreateContainerConfigError", err}
+		return &startError{reasonCreateContainerConfigError, err}
 	}
 	m := mounts[c.Name]
 	for i := range args {
