@@ -17,12 +17,17 @@ limitations under the License.
 package podrunner
 
 import (
+	"io"
 	"net"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -91,5 +96,85 @@ func TestBuildClaimVolume(t *testing.T) {
 	claim.Spec.StorageClassName = ptr.To("fast")
 	if pv := BuildClaimVolume(claim, "/x"); pv.Spec.StorageClassName != "fast" {
 		t.Errorf("storageClassName = %q, want the claim's", pv.Spec.StorageClassName)
+	}
+}
+
+// TestServiceProxy forwards a connection to the Service's port to the
+// moved address of a ready container that the Service selects, by the
+// target port's name, and closes it at once when none is ready.
+func TestServiceProxy(t *testing.T) {
+	backend, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = backend.Close() }()
+	go func() {
+		for {
+			c, err := backend.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { _ = c.Close() }()
+				buf := make([]byte, 64)
+				n, _ := c.Read(buf)
+				_, _ = c.Write(append([]byte("echo "), buf[:n]...))
+			}()
+		}
+	}()
+
+	cs := &containerState{
+		name:  "redis",
+		addrs: Addresses{6379: backend.Addr().String()},
+		ports: map[string]int32{"redis": 6379},
+		proc:  &process{done: make(chan struct{})}, // running
+	}
+	r := &Runner{pods: map[types.NamespacedName]*podState{
+		{Namespace: "apps", Name: "jobs-redis-0"}: {
+			key:        types.NamespacedName{Namespace: "apps", Name: "jobs-redis-0"},
+			labels:     map[string]string{"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "jobs"},
+			containers: map[string]*containerState{"redis": cs},
+		},
+	}}
+	p := &serviceProxy{r: r, listeners: map[string]*serviceListener{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := &serviceListener{l: l, namespace: "apps", targetPort: intstr.FromString("redis"),
+		selector: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/instance": "jobs"})}
+	p.listeners[l.Addr().String()] = sl
+	go p.serve(sl)
+	defer p.close()
+
+	roundTrip := func() (string, error) {
+		c, err := net.DialTimeout("tcp", l.Addr().String(), 10*time.Second)
+		if err != nil {
+			return "", err
+		}
+		defer func() { _ = c.Close() }()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return "", err
+		}
+		b, err := io.ReadAll(c)
+		return string(b), err
+	}
+	cs.ready.Store(true)
+	if got, err := roundTrip(); got != "echo ping" {
+		t.Errorf("through the Service: %q, %v; want the backend's echo", got, err)
+	}
+
+	cs.ready.Store(false)
+	if got, _ := roundTrip(); got != "" {
+		t.Errorf("with no ready container: %q; want the connection closed without an answer", got)
+	}
+
+	cs.ready.Store(true)
+	p.mu.Lock() // as Reconcile changes a listener's Service
+	sl.selector = labels.SelectorFromSet(labels.Set{"app.kubernetes.io/instance": "other"})
+	p.mu.Unlock()
+	if got, _ := roundTrip(); got != "" {
+		t.Errorf("with a selector that matches no pod: %q; want the connection closed", got)
 	}
 }
