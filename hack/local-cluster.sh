@@ -3,7 +3,8 @@
 # kube-controller-manager, kube-scheduler and kwok (fake nodes) from the
 # pinned binaries of hack/build-test-binaries.sh, plus the pod runner
 # (hack/local-cluster/cmd/podrunner), which runs the pods of this project's
-# own images (queueworker-operator, queueworker-worker) as local processes.
+# own images (queueworker-operator, queueworker-worker) and of redis (with
+# this machine's redis-server) as local processes, and serves their Services.
 # Everything listens on 127.0.0.1 only. docs/local-cluster.md describes it.
 #
 # Usage: hack/local-cluster.sh up             start (or complete) the cluster; prints the kubeconfig path
@@ -384,6 +385,8 @@ cmd_up() {
 		--state-dir="$STATE" \
 		--manager-bin="$BIN/manager" --worker-bin="$BIN/worker" \
 		--node-selector=type=kwok \
+		--redis-server-bin="$(command -v redis-server || true)" \
+		--service-loopback-net="127.$(((PODRUNNER_PORT / 100) % 256)).0.0/16" \
 		--health-probe-bind-address="127.0.0.1:$PODRUNNER_PORT"
 
 	wait_for kube-controller-manager 60 healthy "https://127.0.0.1:$KCM_PORT/healthz"

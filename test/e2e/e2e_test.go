@@ -101,6 +101,7 @@ func TestE2E(t *testing.T) {
 	t.Run("redis-outage", s.testRedisOutage)
 	t.Run("operator-crash", s.testOperatorCrash)
 	t.Run("redisconfig-external", s.testRedisConfigExternal)
+	t.Run("managed", s.testManaged)
 	t.Run("invalid-objects", s.testInvalidObjects)
 }
 

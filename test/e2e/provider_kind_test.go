@@ -35,6 +35,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // kindProvider runs the suite on a kind cluster: both images are built with
@@ -345,6 +346,29 @@ func (p *kindProvider) startRedis(ctx context.Context, _ *testing.T, ns string) 
 	return r, nil
 }
 
+// serviceClient reaches the Service through a port-forward, started again
+// when the pod it picked goes away.
+func (p *kindProvider) serviceClient(t *testing.T, _ client.Client, ns, name, password string) *redis.Client {
+	r := &kindRedis{p: p, ns: ns, svc: name}
+	rdb := redis.NewClient(&redis.Options{
+		Addr:     name + "." + ns,
+		Password: password,
+		Dialer: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			addr, err := r.forwardAddr(ctx)
+			if err != nil {
+				return nil, err
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		},
+	})
+	t.Cleanup(func() {
+		_ = rdb.Close()
+		r.stopForward()
+	})
+	return rdb
+}
+
 func (p *kindProvider) kubectlStdin(ctx context.Context, stdin string, args ...string) error {
 	cmd := exec.CommandContext(ctx, p.kubectl, append([]string{"--kubeconfig", p.kubeconfig}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -359,6 +383,7 @@ func (p *kindProvider) kubectlStdin(ctx context.Context, stdin string, args ...s
 type kindRedis struct {
 	p   *kindProvider
 	ns  string
+	svc string // the Service forwarded to; "redis" when empty
 	rdb *redis.Client
 
 	mu      sync.Mutex
@@ -392,8 +417,12 @@ func (r *kindRedis) forwardAddr(ctx context.Context) (string, error) {
 			return r.local, nil
 		}
 	}
+	svc := r.svc
+	if svc == "" {
+		svc = "redis"
+	}
 	cmd := exec.Command(r.p.kubectl, "--kubeconfig", r.p.kubeconfig, "port-forward", "-n", r.ns,
-		"svc/redis", ":6379", "--address", "127.0.0.1")
+		"svc/"+svc, ":6379", "--address", "127.0.0.1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", err

@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/queueworker/queueworker-operator/hack/local-cluster/podrunner"
 	"github.com/queueworker/queueworker-operator/test/redistest"
@@ -157,6 +161,62 @@ func (p *localProvider) startRedis(_ context.Context, _ *testing.T, _ string) (r
 		return nil, err
 	}
 	return &localRedis{srv: srv, rdb: redis.NewClient(&redis.Options{Addr: srv.Addr})}, nil
+}
+
+// serviceClient dials, on each new connection, the loopback address where
+// the pod runner runs the process of a ready pod of the Service (its
+// podrunner.queueworker.io/addresses annotation), so it follows the Service
+// to a new pod as a client in the cluster does.
+func (p *localProvider) serviceClient(t *testing.T, c client.Client, ns, name, password string) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{
+		Addr:     name + "." + ns + ".svc:6379",
+		Password: password,
+		Dialer: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			addr, err := localServiceAddr(ctx, c, ns, name, 6379)
+			if err != nil {
+				return nil, err
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		},
+	})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// localServiceAddr returns the local address of port of Service ns/name on
+// a ready pod it selects.
+func localServiceAddr(ctx context.Context, c client.Client, ns, name string, port int32) (string, error) {
+	var svc corev1.Service
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
+		return "", err
+	}
+	var target intstr.IntOrString
+	for _, sp := range svc.Spec.Ports {
+		if sp.Port == port {
+			target = sp.TargetPort
+		}
+	}
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(ns),
+		client.MatchingLabelsSelector{Selector: labels.SelectorFromSet(svc.Spec.Selector)}); err != nil {
+		return "", err
+	}
+	for _, pod := range pods.Items {
+		if pod.DeletionTimestamp != nil || !podReady(&pod) {
+			continue
+		}
+		for _, ct := range pod.Spec.Containers {
+			for _, cp := range ct.Ports {
+				if (target.Type == intstr.String && cp.Name == target.StrVal) || (target.Type == intstr.Int && cp.ContainerPort == target.IntVal) {
+					if addr, ok := podrunner.LocalAddress(&pod, ct.Name, cp.ContainerPort); ok {
+						return addr, nil
+					}
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("no ready pod of Service %s/%s serves port %d", ns, name, port)
 }
 
 // pidOf returns the pid the pod runner recorded for a container of a pod.

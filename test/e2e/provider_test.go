@@ -26,6 +26,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // provider is a kind of cluster the suite runs on: what differs between a
@@ -51,6 +52,10 @@ type provider interface {
 	// startRedis starts a Redis that keeps its data across stop and start,
 	// reachable by the operator and the workers of namespace ns.
 	startRedis(ctx context.Context, t *testing.T, ns string) (redisServer, error)
+	// serviceClient returns a client for the suite itself of the Redis
+	// behind port 6379 of Service ns/name, which follows the Service to
+	// its current pod; it is closed when the test ends.
+	serviceClient(t *testing.T, c ctrlclient.Client, ns, name, password string) *redis.Client
 	// operatorIdentity returns the user the process of the operator pod
 	// authenticates to the API server as.
 	operatorIdentity(ctx context.Context, pod *corev1.Pod) (string, error)

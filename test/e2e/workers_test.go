@@ -91,6 +91,8 @@ type workerSpec struct {
 	minReplicas     int32
 	maxReplicas     int32
 	scaleDownWindow time.Duration
+	// redis is the workers' connection; nil: the scenario's Redis.
+	redis *queueworkerv1alpha1.RedisConnection
 }
 
 // newQueueWorker returns an autoscaled QueueWorker that runs the reference
@@ -99,12 +101,16 @@ type workerSpec struct {
 // outage does not stretch the drain by asynq's default backoff of 15s and
 // more.
 func (sc *scenario) newQueueWorker(name string, w workerSpec) *queueworkerv1alpha1.QueueWorker {
+	conn := w.redis
+	if conn == nil {
+		conn = &queueworkerv1alpha1.RedisConnection{Addr: sc.redis.addr()}
+	}
 	qw := &queueworkerv1alpha1.QueueWorker{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: sc.ns},
 		Spec: queueworkerv1alpha1.QueueWorkerSpec{
 			Queues:      []queueworkerv1alpha1.Queue{{Name: w.queue, Priority: 1}},
 			Concurrency: w.concurrency,
-			Redis:       queueworkerv1alpha1.RedisConnection{Addr: sc.redis.addr()},
+			Redis:       *conn,
 			Autoscaling: &queueworkerv1alpha1.Autoscaling{
 				MinReplicas: ptr.To(w.minReplicas),
 				MaxReplicas: w.maxReplicas,

@@ -29,6 +29,10 @@ const (
 	WorkerRepository  = "queueworker-worker"
 )
 
+// RedisRepository is the official Redis image, which a Managed RedisConfig
+// runs (internal/resources.DefaultRedisImage).
+const RedisRepository = "redis"
+
 // Program is a local executable that stands in for a container image.
 type Program struct {
 	// Binary is the path of the executable.
@@ -41,6 +45,10 @@ type Program struct {
 	// environment variables. Replicas of a pod would all ask for the same
 	// port, so each process gets free loopback ports instead.
 	Addresses []AddressSetting
+	// ListenFlags, when set, are the arguments appended to the command to
+	// move the container's first port to host:port, for a program that
+	// reads its port from a config file that later arguments override.
+	ListenFlags func(host, port string) []string
 }
 
 // Images maps an image repository name to the program that runs it.
@@ -66,6 +74,20 @@ func DefaultImages(managerBin, workerBin string) Images {
 			// The worker refuses to start without the variable, so it gets
 			// no default.
 			Addresses: []AddressSetting{{Env: contract.EnvHTTPAddr}},
+		},
+	}
+}
+
+// RedisImage runs the official Redis image's redis-server with the local
+// binary. Its port comes from redis.conf; "--bind 127.0.0.1 --port N" after
+// the config file moves it to a free loopback port. TLS (port 0 and
+// tls-port in redis.conf) is not moved and not supported.
+func RedisImage(redisServer string) Program {
+	return Program{
+		Binary:     redisServer,
+		Entrypoint: "redis-server",
+		ListenFlags: func(host, port string) []string {
+			return []string{"--bind", host, "--port", port}
 		},
 	}
 }

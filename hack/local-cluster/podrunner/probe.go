@@ -24,7 +24,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
+	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,14 +58,99 @@ func probeTarget(c *corev1.Container, addrs Addresses, port intstr.IntOrString) 
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(int(n))), nil
 }
 
-// probeOnce runs one check of an httpGet or tcpSocket probe. Exec and gRPC
-// probes cannot run outside the image and always pass; supported is false
-// for them.
-func probeOnce(ctx context.Context, p *corev1.Probe, c *corev1.Container, addrs Addresses) (ok, supported bool, err error) {
+// execContext is how an exec probe runs: as a local process with the
+// container's environment, in its pod's directory, with the paths and
+// ports of its command rewritten as the container's own.
+type execContext struct {
+	env     []string
+	dir     string
+	mounts  Mounts
+	addrs   Addresses
+	program Program
+}
+
+// execArgv maps an exec probe's command to a local one: the image's
+// entrypoint runs the program's binary, any other command is looked up on
+// this machine's PATH (the Redis image's sh, grep and redis-cli are the
+// host's); mount paths and moved ports are rewritten in every element.
+func (ex *execContext) execArgv(command []string) []string {
+	argv := make([]string, len(command))
+	for i, a := range command {
+		argv[i] = RewritePorts(ex.mounts.Rewrite(a), ex.addrs)
+	}
+	if len(argv) > 0 && ex.program.Entrypoint != "" && argv[0] == ex.program.Entrypoint {
+		argv[0] = ex.program.Binary
+	}
+	return argv
+}
+
+// portFlagRE finds a port given to a client after -p or --port, and
+// hostPortRE one after a loopback host: the forms exec probes use to reach
+// their own container.
+var (
+	portFlagRE = regexp.MustCompile(`(^|\s)(-p|--port)(\s+|=)([0-9]+)\b`)
+	hostPortRE = regexp.MustCompile(`\b(127\.0\.0\.1|localhost):([0-9]+)\b`)
+)
+
+// RewritePorts replaces a container port in s that the runner moved by the
+// port its process listens on: "-p 6379", "--port=6379" and
+// "127.0.0.1:6379" (or localhost) become the moved port, or the moved
+// address for the last form. Other numbers stay.
+func RewritePorts(s string, addrs Addresses) string {
+	if len(addrs) == 0 {
+		return s
+	}
+	moved := func(port string) (string, bool) {
+		n, err := strconv.ParseInt(port, 10, 32)
+		if err != nil {
+			return "", false
+		}
+		addr, ok := addrs[int32(n)]
+		return addr, ok
+	}
+	s = portFlagRE.ReplaceAllStringFunc(s, func(m string) string {
+		g := portFlagRE.FindStringSubmatch(m)
+		addr, ok := moved(g[4])
+		if !ok {
+			return m
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		return g[1] + g[2] + g[3] + port
+	})
+	return hostPortRE.ReplaceAllStringFunc(s, func(m string) string {
+		g := hostPortRE.FindStringSubmatch(m)
+		if addr, ok := moved(g[2]); ok {
+			return addr
+		}
+		return m
+	})
+}
+
+// probeOnce runs one check of an httpGet, tcpSocket or exec probe. gRPC
+// probes cannot run and always pass; supported is false for them, and for
+// exec probes without an execContext.
+func probeOnce(ctx context.Context, p *corev1.Probe, c *corev1.Container, addrs Addresses, ex *execContext) (ok, supported bool, err error) {
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	switch {
+	case p.Exec != nil && ex != nil:
+		argv := ex.execArgv(p.Exec.Command)
+		if len(argv) == 0 {
+			return false, true, fmt.Errorf("exec probe has no command")
+		}
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env, cmd.Dir = ex.env, ex.dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, true, fmt.Errorf("exec probe timed out after %s", timeout)
+			}
+			return false, true, fmt.Errorf("exec probe failed: %w: %s", err, strings.TrimSpace(string(out)))
+		}
+		return true, true, nil
 	case p.HTTPGet != nil:
 		addr, err := probeTarget(c, addrs, p.HTTPGet.Port)
 		if err != nil {
@@ -140,9 +229,9 @@ func probeDefaults(p corev1.Probe) corev1.Probe {
 // the startup probe first, then readiness and liveness, each on its own
 // period. report is called on every change of readiness and on a failed
 // liveness or startup probe (after which probing stops).
-func runProbes(ctx context.Context, c *corev1.Container, addrs Addresses, report func(probeResult, string)) {
+func runProbes(ctx context.Context, c *corev1.Container, addrs Addresses, ex *execContext, report func(probeResult, string)) {
 	check := func(p *corev1.Probe) (bool, string) {
-		ok, _, err := probeOnce(ctx, p, c, addrs)
+		ok, _, err := probeOnce(ctx, p, c, addrs, ex)
 		if err != nil {
 			return ok, err.Error()
 		}

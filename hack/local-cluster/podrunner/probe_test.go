@@ -21,12 +21,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 func TestProbeOnce(t *testing.T) {
@@ -76,12 +80,12 @@ func TestProbeOnce(t *testing.T) {
 		{"port not rewritten is probed as is", httpGet("/healthz", intstr.FromInt(direct)), true, true},
 		{"tcp open", tcp(intstr.FromString("http")), true, true},
 		{"tcp closed", tcp(intstr.FromInt32(9090)), false, true},
-		{"exec cannot run here and passes",
-			&corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}, true, false},
+		{"exec without an exec context passes",
+			&corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"false"}}}}, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ok, supported, err := probeOnce(context.Background(), tt.probe, c, addrs)
+			ok, supported, err := probeOnce(context.Background(), tt.probe, c, addrs, nil)
 			if ok != tt.wantOK || supported != tt.wantSupported {
 				t.Errorf("probeOnce = ok %v, supported %v (err %v); want ok %v, supported %v", ok, supported, err, tt.wantOK, tt.wantSupported)
 			}
@@ -140,5 +144,70 @@ func TestProbeStateDue(t *testing.T) {
 	var none *probeState
 	if none.due(start) {
 		t.Error("an absent probe is due")
+	}
+}
+
+func TestRewritePorts(t *testing.T) {
+	addrs := Addresses{6379: "127.0.0.1:40001", 8080: "127.0.0.1:40002"}
+	tests := []struct{ name, in, want string }{
+		{"-p", "redis-cli -h 127.0.0.1 -p 6379 ping", "redis-cli -h 127.0.0.1 -p 40001 ping"},
+		{"--port=", "client --port=6379", "client --port=40001"},
+		{"--port and spaces", "client --port  8080", "client --port  40002"},
+		{"host:port", "curl http://127.0.0.1:8080/healthz", "curl http://127.0.0.1:40002/healthz"},
+		{"localhost:port", "nc localhost:6379", "nc 127.0.0.1:40001"},
+		{"port not moved", "redis-cli -p 6380", "redis-cli -p 6380"},
+		{"other host", "redis-cli -h 10.0.0.1:6379", "redis-cli -h 10.0.0.1:6379"},
+		{"longer number", "redis-cli -p 63790", "redis-cli -p 63790"},
+		{"part of a word", "x-p 6379", "x-p 6379"},
+		{"-p first", "-p 6379", "-p 40001"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RewritePorts(tt.in, addrs); got != tt.want {
+				t.Errorf("RewritePorts(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestExecProbe runs the managed Redis's probe command
+// (internal/resources.redisPingProbe) as a local process against a real
+// redis-server on a moved port, with its password from the environment.
+func TestExecProbe(t *testing.T) {
+	srv, err := redistest.Start("requirepass s3cret")
+	if err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	defer func() { _ = srv.Close() }()
+	dir := t.TempDir()
+	script := `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p 6379 ping | grep -qE '^PONG$'`
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", script}}}}
+	addrs := Addresses{6379: srv.Addr}
+	env := []string{"PATH=" + os.Getenv("PATH"), "REDIS_PASSWORD=s3cret"}
+	c := &corev1.Container{Name: "redis"}
+
+	ok, supported, err := probeOnce(context.Background(), probe, c, addrs, &execContext{env: env, dir: dir, addrs: addrs})
+	if !ok || !supported {
+		t.Errorf("probe of a running server: ok %v, supported %v, err %v; want it to pass", ok, supported, err)
+	}
+	wrong := []string{"PATH=" + os.Getenv("PATH"), "REDIS_PASSWORD=wrong"}
+	ok, _, err = probeOnce(context.Background(), probe, c, addrs, &execContext{env: wrong, dir: dir, addrs: addrs})
+	if ok || err == nil {
+		t.Errorf("probe with a wrong password: ok %v, err %v; want it to fail with a reason", ok, err)
+	}
+	_ = srv.Stop()
+	ok, _, err = probeOnce(context.Background(), probe, c, addrs, &execContext{env: env, dir: dir, addrs: addrs})
+	if ok || err == nil {
+		t.Errorf("probe of a stopped server: ok %v, err %v; want it to fail", ok, err)
+	}
+
+	slow := &corev1.Probe{TimeoutSeconds: 1, ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sleep", "30"}}}}
+	start := time.Now()
+	ok, _, err = probeOnce(context.Background(), slow, c, addrs, &execContext{env: env, dir: dir})
+	if ok || err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("probe that outlives its timeout: ok %v, err %v; want a time-out", ok, err)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("a timed-out probe was not killed: it took %s", time.Since(start))
 	}
 }

@@ -77,6 +77,11 @@ func newSpawner() *spawner {
 // process group and the signals are the program's.
 const setHostname = `printf '%s' "$0" > /proc/sys/kernel/hostname && exec "$@"`
 
+// setHostnameAndHosts also binds $1 over /etc/hosts, in a mount namespace
+// of the process's own whose mounts propagate nowhere.
+const setHostnameAndHosts = `printf '%s' "$0" > /proc/sys/kernel/hostname && ` +
+	`mount --make-rprivate / && mount --bind "$1" /etc/hosts && shift && exec "$@"`
+
 // PodHostname is the host name a pod's containers see, the kubelet's rule
 // for a pod without spec.hostname: its name, cut to 63 characters, without
 // trailing '-' or '.'.
@@ -94,8 +99,10 @@ func PodHostname(podName string) string {
 // that host name, as a container has its pod's: programs that name
 // themselves by os.Hostname() (asynq's servers do) tell pods apart. That
 // takes CAP_SYS_ADMIN; without it the process shares the machine's host
-// name, and ownHostname on the result says which happened.
-func (s *spawner) start(argv, env []string, dir, logPath, hostname string, onExit func(*process)) (*process, error) {
+// name, and ownHostname on the result says which happened. With hostname
+// and a hosts file, the process also sees that file as /etc/hosts, in a
+// mount namespace of its own.
+func (s *spawner) start(argv, env []string, dir, logPath, hostname, hosts string, onExit func(*process)) (*process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening log: %w", err)
@@ -104,7 +111,9 @@ func (s *spawner) start(argv, env []string, dir, logPath, hostname string, onExi
 	_, _ = fmt.Fprintf(logf, "=== %s podrunner: starting %s\n", now.UTC().Format(time.RFC3339), strings.Join(argv, " "))
 	command := func(uts bool) *exec.Cmd {
 		cmd := exec.Command(argv[0], argv[1:]...)
-		if uts {
+		if uts && hosts != "" {
+			cmd = exec.Command("/bin/sh", append([]string{"-c", setHostnameAndHosts, hostname, hosts}, argv...)...)
+		} else if uts {
 			cmd = exec.Command("/bin/sh", append([]string{"-c", setHostname, hostname}, argv...)...)
 		}
 		cmd.Env = env
@@ -114,6 +123,9 @@ func (s *spawner) start(argv, env []string, dir, logPath, hostname string, onExi
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if uts {
 			cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUTS
+			if hosts != "" {
+				cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNS
+			}
 		}
 		return cmd
 	}

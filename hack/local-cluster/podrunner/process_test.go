@@ -50,7 +50,7 @@ func TestProcessHostname(t *testing.T) {
 	logPath := filepath.Join(dir, "log")
 	done := make(chan struct{})
 	p, err := newSpawner().start([]string{"/bin/sh", "-c", "echo host=$(cat /proc/sys/kernel/hostname)"},
-		[]string{"PATH=" + os.Getenv("PATH")}, dir, logPath, "worker-abc-12345", func(*process) { close(done) })
+		[]string{"PATH=" + os.Getenv("PATH")}, dir, logPath, "worker-abc-12345", "", func(*process) { close(done) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,5 +74,47 @@ func TestProcessHostname(t *testing.T) {
 	}
 	if now, _ := os.Hostname(); now != machine {
 		t.Errorf("the machine's host name changed from %q to %q", machine, now)
+	}
+}
+
+// TestProcessHosts: with a hosts file, the process reads it as /etc/hosts
+// (a bind mount in a mount namespace of its own), and the machine's
+// /etc/hosts is left alone.
+func TestProcessHosts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a mount namespace needs CAP_SYS_ADMIN")
+	}
+	machine, err := os.ReadFile("/etc/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(hosts, []byte("127.1.2.3 jobs-redis.apps.svc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "log")
+	done := make(chan struct{})
+	_, err = newSpawner().start([]string{"/bin/sh", "-c", "echo hosts=$(cat /etc/hosts); echo host=$(cat /proc/sys/kernel/hostname)"},
+		[]string{"PATH=" + os.Getenv("PATH")}, dir, logPath, "redis-0", hosts, func(*process) { close(done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the process did not exit")
+	}
+	out, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"hosts=127.1.2.3 jobs-redis.apps.svc\n", "host=redis-0\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("log %q, want a line %q", out, want)
+		}
+	}
+	if now, _ := os.ReadFile("/etc/hosts"); string(now) != string(machine) {
+		t.Errorf("the machine's /etc/hosts changed:\n%s", now)
 	}
 }

@@ -14,15 +14,18 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package podrunner runs the pods of this project's own images as local
-// processes, on a control plane whose nodes are kwok's fakes
-// (hack/local-cluster.sh). It plays the kubelet for those pods: it resolves
-// their environment, gives a process a kubeconfig for its pod's service
-// account, moves its listen addresses to free loopback ports, restarts it by
-// the restart policy, probes it, reports its state in the pod status, and
-// stops it within the grace period when the pod is deleted. Pods of other
-// images are left to kwok. There is no isolation: a process sees the host's
-// file system and network.
+// Package podrunner runs the pods of this project's own images, and of the
+// Redis image a Managed RedisConfig uses, as local processes, on a control
+// plane whose nodes are kwok's fakes (hack/local-cluster.sh). It plays the
+// kubelet for those pods: it resolves their environment, materialises their
+// volumes as directories and rewrites the mount paths they name, gives a
+// process a kubeconfig for its pod's service account, moves its listen
+// addresses to free loopback ports, restarts it by the restart policy,
+// probes it, reports its state in the pod status, and stops it within the
+// grace period when the pod is deleted. It also provisions a directory for
+// every claim, and serves the Services of its pods on loopback addresses
+// under their names. Pods of other images are left to kwok. There is no
+// isolation: a process sees the host's file system and network.
 package podrunner
 
 import (
@@ -92,8 +95,10 @@ type Options struct {
 	// left to kwok.
 	Images Images
 	// StateDir receives pods/<ns>_<pod>_<container>.log (each process's
-	// output), pods/<ns>_<pod>/ (its working directory, HOME, token and
-	// kubeconfig) and run/pods/<ns>_<pod>_<container>.pid.
+	// output), pods/<ns>_<pod>/ (its working directory, HOME, token,
+	// kubeconfig and volumes/), run/pods/<ns>_<pod>_<container>.pid,
+	// volumes/<ns>_<claim>/ (the claims' data) and hosts (the processes'
+	// /etc/hosts, with ServiceLoopback).
 	StateDir string
 	// NodeSelector picks the nodes whose pods the runner runs.
 	NodeSelector labels.Selector
@@ -103,6 +108,10 @@ type Options struct {
 	// ShutdownTimeout bounds the grace period of every process when the
 	// runner itself stops.
 	ShutdownTimeout time.Duration
+	// ServiceLoopback is the /16 of 127.0.0.0/8 where Services get their
+	// loopback addresses (ServiceLoopbackAddress); nil leaves Services
+	// unserved and their names unresolved.
+	ServiceLoopback net.IP
 }
 
 // CacheOptions restricts a manager's cache to what a runner reads: pods
@@ -114,6 +123,10 @@ func CacheOptions(nodeSelector labels.Selector) cache.Options {
 	}}
 }
 
+// hostsFilePath is the hosts file the runner keeps for the processes
+// under stateDir.
+func hostsFilePath(stateDir string) string { return filepath.Join(stateDir, "hosts") }
+
 // Runner is the controller that runs pods as processes.
 type Runner struct {
 	client    client.Client
@@ -124,6 +137,7 @@ type Runner struct {
 	opts      Options
 
 	spawner *spawner
+	proxy   *serviceProxy // nil without ServiceLoopback
 	events  chan event.GenericEvent
 	// ctx ends when the runner shuts down; probes run under it.
 	ctx    context.Context
@@ -139,9 +153,10 @@ type Runner struct {
 type podState struct {
 	key        types.NamespacedName
 	uid        types.UID
+	labels     map[string]string // under Runner.mu: Services select by them
 	dir        string
 	grace      time.Duration
-	stopping   bool
+	stopping   bool // under Runner.mu: Services read it
 	kubeconfig string
 	tokenRenew time.Time
 	containers map[string]*containerState
@@ -151,7 +166,8 @@ type podState struct {
 type containerState struct {
 	name    string
 	program Program
-	addrs   Addresses
+	addrs   Addresses        // written under Runner.mu: Services read them
+	ports   map[string]int32 // the container's named ports
 
 	proc         *process // the current or last run
 	counted      *process // the run whose exit has been dealt with
@@ -205,6 +221,28 @@ func New(mgr manager.Manager, opts Options) (*Runner, error) {
 		ports:     map[string]bool{},
 	}
 	r.killLeftovers()
+	if opts.ServiceLoopback != nil {
+		r.proxy = &serviceProxy{r: r, hostsFile: hostsFilePath(opts.StateDir), prefix: opts.ServiceLoopback,
+			listeners: map[string]*serviceListener{}}
+		// The processes' /etc/hosts is bound to this file: it exists
+		// before the first starts, with the machine's own entries.
+		base, err := os.ReadFile("/etc/hosts")
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(r.proxy.hostsFile, HostsFile(base, opts.ServiceLoopback, nil), 0o644); err != nil {
+			return nil, err
+		}
+		err = ctrl.NewControllerManagedBy(mgr).Named("podrunner-services").For(&corev1.Service{}).Complete(r.proxy)
+		if err != nil {
+			return nil, err
+		}
+	}
+	err = ctrl.NewControllerManagedBy(mgr).Named("podrunner-claims").For(&corev1.PersistentVolumeClaim{}).
+		Complete(claimProvisioner{r})
+	if err != nil {
+		return nil, err
+	}
 
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, nodeNameField, func(o client.Object) []string {
 		return []string{o.(*corev1.Pod).Spec.NodeName}
@@ -264,6 +302,9 @@ func (r *Runner) Start(ctx context.Context) error {
 		}
 	}
 	r.cancel()
+	if r.proxy != nil {
+		r.proxy.close()
+	}
 	return nil
 }
 
@@ -326,6 +367,9 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 			return ctrl.Result{}, nil // shutting down
 		}
 	}
+	r.mu.Lock()
+	st.labels = maps.Clone(pod.Labels)
+	r.mu.Unlock()
 	requeue := r.runContainers(ctx, pod, st)
 	if err := r.annotate(ctx, pod, AnnotationAddresses, st.addresses()); err != nil {
 		return ctrl.Result{}, err
@@ -374,7 +418,13 @@ func (r *Runner) track(pod *corev1.Pod) *podState {
 	}
 	for _, c := range pod.Spec.Containers {
 		if p, ok := r.opts.Images.Lookup(c.Image); ok {
-			st.containers[c.Name] = &containerState{name: c.Name, program: p, addrs: Addresses{}}
+			ports := map[string]int32{}
+			for _, port := range c.Ports {
+				if port.Name != "" {
+					ports[port.Name] = port.ContainerPort
+				}
+			}
+			st.containers[c.Name] = &containerState{name: c.Name, program: p, addrs: Addresses{}, ports: ports}
 		}
 	}
 	r.mu.Lock()
@@ -412,8 +462,10 @@ func (r *Runner) stopPod(ctx context.Context, st *podState, pod *corev1.Pod) boo
 	if pod != nil && pod.DeletionGracePeriodSeconds != nil {
 		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
 	}
+	r.mu.Lock() // Services read it
 	first := !st.stopping
 	st.stopping = true
+	r.mu.Unlock()
 	done := true
 	for _, cs := range st.containers {
 		if cs.proc == nil || cs.proc.exited() {
@@ -531,6 +583,12 @@ func (r *Runner) nextBackoff(d time.Duration) time.Duration {
 	return min(2*d, r.opts.MaxRestartBackoff)
 }
 
+// The kubelet's reasons of a container that could not start.
+const (
+	reasonCreateContainerConfigError = "CreateContainerConfigError"
+	reasonCreateContainerError       = "CreateContainerError"
+)
+
 // startError is why a container could not start, with the kubelet's reason.
 type startError struct {
 	reason string
@@ -548,34 +606,70 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		Pod: pod, Container: c, Sources: apiSources{r.apiReader}, IP: LocalIP, NodeAllocatable: node.Status.Allocatable,
 	})
 	if err != nil {
-		return &startError{"CreateContainerConfigError", err}
+		return &startError{reasonCreateContainerConfigError, err}
 	}
 	argv, err := Command(cs.program, c, env)
 	if err != nil {
-		return &startError{"CreateContainerError", err}
+		return &startError{reasonCreateContainerError, err}
 	}
-	args, env, addrs, err := RewriteAddresses(cs.program.Addresses, argv[1:], env, func(port int32) (string, error) {
+	alloc := func(port int32) (string, error) {
 		if addr, ok := cs.addrs[port]; ok {
 			return addr, nil // the same address across restarts
 		}
 		return r.freeAddress()
-	})
-	if err != nil {
-		return &startError{"CreateContainerError", err}
 	}
+	args, env, addrs, err := RewriteAddresses(cs.program.Addresses, argv[1:], env, alloc)
+	if err != nil {
+		return &startError{reasonCreateContainerError, err}
+	}
+	if cs.program.ListenFlags != nil && len(c.Ports) > 0 {
+		port := c.Ports[0].ContainerPort
+		addr, err := alloc(port)
+		if err != nil {
+			return &startError{reasonCreateContainerError, err}
+		}
+		host, p, _ := net.SplitHostPort(addr)
+		args = append(args, cs.program.ListenFlags(host, p)...)
+		addrs[port] = addr
+	}
+	r.mu.Lock()
 	maps.Copy(cs.addrs, addrs)
+	r.mu.Unlock()
 	if err := os.MkdirAll(st.dir, 0o700); err != nil {
 		return &startError{"RunContainerError", err}
+	}
+	if ptr.Deref(pod.Spec.AutomountServiceAccountToken, true) && st.kubeconfig == "" {
+		if err := r.renewToken(ctx, pod, st); err != nil {
+			return &startError{reasonCreateContainerConfigError, err}
+		}
+	}
+	mounts, err := MaterializeVolumes(ctx, VolumeContext{
+		Pod: pod, Sources: apiSources{r.apiReader}, IP: LocalIP, NodeAllocatable: node.Status.Allocatable,
+		Dirs: VolumeDirs{
+			Pod:   filepath.Join(st.dir, "volumes"),
+			Claim: func(ns, claim string) string { return ClaimDir(r.opts.StateDir, ns, claim) },
+		},
+		Token: func() ([]byte, error) {
+			if st.kubeconfig == "" {
+				return nil, fmt.Errorf("the pod has no service account token (automountServiceAccountToken is false)")
+			}
+			return os.ReadFile(filepath.Join(st.dir, "token"))
+		},
+	})
+	if err != nil {
+		return &startError{reasonCreateContainerConfigError, err}
+	}
+	m := mounts[c.Name]
+	for i := range args {
+		args[i] = m.Rewrite(args[i])
+	}
+	for i := range env {
+		env[i].Value = m.Rewrite(env[i].Value)
 	}
 	// The environment is the container's alone, as in an image: nothing of
 	// the runner's (its own KUBECONFIG least of all) leaks in.
 	procEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + st.dir, "HOSTNAME=" + PodHostname(pod.Name)}
 	if ptr.Deref(pod.Spec.AutomountServiceAccountToken, true) {
-		if st.kubeconfig == "" {
-			if err := r.renewToken(ctx, pod, st); err != nil {
-				return &startError{"CreateContainerConfigError", err}
-			}
-		}
 		procEnv = append(procEnv, "KUBECONFIG="+st.kubeconfig)
 	}
 	for _, e := range env {
@@ -584,7 +678,11 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 
 	key := st.key
 	logPath := filepath.Join(r.opts.StateDir, "pods", key.Namespace+"_"+key.Name+"_"+c.Name+".log")
-	proc, err := r.spawner.start(append(argv[:1:1], args...), procEnv, st.dir, logPath, PodHostname(pod.Name), func(*process) { r.notify(key) })
+	hosts := ""
+	if r.proxy != nil {
+		hosts = r.proxy.hostsFile
+	}
+	proc, err := r.spawner.start(append(argv[:1:1], args...), procEnv, st.dir, logPath, PodHostname(pod.Name), hosts, func(*process) { r.notify(key) })
 	if err != nil {
 		return &startError{"RunContainerError", err}
 	}
@@ -602,7 +700,11 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	probeCtx, cancel := context.WithCancel(r.ctx)
 	cs.cancelProbes = cancel
 	grace := st.grace
-	go runProbes(probeCtx, c.DeepCopy(), maps.Clone(cs.addrs), func(res probeResult, msg string) {
+	r.mu.Lock()
+	probeAddrs := maps.Clone(cs.addrs)
+	r.mu.Unlock()
+	ex := &execContext{env: procEnv, dir: st.dir, mounts: m, addrs: probeAddrs, program: cs.program}
+	go runProbes(probeCtx, c.DeepCopy(), probeAddrs, ex, func(res probeResult, msg string) {
 		switch res {
 		case probeReady:
 			cs.ready.Store(true)

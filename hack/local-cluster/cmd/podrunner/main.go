@@ -14,17 +14,19 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command podrunner runs the pods of the project's own images that are
-// bound to kwok's fake nodes as local processes, for the local control plane
+// Command podrunner runs the pods of the project's own images and of the
+// redis image that are bound to kwok's fake nodes as local processes, for the local control plane
 // of hack/local-cluster.sh (see docs/local-cluster.md and
 // hack/local-cluster/podrunner).
 //
 //	podrunner --kubeconfig FILE --state-dir DIR --manager-bin BIN --worker-bin BIN [--node-selector type=kwok]
+//	          [--redis-server-bin /usr/bin/redis-server] [--service-loopback-net 127.96.0.0/16]
 package main
 
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -51,11 +53,15 @@ func run() error {
 	var (
 		opts                             podrunner.Options
 		managerBin, workerBin, nodeLabel string
-		probeAddr                        string
+		probeAddr, redisBin, serviceNet  string
 	)
 	flag.StringVar(&opts.StateDir, "state-dir", "", "directory for the processes' logs, working directories, tokens and pid files (required)")
 	flag.StringVar(&managerBin, "manager-bin", "", "the binary that runs image "+podrunner.ManagerRepository+" (a build of cmd/manager)")
 	flag.StringVar(&workerBin, "worker-bin", "", "the binary that runs image "+podrunner.WorkerRepository+" (a build of cmd/worker)")
+	flag.StringVar(&redisBin, "redis-server-bin", "/usr/bin/redis-server",
+		"the binary that runs image "+podrunner.RedisRepository+" (a Managed RedisConfig's server); empty: leave those pods to kwok")
+	flag.StringVar(&serviceNet, "service-loopback-net", "",
+		"a /16 of 127.0.0.0/8 where Services get loopback addresses and their names resolve (empty: Services are not served)")
 	flag.StringVar(&nodeLabel, "node-selector", "type=kwok", "label selector of the nodes whose pods run here")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", "127.0.0.1:8089", "address of /healthz and /readyz")
 	flag.DurationVar(&opts.RestartBackoff, "restart-backoff", podrunner.DefaultRestartBackoff,
@@ -84,6 +90,19 @@ func run() error {
 	}
 	opts.NodeSelector = selector
 	opts.Images = podrunner.DefaultImages(managerBin, workerBin)
+	if redisBin != "" {
+		opts.Images[podrunner.RedisRepository] = podrunner.RedisImage(redisBin)
+	}
+	if serviceNet != "" {
+		ip, ipnet, err := net.ParseCIDR(serviceNet)
+		if err != nil {
+			return fmt.Errorf("--service-loopback-net: %w", err)
+		}
+		if ones, _ := ipnet.Mask.Size(); ones != 16 || !ip.IsLoopback() || ip.To4() == nil {
+			return fmt.Errorf("--service-loopback-net %q: want a /16 of 127.0.0.0/8", serviceNet)
+		}
+		opts.ServiceLoopback = ipnet.IP
+	}
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
