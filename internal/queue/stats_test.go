@@ -642,7 +642,12 @@ func TestReadStatsTenantSizedValues(t *testing.T) {
 			h := &counter{}
 			rdb := newReader(t, h)
 			pushPending(t, rdb, "good", task{"g1", minuteAgo})
-			if err := tt.seed(t, rdb); err != nil {
+			// The reader's 2 s timeouts are for reads; writing 32 MB on a
+			// busy machine may take longer, so the seed has a client of
+			// its own.
+			seeder := redis.NewClient(&redis.Options{Addr: redisServer.Addr, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+			defer func() { _ = seeder.Close() }()
+			if err := tt.seed(t, seeder); err != nil {
 				t.Fatal(err)
 			}
 			h.reset()
