@@ -19,6 +19,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/bits"
 	"strconv"
 	"sync"
 	"time"
@@ -121,10 +123,7 @@ func readCapacity(c *queueworkerv1alpha1.RedisCapacity, u *usageReading, values 
 	)
 	for i := range u.nodes {
 		n := &u.nodes[i]
-		pct := int64(0)
-		if n.MaxMemory > 0 {
-			pct = n.UsedMemory * 100 / n.MaxMemory
-		}
+		pct := usedPercent(n.UsedMemory, n.MaxMemory)
 		if fullest == nil || pct > fullestPct || (pct == fullestPct && n.UsedMemory > fullest.UsedMemory) {
 			fullest, fullestPct = n, pct
 		}
@@ -195,6 +194,21 @@ func capacityVerdict(c *queueworkerv1alpha1.RedisCapacity) (metav1.ConditionStat
 	return metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits, msg
 }
 
+// usedPercent is used in whole percent of limit, 0 without a limit. It
+// does not overflow: a server far past its limit (a maxmemory of 1 byte)
+// or a reply near the int64 limit reads as math.MaxInt32 at most.
+func usedPercent(used, limit int64) int64 {
+	if limit <= 0 || used <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(used), 100)
+	if hi >= uint64(limit) {
+		return math.MaxInt32
+	}
+	q, _ := bits.Div64(hi, lo, uint64(limit))
+	return int64(min(q, math.MaxInt32))
+}
+
 // usageReading is one reading of the servers' memory and clients.
 type usageReading struct {
 	nodes []redisadmin.Usage
@@ -207,7 +221,7 @@ func (u *usageReading) nearFull() bool {
 		return false
 	}
 	for _, n := range u.nodes {
-		if n.MaxMemory > 0 && n.UsedMemory*100 >= n.MaxMemory*memoryWatchPercent {
+		if usedPercent(n.UsedMemory, n.MaxMemory) >= memoryWatchPercent {
 			return true
 		}
 	}

@@ -244,3 +244,43 @@ func TestRedisConfigCapacity(t *testing.T) {
 		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits)
 	})
 }
+
+// TestReadCapacityPastTheLimit: a server far past its maxmemory (a
+// maxmemory of 1 byte, or values near the int64 limit from a proxy) reads
+// as full, never as a percent that wrapped around to fit.
+func TestReadCapacityPastTheLimit(t *testing.T) {
+	const maxInt64 = 1<<63 - 1
+	tests := []struct {
+		name      string
+		used, max int64
+		want      int32
+	}{
+		{"exactly the watch mark", 80, 100, 80},
+		{"just below the warning", 899, 1000, 89},
+		{"maxmemory of 1 byte", 30 << 20, 1, 1<<31 - 1},
+		{"twice a huge limit", maxInt64, maxInt64 / 2, 200},
+		{"huge, just below the warning", maxInt64 / 100 * 89, maxInt64 / 100 * 99, 89},
+		{"used beyond 92 PB of a 100 PB limit", 92e15, 100e15, 92},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := &usageReading{at: time.Now(), nodes: []redisadmin.Usage{{Node: "a", UsedMemory: tt.used, MaxMemory: tt.max}}}
+			c := &queueworkerv1alpha1.RedisCapacity{}
+			readCapacity(c, u, nil)
+			if c.UsedMemoryPercent == nil || *c.UsedMemoryPercent != tt.want {
+				got := "unset"
+				if c.UsedMemoryPercent != nil {
+					got = fmt.Sprint(*c.UsedMemoryPercent)
+				}
+				t.Fatalf("percent %s, want %d", got, tt.want)
+			}
+			if got, want := u.nearFull(), tt.want >= memoryWatchPercent; got != want {
+				t.Errorf("nearFull %v, want %v", got, want)
+			}
+			status, _, msg := capacityVerdict(c)
+			if want := tt.want >= memoryWarnPercent; (status == metav1.ConditionFalse) != want {
+				t.Errorf("CapacityOK %s (%s), want False %v", status, msg, want)
+			}
+		})
+	}
+}
