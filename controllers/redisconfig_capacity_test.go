@@ -284,3 +284,75 @@ func TestReadCapacityPastTheLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryRecheckOnlyReads: a server above 80% of maxmemory is read
+// every MemoryRecheckInterval, but only read: the configuration is set
+// again at the RedisConfig's own recheckInterval, not every reading.
+func TestMemoryRecheckOnlyReads(t *testing.T) {
+	srv, err := redistest.Start("requirepass full-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "full-pass"})
+	defer func() { _ = rdb.Close() }()
+	if err := rdb.Set(testCtx, "ballast", strings.Repeat("x", 4<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ns := createNamespace(t)
+	sec := usableSecret(ns, "full", map[string]string{"password": "full-pass"}, queueworkerv1alpha1.KindRedisConfig)
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	q := resource.MustParse("5Mi")
+	rc := &queueworkerv1alpha1.RedisConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "full"},
+		Spec: queueworkerv1alpha1.RedisConfigSpec{
+			Mode: queueworkerv1alpha1.RedisConfigExternal,
+			External: &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr,
+				RecheckInterval: &metav1.Duration{Duration: time.Hour}},
+			Memory: queueworkerv1alpha1.RedisMemory{MaxMemory: &q},
+			Auth:   &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "full", Key: "password"}},
+		},
+	}
+	if err := k8sClient.Create(testCtx, rc); err != nil {
+		t.Fatal(err)
+	}
+	var first time.Time
+	eventually(t, "MemoryNearLimit", func() error {
+		got := getRedisConfig(t, ns, "full")
+		if c := got.Status.Capacity; c == nil || c.ReadAt == nil {
+			return fmt.Errorf("capacity %+v", c)
+		} else {
+			first = c.ReadAt.Time
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionFalse, queueworkerv1alpha1.ReasonMemoryNearLimit)
+	})
+	configSets := func() string {
+		info, err := rdb.Info(testCtx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if strings.HasPrefix(line, "cmdstat_config|set:") {
+				calls, _, _ := strings.Cut(strings.TrimPrefix(line, "cmdstat_config|set:"), ",")
+				return calls
+			}
+		}
+		return ""
+	}
+	before := configSets()
+	if before == "" {
+		t.Fatal("the server saw no CONFIG SET")
+	}
+	eventually(t, "two more readings", func() error {
+		got := getRedisConfig(t, ns, "full")
+		if c := got.Status.Capacity; c == nil || c.ReadAt == nil || !c.ReadAt.After(first.Add(3*time.Second)) {
+			return fmt.Errorf("capacity %+v, read at %v first", c, first)
+		}
+		return nil
+	})
+	if after := configSets(); after != before {
+		t.Errorf("CONFIG SET %s before the readings, %s after: the memory recheck configured the server again", before, after)
+	}
+}
