@@ -22,9 +22,11 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,6 +43,10 @@ const (
 	// memoryWarnPercent of maxmemory in use makes CapacityOK False: with
 	// noeviction a full Redis refuses every enqueue.
 	memoryWarnPercent = 90
+	// memoryClearPercent: once memory made CapacityOK False, it turns
+	// True again only below this, so memory hovering around
+	// memoryWarnPercent does not flip it (and warn) at every reading.
+	memoryClearPercent = 85
 	// memoryWatchPercent of maxmemory in use makes the operator read the
 	// server every MemoryRecheckInterval instead of at the recheck.
 	memoryWatchPercent = 80
@@ -99,7 +105,9 @@ func (r *RedisConfigReconciler) judgeCapacity(st *redisConfigState) {
 		readCapacity(c, st.usage, st.values)
 	}
 	rc.Status.Capacity = c
-	status, reason, msg := capacityVerdict(c)
+	prev := meta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionCapacityOK)
+	memoryWarned := prev != nil && prev.Status == metav1.ConditionFalse && strings.Contains(prev.Message, memoryWarning)
+	status, reason, msg := capacityVerdict(c, memoryWarned)
 	if r.setCondition(rc, queueworkerv1alpha1.ConditionCapacityOK, status, reason, msg) && status == metav1.ConditionFalse {
 		st.events.Eventf(rc, nil, "Warning", reason, "Capacity", "%s", msg)
 	}
@@ -156,10 +164,15 @@ func readCapacity(c *queueworkerv1alpha1.RedisCapacity, u *usageReading, values 
 	}
 }
 
+// memoryWarning ends CapacityOK's message while memory keeps it False.
+const memoryWarning = "at the limit a noeviction server refuses every enqueue"
+
 // capacityVerdict is CapacityOK for a capacity: False when the worst case
 // of clients exceeds maxclients or memory passed memoryWarnPercent of
 // maxmemory (both named when both), Unknown before the server was read.
-func capacityVerdict(c *queueworkerv1alpha1.RedisCapacity) (metav1.ConditionStatus, string, string) {
+// memoryWarned says memory made it False last time: then memory keeps it
+// False down to memoryClearPercent.
+func capacityVerdict(c *queueworkerv1alpha1.RedisCapacity, memoryWarned bool) (metav1.ConditionStatus, string, string) {
 	if c.MaxClients == nil && c.UsedMemoryBytes == nil {
 		return metav1.ConditionUnknown, queueworkerv1alpha1.ReasonCapacityUnknown,
 			fmt.Sprintf("the server's limits have not been read yet; %d QueueWorkers may open %d connections",
@@ -172,9 +185,13 @@ func capacityVerdict(c *queueworkerv1alpha1.RedisCapacity) (metav1.ConditionStat
 			"more than maxclients %d: lower autoscaling.maxReplicas or redis.pool.size, or raise spec.network.maxClients",
 			c.QueueWorkers, c.WorstCaseClients, *c.MaxClients)
 	}
-	if p := c.UsedMemoryPercent; p != nil && *p >= memoryWarnPercent {
-		m := fmt.Sprintf("memory in use is %d%% of maxmemory (%d of %d bytes): at the limit a noeviction "+
-			"server refuses every enqueue", *p, *c.UsedMemoryBytes, *c.MaxMemoryBytes)
+	warnAt := int32(memoryWarnPercent)
+	if memoryWarned {
+		warnAt = memoryClearPercent
+	}
+	if p := c.UsedMemoryPercent; p != nil && *p >= warnAt {
+		m := fmt.Sprintf("memory in use is %d%% of maxmemory (%d of %d bytes): %s",
+			*p, *c.UsedMemoryBytes, *c.MaxMemoryBytes, memoryWarning)
 		if reason == "" {
 			reason, msg = queueworkerv1alpha1.ReasonMemoryNearLimit, m
 		} else {

@@ -66,7 +66,7 @@ func TestCapacityVerdict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, reason, msg := capacityVerdict(&tt.c)
+			status, reason, msg := capacityVerdict(&tt.c, false)
 			if status != tt.want || reason != tt.wantReason {
 				t.Errorf("got %s/%s, want %s/%s (%s)", status, reason, tt.want, tt.wantReason, msg)
 			}
@@ -277,7 +277,7 @@ func TestReadCapacityPastTheLimit(t *testing.T) {
 			if got, want := u.nearFull(), tt.want >= memoryWatchPercent; got != want {
 				t.Errorf("nearFull %v, want %v", got, want)
 			}
-			status, _, msg := capacityVerdict(c)
+			status, _, msg := capacityVerdict(c, false)
 			if want := tt.want >= memoryWarnPercent; (status == metav1.ConditionFalse) != want {
 				t.Errorf("CapacityOK %s (%s), want False %v", status, msg, want)
 			}
@@ -354,5 +354,45 @@ func TestMemoryRecheckOnlyReads(t *testing.T) {
 	})
 	if after := configSets(); after != before {
 		t.Errorf("CONFIG SET %s before the readings, %s after: the memory recheck configured the server again", before, after)
+	}
+}
+
+// TestMemoryWarningDoesNotFlap: memory that hovers around 90% makes
+// CapacityOK False once, with one event; it turns True again only below
+// memoryClearPercent.
+func TestMemoryWarningDoesNotFlap(t *testing.T) {
+	r := &RedisConfigReconciler{}
+	rc := &queueworkerv1alpha1.RedisConfig{}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	steps := []struct {
+		percent int64
+		want    metav1.ConditionStatus
+	}{
+		{89, metav1.ConditionTrue},
+		{90, metav1.ConditionFalse},
+		{89, metav1.ConditionFalse},
+		{90, metav1.ConditionFalse},
+		{memoryClearPercent, metav1.ConditionFalse},
+		{memoryClearPercent - 1, metav1.ConditionTrue},
+		{89, metav1.ConditionTrue},
+		{90, metav1.ConditionFalse},
+	}
+	events := 0
+	for i, s := range steps {
+		st := &redisConfigState{rc: rc, events: &eventBuffer{}, demand: &clientDemand{worstCase: operatorConnections},
+			usage: &usageReading{at: at.Add(time.Duration(i) * time.Minute),
+				nodes: []redisadmin.Usage{{Node: "a", UsedMemory: s.percent, MaxMemory: 100, MaxClients: 1000}}}}
+		r.judgeCapacity(st)
+		events += len(st.events.events)
+		reason := queueworkerv1alpha1.ReasonWithinLimits
+		if s.want == metav1.ConditionFalse {
+			reason = queueworkerv1alpha1.ReasonMemoryNearLimit
+		}
+		if err := rcConditionIs(rc, queueworkerv1alpha1.ConditionCapacityOK, s.want, reason); err != nil {
+			t.Errorf("step %d at %d%%: %v", i, s.percent, err)
+		}
+	}
+	if events != 2 {
+		t.Errorf("%d Warning events, want 2 (one per time memory reached 90%% from below %d%%)", events, memoryClearPercent)
 	}
 }
