@@ -233,6 +233,13 @@ func TestDashboardValues(t *testing.T) {
 			volumes: 1,
 		},
 		{
+			// A number in a values file reaches the template as a float.
+			name:      "a large database number",
+			values:    "dashboard: {enabled: true, redis: {addr: 'redis:6379', db: 10000000}}",
+			wantImage: "queueworker-operator:0.1.0",
+			wantArgs:  []string{"--redis-db=10000000"},
+		},
+		{
 			name:      "password only",
 			values:    "dashboard: {enabled: true, redis: {addr: 'redis:6379', passwordSecretRef: {name: redis-auth}}}",
 			wantImage: "queueworker-operator:0.1.0",
