@@ -87,8 +87,9 @@ func (r *RedisConfigReconciler) reconcileClients(ctx context.Context, st *redisC
 }
 
 // judgeCapacity sets status.capacity and CapacityOK from the demand and
-// the server's last reading. Without a reading the limits stay as last
-// read; without any, CapacityOK is Unknown.
+// the server's last reading. While the server cannot be reached the
+// limits stay as last read; a server that answers but refuses INFO, like
+// one never read, leaves them unset and CapacityOK Unknown.
 func (r *RedisConfigReconciler) judgeCapacity(st *redisConfigState) {
 	rc := st.rc
 	if st.demand == nil {
@@ -101,8 +102,14 @@ func (r *RedisConfigReconciler) judgeCapacity(st *redisConfigState) {
 		c = c.DeepCopy()
 	}
 	c.QueueWorkers, c.WorstCaseClients = st.demand.queueWorkers, st.demand.worstCase
-	if st.usage != nil {
+	switch {
+	case st.usage != nil:
 		readCapacity(c, st.usage, st.values)
+	case st.applied:
+		// The server answered but would not tell (INFO refused): what
+		// was read before, maybe of another server, is not its reading.
+		c.MaxClients, c.ConnectedClients, c.ReadAt = nil, nil, nil
+		c.UsedMemoryBytes, c.MaxMemoryBytes, c.UsedMemoryPercent = nil, nil, nil
 	}
 	rc.Status.Capacity = c
 	prev := meta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionCapacityOK)

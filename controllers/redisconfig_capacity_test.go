@@ -396,3 +396,59 @@ func TestMemoryWarningDoesNotFlap(t *testing.T) {
 		t.Errorf("%d Warning events, want 2 (one per time memory reached 90%% from below %d%%)", events, memoryClearPercent)
 	}
 }
+
+// TestCapacityForgetsReadingsINFONoLongerGives: once the server refuses
+// INFO (its ACL changed, or the RedisConfig now names another server),
+// the readings of before are not shown as the server's: they are unset
+// and CapacityOK is Unknown.
+func TestCapacityForgetsReadingsINFONoLongerGives(t *testing.T) {
+	srv, err := redistest.Start("requirepass acl-pass", "maxclients 100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ns := createNamespace(t)
+	sec := usableSecret(ns, "acl", map[string]string{"password": "acl-pass"}, queueworkerv1alpha1.KindRedisConfig)
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	rc := &queueworkerv1alpha1.RedisConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acl"},
+		Spec: queueworkerv1alpha1.RedisConfigSpec{
+			Mode: queueworkerv1alpha1.RedisConfigExternal,
+			External: &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr,
+				RecheckInterval: &metav1.Duration{Duration: time.Hour}},
+			Auth: &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "acl", Key: "password"}},
+		},
+	}
+	if err := k8sClient.Create(testCtx, rc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a reading", func() error {
+		got := getRedisConfig(t, ns, "acl")
+		if c := got.Status.Capacity; c == nil || c.MaxClients == nil || *c.MaxClients != 100 {
+			return fmt.Errorf("capacity %+v", c)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits)
+	})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "acl-pass"})
+	defer func() { _ = rdb.Close() }()
+	if err := rdb.Do(testCtx, "ACL", "SETUSER", "default", "-info").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A spec change applies the configuration, and reads the server, now.
+	updateRedisConfig(t, ns, "acl", func(rc *queueworkerv1alpha1.RedisConfig) {
+		q := resource.MustParse("64Mi")
+		rc.Spec.Memory.MaxMemory = &q
+	})
+	eventually(t, "the readings unset", func() error {
+		got := getRedisConfig(t, ns, "acl")
+		if got.Status.MaxMemory != "64Mi" {
+			return fmt.Errorf("maxMemory %q: not applied yet", got.Status.MaxMemory)
+		}
+		if c := got.Status.Capacity; c == nil || c.MaxClients != nil || c.UsedMemoryBytes != nil || c.ConnectedClients != nil || c.ReadAt != nil {
+			return fmt.Errorf("capacity %+v", c)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionUnknown, queueworkerv1alpha1.ReasonCapacityUnknown)
+	})
+}
