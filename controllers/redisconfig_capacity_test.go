@@ -333,9 +333,9 @@ func TestMemoryRecheckOnlyReads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, line := range strings.Split(info, "\n") {
-			if strings.HasPrefix(line, "cmdstat_config|set:") {
-				calls, _, _ := strings.Cut(strings.TrimPrefix(line, "cmdstat_config|set:"), ",")
+		for line := range strings.SplitSeq(info, "\n") {
+			if stats, ok := strings.CutPrefix(line, "cmdstat_config|set:"); ok {
+				calls, _, _ := strings.Cut(stats, ",")
 				return calls
 			}
 		}

@@ -343,7 +343,7 @@ func readUsage(ctx context.Context, conn *redis.Conn, name string) (*Usage, erro
 // infoFields parses the integer fields of an INFO reply.
 func infoFields(info string) map[string]int64 {
 	fields := map[string]int64{}
-	for _, line := range strings.Split(info, "\n") {
+	for line := range strings.SplitSeq(info, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
 			continue
