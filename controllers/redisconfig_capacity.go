@@ -19,10 +19,14 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/bits"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,6 +43,10 @@ const (
 	// memoryWarnPercent of maxmemory in use makes CapacityOK False: with
 	// noeviction a full Redis refuses every enqueue.
 	memoryWarnPercent = 90
+	// memoryClearPercent: once memory made CapacityOK False, it turns
+	// True again only below this, so memory hovering around
+	// memoryWarnPercent does not flip it (and warn) at every reading.
+	memoryClearPercent = 85
 	// memoryWatchPercent of maxmemory in use makes the operator read the
 	// server every MemoryRecheckInterval instead of at the recheck.
 	memoryWatchPercent = 80
@@ -79,8 +87,9 @@ func (r *RedisConfigReconciler) reconcileClients(ctx context.Context, st *redisC
 }
 
 // judgeCapacity sets status.capacity and CapacityOK from the demand and
-// the server's last reading. Without a reading the limits stay as last
-// read; without any, CapacityOK is Unknown.
+// the server's last reading. While the server cannot be reached the
+// limits stay as last read; a server that answers but refuses INFO, like
+// one never read, leaves them unset and CapacityOK Unknown.
 func (r *RedisConfigReconciler) judgeCapacity(st *redisConfigState) {
 	rc := st.rc
 	if st.demand == nil {
@@ -93,11 +102,19 @@ func (r *RedisConfigReconciler) judgeCapacity(st *redisConfigState) {
 		c = c.DeepCopy()
 	}
 	c.QueueWorkers, c.WorstCaseClients = st.demand.queueWorkers, st.demand.worstCase
-	if st.usage != nil {
+	switch {
+	case st.usage != nil:
 		readCapacity(c, st.usage, st.values)
+	case st.applied:
+		// The server answered but would not tell (INFO refused): what
+		// was read before, maybe of another server, is not its reading.
+		c.MaxClients, c.ConnectedClients, c.ReadAt = nil, nil, nil
+		c.UsedMemoryBytes, c.MaxMemoryBytes, c.UsedMemoryPercent = nil, nil, nil
 	}
 	rc.Status.Capacity = c
-	status, reason, msg := capacityVerdict(c)
+	prev := meta.FindStatusCondition(rc.Status.Conditions, queueworkerv1alpha1.ConditionCapacityOK)
+	memoryWarned := prev != nil && prev.Status == metav1.ConditionFalse && strings.Contains(prev.Message, memoryWarning)
+	status, reason, msg := capacityVerdict(c, memoryWarned)
 	if r.setCondition(rc, queueworkerv1alpha1.ConditionCapacityOK, status, reason, msg) && status == metav1.ConditionFalse {
 		st.events.Eventf(rc, nil, "Warning", reason, "Capacity", "%s", msg)
 	}
@@ -121,10 +138,7 @@ func readCapacity(c *queueworkerv1alpha1.RedisCapacity, u *usageReading, values 
 	)
 	for i := range u.nodes {
 		n := &u.nodes[i]
-		pct := int64(0)
-		if n.MaxMemory > 0 {
-			pct = n.UsedMemory * 100 / n.MaxMemory
-		}
+		pct := usedPercent(n.UsedMemory, n.MaxMemory)
 		if fullest == nil || pct > fullestPct || (pct == fullestPct && n.UsedMemory > fullest.UsedMemory) {
 			fullest, fullestPct = n, pct
 		}
@@ -157,10 +171,15 @@ func readCapacity(c *queueworkerv1alpha1.RedisCapacity, u *usageReading, values 
 	}
 }
 
+// memoryWarning ends CapacityOK's message while memory keeps it False.
+const memoryWarning = "at the limit a noeviction server refuses every enqueue"
+
 // capacityVerdict is CapacityOK for a capacity: False when the worst case
 // of clients exceeds maxclients or memory passed memoryWarnPercent of
 // maxmemory (both named when both), Unknown before the server was read.
-func capacityVerdict(c *queueworkerv1alpha1.RedisCapacity) (metav1.ConditionStatus, string, string) {
+// memoryWarned says memory made it False last time: then memory keeps it
+// False down to memoryClearPercent.
+func capacityVerdict(c *queueworkerv1alpha1.RedisCapacity, memoryWarned bool) (metav1.ConditionStatus, string, string) {
 	if c.MaxClients == nil && c.UsedMemoryBytes == nil {
 		return metav1.ConditionUnknown, queueworkerv1alpha1.ReasonCapacityUnknown,
 			fmt.Sprintf("the server's limits have not been read yet; %d QueueWorkers may open %d connections",
@@ -173,9 +192,13 @@ func capacityVerdict(c *queueworkerv1alpha1.RedisCapacity) (metav1.ConditionStat
 			"more than maxclients %d: lower autoscaling.maxReplicas or redis.pool.size, or raise spec.network.maxClients",
 			c.QueueWorkers, c.WorstCaseClients, *c.MaxClients)
 	}
-	if p := c.UsedMemoryPercent; p != nil && *p >= memoryWarnPercent {
-		m := fmt.Sprintf("memory in use is %d%% of maxmemory (%d of %d bytes): at the limit a noeviction "+
-			"server refuses every enqueue", *p, *c.UsedMemoryBytes, *c.MaxMemoryBytes)
+	warnAt := int32(memoryWarnPercent)
+	if memoryWarned {
+		warnAt = memoryClearPercent
+	}
+	if p := c.UsedMemoryPercent; p != nil && *p >= warnAt {
+		m := fmt.Sprintf("memory in use is %d%% of maxmemory (%d of %d bytes): %s",
+			*p, *c.UsedMemoryBytes, *c.MaxMemoryBytes, memoryWarning)
 		if reason == "" {
 			reason, msg = queueworkerv1alpha1.ReasonMemoryNearLimit, m
 		} else {
@@ -195,6 +218,21 @@ func capacityVerdict(c *queueworkerv1alpha1.RedisCapacity) (metav1.ConditionStat
 	return metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits, msg
 }
 
+// usedPercent is used in whole percent of limit, 0 without a limit. It
+// does not overflow: a server far past its limit (a maxmemory of 1 byte)
+// or a reply near the int64 limit reads as math.MaxInt32 at most.
+func usedPercent(used, limit int64) int64 {
+	if limit <= 0 || used <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(used), 100)
+	if hi >= uint64(limit) {
+		return math.MaxInt32
+	}
+	q, _ := bits.Div64(hi, lo, uint64(limit))
+	return int64(min(q, math.MaxInt32))
+}
+
 // usageReading is one reading of the servers' memory and clients.
 type usageReading struct {
 	nodes []redisadmin.Usage
@@ -207,7 +245,7 @@ func (u *usageReading) nearFull() bool {
 		return false
 	}
 	for _, n := range u.nodes {
-		if n.MaxMemory > 0 && n.UsedMemory*100 >= n.MaxMemory*memoryWatchPercent {
+		if usedPercent(n.UsedMemory, n.MaxMemory) >= memoryWatchPercent {
 			return true
 		}
 	}

@@ -66,7 +66,7 @@ func TestCapacityVerdict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, reason, msg := capacityVerdict(&tt.c)
+			status, reason, msg := capacityVerdict(&tt.c, false)
 			if status != tt.want || reason != tt.wantReason {
 				t.Errorf("got %s/%s, want %s/%s (%s)", status, reason, tt.want, tt.wantReason, msg)
 			}
@@ -242,5 +242,213 @@ func TestRedisConfigCapacity(t *testing.T) {
 			return fmt.Errorf("capacity %+v", c)
 		}
 		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits)
+	})
+}
+
+// TestReadCapacityPastTheLimit: a server far past its maxmemory (a
+// maxmemory of 1 byte, or values near the int64 limit from a proxy) reads
+// as full, never as a percent that wrapped around to fit.
+func TestReadCapacityPastTheLimit(t *testing.T) {
+	const maxInt64 = 1<<63 - 1
+	tests := []struct {
+		name      string
+		used, max int64
+		want      int32
+	}{
+		{"exactly the watch mark", 80, 100, 80},
+		{"just below the warning", 899, 1000, 89},
+		{"maxmemory of 1 byte", 30 << 20, 1, 1<<31 - 1},
+		{"twice a huge limit", maxInt64, maxInt64 / 2, 200},
+		{"huge, just below the warning", maxInt64 / 100 * 89, maxInt64 / 100 * 99, 89},
+		{"used beyond 92 PB of a 100 PB limit", 92e15, 100e15, 92},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := &usageReading{at: time.Now(), nodes: []redisadmin.Usage{{Node: "a", UsedMemory: tt.used, MaxMemory: tt.max}}}
+			c := &queueworkerv1alpha1.RedisCapacity{}
+			readCapacity(c, u, nil)
+			if c.UsedMemoryPercent == nil || *c.UsedMemoryPercent != tt.want {
+				got := "unset"
+				if c.UsedMemoryPercent != nil {
+					got = fmt.Sprint(*c.UsedMemoryPercent)
+				}
+				t.Fatalf("percent %s, want %d", got, tt.want)
+			}
+			if got, want := u.nearFull(), tt.want >= memoryWatchPercent; got != want {
+				t.Errorf("nearFull %v, want %v", got, want)
+			}
+			status, _, msg := capacityVerdict(c, false)
+			if want := tt.want >= memoryWarnPercent; (status == metav1.ConditionFalse) != want {
+				t.Errorf("CapacityOK %s (%s), want False %v", status, msg, want)
+			}
+		})
+	}
+}
+
+// TestMemoryRecheckOnlyReads: a server above 80% of maxmemory is read
+// every MemoryRecheckInterval, but only read: the configuration is set
+// again at the RedisConfig's own recheckInterval, not every reading.
+func TestMemoryRecheckOnlyReads(t *testing.T) {
+	srv, err := redistest.Start("requirepass full-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "full-pass"})
+	defer func() { _ = rdb.Close() }()
+	if err := rdb.Set(testCtx, "ballast", strings.Repeat("x", 4<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ns := createNamespace(t)
+	sec := usableSecret(ns, "full", map[string]string{"password": "full-pass"}, queueworkerv1alpha1.KindRedisConfig)
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	q := resource.MustParse("5Mi")
+	rc := &queueworkerv1alpha1.RedisConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "full"},
+		Spec: queueworkerv1alpha1.RedisConfigSpec{
+			Mode: queueworkerv1alpha1.RedisConfigExternal,
+			External: &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr,
+				RecheckInterval: &metav1.Duration{Duration: time.Hour}},
+			Memory: queueworkerv1alpha1.RedisMemory{MaxMemory: &q},
+			Auth:   &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "full", Key: "password"}},
+		},
+	}
+	if err := k8sClient.Create(testCtx, rc); err != nil {
+		t.Fatal(err)
+	}
+	var first time.Time
+	eventually(t, "MemoryNearLimit", func() error {
+		got := getRedisConfig(t, ns, "full")
+		if c := got.Status.Capacity; c == nil || c.ReadAt == nil {
+			return fmt.Errorf("capacity %+v", c)
+		} else {
+			first = c.ReadAt.Time
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionFalse, queueworkerv1alpha1.ReasonMemoryNearLimit)
+	})
+	configSets := func() string {
+		info, err := rdb.Info(testCtx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.SplitSeq(info, "\n") {
+			if stats, ok := strings.CutPrefix(line, "cmdstat_config|set:"); ok {
+				calls, _, _ := strings.Cut(stats, ",")
+				return calls
+			}
+		}
+		return ""
+	}
+	before := configSets()
+	if before == "" {
+		t.Fatal("the server saw no CONFIG SET")
+	}
+	eventually(t, "two more readings", func() error {
+		got := getRedisConfig(t, ns, "full")
+		if c := got.Status.Capacity; c == nil || c.ReadAt == nil || !c.ReadAt.After(first.Add(3*time.Second)) {
+			return fmt.Errorf("capacity %+v, read at %v first", c, first)
+		}
+		return nil
+	})
+	if after := configSets(); after != before {
+		t.Errorf("CONFIG SET %s before the readings, %s after: the memory recheck configured the server again", before, after)
+	}
+}
+
+// TestMemoryWarningDoesNotFlap: memory that hovers around 90% makes
+// CapacityOK False once, with one event; it turns True again only below
+// memoryClearPercent.
+func TestMemoryWarningDoesNotFlap(t *testing.T) {
+	r := &RedisConfigReconciler{}
+	rc := &queueworkerv1alpha1.RedisConfig{}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	steps := []struct {
+		percent int64
+		want    metav1.ConditionStatus
+	}{
+		{89, metav1.ConditionTrue},
+		{90, metav1.ConditionFalse},
+		{89, metav1.ConditionFalse},
+		{90, metav1.ConditionFalse},
+		{memoryClearPercent, metav1.ConditionFalse},
+		{memoryClearPercent - 1, metav1.ConditionTrue},
+		{89, metav1.ConditionTrue},
+		{90, metav1.ConditionFalse},
+	}
+	events := 0
+	for i, s := range steps {
+		st := &redisConfigState{rc: rc, events: &eventBuffer{}, demand: &clientDemand{worstCase: operatorConnections},
+			usage: &usageReading{at: at.Add(time.Duration(i) * time.Minute),
+				nodes: []redisadmin.Usage{{Node: "a", UsedMemory: s.percent, MaxMemory: 100, MaxClients: 1000}}}}
+		r.judgeCapacity(st)
+		events += len(st.events.events)
+		reason := queueworkerv1alpha1.ReasonWithinLimits
+		if s.want == metav1.ConditionFalse {
+			reason = queueworkerv1alpha1.ReasonMemoryNearLimit
+		}
+		if err := rcConditionIs(rc, queueworkerv1alpha1.ConditionCapacityOK, s.want, reason); err != nil {
+			t.Errorf("step %d at %d%%: %v", i, s.percent, err)
+		}
+	}
+	if events != 2 {
+		t.Errorf("%d Warning events, want 2 (one per time memory reached 90%% from below %d%%)", events, memoryClearPercent)
+	}
+}
+
+// TestCapacityForgetsReadingsINFONoLongerGives: once the server refuses
+// INFO (its ACL changed, or the RedisConfig now names another server),
+// the readings of before are not shown as the server's: they are unset
+// and CapacityOK is Unknown.
+func TestCapacityForgetsReadingsINFONoLongerGives(t *testing.T) {
+	srv, err := redistest.Start("requirepass acl-pass", "maxclients 100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ns := createNamespace(t)
+	sec := usableSecret(ns, "acl", map[string]string{"password": "acl-pass"}, queueworkerv1alpha1.KindRedisConfig)
+	if err := k8sClient.Create(testCtx, sec); err != nil {
+		t.Fatal(err)
+	}
+	rc := &queueworkerv1alpha1.RedisConfig{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acl"},
+		Spec: queueworkerv1alpha1.RedisConfigSpec{
+			Mode: queueworkerv1alpha1.RedisConfigExternal,
+			External: &queueworkerv1alpha1.ExternalRedis{Addr: srv.Addr,
+				RecheckInterval: &metav1.Duration{Duration: time.Hour}},
+			Auth: &queueworkerv1alpha1.RedisAuth{PasswordSecretRef: &queueworkerv1alpha1.SecretKeyReference{Name: "acl", Key: "password"}},
+		},
+	}
+	if err := k8sClient.Create(testCtx, rc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a reading", func() error {
+		got := getRedisConfig(t, ns, "acl")
+		if c := got.Status.Capacity; c == nil || c.MaxClients == nil || *c.MaxClients != 100 {
+			return fmt.Errorf("capacity %+v", c)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionTrue, queueworkerv1alpha1.ReasonWithinLimits)
+	})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "acl-pass"})
+	defer func() { _ = rdb.Close() }()
+	if err := rdb.Do(testCtx, "ACL", "SETUSER", "default", "-info").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A spec change applies the configuration, and reads the server, now.
+	updateRedisConfig(t, ns, "acl", func(rc *queueworkerv1alpha1.RedisConfig) {
+		q := resource.MustParse("64Mi")
+		rc.Spec.Memory.MaxMemory = &q
+	})
+	eventually(t, "the readings unset", func() error {
+		got := getRedisConfig(t, ns, "acl")
+		if got.Status.MaxMemory != "64Mi" {
+			return fmt.Errorf("maxMemory %q: not applied yet", got.Status.MaxMemory)
+		}
+		if c := got.Status.Capacity; c == nil || c.MaxClients != nil || c.UsedMemoryBytes != nil || c.ConnectedClients != nil || c.ReadAt != nil {
+			return fmt.Errorf("capacity %+v", c)
+		}
+		return rcConditionIs(got, queueworkerv1alpha1.ConditionCapacityOK, metav1.ConditionUnknown, queueworkerv1alpha1.ReasonCapacityUnknown)
 	})
 }

@@ -214,15 +214,32 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	digest := applyDigest(ep, creds, settings, observe, persist)
 	now := r.now()
 	resync := min(recheck, r.secretResyncPeriod())
-	if prev, ok := r.applied.get(key); ok {
-		// A server filling up is read more often, for status.capacity.
+	if prev, ok := r.applied.get(key); ok && prev.digest == digest && !now.Before(prev.at) && now.Sub(prev.at) < recheck {
+		next := prev.at.Add(recheck)
+		// A server filling up is read more often, for status.capacity,
+		// but only read: a failed reading falls through to a full
+		// application, which reports why.
 		if prev.usage.nearFull() {
-			recheck = min(recheck, r.memoryRecheckInterval())
+			due := prev.usage.at.Add(r.memoryRecheckInterval())
+			if !now.Before(due) {
+				due = now
+				if usage, ok := r.readUsage(ctx, ep, creds, now); ok {
+					prev.usage = usage
+					r.applied.put(key, prev)
+					due = next
+					if usage.nearFull() {
+						due = now.Add(r.memoryRecheckInterval())
+					}
+				}
+			}
+			if due.Before(next) {
+				next = due
+			}
 		}
-		if prev.digest == digest && !now.Before(prev.at) && now.Sub(prev.at) < recheck {
+		if next.After(now) {
 			st.applied, st.nodes, st.values, st.usage = true, prev.nodes, prev.values, prev.usage
 			st.appliedReason, st.appliedMessage = prev.reason, prev.message
-			return ctrl.Result{RequeueAfter: min(prev.at.Add(recheck).Sub(now), resync)}, nil
+			return ctrl.Result{RequeueAfter: min(next.Sub(now), resync)}, nil
 		}
 	}
 	r.applied.forget(key)
@@ -274,6 +291,28 @@ func (r *RedisConfigReconciler) apply(ctx context.Context, st *redisConfigState,
 	r.applied.put(key, appliedRecord{digest: digest, at: now, nodes: st.nodes, values: st.values,
 		usage: st.usage, reason: st.appliedReason, message: st.appliedMessage})
 	return ctrl.Result{RequeueAfter: min(recheck, resync)}, nil
+}
+
+// readUsage reads the servers' memory and clients for status.capacity;
+// false when they could not be read. A reading without any node (INFO
+// refused) is nil.
+func (r *RedisConfigReconciler) readUsage(ctx context.Context, ep resources.RedisEndpoint, creds queue.Credentials,
+	now time.Time) (*usageReading, bool) {
+	rdb, err := r.newClient(ep, creds)
+	if err != nil {
+		return nil, false
+	}
+	defer func() { _ = rdb.Close() }()
+	rctx, cancel := context.WithTimeout(ctx, applyTimeout)
+	defer cancel()
+	nodes, err := redisadmin.ReadUsage(rctx, rdb)
+	if err != nil {
+		return nil, false
+	}
+	if len(nodes) == 0 {
+		return nil, true
+	}
+	return &usageReading{nodes: nodes, at: now}, true
 }
 
 // appliedCache remembers, per RedisConfig, what was last applied

@@ -61,7 +61,8 @@ const (
 	ConditionQueueSafe = "QueueSafe"
 	// ConditionCapacityOK is False when the QueueWorkers that use the
 	// RedisConfig may open more connections than maxclients allows, or
-	// memory in use passed 90% of maxmemory (see status.capacity). It does
+	// memory in use passed 90% of maxmemory, until it falls below 85%
+	// (see status.capacity). It does
 	// not change Ready: the server still works, but a burst may meet
 	// refused connections or refused writes.
 	ConditionCapacityOK = "CapacityOK"

@@ -267,6 +267,47 @@ func applyNode(ctx context.Context, conn *redis.Conn, name string, settings []Se
 	return n, nil
 }
 
+// ReadUsage reads the memory and clients of every node Apply reaches,
+// and changes nothing. A node that refuses INFO is missing from the
+// result; an error that stops a node (unreachable, wrong password) is
+// returned.
+func ReadUsage(ctx context.Context, rdb redis.UniversalClient) ([]Usage, error) {
+	var (
+		mu    sync.Mutex
+		usage []Usage
+	)
+	read := func(ctx context.Context, node *redis.Client) error {
+		name := node.Options().Addr
+		conn := node.Conn()
+		defer func() { _ = conn.Close() }()
+		if err := conn.Ping(ctx).Err(); err != nil {
+			return classify(name, err)
+		}
+		u, err := readUsage(ctx, conn, name)
+		if err != nil || u == nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		usage = append(usage, *u)
+		return nil
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachShard(ctx, read)
+	case *redis.Client:
+		err = read(ctx, c)
+	default:
+		return nil, fmt.Errorf("unsupported client %T", rdb)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(usage, func(i, j int) bool { return usage[i].Node < usage[j].Node })
+	return usage, nil
+}
+
 // readUsage reads a node's memory and clients. A server that refuses INFO
 // (an ACL without it) leaves the usage unknown: nil, no error.
 func readUsage(ctx context.Context, conn *redis.Conn, name string) (*Usage, error) {
@@ -302,7 +343,7 @@ func readUsage(ctx context.Context, conn *redis.Conn, name string) (*Usage, erro
 // infoFields parses the integer fields of an INFO reply.
 func infoFields(info string) map[string]int64 {
 	fields := map[string]int64{}
-	for _, line := range strings.Split(info, "\n") {
+	for line := range strings.SplitSeq(info, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
 			continue

@@ -220,6 +220,26 @@ func TestDashboardValues(t *testing.T) {
 			noArgs:    []string{"--redis-tls"},
 		},
 		{
+			// Each value is one argument, whatever it holds: a line break
+			// does not start another flag, a colon does not make a map.
+			name: "values that look like YAML",
+			values: `dashboard: {enabled: true, redis: {addr: 'redis:6379', username: 'ops: admin',
+				passwordSecretRef: {name: "auth\n            - --read-only=false", key: "p: w"},
+				tls: {enabled: true, serverName: "redis.example\n            - --read-only=false"}}}`,
+			wantImage: "queueworker-operator:0.1.0",
+			wantArgs: []string{"--read-only=true", "--redis-username=ops: admin",
+				"--redis-tls-server-name=redis.example\n            - --read-only=false"},
+			noArgs:  []string{"--read-only=false"},
+			volumes: 1,
+		},
+		{
+			// A number in a values file reaches the template as a float.
+			name:      "a large database number",
+			values:    "dashboard: {enabled: true, redis: {addr: 'redis:6379', db: 10000000}}",
+			wantImage: "queueworker-operator:0.1.0",
+			wantArgs:  []string{"--redis-db=10000000"},
+		},
+		{
 			name:      "password only",
 			values:    "dashboard: {enabled: true, redis: {addr: 'redis:6379', passwordSecretRef: {name: redis-auth}}}",
 			wantImage: "queueworker-operator:0.1.0",
