@@ -664,7 +664,9 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		args[i] = m.Rewrite(args[i])
 	}
 	for i := range env {
-		env[i].Value = m.Rewrite(env[i].Value)
+		if !env[i].Secret {
+			env[i].Value = m.Rewrite(env[i].Value)
+		}
 	}
 	// The environment is the container's alone, as in an image: nothing of
 	// the runner's (its own KUBECONFIG least of all) leaks in.

@@ -223,6 +223,43 @@ func TestMaterializeVolumes(t *testing.T) {
 	}
 }
 
+// TestMaterializeVolumesSecretKept checks that a Secret's files keep their
+// bytes: a password that holds a mount path (a user's "pa ss /data") is
+// the password, and the workers that read it from the Secret send it as
+// it is.
+func TestMaterializeVolumesSecretKept(t *testing.T) {
+	dir := t.TempDir()
+	conf := "requirepass \"pa ss /data\"\nmasterauth \"pa ss /data\"\n"
+	vc := VolumeContext{
+		Pod: managedRedisPod(),
+		Sources: fakeSources{
+			configMaps: map[string]map[string]string{"jobs-redis-config": {"redis.conf": "dir /data\n"}},
+			secrets:    map[string]map[string][]byte{"jobs-redis-auth": {"password.conf": []byte(conf)}},
+		},
+		Dirs: VolumeDirs{
+			Pod:   filepath.Join(dir, "pod"),
+			Claim: func(ns, claim string) string { return ClaimDir(filepath.Join(dir, "state"), ns, claim) },
+		},
+	}
+	if _, err := MaterializeVolumes(context.Background(), vc); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "pod", "auth", "password.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != conf {
+		t.Errorf("password.conf = %q, want the Secret's bytes %q", b, conf)
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "pod", "config", "redis.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "dir " + ClaimDir(filepath.Join(dir, "state"), "apps", "data-jobs-redis-0") + "\n"; string(b) != want {
+		t.Errorf("redis.conf = %q, want %q", b, want)
+	}
+}
+
 func TestMaterializeVolumesErrors(t *testing.T) {
 	tests := []struct {
 		name   string
