@@ -118,3 +118,25 @@ func TestProcessHosts(t *testing.T) {
 		t.Errorf("the machine's /etc/hosts changed:\n%s", now)
 	}
 }
+
+func TestCheckStateDir(t *testing.T) {
+	for _, tt := range []struct {
+		dir string
+		ok  bool
+	}{
+		{"/home/dev/.cache/queueworker-operator/local-cluster", true},
+		{"/tmp/e2e-hx_1.2+x@y", true},
+		{"relative/dir", false},
+		{"", false},
+		{"/home/dev/My Cache/local-cluster", false},
+		{"/tmp/a\tb", false},
+		{"/tmp/it's", false},
+		{"/tmp/$HOME", false},
+		{"/tmp/a#b", false},
+		{"/tmp/a;b", false},
+	} {
+		if err := CheckStateDir(tt.dir); (err == nil) != tt.ok {
+			t.Errorf("CheckStateDir(%q) = %v, want ok %v", tt.dir, err, tt.ok)
+		}
+	}
+}
