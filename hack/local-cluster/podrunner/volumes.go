@@ -353,7 +353,12 @@ func rewriteFile(path string, mounts Mounts) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, []byte(out), info.Mode().Perm()); err != nil {
+	// The item's mode (0444, say) binds a runner that is not root: the
+	// file is made writable for the rewrite and gets its mode back.
+	if err := os.Chmod(path, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
 		return err
 	}
 	return os.Chmod(path, info.Mode().Perm())
