@@ -653,6 +653,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		args = append(args, cs.program.ListenFlags(host, p)...)
 		addrs[port] = addr
 	}
+	args = append(args, cs.program.Flags...)
 	r.mu.Lock()
 	maps.Copy(cs.addrs, addrs)
 	r.mu.Unlock()
