@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -107,8 +108,12 @@ func (s *suite) testManaged(t *testing.T) {
 		t.Fatalf("changing memory.maxMemory: %v", err)
 	}
 	sc.waitMaxMemory(rc, "96Mi")
-	if now := sc.redisPod(sts); now.UID != pod.UID {
-		t.Fatalf("pod %s was replaced (uid %s, then %s) by a runtime change", sts+"-0", pod.UID, now.UID)
+	// A roll would delete the pod only after this point, while its uid and
+	// run_id still answer: what proves that none comes is the StatefulSet,
+	// once its controller has seen the latest template.
+	sc.checkNotRolling(sts)
+	if now := sc.redisPod(sts); now.UID != pod.UID || now.DeletionTimestamp != nil {
+		t.Fatalf("pod %s was replaced (uid %s, then %s, deleted at %v) by a runtime change", sts+"-0", pod.UID, now.UID, now.DeletionTimestamp)
 	}
 	if now := sc.serverField("run_id"); now != runID {
 		t.Fatalf("redis-server restarted on a runtime change: run_id %s, then %s", runID, now)
@@ -185,6 +190,27 @@ func (sc *scenario) waitRedisConfigReady(rc *queueworkerv1alpha1.RedisConfig) {
 }
 
 // managedPassword reads the password the operator generated for rc.
+// checkNotRolling waits until the StatefulSet controller has observed the
+// StatefulSet's generation, and fails when its template then differs from
+// the one its pods run.
+func (sc *scenario) checkNotRolling(name string) {
+	t := sc.t
+	t.Helper()
+	var sts appsv1.StatefulSet
+	eventually(t, "StatefulSet "+name+" is observed at its generation", shortWait, func() (bool, error) {
+		if err := sc.s.client.Get(t.Context(), types.NamespacedName{Namespace: sc.ns, Name: name}, &sts); err != nil {
+			return false, err
+		}
+		s := sts.Status
+		return s.ObservedGeneration == sts.Generation && s.UpdateRevision != "",
+			fmt.Errorf("observedGeneration %d of %d, updateRevision %q", s.ObservedGeneration, sts.Generation, s.UpdateRevision)
+	})
+	if s := sts.Status; s.UpdateRevision != s.CurrentRevision || s.UpdatedReplicas < s.Replicas {
+		t.Fatalf("StatefulSet %s rolls its pods to a new template (revision %s, then %s; %d of %d updated) on a runtime change",
+			name, s.CurrentRevision, s.UpdateRevision, s.UpdatedReplicas, s.Replicas)
+	}
+}
+
 func (sc *scenario) managedPassword(rc *queueworkerv1alpha1.RedisConfig) string {
 	t := sc.t
 	t.Helper()

@@ -102,21 +102,39 @@ func FormatOf(path string) (Format, error) {
 	return "", fmt.Errorf("%s: want a .svg or .png file", path)
 }
 
-// WriteFile writes the chart to path, in the format of its extension.
+// CheckFile reports whether WriteFile can write path, before a run whose
+// chart goes there at its end: its extension names a format, and its
+// directory exists.
+func CheckFile(path string) error {
+	if _, err := FormatOf(path); err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s: %s is not a directory", path, dir)
+	}
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	return nil
+}
+
+// WriteFile writes the chart to path, in the format of its extension. The
+// chart is drawn first: one that cannot be drawn leaves the file as it was.
 func (c Chart) WriteFile(path string) error {
 	format, err := FormatOf(path)
 	if err != nil {
 		return err
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := c.Write(&buf, format); err != nil {
 		return err
 	}
-	if err := c.Write(f, format); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // Write draws the chart and encodes it to w.

@@ -372,3 +372,50 @@ func TestWriteErrors(t *testing.T) {
 		t.Errorf("an upper-case extension: %v", err)
 	}
 }
+
+// TestWriteFileKeepsOnError checks that a chart that cannot be drawn leaves
+// the file at its path as it was: the chart of an earlier run is not
+// replaced by an empty file.
+func TestWriteFileKeepsOnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.svg")
+	if err := os.WriteFile(path, []byte("earlier"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := Chart{Panels: []Panel{{Series: []Series{{Name: "q", Points: []Point{at(0, math.Inf(1))}}}}}}
+	if err := bad.WriteFile(path); err == nil {
+		t.Fatal("WriteFile of an infinite value succeeded")
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "earlier" {
+		t.Errorf("after a failed WriteFile the file holds %q (%v), want the earlier %q", b, err, "earlier")
+	}
+}
+
+func TestCheckFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, path string
+		ok         bool
+	}{
+		{"svg in an existing directory", filepath.Join(dir, "run.svg"), true},
+		{"png in an existing directory", filepath.Join(dir, "run.png"), true},
+		{"unknown extension", filepath.Join(dir, "run.jpg"), false},
+		{"missing directory", filepath.Join(dir, "out", "run.svg"), false},
+		{"a file for a directory", filepath.Join(file, "run.svg"), false},
+		{"a directory for the file", dir + ".svg", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "a directory for the file" {
+				if err := os.Mkdir(tt.path, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := CheckFile(tt.path); (err == nil) != tt.ok {
+				t.Errorf("CheckFile(%s) = %v, want ok %v", tt.path, err, tt.ok)
+			}
+		})
+	}
+}

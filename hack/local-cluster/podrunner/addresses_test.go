@@ -73,22 +73,22 @@ func TestRewriteAddresses(t *testing.T) {
 		{name: "worker env",
 			settings:  worker,
 			args:      []string{"--log-level", "debug"},
-			env:       []EnvVar{{"QUEUEWORKER_QUEUES", "default=1"}, {"QUEUEWORKER_HTTP_ADDR", ":8080"}},
+			env:       []EnvVar{{Name: "QUEUEWORKER_QUEUES", Value: "default=1"}, {Name: "QUEUEWORKER_HTTP_ADDR", Value: ":8080"}},
 			wantArgs:  []string{"--log-level", "debug"},
-			wantEnv:   []EnvVar{{"QUEUEWORKER_QUEUES", "default=1"}, {"QUEUEWORKER_HTTP_ADDR", "127.0.0.1:18080"}},
+			wantEnv:   []EnvVar{{Name: "QUEUEWORKER_QUEUES", Value: "default=1"}, {Name: "QUEUEWORKER_HTTP_ADDR", Value: "127.0.0.1:18080"}},
 			wantAddrs: Addresses{8080: "127.0.0.1:18080"}},
 		{name: "worker env absent: the worker reports it, not the runner",
 			settings:  worker,
-			env:       []EnvVar{{"QUEUEWORKER_QUEUES", "default=1"}},
-			wantEnv:   []EnvVar{{"QUEUEWORKER_QUEUES", "default=1"}},
+			env:       []EnvVar{{Name: "QUEUEWORKER_QUEUES", Value: "default=1"}},
+			wantEnv:   []EnvVar{{Name: "QUEUEWORKER_QUEUES", Value: "default=1"}},
 			wantAddrs: Addresses{}},
 		{name: "env absent with a default",
 			settings:  []AddressSetting{{Env: "HTTP_ADDR", Default: ":3000"}},
-			wantEnv:   []EnvVar{{"HTTP_ADDR", "127.0.0.1:13000"}},
+			wantEnv:   []EnvVar{{Name: "HTTP_ADDR", Value: "127.0.0.1:13000"}},
 			wantAddrs: Addresses{3000: "127.0.0.1:13000"}},
 		{name: "flag without value", settings: manager, args: []string{"--health-probe-bind-address"},
 			wantErr: "flag health-probe-bind-address has no value"},
-		{name: "not an address", settings: worker, env: []EnvVar{{"QUEUEWORKER_HTTP_ADDR", "8080"}},
+		{name: "not an address", settings: worker, env: []EnvVar{{Name: "QUEUEWORKER_HTTP_ADDR", Value: "8080"}},
 			wantErr: "env QUEUEWORKER_HTTP_ADDR: listen address \"8080\""},
 		{name: "port not a number", settings: manager, args: []string{"--health-probe-bind-address=:http"},
 			wantErr: "port is not a number"},
@@ -122,7 +122,7 @@ func TestRewriteAddresses(t *testing.T) {
 
 func TestRewriteAddressesLeavesInputAlone(t *testing.T) {
 	args := []string{"--health-probe-bind-address=:8081"}
-	env := []EnvVar{{"QUEUEWORKER_HTTP_ADDR", ":8080"}}
+	env := []EnvVar{{Name: "QUEUEWORKER_HTTP_ADDR", Value: ":8080"}}
 	settings := []AddressSetting{{Flag: "health-probe-bind-address"}, {Env: "QUEUEWORKER_HTTP_ADDR"}}
 	if _, _, _, err := RewriteAddresses(settings, args, env, func(int32) (string, error) { return "127.0.0.1:1", nil }); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ package podrunner
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,8 +37,9 @@ import (
 // the claim (its claimRef), whose hostPath is the claim's directory under
 // the state dir, and the controller manager's binder binds the two. The
 // directory is keyed by namespace and claim name, so it outlives the pods
-// that mount it, as a StatefulSet's data does; it is removed with the
-// state dir only.
+// that mount it, as a StatefulSet's data does. It outlives the claim too,
+// until the state dir goes or a new claim of that name is provisioned,
+// which starts empty.
 
 // ClaimDir is the directory of claim ns/name under stateDir.
 func ClaimDir(stateDir, namespace, claim string) string {
@@ -84,7 +86,17 @@ func (p claimProvisioner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if claim.Spec.VolumeName != "" || claim.Status.Phase != corev1.ClaimPending || claim.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
-	pv := BuildClaimVolume(&claim, ClaimDir(p.r.opts.StateDir, claim.Namespace, claim.Name))
+	// A Pending claim without a volume is a new one: a directory left by a
+	// deleted claim of the same name holds that claim's data, which a new
+	// volume does not have.
+	dir := ClaimDir(p.r.opts.StateDir, claim.Namespace, claim.Name)
+	if err := os.RemoveAll(dir); err != nil {
+		return ctrl.Result{}, fmt.Errorf("emptying the directory of claim %s: %w", req, err)
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return ctrl.Result{}, fmt.Errorf("creating the directory of claim %s: %w", req, err)
+	}
+	pv := BuildClaimVolume(&claim, dir)
 	if err := p.r.client.Create(ctx, pv); err != nil && !apierrors.IsAlreadyExists(err) {
 		return ctrl.Result{}, fmt.Errorf("creating a volume for claim %s: %w", req, err)
 	}

@@ -54,7 +54,7 @@ func TestExpand(t *testing.T) {
 
 func TestCommand(t *testing.T) {
 	p := Program{Binary: "/local/bin/manager", Entrypoint: "/manager"}
-	env := []EnvVar{{"LEVEL", "debug"}, {"NS", "apps"}}
+	env := []EnvVar{{Name: "LEVEL", Value: "debug"}, {Name: "NS", Value: "apps"}}
 	tests := []struct {
 		name    string
 		command []string

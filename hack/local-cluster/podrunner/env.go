@@ -34,6 +34,9 @@ import (
 type EnvVar struct {
 	Name  string
 	Value string
+	// Secret is true for a value read from a Secret: a credential, whose
+	// bytes the runner passes as they are (it rewrites no paths in it).
+	Secret bool
 }
 
 // Sources reads the Secrets and ConfigMaps that env and envFrom refer to.
@@ -68,14 +71,14 @@ var envNameRE = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
 // the variable (or source) is left out.
 func ResolveEnv(ctx context.Context, ec EnvContext) ([]EnvVar, error) {
 	var env []EnvVar
-	set := func(name, value string) {
+	set := func(name, value string, secret bool) {
 		for i := range env {
 			if env[i].Name == name {
-				env[i].Value = value
+				env[i].Value, env[i].Secret = value, secret
 				return
 			}
 		}
-		env = append(env, EnvVar{Name: name, Value: value})
+		env = append(env, EnvVar{Name: name, Value: value, Secret: secret})
 	}
 	ns := ec.Pod.Namespace
 
@@ -108,14 +111,14 @@ func ResolveEnv(ctx context.Context, ec EnvContext) ([]EnvVar, error) {
 		}
 		for _, k := range slices.Sorted(maps.Keys(data)) {
 			if name := from.Prefix + k; envNameRE.MatchString(name) {
-				set(name, data[k])
+				set(name, data[k], from.SecretRef != nil)
 			}
 		}
 	}
 
 	for _, e := range ec.Container.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, Expand(e.Value, envLookup(env)))
+			set(e.Name, Expand(e.Value, envLookup(env)), false)
 			continue
 		}
 		v, ok, err := valueFrom(ctx, ec, e.ValueFrom)
@@ -123,7 +126,7 @@ func ResolveEnv(ctx context.Context, ec EnvContext) ([]EnvVar, error) {
 			return nil, fmt.Errorf("env %s: %w", e.Name, err)
 		}
 		if ok {
-			set(e.Name, v)
+			set(e.Name, v, e.ValueFrom.SecretKeyRef != nil)
 		}
 	}
 	return env, nil

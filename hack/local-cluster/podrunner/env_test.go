@@ -101,20 +101,20 @@ func TestResolveEnv(t *testing.T) {
 	}{
 		{name: "literal values in order",
 			env:  []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}},
-			want: []EnvVar{{"A", "1"}, {"B", "2"}}},
+			want: []EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}}},
 		{name: "a reference sees only earlier variables",
 			env:  []corev1.EnvVar{{Name: "X", Value: "$(Y)"}, {Name: "Y", Value: "y"}, {Name: "Z", Value: "$(Y)-$$(Y)"}},
-			want: []EnvVar{{"X", "$(Y)"}, {"Y", "y"}, {"Z", "y-$(Y)"}}},
+			want: []EnvVar{{Name: "X", Value: "$(Y)"}, {Name: "Y", Value: "y"}, {Name: "Z", Value: "y-$(Y)"}}},
 		{name: "a later variable replaces an earlier one in place",
 			env:  []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}, {Name: "A", Value: "3"}},
-			want: []EnvVar{{"A", "3"}, {"B", "2"}}},
+			want: []EnvVar{{Name: "A", Value: "3"}, {Name: "B", Value: "2"}}},
 		{name: "secretKeyRef and configMapKeyRef",
 			env: []corev1.EnvVar{
 				{Name: "QUEUEWORKER_REDIS_PASSWORD", ValueFrom: secretRef("redis", "password", false)},
 				{Name: "LEVEL", ValueFrom: configMapRef("app", "level", false)},
 				{Name: "ARG", Value: "--log-level=$(LEVEL)"},
 			},
-			want: []EnvVar{{"QUEUEWORKER_REDIS_PASSWORD", "s3cret"}, {"LEVEL", "debug"}, {"ARG", "--log-level=debug"}}},
+			want: []EnvVar{{Name: "QUEUEWORKER_REDIS_PASSWORD", Value: "s3cret", Secret: true}, {Name: "LEVEL", Value: "debug"}, {Name: "ARG", Value: "--log-level=debug"}}},
 		{name: "optional references to missing objects or keys are left out",
 			env: []corev1.EnvVar{
 				{Name: "P1", ValueFrom: secretRef("absent", "password", true)},
@@ -123,7 +123,7 @@ func TestResolveEnv(t *testing.T) {
 				{Name: "C2", ValueFrom: configMapRef("app", "absent", true)},
 				{Name: "KEPT", Value: "k"},
 			},
-			want: []EnvVar{{"KEPT", "k"}}},
+			want: []EnvVar{{Name: "KEPT", Value: "k"}}},
 		{name: "missing secret", env: []corev1.EnvVar{{Name: "P", ValueFrom: secretRef("absent", "password", false)}},
 			wantErr: "env P: secret \"absent\""},
 		{name: "missing secret key", env: []corev1.EnvVar{{Name: "P", ValueFrom: secretRef("redis", "nope", false)}},
@@ -142,8 +142,8 @@ func TestResolveEnv(t *testing.T) {
 				{Name: "POD_IP", ValueFrom: fieldRef("status.podIP")},
 				{Name: "HOST_IP", ValueFrom: fieldRef("status.hostIP")},
 			},
-			want: []EnvVar{{"NAME", "w-1"}, {"NS", "apps"}, {"UID", "uid-1"}, {"APP", "email"}, {"TEAM", "mail"},
-				{"NODE", "kwok-node-0"}, {"SA", "worker"}, {"POD_IP", "127.0.0.1"}, {"HOST_IP", "127.0.0.1"}}},
+			want: []EnvVar{{Name: "NAME", Value: "w-1"}, {Name: "NS", Value: "apps"}, {Name: "UID", Value: "uid-1"}, {Name: "APP", Value: "email"}, {Name: "TEAM", Value: "mail"},
+				{Name: "NODE", Value: "kwok-node-0"}, {Name: "SA", Value: "worker"}, {Name: "POD_IP", Value: "127.0.0.1"}, {Name: "HOST_IP", Value: "127.0.0.1"}}},
 		{name: "unknown fieldRef", env: []corev1.EnvVar{{Name: "F", ValueFrom: fieldRef("spec.hostname")}},
 			wantErr: "fieldRef \"spec.hostname\" is not supported"},
 		{name: "envFrom in order, sorted keys, invalid names skipped, env wins",
@@ -152,7 +152,7 @@ func TestResolveEnv(t *testing.T) {
 				{Prefix: "BUNDLE_", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "bundle"}}},
 			},
 			env:  []corev1.EnvVar{{Name: "QUEUEWORKER_CONCURRENCY", Value: "2"}},
-			want: []EnvVar{{"QUEUEWORKER_CONCURRENCY", "2"}, {"QUEUEWORKER_REDIS_POOL_SIZE", "20"}, {"BUNDLE_TOKEN", "t"}}},
+			want: []EnvVar{{Name: "QUEUEWORKER_CONCURRENCY", Value: "2"}, {Name: "QUEUEWORKER_REDIS_POOL_SIZE", Value: "20"}, {Name: "BUNDLE_TOKEN", Value: "t", Secret: true}}},
 		{name: "optional envFrom source missing",
 			envFrom: []corev1.EnvFromSource{
 				{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "absent"}, Optional: ptr.To(true)}},
@@ -171,7 +171,7 @@ func TestResolveEnv(t *testing.T) {
 				{Name: "SIDECAR_MEM", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "sidecar", Resource: "limits.memory"}}},
 				{Name: "SIDECAR_CPU", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "sidecar", Resource: "limits.cpu"}}},
 			},
-			want: []EnvVar{{"CPU", "2"}, {"CPU_M", "250"}, {"MEM_MI", "256"}, {"SIDECAR_MEM", "67108864"}, {"SIDECAR_CPU", "2"}}},
+			want: []EnvVar{{Name: "CPU", Value: "2"}, {Name: "CPU_M", Value: "250"}, {Name: "MEM_MI", Value: "256"}, {Name: "SIDECAR_MEM", Value: "67108864"}, {Name: "SIDECAR_CPU", Value: "2"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,6 +49,9 @@ type Program struct {
 	// move the container's first port to host:port, for a program that
 	// reads its port from a config file that later arguments override.
 	ListenFlags func(host, port string) []string
+	// Flags are appended to every command, after ListenFlags: settings the
+	// runner needs whatever the container's command or config file say.
+	Flags []string
 }
 
 // Images maps an image repository name to the program that runs it.
@@ -89,6 +92,10 @@ func RedisImage(redisServer string) Program {
 		ListenFlags: func(host, port string) []string {
 			return []string{"--bind", host, "--port", port}
 		},
+		// A server that detaches ("daemonize yes") leaves its process group:
+		// the process the runner watches exits at once, and the server
+		// outlives its pod, as it could not outlive its container.
+		Flags: []string{"--daemonize", "no"},
 	}
 }
 

@@ -19,6 +19,7 @@ package podrunner
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -143,7 +144,17 @@ func probeOnce(ctx context.Context, p *corev1.Probe, c *corev1.Container, addrs 
 		cmd.Env, cmd.Dir = ex.env, ex.dir
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		// A child the command leaves behind ("cmd &") holds the output
+		// pipe: the exit code decides, not the child, which goes with the
+		// command's process group.
+		cmd.WaitDelay = 100 * time.Millisecond
 		out, err := cmd.CombinedOutput()
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		if errors.Is(err, exec.ErrWaitDelay) {
+			err = nil
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, true, fmt.Errorf("exec probe timed out after %s", timeout)

@@ -22,8 +22,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,5 +211,47 @@ func TestExecProbe(t *testing.T) {
 	}
 	if time.Since(start) > 20*time.Second {
 		t.Errorf("a timed-out probe was not killed: it took %s", time.Since(start))
+	}
+}
+
+// TestExecProbeLeftoverChild runs exec probes whose shell leaves a child
+// behind that holds the output pipe: the probe still ends by its timeout,
+// decided by the shell's exit code, and the child does not outlive it.
+func TestExecProbeLeftoverChild(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	c := &corev1.Container{Name: "redis"}
+	for _, tc := range []struct {
+		name   string
+		script string
+		wantOK bool
+	}{
+		{"the shell exits 0", "sleep 30 & echo $! > child.pid; exit 0", true},
+		{"the shell exits 1", "sleep 30 & echo $! > child.pid; exit 1", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			probe := &corev1.Probe{TimeoutSeconds: 1, ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", tc.script}}}}
+			start := time.Now()
+			ok, _, err := probeOnce(context.Background(), probe, c, nil, &execContext{env: env, dir: dir})
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("the probe took %s: it waited for the child, not for the shell", took)
+			}
+			if ok != tc.wantOK {
+				t.Errorf("ok %v, err %v; want %v", ok, err, tc.wantOK)
+			}
+			b, rerr := os.ReadFile(filepath.Join(dir, "child.pid"))
+			if rerr != nil {
+				t.Fatalf("reading the child's pid: %v", rerr)
+			}
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			deadline := time.Now().Add(10 * time.Second)
+			for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if syscall.Kill(pid, 0) == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				t.Errorf("the probe's child %d still runs after the probe", pid)
+			}
+		})
 	}
 }

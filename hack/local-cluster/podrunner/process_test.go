@@ -17,9 +17,13 @@ limitations under the License.
 package podrunner
 
 import (
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -116,5 +120,79 @@ func TestProcessHosts(t *testing.T) {
 	}
 	if now, _ := os.ReadFile("/etc/hosts"); string(now) != string(machine) {
 		t.Errorf("the machine's /etc/hosts changed:\n%s", now)
+	}
+}
+
+func TestCheckStateDir(t *testing.T) {
+	for _, tt := range []struct {
+		dir string
+		ok  bool
+	}{
+		{"/home/dev/.cache/queueworker-operator/local-cluster", true},
+		{"/tmp/e2e-hx_1.2+x@y", true},
+		{"relative/dir", false},
+		{"", false},
+		{"/home/dev/My Cache/local-cluster", false},
+		{"/tmp/a\tb", false},
+		{"/tmp/it's", false},
+		{"/tmp/$HOME", false},
+		{"/tmp/a#b", false},
+		{"/tmp/a;b", false},
+	} {
+		if err := CheckStateDir(tt.dir); (err == nil) != tt.ok {
+			t.Errorf("CheckStateDir(%q) = %v, want ok %v", tt.dir, err, tt.ok)
+		}
+	}
+}
+
+// TestRedisImageStaysInForeground runs redis-server as the runner does for
+// a container whose args ask it to detach: the runner's flags keep it the
+// process the runner watches, so stopping that process stops the server.
+func TestRedisImageStaysInForeground(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("no redis-server on PATH")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	prog := RedisImage(bin)
+	argv := append([]string{prog.Binary, "--daemonize", "yes", "--dir", dir, "--pidfile", filepath.Join(dir, "redis.pid")},
+		prog.ListenFlags("127.0.0.1", port)...)
+	argv = append(argv, prog.Flags...)
+	p, err := newSpawner().start(argv, []string{"PATH=" + os.Getenv("PATH")}, dir, filepath.Join(dir, "redis.log"), "", "", func(*process) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			_ = c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server does not listen at %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p.exited() {
+		t.Errorf("the process the runner watches exited while its server runs: it detached")
+	}
+	p.stop(5 * time.Second)
+	<-p.done
+	if c, err := net.Dial("tcp", addr); err == nil {
+		_ = c.Close()
+		if b, err := os.ReadFile(filepath.Join(dir, "redis.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		t.Errorf("redis-server still listens at %s after its process was stopped", addr)
 	}
 }

@@ -181,9 +181,30 @@ type containerState struct {
 	waiting      corev1.ContainerStateWaiting
 }
 
+// stateDirUnsafe are the characters a state dir's path must not hold. The
+// path replaces mount paths in config files (redis.conf reads "dir <path>"
+// as words) and in exec probes' shell commands, where whitespace, quotes
+// and shell syntax would split or change it.
+const stateDirUnsafe = " \t\n\r\"'\\$`#;&|<>()*?["
+
+// CheckStateDir refuses a state dir whose path cannot stand in for a mount
+// path in a config file or a shell command.
+func CheckStateDir(dir string) error {
+	if dir == "" || !filepath.IsAbs(dir) {
+		return fmt.Errorf("state dir %q: want an absolute path", dir)
+	}
+	if i := strings.IndexAny(dir, stateDirUnsafe); i >= 0 {
+		return fmt.Errorf("state dir %q: %q would be read as a separator or syntax where the runner writes the path (redis.conf, exec probes); choose a path without it", dir, dir[i])
+	}
+	return nil
+}
+
 // New builds a Runner and registers it, its controller and its shutdown
 // with mgr. The manager's cache should be restricted by CacheOptions.
 func New(mgr manager.Manager, opts Options) (*Runner, error) {
+	if err := CheckStateDir(opts.StateDir); err != nil {
+		return nil, err
+	}
 	if opts.RestartBackoff <= 0 {
 		opts.RestartBackoff = DefaultRestartBackoff
 	}
@@ -632,6 +653,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		args = append(args, cs.program.ListenFlags(host, p)...)
 		addrs[port] = addr
 	}
+	args = append(args, cs.program.Flags...)
 	r.mu.Lock()
 	maps.Copy(cs.addrs, addrs)
 	r.mu.Unlock()
@@ -664,7 +686,9 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		args[i] = m.Rewrite(args[i])
 	}
 	for i := range env {
-		env[i].Value = m.Rewrite(env[i].Value)
+		if !env[i].Secret {
+			env[i].Value = m.Rewrite(env[i].Value)
+		}
 	}
 	// The environment is the container's alone, as in an image: nothing of
 	// the runner's (its own KUBECONFIG least of all) leaks in.

@@ -33,8 +33,9 @@ import (
 // A process cannot mount anything, so the runner materialises each volume
 // a container mounts as a directory of this machine, and rewrites the
 // paths the container names (in its command, args, env, exec probes and the
-// files of its ConfigMap and Secret volumes) from the mount path to that
-// directory. A program that opens a mount path it was not told about (a
+// files of its ConfigMap volumes) from the mount path to that directory.
+// Values from Secrets are never rewritten: a password that happens to hold
+// a mount path must reach the server as the clients send it. A program that opens a mount path it was not told about (a
 // path compiled into it) does not find the volume.
 
 // VolumeDirs says where the volumes of one pod live on this machine.
@@ -82,7 +83,7 @@ func MaterializeVolumes(ctx context.Context, vc VolumeContext) (map[string]Mount
 		}
 	}
 	dirs := map[string]string{}
-	var files []string // written from API objects: their paths are rewritten below
+	var files []string // written from ConfigMaps: their paths are rewritten below
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		if !used[v.Name] {
@@ -133,7 +134,7 @@ func MaterializeVolumes(ctx context.Context, vc VolumeContext) (map[string]Mount
 }
 
 // materializeVolume writes one volume and returns its directory and the
-// files it wrote from API objects.
+// files it wrote from ConfigMaps.
 func materializeVolume(ctx context.Context, vc VolumeContext, v *corev1.Volume) (string, []string, error) {
 	dir := filepath.Join(vc.Dirs.Pod, v.Name)
 	ns := vc.Pod.Namespace
@@ -162,8 +163,7 @@ func materializeVolume(ctx context.Context, vc VolumeContext, v *corev1.Volume) 
 		if err := fresh(); err != nil {
 			return "", nil, err
 		}
-		files, err := writeSecret(ctx, vc, dir, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, v.Secret.DefaultMode)
-		return dir, files, err
+		return dir, nil, writeSecret(ctx, vc, dir, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional, v.Secret.DefaultMode)
 	case v.DownwardAPI != nil:
 		if err := fresh(); err != nil {
 			return "", nil, err
@@ -182,7 +182,7 @@ func materializeVolume(ctx context.Context, vc VolumeContext, v *corev1.Volume) 
 			case s.ConfigMap != nil:
 				written, err = writeConfigMap(ctx, vc, dir, s.ConfigMap.Name, s.ConfigMap.Items, s.ConfigMap.Optional, mode)
 			case s.Secret != nil:
-				written, err = writeSecret(ctx, vc, dir, s.Secret.Name, s.Secret.Items, s.Secret.Optional, mode)
+				err = writeSecret(ctx, vc, dir, s.Secret.Name, s.Secret.Items, s.Secret.Optional, mode)
 			case s.DownwardAPI != nil:
 				err = writeDownwardAPI(vc, dir, s.DownwardAPI.Items, mode)
 			case s.ServiceAccountToken != nil:
@@ -219,15 +219,18 @@ func writeConfigMap(ctx context.Context, vc VolumeContext, dir, name string, ite
 	return writeKeys(dir, "configmap", name, data, items, optional, mode)
 }
 
-func writeSecret(ctx context.Context, vc VolumeContext, dir, name string, items []corev1.KeyToPath, optional *bool, mode *int32) ([]string, error) {
+// writeSecret writes a Secret's keys. It returns no files to rewrite: a
+// Secret holds credentials, whose bytes are what clients send, not paths.
+func writeSecret(ctx context.Context, vc VolumeContext, dir, name string, items []corev1.KeyToPath, optional *bool, mode *int32) error {
 	s, err := vc.Sources.Secret(ctx, vc.Pod.Namespace, name)
 	if err != nil {
 		if apierrors.IsNotFound(err) && isTrue(optional) {
-			return nil, nil
+			return nil
 		}
-		return nil, fmt.Errorf("secret %q: %w", name, err)
+		return fmt.Errorf("secret %q: %w", name, err)
 	}
-	return writeKeys(dir, "secret", name, s.Data, items, optional, mode)
+	_, err = writeKeys(dir, "secret", name, s.Data, items, optional, mode)
+	return err
 }
 
 // writeKeys writes the keys of a ConfigMap or Secret as the kubelet does:
@@ -332,8 +335,8 @@ func writeItem(dir, rel string, data []byte, itemMode, defaultMode *int32) error
 	return os.Chmod(path, mode) // WriteFile's mode passes through the umask
 }
 
-// rewriteFile rewrites the mount paths in a text file written from an API
-// object, keeping its mode. Binary files are left as they are.
+// rewriteFile rewrites the mount paths in a text file written from a
+// ConfigMap, keeping its mode. Binary files are left as they are.
 func rewriteFile(path string, mounts Mounts) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -350,7 +353,12 @@ func rewriteFile(path string, mounts Mounts) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, []byte(out), info.Mode().Perm()); err != nil {
+	// The item's mode (0444, say) binds a runner that is not root: the
+	// file is made writable for the rewrite and gets its mode back.
+	if err := os.Chmod(path, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
 		return err
 	}
 	return os.Chmod(path, info.Mode().Perm())

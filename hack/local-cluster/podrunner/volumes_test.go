@@ -19,8 +19,10 @@ package podrunner
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -220,6 +222,101 @@ func TestMaterializeVolumes(t *testing.T) {
 	}
 	if again["redis"]["/data"] != claim {
 		t.Errorf("a new pod mounts its claim from %q, want %q", again["redis"]["/data"], claim)
+	}
+}
+
+// TestMaterializeVolumesSecretKept checks that a Secret's files keep their
+// bytes: a password that holds a mount path (a user's "pa ss /data") is
+// the password, and the workers that read it from the Secret send it as
+// it is.
+func TestMaterializeVolumesSecretKept(t *testing.T) {
+	dir := t.TempDir()
+	conf := "requirepass \"pa ss /data\"\nmasterauth \"pa ss /data\"\n"
+	vc := VolumeContext{
+		Pod: managedRedisPod(),
+		Sources: fakeSources{
+			configMaps: map[string]map[string]string{"jobs-redis-config": {"redis.conf": "dir /data\n"}},
+			secrets:    map[string]map[string][]byte{"jobs-redis-auth": {"password.conf": []byte(conf)}},
+		},
+		Dirs: VolumeDirs{
+			Pod:   filepath.Join(dir, "pod"),
+			Claim: func(ns, claim string) string { return ClaimDir(filepath.Join(dir, "state"), ns, claim) },
+		},
+	}
+	if _, err := MaterializeVolumes(context.Background(), vc); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "pod", "auth", "password.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != conf {
+		t.Errorf("password.conf = %q, want the Secret's bytes %q", b, conf)
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "pod", "config", "redis.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "dir " + ClaimDir(filepath.Join(dir, "state"), "apps", "data-jobs-redis-0") + "\n"; string(b) != want {
+		t.Errorf("redis.conf = %q, want %q", b, want)
+	}
+}
+
+// TestMaterializeVolumesReadOnlyMode materialises a ConfigMap volume with
+// defaultMode 0444, as config is often mounted, whose file names a mount
+// path. The runner need not run as root (only the host names want it), and
+// a file's mode binds any other user: as root the test runs itself again as
+// nobody.
+func TestMaterializeVolumesReadOnlyMode(t *testing.T) {
+	if os.Getuid() == 0 {
+		bin := filepath.Join(t.TempDir(), "podrunner.test")
+		self, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, self, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{filepath.Dir(bin), filepath.Dir(filepath.Dir(bin))} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(bin, "-test.run=^TestMaterializeVolumesReadOnlyMode$", "-test.count=1", "-test.v")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + os.TempDir()}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("as nobody: %v\n%s", err, out)
+		}
+		return
+	}
+	dir := t.TempDir()
+	pod := managedRedisPod()
+	pod.Spec.Volumes[0].ConfigMap.DefaultMode = ptr.To[int32](0o444)
+	vc := VolumeContext{
+		Pod: pod,
+		Sources: fakeSources{
+			configMaps: map[string]map[string]string{"jobs-redis-config": {"redis.conf": "dir /data\n"}},
+			secrets:    map[string]map[string][]byte{"jobs-redis-auth": {"password.conf": []byte("requirepass s3cret\n")}},
+		},
+		Dirs: VolumeDirs{
+			Pod:   filepath.Join(dir, "pod"),
+			Claim: func(ns, claim string) string { return ClaimDir(filepath.Join(dir, "state"), ns, claim) },
+		},
+	}
+	if _, err := MaterializeVolumes(context.Background(), vc); err != nil {
+		t.Fatalf("a ConfigMap volume with defaultMode 0444: %v", err)
+	}
+	path := filepath.Join(dir, "pod", "config", "redis.conf")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "dir " + ClaimDir(filepath.Join(dir, "state"), "apps", "data-jobs-redis-0") + "\n"; string(b) != want {
+		t.Errorf("redis.conf = %q, want %q", b, want)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o444 {
+		t.Errorf("redis.conf: %v, %v; want mode 444", info, err)
 	}
 }
 

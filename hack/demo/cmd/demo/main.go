@@ -121,7 +121,7 @@ func run(ctx context.Context, o options, out *os.File) (bool, error) {
 		return false, errors.New("--count and --parallel must be at least 1, --interval above 0, --duration not negative")
 	}
 	if o.plot != "" {
-		if _, err := runplot.FormatOf(o.plot); err != nil {
+		if err := runplot.CheckFile(o.plot); err != nil {
 			return false, fmt.Errorf("--plot: %w", err)
 		}
 	}
