@@ -109,7 +109,7 @@ func TestTrimDropsOnlyNestedDescriptions(t *testing.T) {
 	// same lines in the same order, so generated files keep their layout.
 	var want []string
 	skip := map[string]bool{"containers loses its description.": true, "a container.": true, "name of the container.": true, "a value.": true}
-	for _, line := range strings.Split(sample, "\n") {
+	for line := range strings.SplitSeq(sample, "\n") {
 		if _, d, ok := strings.Cut(line, "description: "); ok && skip[d] {
 			continue
 		}
