@@ -721,7 +721,7 @@ func (a *Autoscaler) runDecisionLocked(name types.NamespacedName, t *target, now
 	if readErr == nil {
 		t.result.RecoveredAfter = failedBefore
 	}
-	a.metrics.observeDecision(name, t.result, t.CurrentReplicas, t.Spec.MaxReplicas)
+	a.metrics.observeDecision(name, t.result, t.CurrentReplicas, &t.Spec)
 	if readErr != nil && readAt.Equal(now) {
 		// A read that failed for this target's queues; a decision made
 		// again on an earlier read (readAt before now) read nothing.

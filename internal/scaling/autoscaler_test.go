@@ -709,6 +709,46 @@ func TestAutoscalerMaxReplicasSeries(t *testing.T) {
 	}
 }
 
+// TestAutoscalerTargetLatencySeries: queueworker_target_latency_seconds
+// carries the QueueWorker's own targetLatency, so the chart's latency alert
+// compares each queue with its target; it disappears when the target is
+// unset (the alert's global threshold applies then) and with the
+// QueueWorker.
+func TestAutoscalerTargetLatencySeries(t *testing.T) {
+	srv := startRedis(t)
+	a, clock := manualAutoscaler(t)
+	name := types.NamespacedName{Namespace: "metrics", Name: "target"}
+	labels := map[string]string{"namespace": name.Namespace, "queueworker": name.Name}
+	enqueue(t, srv.Addr, "target", 5)
+	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 3, PollInterval: dur(time.Second)}
+	for _, target := range []*metav1.Duration{dur(90 * time.Second), dur(1500 * time.Millisecond), nil} {
+		as.TargetLatency = target
+		update(t, a, name, testTarget(name, srv.Addr, as, 1, "target"))
+		pollAll(t, a)
+		clock.Add(time.Second)
+		n := seriesWith(t, metricTargetLatency, labels)
+		if target == nil {
+			if n != 0 {
+				t.Errorf("targetLatency unset: %d queueworker_target_latency_seconds series, want none", n)
+			}
+			continue
+		}
+		if n != 1 {
+			t.Fatalf("targetLatency %v: %d series, want 1", target.Duration, n)
+		}
+		if v := testutil.ToFloat64(metricTargetLatency.WithLabelValues(name.Namespace, name.Name)); v != target.Seconds() {
+			t.Errorf("queueworker_target_latency_seconds = %v, want %v", v, target.Seconds())
+		}
+	}
+	as.TargetLatency = dur(time.Minute)
+	update(t, a, name, testTarget(name, srv.Addr, as, 1, "target"))
+	pollAll(t, a)
+	a.Remove(name)
+	if n := seriesWith(t, metricTargetLatency, labels); n != 0 {
+		t.Errorf("removed: %d queueworker_target_latency_seconds series, want none", n)
+	}
+}
+
 // TestAutoscalerResultServers: every QueueWorker on an endpoint gets the
 // live asynq servers of the endpoint with its result, whatever queues they
 // serve, here a real asynq server of this process running one task of

@@ -24,6 +24,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
 
 // Label names of per-QueueWorker and per-queue series.
@@ -64,6 +66,12 @@ var (
 		Name: "queueworker_max_replicas",
 		Help: "The autoscaling.maxReplicas of a QueueWorker when the autoscaler last decided.",
 	}, objectLabels)
+	// metricTargetLatency lets an alert compare each queue's latency with
+	// its own QueueWorker's target rather than one threshold for all.
+	metricTargetLatency = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "queueworker_target_latency_seconds",
+		Help: "The autoscaling.targetLatency of a QueueWorker when the autoscaler last decided; absent when it has none.",
+	}, objectLabels)
 	metricCurrentReplicas = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "queueworker_current_replicas",
 		Help: "Replica count of a QueueWorker's Deployment when the autoscaler last decided.",
@@ -98,7 +106,7 @@ func newAutoscalerMetrics() *autoscalerMetrics {
 	registerMetrics.Do(func() {
 		metrics.Registry.MustRegister(metricQueueBacklog, metricQueuePending, metricQueueActive, metricQueueOrphaned,
 			metricQueueLatency,
-			metricDesiredReplicas, metricMaxReplicas, metricCurrentReplicas, metricRedisReadErrors, metricRedisReadDuration)
+			metricDesiredReplicas, metricMaxReplicas, metricTargetLatency, metricCurrentReplicas, metricRedisReadErrors, metricRedisReadDuration)
 	})
 	return &autoscalerMetrics{queues: map[types.NamespacedName][]string{}, pollers: map[string]int{}}
 }
@@ -130,9 +138,14 @@ func (m *autoscalerMetrics) readFailed(name types.NamespacedName) {
 	metricRedisReadErrors.WithLabelValues(name.Namespace, name.Name).Inc()
 }
 
-func (m *autoscalerMetrics) observeDecision(name types.NamespacedName, r *Result, current, maxReplicas int32) {
+func (m *autoscalerMetrics) observeDecision(name types.NamespacedName, r *Result, current int32, spec *queueworkerv1alpha1.Autoscaling) {
 	metricDesiredReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(r.Decision.DesiredReplicas))
-	metricMaxReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(maxReplicas))
+	metricMaxReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(spec.MaxReplicas))
+	if spec.TargetLatency != nil {
+		metricTargetLatency.WithLabelValues(name.Namespace, name.Name).Set(spec.TargetLatency.Seconds())
+	} else {
+		metricTargetLatency.DeleteLabelValues(name.Namespace, name.Name)
+	}
 	metricCurrentReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(current))
 	if r.Err != nil {
 		// Keep the last known queue values rather than report zeros.
@@ -171,6 +184,7 @@ func (m *autoscalerMetrics) forget(name types.NamespacedName) {
 	delete(m.queues, name)
 	metricDesiredReplicas.DeleteLabelValues(name.Namespace, name.Name)
 	metricMaxReplicas.DeleteLabelValues(name.Namespace, name.Name)
+	metricTargetLatency.DeleteLabelValues(name.Namespace, name.Name)
 	metricCurrentReplicas.DeleteLabelValues(name.Namespace, name.Name)
 	metricRedisReadErrors.DeleteLabelValues(name.Namespace, name.Name)
 }

@@ -203,6 +203,31 @@ queueworker_queue_backlog{` + queueLabels + `} 10x30`,
 			want: []firing{{"QueueWorkerQueueLatencyHigh", "warning", queueSeries}},
 		},
 		{
+			name: "latency above the QueueWorker's own target",
+			// 60s target: above it from 2m on, firing after 10m.
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 0+30x30
+queueworker_target_latency_seconds{` + qwLabels + `} 60x30
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
+			at:   13 * time.Minute,
+			want: []firing{{"QueueWorkerQueueLatencyHigh", "warning", queueSeries}},
+		},
+		{
+			name: "latency under the QueueWorker's own target, above the threshold",
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 400x30
+queueworker_target_latency_seconds{` + qwLabels + `} 600x30
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
+			at: 25 * time.Minute,
+		},
+		{
+			name: "another QueueWorker's target does not apply",
+			// The target belongs to "other": this QueueWorker's 200s stay
+			// under the 300s threshold.
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 200x30
+queueworker_target_latency_seconds{namespace="shop", queueworker="other"} 60x30
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
+			at: 25 * time.Minute,
+		},
+		{
 			name: "at maxReplicas with a growing backlog",
 			series: `queueworker_desired_replicas{` + qwLabels + `} 5x40
 queueworker_max_replicas{` + qwLabels + `} 5x40
