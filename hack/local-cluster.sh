@@ -252,27 +252,27 @@ find_tools() {
 	)
 }
 
-# start_build builds the manager, the worker and the pod runner in the
-# background; finish_build waits for it. Each binary is moved into place, so a
+# start_build builds the manager, the worker, the dashboard and the pod runner
+# in the background; finish_build waits for it. Each binary is moved into place, so a
 # process still running the previous build keeps its file.
 start_build() {
 	mkdir -p "$BIN"
 	rm -rf "$BIN/.new"
-	(cd "$ROOT" && go build -o "$BIN/.new/" ./cmd/manager ./cmd/worker ./hack/local-cluster/cmd/podrunner) >"$LOGS/build.log" 2>&1 &
+	(cd "$ROOT" && go build -o "$BIN/.new/" ./cmd/manager ./cmd/worker ./cmd/dashboard ./hack/local-cluster/cmd/podrunner) >"$LOGS/build.log" 2>&1 &
 	BUILD_PID=$!
 }
 
 finish_build() {
 	if ! wait "$BUILD_PID"; then
 		cat "$LOGS/build.log" >&2
-		die "go build of cmd/manager, cmd/worker and hack/local-cluster/cmd/podrunner failed"
+		die "go build of cmd/manager, cmd/worker, cmd/dashboard and hack/local-cluster/cmd/podrunner failed"
 	fi
 	local b
-	for b in manager worker podrunner; do
+	for b in manager worker dashboard podrunner; do
 		mv -f "$BIN/.new/$b" "$BIN/$b"
 	done
 	rmdir "$BIN/.new"
-	log "built manager, worker and podrunner in $BIN"
+	log "built manager, worker, dashboard and podrunner in $BIN"
 }
 
 kubectl_admin() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
@@ -383,7 +383,7 @@ cmd_up() {
 	start podrunner "$BIN/podrunner" \
 		--kubeconfig="$KCFG/podrunner.kubeconfig" \
 		--state-dir="$STATE" \
-		--manager-bin="$BIN/manager" --worker-bin="$BIN/worker" \
+		--manager-bin="$BIN/manager" --worker-bin="$BIN/worker" --dashboard-bin="$BIN/dashboard" \
 		--node-selector=type=kwok \
 		--redis-server-bin="$(command -v redis-server || true)" \
 		--service-loopback-net="127.$(((PODRUNNER_PORT / 100) % 256)).0.0/16" \

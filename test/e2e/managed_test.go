@@ -49,7 +49,8 @@ const (
 // that name it through configRef complete a burst exactly once; a runtime
 // change (maxmemory) reaches the running server without a restart; a
 // restart-only change (tcp-backlog) rolls the pod, and the append-only file
-// keeps every task that was waiting.
+// keeps every task that was waiting. The chart's task dashboard, next to
+// the server, shows the waiting tasks and refuses to resume their queue.
 func (s *suite) testManaged(t *testing.T) {
 	const queue = "managed"
 	sc := s.newScenario(t, "e2e-managed", false)
@@ -73,6 +74,9 @@ func (s *suite) testManaged(t *testing.T) {
 
 	password := sc.managedPassword(rc)
 	sts := rc.Name + "-redis"
+	// The chart's task dashboard, next to this Redis: checked below, with
+	// tasks waiting in a paused queue.
+	sc.startDashboard(sts, rc.Name+"-redis-auth")
 	sc.rdb = s.provider.serviceClient(t, s.client, sc.ns, sts, password)
 	for _, check := range []struct{ key, want string }{
 		{"appendonly", "yes"}, {"appendfsync", "everysec"}, {"tcp-backlog", "511"},
@@ -129,6 +133,10 @@ func (s *suite) testManaged(t *testing.T) {
 	pending := sc.enqueue(queue, managedPending, 20*time.Millisecond)
 	if n := sc.pendingCount(inspector, queue); n != managedPending {
 		t.Fatalf("%d tasks pending in the paused queue before the roll, want %d", n, managedPending)
+	}
+	sc.checkDashboard(queue, managedPending, managedBurst)
+	if info, err := inspector.GetQueueInfo(queue); err != nil || !info.Paused {
+		t.Fatalf("queue %s after the dashboard refused to resume it: %+v, %v; want still paused", queue, info, err)
 	}
 	orig = rc.DeepCopy()
 	rc.Spec.Network.TCPBacklog = 256

@@ -369,6 +369,12 @@ func (p *kindProvider) serviceClient(t *testing.T, _ client.Client, ns, name, pa
 	return rdb
 }
 
+func (p *kindProvider) serviceDialer(t *testing.T, _ client.Client, ns, name string, port int32) func(ctx context.Context) (string, error) {
+	r := &kindRedis{p: p, ns: ns, svc: name, port: port}
+	t.Cleanup(r.stopForward)
+	return r.forwardAddr
+}
+
 func (p *kindProvider) kubectlStdin(ctx context.Context, stdin string, args ...string) error {
 	cmd := exec.CommandContext(ctx, p.kubectl, append([]string{"--kubeconfig", p.kubeconfig}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -383,8 +389,9 @@ func (p *kindProvider) kubectlStdin(ctx context.Context, stdin string, args ...s
 type kindRedis struct {
 	p   *kindProvider
 	ns  string
-	svc string // the Service forwarded to; "redis" when empty
-	rdb *redis.Client
+	svc  string // the Service forwarded to; "redis" when empty
+	port int32  // its port forwarded to; 6379 when 0
+	rdb  *redis.Client
 
 	mu      sync.Mutex
 	stopped bool
@@ -421,8 +428,12 @@ func (r *kindRedis) forwardAddr(ctx context.Context) (string, error) {
 	if svc == "" {
 		svc = "redis"
 	}
+	port := r.port
+	if port == 0 {
+		port = 6379
+	}
 	cmd := exec.Command(r.p.kubectl, "--kubeconfig", r.p.kubeconfig, "port-forward", "-n", r.ns,
-		"svc/"+svc, ":6379", "--address", "127.0.0.1")
+		"svc/"+svc, fmt.Sprintf(":%d", port), "--address", "127.0.0.1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", err
@@ -450,13 +461,13 @@ func (r *kindRedis) forwardAddr(ctx context.Context) (string, error) {
 		r.fwd, r.fwdDone, r.local = cmd, done, addr
 		return addr, nil
 	case <-done:
-		return "", errors.New("kubectl port-forward to svc/redis ended before it forwarded")
+		return "", fmt.Errorf("kubectl port-forward to svc/%s ended before it forwarded", svc)
 	case <-time.After(30 * time.Second):
 	case <-ctx.Done():
 	}
 	_ = cmd.Process.Kill()
 	<-done
-	return "", errors.New("kubectl port-forward to svc/redis did not start forwarding")
+	return "", fmt.Errorf("kubectl port-forward to svc/%s did not start forwarding", svc)
 }
 
 func (r *kindRedis) stopForward() {

@@ -184,6 +184,10 @@ func (p *localProvider) serviceClient(t *testing.T, c client.Client, ns, name, p
 	return rdb
 }
 
+func (p *localProvider) serviceDialer(_ *testing.T, c client.Client, ns, name string, port int32) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) { return localServiceAddr(ctx, c, ns, name, port) }
+}
+
 // localServiceAddr returns the local address of port of Service ns/name on
 // a ready pod it selects.
 func localServiceAddr(ctx context.Context, c client.Client, ns, name string, port int32) (string, error) {

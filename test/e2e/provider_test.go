@@ -56,6 +56,10 @@ type provider interface {
 	// behind port 6379 of Service ns/name, which follows the Service to
 	// its current pod; it is closed when the test ends.
 	serviceClient(t *testing.T, c ctrlclient.Client, ns, name, password string) *redis.Client
+	// serviceDialer returns what the suite dials to reach port of Service
+	// ns/name: a local address that follows the Service to its current
+	// ready pod; a port-forward, if any, ends with the test.
+	serviceDialer(t *testing.T, c ctrlclient.Client, ns, name string, port int32) func(ctx context.Context) (string, error)
 	// operatorIdentity returns the user the process of the operator pod
 	// authenticates to the API server as.
 	operatorIdentity(ctx context.Context, pod *corev1.Pod) (string, error)

@@ -28,8 +28,8 @@ import (
 )
 
 func TestRewriteAddresses(t *testing.T) {
-	manager := DefaultImages("m", "w")[ManagerRepository].Addresses
-	worker := DefaultImages("m", "w")[WorkerRepository].Addresses
+	manager := DefaultImages("m", "w", "")[ManagerRepository].Addresses
+	worker := DefaultImages("m", "w", "")[WorkerRepository].Addresses
 	tests := []struct {
 		name      string
 		settings  []AddressSetting

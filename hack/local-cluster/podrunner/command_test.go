@@ -110,7 +110,7 @@ func TestRepository(t *testing.T) {
 }
 
 func TestImagesLookup(t *testing.T) {
-	im := DefaultImages("/b/manager", "/b/worker")
+	im := DefaultImages("/b/manager", "/b/worker", "/b/dashboard")
 	tests := []struct {
 		image   string
 		wantBin string
@@ -126,5 +126,42 @@ func TestImagesLookup(t *testing.T) {
 		if ok != (tt.wantBin != "") || p.Binary != tt.wantBin {
 			t.Errorf("Lookup(%q) = %q, %v; want %q", tt.image, p.Binary, ok, tt.wantBin)
 		}
+	}
+}
+
+// TestProgramFor: a container of the operator image runs the dashboard
+// binary when its command is /dashboard, the manager otherwise; without a
+// dashboard build, /dashboard is refused like any command the image lacks.
+func TestProgramFor(t *testing.T) {
+	tests := []struct {
+		name, dashboardBin string
+		command            []string
+		wantBin, wantErr   string
+	}{
+		{name: "no command", dashboardBin: "/b/dashboard", wantBin: "/b/manager"},
+		{name: "manager", dashboardBin: "/b/dashboard", command: []string{"/manager"}, wantBin: "/b/manager"},
+		{name: "dashboard", dashboardBin: "/b/dashboard", command: []string{"/dashboard"}, wantBin: "/b/dashboard"},
+		{name: "relative dashboard", dashboardBin: "/b/dashboard", command: []string{"./dashboard"}, wantBin: "/b/dashboard"},
+		{name: "no dashboard build", command: []string{"/dashboard"}, wantErr: `command "/dashboard" is not the image's entrypoint "/manager"`},
+		{name: "other command", dashboardBin: "/b/dashboard", command: []string{"/bin/sh"}, wantErr: `command "/bin/sh" is not`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _ := DefaultImages("/b/manager", "/b/worker", tt.dashboardBin).Lookup("queueworker-operator:dev")
+			c := &corev1.Container{Command: tt.command, Args: []string{"--read-only=true"}}
+			argv, err := Command(p.For(c), c, nil)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Command = %q, %v; want error %q", argv, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{tt.wantBin, "--read-only=true"}; !slices.Equal(argv, want) {
+				t.Errorf("Command = %q, want %q", argv, want)
+			}
+		})
 	}
 }

@@ -19,6 +19,8 @@ package podrunner
 import (
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/queueworker/queueworker-operator/pkg/contract"
 )
 
@@ -52,15 +54,43 @@ type Program struct {
 	// Flags are appended to every command, after ListenFlags: settings the
 	// runner needs whatever the container's command or config file say.
 	Flags []string
+	// Others are further programs of the same image, each run by a
+	// container whose command starts with its Entrypoint (the operator
+	// image's /dashboard beside /manager).
+	Others []Program
+}
+
+// For returns the program that runs container c: the one of p.Others whose
+// entrypoint starts the container's command, else p itself.
+func (p Program) For(c *corev1.Container) Program {
+	if len(c.Command) == 0 {
+		return p
+	}
+	for _, o := range p.Others {
+		if c.Command[0] == o.Entrypoint || c.Command[0] == "."+o.Entrypoint {
+			return o
+		}
+	}
+	return p
+}
+
+// binaries returns the binaries of p and of its other programs.
+func (p Program) binaries() []string {
+	bins := []string{p.Binary}
+	for _, o := range p.Others {
+		bins = append(bins, o.binaries()...)
+	}
+	return bins
 }
 
 // Images maps an image repository name to the program that runs it.
 type Images map[string]Program
 
 // DefaultImages maps the project's two images to local builds of
-// cmd/manager and cmd/worker.
-func DefaultImages(managerBin, workerBin string) Images {
-	return Images{
+// cmd/manager and cmd/worker, and the operator image's /dashboard to a build
+// of cmd/dashboard when dashboardBin is set.
+func DefaultImages(managerBin, workerBin, dashboardBin string) Images {
+	im := Images{
 		ManagerRepository: {
 			Binary:     managerBin,
 			Entrypoint: "/manager",
@@ -79,6 +109,16 @@ func DefaultImages(managerBin, workerBin string) Images {
 			Addresses: []AddressSetting{{Env: contract.EnvHTTPAddr}},
 		},
 	}
+	if dashboardBin != "" {
+		m := im[ManagerRepository]
+		m.Others = append(m.Others, Program{
+			Binary:     dashboardBin,
+			Entrypoint: "/dashboard",
+			Addresses:  []AddressSetting{{Flag: "bind-address", Default: ":8080"}},
+		})
+		im[ManagerRepository] = m
+	}
+	return im
 }
 
 // RedisImage runs the official Redis image's redis-server with the local

@@ -445,7 +445,7 @@ func (r *Runner) track(pod *corev1.Pod) *podState {
 					ports[port.Name] = port.ContainerPort
 				}
 			}
-			st.containers[c.Name] = &containerState{name: c.Name, program: p, addrs: Addresses{}, ports: ports}
+			st.containers[c.Name] = &containerState{name: c.Name, program: p.For(&c), addrs: Addresses{}, ports: ports}
 		}
 	}
 	r.mu.Lock()
@@ -793,7 +793,9 @@ func (r *Runner) killLeftovers() {
 	entries, _ := os.ReadDir(dir)
 	bins := map[string]bool{}
 	for _, p := range r.opts.Images {
-		bins[p.Binary] = true
+		for _, b := range p.binaries() {
+			bins[b] = true
+		}
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())

@@ -54,10 +54,12 @@ func run() error {
 		opts                             podrunner.Options
 		managerBin, workerBin, nodeLabel string
 		probeAddr, redisBin, serviceNet  string
+		dashboardBin                     string
 	)
 	flag.StringVar(&opts.StateDir, "state-dir", "", "directory for the processes' logs, working directories, tokens and pid files (required)")
 	flag.StringVar(&managerBin, "manager-bin", "", "the binary that runs image "+podrunner.ManagerRepository+" (a build of cmd/manager)")
 	flag.StringVar(&workerBin, "worker-bin", "", "the binary that runs image "+podrunner.WorkerRepository+" (a build of cmd/worker)")
+	flag.StringVar(&dashboardBin, "dashboard-bin", "", "the binary that runs /dashboard of image "+podrunner.ManagerRepository+" (a build of cmd/dashboard); empty: such pods do not start")
 	flag.StringVar(&redisBin, "redis-server-bin", "/usr/bin/redis-server",
 		"the binary that runs image "+podrunner.RedisRepository+" (a Managed RedisConfig's server); empty: leave those pods to kwok")
 	flag.StringVar(&serviceNet, "service-loopback-net", "",
@@ -77,7 +79,10 @@ func run() error {
 	if opts.StateDir == "" || managerBin == "" || workerBin == "" {
 		return fmt.Errorf("--state-dir, --manager-bin and --worker-bin are required")
 	}
-	for _, p := range []*string{&opts.StateDir, &managerBin, &workerBin} {
+	for _, p := range []*string{&opts.StateDir, &managerBin, &workerBin, &dashboardBin} {
+		if *p == "" {
+			continue
+		}
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
@@ -89,7 +94,7 @@ func run() error {
 		return fmt.Errorf("--node-selector: %w", err)
 	}
 	opts.NodeSelector = selector
-	opts.Images = podrunner.DefaultImages(managerBin, workerBin)
+	opts.Images = podrunner.DefaultImages(managerBin, workerBin, dashboardBin)
 	if redisBin != "" {
 		opts.Images[podrunner.RedisRepository] = podrunner.RedisImage(redisBin)
 	}

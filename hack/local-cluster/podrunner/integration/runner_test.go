@@ -184,7 +184,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	if _, err := podrunner.New(mgr, podrunner.Options{
-		Images:            podrunner.DefaultImages(self, self),
+		Images:            podrunner.DefaultImages(self, self, ""),
 		StateDir:          stateDir,
 		NodeSelector:      selector,
 		RestartBackoff:    restartBackoff,
