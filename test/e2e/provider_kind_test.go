@@ -387,8 +387,8 @@ func (p *kindProvider) kubectlStdin(ctx context.Context, stdin string, args ...s
 // kindRedis is the Redis Deployment of one namespace and a port-forward to
 // its Service.
 type kindRedis struct {
-	p   *kindProvider
-	ns  string
+	p    *kindProvider
+	ns   string
 	svc  string // the Service forwarded to; "redis" when empty
 	port int32  // its port forwarded to; 6379 when 0
 	rdb  *redis.Client
