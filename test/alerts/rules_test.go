@@ -228,6 +228,15 @@ queueworker_queue_backlog{` + queueLabels + `} 10x30`,
 			at: 25 * time.Minute,
 		},
 		{
+			name: "latency of a paused queue above the QueueWorker's own target",
+			// The paused queue's backlog is 0: its own target does not fire
+			// the alert any more than the threshold does.
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 0+60x30
+queueworker_target_latency_seconds{` + qwLabels + `} 60x30
+queueworker_queue_backlog{` + queueLabels + `} 0x30`,
+			at: 20 * time.Minute,
+		},
+		{
 			name: "at maxReplicas with a growing backlog",
 			series: `queueworker_desired_replicas{` + qwLabels + `} 5x40
 queueworker_max_replicas{` + qwLabels + `} 5x40
