@@ -237,6 +237,45 @@ queueworker_queue_backlog{` + queueLabels + `} 0x30`,
 			at: 20 * time.Minute,
 		},
 		{
+			name: "target removed while the alert is pending, latency above the threshold",
+			// Above the 60s target from 2m, the target gone at 6m: above the
+			// 300s threshold from 6m on, the alert stays pending and fires
+			// 10m after 2m.
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 0+60x30
+queueworker_target_latency_seconds{` + qwLabels + `} 60x5
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
+			at:   13 * time.Minute,
+			want: []firing{{"QueueWorkerQueueLatencyHigh", "warning", queueSeries}},
+		},
+		{
+			name: "target removed while the alert is pending, latency under the threshold",
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `} 200x30
+queueworker_target_latency_seconds{` + qwLabels + `} 60x5
+queueworker_queue_backlog{` + queueLabels + `} 10x30`,
+			at: 25 * time.Minute,
+		},
+		{
+			name:   "operator selector excludes another job's target",
+			values: "  operatorSelector: 'job=\"qw-operator\"'\n",
+			// A target of another job does not lower this QueueWorker's
+			// threshold.
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `,job="qw-operator"} 200x30
+queueworker_target_latency_seconds{` + qwLabels + `,job="other"} 60x30
+queueworker_queue_backlog{` + queueLabels + `,job="qw-operator"} 10x30`,
+			at: 25 * time.Minute,
+		},
+		{
+			name: "two operator replicas exporting the same target",
+			series: `queueworker_queue_latency_seconds{` + queueLabels + `,pod="a"} 0+30x30
+queueworker_queue_latency_seconds{` + queueLabels + `,pod="b"} 0+30x30
+queueworker_target_latency_seconds{` + qwLabels + `,pod="a"} 60x30
+queueworker_target_latency_seconds{` + qwLabels + `,pod="b"} 60x30
+queueworker_queue_backlog{` + queueLabels + `,pod="a"} 10x30
+queueworker_queue_backlog{` + queueLabels + `,pod="b"} 10x30`,
+			at:   13 * time.Minute,
+			want: []firing{{"QueueWorkerQueueLatencyHigh", "warning", queueSeries}},
+		},
+		{
 			name: "at maxReplicas with a growing backlog",
 			series: `queueworker_desired_replicas{` + qwLabels + `} 5x40
 queueworker_max_replicas{` + qwLabels + `} 5x40
