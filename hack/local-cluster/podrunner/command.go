@@ -19,6 +19,7 @@ package podrunner
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -35,7 +36,14 @@ func Command(p Program, c *corev1.Container, env []EnvVar) ([]string, error) {
 	if len(c.Command) > 0 {
 		first := Expand(c.Command[0], lookup)
 		if first != p.Entrypoint && first != "."+p.Entrypoint {
-			return nil, fmt.Errorf("command %q is not the image's entrypoint %q, and the image has no other program", first, p.Entrypoint)
+			if len(p.Others) == 0 {
+				return nil, fmt.Errorf("command %q is not the image's entrypoint %q, and the image has no other program", first, p.Entrypoint)
+			}
+			entrypoints := []string{strconv.Quote(p.Entrypoint)}
+			for _, o := range p.Others {
+				entrypoints = append(entrypoints, strconv.Quote(o.Entrypoint))
+			}
+			return nil, fmt.Errorf("command %q is none of the image's entrypoints %s", first, strings.Join(entrypoints, ", "))
 		}
 		for _, a := range c.Command[1:] {
 			argv = append(argv, Expand(a, lookup))

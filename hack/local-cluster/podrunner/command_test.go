@@ -143,13 +143,19 @@ func TestProgramFor(t *testing.T) {
 		{name: "dashboard", dashboardBin: "/b/dashboard", command: []string{"/dashboard"}, wantBin: "/b/dashboard"},
 		{name: "relative dashboard", dashboardBin: "/b/dashboard", command: []string{"./dashboard"}, wantBin: "/b/dashboard"},
 		{name: "no dashboard build", command: []string{"/dashboard"}, wantErr: `command "/dashboard" is not the image's entrypoint "/manager"`},
-		{name: "other command", dashboardBin: "/b/dashboard", command: []string{"/bin/sh"}, wantErr: `command "/bin/sh" is not`},
+		{name: "other command", dashboardBin: "/b/dashboard", command: []string{"/bin/sh"},
+			wantErr: `command "/bin/sh" is none of the image's entrypoints "/manager", "/dashboard"`},
+		// The kubelet expands $(VAR) in the command before it runs it.
+		{name: "dashboard from a variable", dashboardBin: "/b/dashboard", command: []string{"$(PROGRAM)"}, wantBin: "/b/dashboard"},
+		{name: "escaped reference", dashboardBin: "/b/dashboard", command: []string{"$$(PROGRAM)"},
+			wantErr: `command "$(PROGRAM)" is none of the image's entrypoints`},
 	}
+	env := []EnvVar{{Name: "PROGRAM", Value: "/dashboard"}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, _ := DefaultImages("/b/manager", "/b/worker", tt.dashboardBin).Lookup("queueworker-operator:dev")
 			c := &corev1.Container{Command: tt.command, Args: []string{"--read-only=true"}}
-			argv, err := Command(p.For(c), c, nil)
+			argv, err := Command(p.For(c, env), c, env)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Command = %q, %v; want error %q", argv, err, tt.wantErr)

@@ -61,13 +61,15 @@ type Program struct {
 }
 
 // For returns the program that runs container c: the one of p.Others whose
-// entrypoint starts the container's command, else p itself.
-func (p Program) For(c *corev1.Container) Program {
+// entrypoint starts the container's command, with its $(VAR) references
+// expanded from env as Command does, else p itself.
+func (p Program) For(c *corev1.Container, env []EnvVar) Program {
 	if len(c.Command) == 0 {
 		return p
 	}
+	first := Expand(c.Command[0], envLookup(env))
 	for _, o := range p.Others {
-		if c.Command[0] == o.Entrypoint || c.Command[0] == "."+o.Entrypoint {
+		if first == o.Entrypoint || first == "."+o.Entrypoint {
 			return o
 		}
 	}

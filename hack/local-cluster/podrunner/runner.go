@@ -164,10 +164,12 @@ type podState struct {
 
 // containerState is one container run as a process.
 type containerState struct {
-	name    string
-	program Program
-	addrs   Addresses        // written under Runner.mu: Services read them
-	ports   map[string]int32 // the container's named ports
+	name string
+	// image is the program of the container's image; the one its command
+	// runs (Program.For) is known once its environment is resolved.
+	image Program
+	addrs Addresses        // written under Runner.mu: Services read them
+	ports map[string]int32 // the container's named ports
 
 	proc         *process // the current or last run
 	counted      *process // the run whose exit has been dealt with
@@ -445,7 +447,7 @@ func (r *Runner) track(pod *corev1.Pod) *podState {
 					ports[port.Name] = port.ContainerPort
 				}
 			}
-			st.containers[c.Name] = &containerState{name: c.Name, program: p.For(&c), addrs: Addresses{}, ports: ports}
+			st.containers[c.Name] = &containerState{name: c.Name, image: p, addrs: Addresses{}, ports: ports}
 		}
 	}
 	r.mu.Lock()
@@ -629,7 +631,8 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	if err != nil {
 		return &startError{reasonCreateContainerConfigError, err}
 	}
-	argv, err := Command(cs.program, c, env)
+	program := cs.image.For(c, env)
+	argv, err := Command(program, c, env)
 	if err != nil {
 		return &startError{reasonCreateContainerError, err}
 	}
@@ -639,21 +642,21 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		}
 		return r.freeAddress()
 	}
-	args, env, addrs, err := RewriteAddresses(cs.program.Addresses, argv[1:], env, alloc)
+	args, env, addrs, err := RewriteAddresses(program.Addresses, argv[1:], env, alloc)
 	if err != nil {
 		return &startError{reasonCreateContainerError, err}
 	}
-	if cs.program.ListenFlags != nil && len(c.Ports) > 0 {
+	if program.ListenFlags != nil && len(c.Ports) > 0 {
 		port := c.Ports[0].ContainerPort
 		addr, err := alloc(port)
 		if err != nil {
 			return &startError{reasonCreateContainerError, err}
 		}
 		host, p, _ := net.SplitHostPort(addr)
-		args = append(args, cs.program.ListenFlags(host, p)...)
+		args = append(args, program.ListenFlags(host, p)...)
 		addrs[port] = addr
 	}
-	args = append(args, cs.program.Flags...)
+	args = append(args, program.Flags...)
 	r.mu.Lock()
 	maps.Copy(cs.addrs, addrs)
 	r.mu.Unlock()
@@ -727,7 +730,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	r.mu.Lock()
 	probeAddrs := maps.Clone(cs.addrs)
 	r.mu.Unlock()
-	ex := &execContext{env: procEnv, dir: st.dir, mounts: m, addrs: probeAddrs, program: cs.program}
+	ex := &execContext{env: procEnv, dir: st.dir, mounts: m, addrs: probeAddrs, program: program}
 	go runProbes(probeCtx, c.DeepCopy(), probeAddrs, ex, func(res probeResult, msg string) {
 		switch res {
 		case probeReady:

@@ -72,9 +72,11 @@ const (
 )
 
 var (
-	k8sClient client.Client
-	testCtx   context.Context
-	stateDir  string
+	k8sClient    client.Client
+	testCtx      context.Context
+	stateDir     string
+	self         string // the manager's and the worker's binary
+	dashboardBin string // the operator image's /dashboard
 )
 
 func TestMain(m *testing.M) {
@@ -145,8 +147,8 @@ func runSuite(m *testing.M) int {
 		level = zapcore.DebugLevel
 	}
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(level)))
-	self, err := os.Executable()
-	if err != nil {
+	var err error
+	if self, err = os.Executable(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -155,6 +157,13 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(stateDir) }()
+	// The dashboard binary is the helper too, under its own name, so that
+	// a process shows which of the two ran it.
+	dashboardBin = filepath.Join(stateDir, "dashboard")
+	if err := os.Symlink(self, dashboardBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 
 	testEnv := &envtest.Environment{}
 	cfg, err := testEnv.Start()
@@ -184,7 +193,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	if _, err := podrunner.New(mgr, podrunner.Options{
-		Images:            podrunner.DefaultImages(self, self, ""),
+		Images:            podrunner.DefaultImages(self, self, dashboardBin),
 		StateDir:          stateDir,
 		NodeSelector:      selector,
 		RestartBackoff:    restartBackoff,
@@ -523,4 +532,85 @@ func TestRunsNothingForPodsOfOtherNodes(t *testing.T) {
 	if _, err := os.Stat(out + ".starts"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a pod of a node without type=kwok ran a process (stat: %v)", err)
 	}
+}
+
+// argv0 returns the program a process runs, as it was started.
+func argv0(pid int) string {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	first, _, _ := strings.Cut(string(b), "\x00")
+	return first
+}
+
+// TestRunsDashboardBesideManager: in a pod of the operator image, a
+// container whose command is /dashboard (here through a $(VAR) reference,
+// which the kubelet expands) runs the dashboard binary on a port of its
+// own, and one without a command runs the manager.
+func TestRunsDashboardBesideManager(t *testing.T) {
+	ns := createNamespace(t)
+	dir := t.TempDir()
+	helperEnv := func(out string, env ...corev1.EnvVar) []corev1.EnvVar {
+		return append([]corev1.EnvVar{{Name: envHelper, Value: "1"}, {Name: envOut, Value: filepath.Join(dir, out)}}, env...)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "operator"},
+		Spec: corev1.PodSpec{
+			NodeName:                      fakeNode,
+			ServiceAccountName:            "default",
+			TerminationGracePeriodSeconds: ptr.To[int64](30),
+			Containers: []corev1.Container{
+				{Name: "manager", Image: "queueworker-operator:dev", Env: helperEnv("manager.json")},
+				{
+					Name: "dashboard", Image: "queueworker-operator:dev",
+					Command: []string{"$(PROGRAM)"},
+					Args:    []string{"--bind-address", ":8080", "--read-only=true"},
+					Env:     helperEnv("dashboard.json", corev1.EnvVar{Name: "PROGRAM", Value: "/dashboard"}),
+					Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				},
+			},
+		},
+	}
+	create(t, pod)
+
+	var manager, dashboard report
+	eventually(t, "both processes report", func() (err error) {
+		if manager, err = readReport(filepath.Join(dir, "manager.json")); err != nil {
+			return err
+		}
+		dashboard, err = readReport(filepath.Join(dir, "dashboard.json"))
+		return err
+	})
+	if got := argv0(manager.Pid); got != self {
+		t.Errorf("the manager container runs %q, want %q", got, self)
+	}
+	if got := argv0(dashboard.Pid); got != dashboardBin {
+		t.Errorf("the dashboard container runs %q, want %q", got, dashboardBin)
+	}
+	if len(dashboard.Args) != 3 || dashboard.Args[0] != "--bind-address" || dashboard.Args[2] != "--read-only=true" {
+		t.Fatalf("dashboard args = %q, want --bind-address, a local address, --read-only=true", dashboard.Args)
+	}
+	bind := dashboard.Args[1]
+	if host, port, err := net.SplitHostPort(bind); err != nil || host != podrunner.LocalIP || port == "8080" {
+		t.Errorf("--bind-address %q, want a free port on %s", bind, podrunner.LocalIP)
+	}
+	eventually(t, "the dashboard's address annotation", func() error {
+		var p corev1.Pod
+		if err := k8sClient.Get(testCtx, client.ObjectKeyFromObject(pod), &p); err != nil {
+			return err
+		}
+		if got, _ := podrunner.LocalAddress(&p, "dashboard", 8080); got != bind {
+			return fmt.Errorf("annotation gives %q, the process listens on %q", got, bind)
+		}
+		return nil
+	})
+	if err := k8sClient.Delete(testCtx, pod); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the processes end", func() error {
+		for _, pid := range []int{manager.Pid, dashboard.Pid} {
+			if alive(pid) {
+				return fmt.Errorf("pid %d still runs", pid)
+			}
+		}
+		return nil
+	})
 }
