@@ -721,15 +721,18 @@ func TestAutoscalerTargetLatencySeries(t *testing.T) {
 	labels := map[string]string{"namespace": name.Namespace, "queueworker": name.Name}
 	enqueue(t, srv.Addr, "target", 5)
 	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 3, PollInterval: dur(time.Second)}
-	for _, target := range []*metav1.Duration{dur(90 * time.Second), dur(1500 * time.Millisecond), nil} {
+	// A zero target, which the CRD refuses, turns the latency rule off as
+	// an unset one does (autoscale.SettingsFor): no series either, rather
+	// than a target of 0 that every waiting task would exceed.
+	for _, target := range []*metav1.Duration{dur(90 * time.Second), dur(1500 * time.Millisecond), nil, dur(0)} {
 		as.TargetLatency = target
 		update(t, a, name, testTarget(name, srv.Addr, as, 1, "target"))
 		pollAll(t, a)
 		clock.Add(time.Second)
 		n := seriesWith(t, metricTargetLatency, labels)
-		if target == nil {
+		if target == nil || target.Duration <= 0 {
 			if n != 0 {
-				t.Errorf("targetLatency unset: %d queueworker_target_latency_seconds series, want none", n)
+				t.Errorf("targetLatency %v: %d queueworker_target_latency_seconds series, want none", target, n)
 			}
 			continue
 		}

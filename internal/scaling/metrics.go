@@ -141,7 +141,8 @@ func (m *autoscalerMetrics) readFailed(name types.NamespacedName) {
 func (m *autoscalerMetrics) observeDecision(name types.NamespacedName, r *Result, current int32, spec *queueworkerv1alpha1.Autoscaling) {
 	metricDesiredReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(r.Decision.DesiredReplicas))
 	metricMaxReplicas.WithLabelValues(name.Namespace, name.Name).Set(float64(spec.MaxReplicas))
-	if spec.TargetLatency != nil {
+	// As autoscale.SettingsFor, a target that is not positive is none.
+	if spec.TargetLatency != nil && spec.TargetLatency.Duration > 0 {
 		metricTargetLatency.WithLabelValues(name.Namespace, name.Name).Set(spec.TargetLatency.Seconds())
 	} else {
 		metricTargetLatency.DeleteLabelValues(name.Namespace, name.Name)
