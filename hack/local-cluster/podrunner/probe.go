@@ -67,20 +67,27 @@ type execContext struct {
 	dir     string
 	mounts  Mounts
 	addrs   Addresses
-	program Program
+	program Program // the image's, with its other programs
 }
 
-// execArgv maps an exec probe's command to a local one: the image's
-// entrypoint runs the program's binary, any other command is looked up on
-// this machine's PATH (the Redis image's sh, grep and redis-cli are the
-// host's); mount paths and moved ports are rewritten in every element.
+// execArgv maps an exec probe's command to a local one: an entrypoint of
+// the image (its program's or one of its other programs') runs that
+// program's binary, any other command is looked up on this machine's PATH
+// (the Redis image's sh, grep and redis-cli are the host's); mount paths
+// and moved ports are rewritten in every element.
 func (ex *execContext) execArgv(command []string) []string {
 	argv := make([]string, len(command))
 	for i, a := range command {
 		argv[i] = RewritePorts(ex.mounts.Rewrite(a), ex.addrs)
 	}
-	if len(argv) > 0 && ex.program.Entrypoint != "" && argv[0] == ex.program.Entrypoint {
-		argv[0] = ex.program.Binary
+	if len(argv) == 0 {
+		return argv
+	}
+	for _, p := range append([]Program{ex.program}, ex.program.Others...) {
+		if p.Entrypoint != "" && (argv[0] == p.Entrypoint || argv[0] == "."+p.Entrypoint) {
+			argv[0] = p.Binary
+			break
+		}
 	}
 	return argv
 }

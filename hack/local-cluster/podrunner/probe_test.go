@@ -23,6 +23,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -253,5 +254,23 @@ func TestExecProbeLeftoverChild(t *testing.T) {
 				t.Errorf("the probe's child %d still runs after the probe", pid)
 			}
 		})
+	}
+}
+
+// TestExecArgvEntrypoints: an exec probe may run any program of the
+// container's image, as it could in the image itself: the operator image
+// holds /manager and /dashboard, whichever the container runs.
+func TestExecArgvEntrypoints(t *testing.T) {
+	ex := &execContext{program: DefaultImages("/b/manager", "/b/worker", "/b/dashboard")[ManagerRepository]}
+	tests := []struct{ command, want []string }{
+		{[]string{"/manager", "--help"}, []string{"/b/manager", "--help"}},
+		{[]string{"/dashboard", "--help"}, []string{"/b/dashboard", "--help"}},
+		{[]string{"./dashboard"}, []string{"/b/dashboard"}},
+		{[]string{"/bin/sh", "-c", "/dashboard"}, []string{"/bin/sh", "-c", "/dashboard"}},
+	}
+	for _, tt := range tests {
+		if got := ex.execArgv(tt.command); !slices.Equal(got, tt.want) {
+			t.Errorf("execArgv(%q) = %q, want %q", tt.command, got, tt.want)
+		}
 	}
 }

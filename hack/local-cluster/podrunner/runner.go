@@ -730,7 +730,7 @@ func (r *Runner) startContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	r.mu.Lock()
 	probeAddrs := maps.Clone(cs.addrs)
 	r.mu.Unlock()
-	ex := &execContext{env: procEnv, dir: st.dir, mounts: m, addrs: probeAddrs, program: program}
+	ex := &execContext{env: procEnv, dir: st.dir, mounts: m, addrs: probeAddrs, program: cs.image}
 	go runProbes(probeCtx, c.DeepCopy(), probeAddrs, ex, func(res probeResult, msg string) {
 		switch res {
 		case probeReady:
