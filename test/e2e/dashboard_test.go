@@ -47,16 +47,19 @@ func (sc *scenario) startDashboard(redisService, passwordSecret string) {
 	t := sc.t
 	t.Helper()
 	ctx := t.Context()
-	args := []string{"template", dashboardRelease, filepath.Join(sc.s.root, chartPath),
-		"--namespace", sc.ns, "--show-only", "templates/dashboard.yaml"}
-	for _, v := range append(sc.s.provider.helmValues(), "dashboard.enabled=true") {
-		args = append(args, "--set", v)
-	}
-	for _, v := range []string{
+	values := append(sc.s.provider.helmValues(), "dashboard.enabled=true")
+	strValues := []string{
 		"fullnameOverride=" + dashboardRelease,
 		"dashboard.redis.addr=" + redisService + "." + sc.ns + ".svc:6379",
 		"dashboard.redis.passwordSecretRef.name=" + passwordSecret,
-	} {
+	}
+	args := make([]string, 0, 7+2*(len(values)+len(strValues)))
+	args = append(args, "template", dashboardRelease, filepath.Join(sc.s.root, chartPath),
+		"--namespace", sc.ns, "--show-only", "templates/dashboard.yaml")
+	for _, v := range values {
+		args = append(args, "--set", v)
+	}
+	for _, v := range strValues {
 		args = append(args, "--set-string", v)
 	}
 	manifest, err := sc.s.helmRun(ctx, args...)
@@ -150,7 +153,9 @@ func httpDo(ctx context.Context, c *http.Client, method, url string) (int, []byt
 	if err != nil {
 		return 0, nil, err
 	}
-	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
 	return resp.StatusCode, body, err
 }
