@@ -78,6 +78,9 @@ type Config struct {
 	Seed uint64
 	// ManagerArgs are more flags for the manager, after the harness's own.
 	ManagerArgs []string
+	// ManagerEnv are more NAME=value variables of the manager's
+	// environment, e.g. the GOMEMLIMIT it computes in a container.
+	ManagerEnv []string
 	// Profile writes the manager's CPU profiles of the first start, of the
 	// idle window and of the restart (cpu-start.pprof, cpu-idle.pprof,
 	// cpu-restart.pprof, each over ProfileFor at most) and its heap at the
@@ -231,7 +234,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	op := &Operator{Bin: bin, Kubeconfig: kubeconfig, Namespace: cfg.Namespace,
 		LogPath: filepath.Join(cfg.OutDir, "manager.log"), LeaderElect: cfg.LeaderElect,
-		ExtraArgs: cfg.ManagerArgs, Pprof: cfg.Profile}
+		ExtraArgs: cfg.ManagerArgs, ExtraEnv: cfg.ManagerEnv, Pprof: cfg.Profile}
 	defer op.Stop(10 * time.Second)
 
 	tr, err := StartTracker(ctx, restCfg, scheme, cfg.Namespace)

@@ -47,6 +47,8 @@ type Operator struct {
 	LeaderElect bool
 	// ExtraArgs are more flags, after the harness's own.
 	ExtraArgs []string
+	// ExtraEnv are more NAME=value variables, after the harness's own.
+	ExtraEnv []string
 	// Pprof serves the Go profiler on a loopback port (Profile).
 	Pprof bool
 
@@ -119,7 +121,7 @@ func (o *Operator) Start() error {
 	args = append(args, o.ExtraArgs...)
 	_, _ = fmt.Fprintf(o.log, "\n=== %s starting %s %v\n", time.Now().UTC().Format(time.RFC3339), o.Bin, args)
 	cmd := exec.Command(o.Bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+o.Kubeconfig), o.ExtraEnv...)
 	cmd.Stdout = o.log
 	cmd.Stderr = o.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

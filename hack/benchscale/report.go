@@ -31,6 +31,9 @@ func (r *Result) Markdown() string {
 	fmt.Fprintf(&b, "%s, %s; %d bursts of %d tasks, idle window %s, scale to zero after %s, leader election %v.\n\n",
 		r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Machine, cfg.Bursts, cfg.BurstTasks, cfg.Idle,
 		cfg.ScaleToZero, cfg.LeaderElect)
+	if len(cfg.ManagerArgs)+len(cfg.ManagerEnv) > 0 {
+		fmt.Fprintf(&b, "Manager flags %q, environment %q.\n\n", cfg.ManagerArgs, cfg.ManagerEnv)
+	}
 	b.WriteString("| phase | measure | value |\n|---|---|---:|\n")
 	row := func(phase, measure, value string) { fmt.Fprintf(&b, "| %s | %s | %s |\n", phase, measure, value) }
 

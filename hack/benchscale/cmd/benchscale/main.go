@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -76,6 +77,14 @@ func run() error {
 	flag.BoolVar(&cfg.Keep, "keep-cluster", false, "leave the cluster running at the end")
 	flag.Func("manager-arg", "one more flag for the manager, e.g. -manager-arg=--max-concurrent-reconciles=16 (repeatable)",
 		func(v string) error { cfg.ManagerArgs = append(cfg.ManagerArgs, v); return nil })
+	flag.Func("manager-env", "one more NAME=value of the manager's environment, e.g. -manager-env=GOMEMLIMIT=230MiB, the chart's limit (repeatable)",
+		func(v string) error {
+			if name, _, ok := strings.Cut(v, "="); !ok || name == "" {
+				return fmt.Errorf("%q is not NAME=value", v)
+			}
+			cfg.ManagerEnv = append(cfg.ManagerEnv, v)
+			return nil
+		})
 	flag.BoolVar(&cfg.Profile, "profile", false,
 		"write the manager's CPU profiles (start, idle, restart) and idle heap profile into -work-dir")
 	flag.DurationVar(&cfg.ProfileFor, "profile-for", 20*time.Second, "length of each CPU profile")
