@@ -263,7 +263,7 @@ func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if err := mgr.Add(warmUp{r: r, synced: mgr.GetCache().WaitForCacheSync, workers: r.MaxConcurrentReconciles}); err != nil {
 			return err
 		}
-		b = b.WatchesRawSource(source.Channel(r.Autoscaler.Events(), &handler.TypedEnqueueRequestForObject[client.Object]{}))
+		b = b.WatchesRawSource(source.Channel(r.Autoscaler.Events(), scaleNewsHandler{scaler: r.Autoscaler}))
 	}
 	return b.Complete(r)
 }

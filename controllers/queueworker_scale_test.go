@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -24,7 +25,12 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 )
@@ -163,5 +169,57 @@ func TestCacheWritesBehind(t *testing.T) {
 	}
 	if w.pending(at.Add(maxCacheLag)) || w.behind(key, "8", at) {
 		t.Error("a write older than maxCacheLag is still pending")
+	}
+}
+
+// countNews stands in for the autoscaler's answer to ChangesCount: which
+// QueueWorkers have a new count is all the handler asks.
+type countNews struct {
+	Scaler
+	changes map[types.NamespacedName]bool
+}
+
+func (c countNews) ChangesCount(name types.NamespacedName) bool { return c.changes[name] }
+
+// TestScaleNewsHandlerPriority: after a failover the first read wakes every
+// QueueWorker at once; the one with a new count goes first through the
+// controller's priority queue, behind none of the status news before it. A
+// queue without priorities still gets every event.
+func TestScaleNewsHandlerPriority(t *testing.T) {
+	scaled := types.NamespacedName{Namespace: "news", Name: "scaled"}
+	h := scaleNewsHandler{scaler: countNews{changes: map[types.NamespacedName]bool{scaled: true}}}
+	object := func(name types.NamespacedName) event.TypedGenericEvent[client.Object] {
+		qw := &queueworkerv1alpha1.QueueWorker{}
+		qw.Namespace, qw.Name = name.Namespace, name.Name
+		return event.TypedGenericEvent[client.Object]{Object: qw}
+	}
+
+	q := priorityqueue.New[reconcile.Request]("scale-news")
+	defer q.ShutDown()
+	const statusNews = 50
+	for i := range statusNews {
+		h.Generic(t.Context(), object(types.NamespacedName{Namespace: "news", Name: fmt.Sprintf("status-%d", i)}), q)
+	}
+	h.Generic(t.Context(), object(scaled), q)
+	item, priority, _ := q.GetWithPriority()
+	if item.NamespacedName != scaled || priority != scalePriority {
+		t.Fatalf("first out: %s at priority %d, want %s at %d", item, priority, scaled, scalePriority)
+	}
+	q.Done(item)
+	if n := q.Len(); n != statusNews {
+		t.Errorf("%d status news left, want %d", n, statusNews)
+	}
+	item, priority, _ = q.GetWithPriority()
+	if item.Name != "status-0" || priority != 0 {
+		t.Errorf("second out: %s at priority %d, want news/status-0 at 0", item, priority)
+	}
+	q.Done(item)
+
+	plain := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	defer plain.ShutDown()
+	h.Generic(t.Context(), object(scaled), plain)
+	h.Generic(t.Context(), object(types.NamespacedName{Namespace: "news", Name: "status"}), plain)
+	if n := plain.Len(); n != 2 {
+		t.Errorf("a queue without priorities holds %d requests, want 2", n)
 	}
 }
