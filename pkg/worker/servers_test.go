@@ -133,6 +133,16 @@ func (m *machine) quiet(t *testing.T, seen int) {
 
 func (m *machine) checkState(t *testing.T, draining bool, current int, live ...int) {
 	t.Helper()
+	// A retirement records its server's shutdown before it takes the
+	// server out of live: after expect saw "shutdown N", live catches up.
+	for deadline := time.Now().Add(waitFor); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		m.mu.Lock()
+		settled := slices.Equal(m.liveNumbers(), live)
+		m.mu.Unlock()
+		if settled {
+			break
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.draining != draining {
@@ -155,15 +165,21 @@ func (m *machine) checkState(t *testing.T, draining bool, current int, live ...i
 	if cur != current {
 		t.Errorf("current server = %d, want %d (0: none)", cur, current)
 	}
-	var gotLive []int
-	for i, s := range m.fake.built {
-		if slices.Contains(m.live, s) {
-			gotLive = append(gotLive, i+1)
-		}
-	}
-	if !slices.Equal(gotLive, live) {
+	if gotLive := m.liveNumbers(); !slices.Equal(gotLive, live) {
 		t.Errorf("live servers = %v, want %v", gotLive, live)
 	}
+}
+
+// liveNumbers returns the numbers (from 1, in the order they were built)
+// of the servers not yet shut down. Callers hold mu.
+func (m *machine) liveNumbers() []int {
+	var nums []int
+	for i, s := range m.fake.built {
+		if slices.Contains(m.live, s) {
+			nums = append(nums, i+1)
+		}
+	}
+	return nums
 }
 
 // TestTaskServersStateMachine drives the drain state machine through the
