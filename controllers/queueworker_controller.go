@@ -128,6 +128,11 @@ type queueWorkerState struct {
 
 // Reconcile brings one QueueWorker's Deployment and status up to date.
 func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	if r.Autoscaler != nil {
+		// Deferred first, so it runs last: after the status patch, which
+		// may turn the result into an error.
+		defer func() { result.Priority = r.requeuePriority(req.NamespacedName, retErr) }()
+	}
 	qw := &queueworkerv1alpha1.QueueWorker{}
 	if err := r.Client.Get(ctx, req.NamespacedName, qw); err != nil {
 		if apierrors.IsNotFound(err) {

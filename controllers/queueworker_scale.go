@@ -360,6 +360,22 @@ func concurrencyOf(qw *queueworkerv1alpha1.QueueWorker) int32 {
 // QueueWorker at once, the ones whose load changed are scaled first.
 const scalePriority = 10
 
+// requeuePriority is the work-queue priority at which a reconcile of name
+// that ended with err comes back, when it asks to or fails. Without one in
+// the result controller-runtime requeues at the priority the reconcile was
+// dequeued with: a reconcile woken at scalePriority would keep it through
+// every later requeue (the Secret resync, a drain's polls, a backoff), and
+// every status news that joins it in the queue would go at it too, long
+// after its count was written, ahead of the other QueueWorkers' changes.
+// A retry after an error keeps scalePriority while the count is still to be
+// written; anything else comes back at the default priority.
+func (r *QueueWorkerReconciler) requeuePriority(name types.NamespacedName, err error) *int {
+	if err != nil && r.Autoscaler.ChangesCount(name) {
+		return ptr.To(scalePriority)
+	}
+	return ptr.To(0)
+}
+
 // scaleNewsHandler enqueues the QueueWorkers the Scaler sends on Events,
 // those with a new replica count at scalePriority when the controller's
 // queue is a priority queue (controller-runtime's default).

@@ -17,14 +17,19 @@ limitations under the License.
 package controllers
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
+	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // TestStatusBeforeTheFirstRead: before the autoscaler's first read, a
@@ -221,5 +227,90 @@ func TestScaleNewsHandlerPriority(t *testing.T) {
 	h.Generic(t.Context(), object(types.NamespacedName{Namespace: "news", Name: "status"}), plain)
 	if n := plain.Len(); n != 2 {
 		t.Errorf("a queue without priorities holds %d requests, want 2", n)
+	}
+}
+
+// TestScaleRequeueDropsScalePriority: controller-runtime requeues a
+// reconcile at the priority it was dequeued with unless its result names
+// one. A QueueWorker woken at scalePriority whose reconcile wrote its count
+// and asks to come back (here for the Secret resync, as every QueueWorker
+// with a password does) must come back at the default priority: else it
+// keeps scalePriority through every later requeue, and so does every status
+// news that joins it in the queue, ahead of the other QueueWorkers' changes.
+func TestScaleRequeueDropsScalePriority(t *testing.T) {
+	ns := createNamespace(t)
+	srv, err := redistest.Start("requirepass s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	createObject(t, usableSecret(ns, "redis", map[string]string{"password": "s3cret"}, queueworkerv1alpha1.KindQueueWorker))
+	qw := autoscaledQueueWorker(ns, "sticky", srv.Addr,
+		queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 5, PollInterval: dur(200 * time.Millisecond)})
+	qw.Spec.Redis.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: "redis", Key: "password"}
+	createObject(t, qw)
+	key := client.ObjectKeyFromObject(qw)
+	waitDeploymentReplicas(t, ns, "sticky", 0)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "s3cret"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	c := asynq.NewClientFromRedisClient(rdb)
+	for i := range 4 {
+		if _, err := c.Enqueue(asynq.NewTask("test:noop", []byte(fmt.Sprint(i))), asynq.Queue(qw.Spec.Queues[0].Name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The scale-up is written, and the autoscaler knows it.
+	eventually(t, "the scale-up written", func() error {
+		if n := deploymentReplicas(t, ns, "sticky"); n == 0 {
+			return errors.New("no workers yet")
+		}
+		if scaler.ChangesCount(key) {
+			return errors.New("the count is still to be written")
+		}
+		return nil
+	})
+
+	r := &QueueWorkerReconciler{Client: k8sClient, APIReader: k8sClient, Autoscaler: scaler,
+		Recorder: events.NewFakeRecorder(100), SecretResyncPeriod: testSecretResync}
+	res, err := r.Reconcile(testCtx, reconcile.Request{NamespacedName: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter <= 0 {
+		t.Fatalf("result %+v: want a requeue for the Secret resync", res)
+	}
+	// What controller-runtime does with the result of a reconcile it
+	// dequeued at scalePriority, then the autoscaler's next status news.
+	q := priorityqueue.New[reconcile.Request]("sticky")
+	defer q.ShutDown()
+	q.AddWithOpts(priorityqueue.AddOpts{After: res.RequeueAfter, Priority: ptr.To(ptr.Deref(res.Priority, scalePriority))},
+		reconcile.Request{NamespacedName: key})
+	scaleNewsHandler{scaler: scaler}.Generic(testCtx, event.TypedGenericEvent[client.Object]{Object: qw}, q)
+	if _, priority, _ := q.GetWithPriority(); priority != 0 {
+		t.Errorf("status news after the count was written dequeued at priority %d, want 0", priority)
+	}
+}
+
+// TestRequeuePriority: a reconcile that failed before its new count was
+// written is retried at scalePriority; any other requeue, and the retry of
+// a QueueWorker without a count to write, at the default priority.
+func TestRequeuePriority(t *testing.T) {
+	scaled := types.NamespacedName{Namespace: "news", Name: "scaled"}
+	other := types.NamespacedName{Namespace: "news", Name: "status"}
+	r := &QueueWorkerReconciler{Autoscaler: countNews{changes: map[types.NamespacedName]bool{scaled: true}}}
+	failed := errors.New("the Deployment write failed")
+	for _, c := range []struct {
+		name types.NamespacedName
+		err  error
+		want int
+	}{
+		{scaled, failed, scalePriority},
+		{scaled, nil, 0},
+		{other, failed, 0},
+		{other, nil, 0},
+	} {
+		if got := r.requeuePriority(c.name, c.err); got == nil || *got != c.want {
+			t.Errorf("requeuePriority(%s, %v) = %v, want %d", c.name, c.err, got, c.want)
+		}
 	}
 }
