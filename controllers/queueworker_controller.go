@@ -128,11 +128,6 @@ type queueWorkerState struct {
 
 // Reconcile brings one QueueWorker's Deployment and status up to date.
 func (r *QueueWorkerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
-	if r.Autoscaler != nil {
-		// Deferred first, so it runs last: after the status patch, which
-		// may turn the result into an error.
-		defer func() { result.Priority = r.requeuePriority(req.NamespacedName, retErr) }()
-	}
 	qw := &queueworkerv1alpha1.QueueWorker{}
 	if err := r.Client.Get(ctx, req.NamespacedName, qw); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -268,7 +263,7 @@ func (r *QueueWorkerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		if err := mgr.Add(warmUp{r: r, synced: mgr.GetCache().WaitForCacheSync, workers: r.MaxConcurrentReconciles}); err != nil {
 			return err
 		}
-		b = b.WatchesRawSource(source.Channel(r.Autoscaler.Events(), scaleNewsHandler{scaler: r.Autoscaler}))
+		b = b.WatchesRawSource(source.Channel(r.Autoscaler.Events(), &handler.TypedEnqueueRequestForObject[client.Object]{}))
 	}
 	return b.Complete(r)
 }

@@ -27,15 +27,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
 	"github.com/queueworker/queueworker-operator/internal/autoscale"
@@ -63,8 +60,6 @@ type Scaler interface {
 	Remove(name types.NamespacedName)
 	// Events carries the QueueWorkers whose reconcile has news to write.
 	Events() <-chan event.TypedGenericEvent[client.Object]
-	// ChangesCount tells whether that news includes a new replica count.
-	ChangesCount(name types.NamespacedName) bool
 }
 
 // reconcileScale owns the worker Deployment's spec.replicas and the
@@ -352,54 +347,4 @@ func concurrencyOf(qw *queueworkerv1alpha1.QueueWorker) int32 {
 		return qw.Spec.Concurrency
 	}
 	return 4
-}
-
-// scalePriority is the work-queue priority of a reconcile that has a new
-// replica count to write: above the default of status news and of other
-// changes, so that after a failover, when the first read wakes every
-// QueueWorker at once, the ones whose load changed are scaled first.
-const scalePriority = 10
-
-// requeuePriority is the work-queue priority at which a reconcile of name
-// that ended with err comes back, when it asks to or fails. Without one in
-// the result controller-runtime requeues at the priority the reconcile was
-// dequeued with: a reconcile woken at scalePriority would keep it through
-// every later requeue (the Secret resync, a drain's polls, a backoff), and
-// every status news that joins it in the queue would go at it too, long
-// after its count was written, ahead of the other QueueWorkers' changes.
-// A retry after an error keeps scalePriority while the count is still to be
-// written; anything else comes back at the default priority.
-func (r *QueueWorkerReconciler) requeuePriority(name types.NamespacedName, err error) *int {
-	if err != nil && r.Autoscaler.ChangesCount(name) {
-		return ptr.To(scalePriority)
-	}
-	return ptr.To(0)
-}
-
-// scaleNewsHandler enqueues the QueueWorkers the Scaler sends on Events,
-// those with a new replica count at scalePriority when the controller's
-// queue is a priority queue (controller-runtime's default).
-type scaleNewsHandler struct {
-	scaler Scaler
-}
-
-func (h scaleNewsHandler) Create(context.Context, event.TypedCreateEvent[client.Object], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-}
-
-func (h scaleNewsHandler) Update(context.Context, event.TypedUpdateEvent[client.Object], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-}
-
-func (h scaleNewsHandler) Delete(context.Context, event.TypedDeleteEvent[client.Object], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-}
-
-func (h scaleNewsHandler) Generic(_ context.Context, e event.TypedGenericEvent[client.Object], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if e.Object == nil {
-		return
-	}
-	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.Object)}
-	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok && h.scaler.ChangesCount(req.NamespacedName) {
-		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(scalePriority)}, req)
-		return
-	}
-	q.Add(req)
 }

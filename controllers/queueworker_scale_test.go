@@ -17,28 +17,16 @@ limitations under the License.
 package controllers
 
 import (
-	"errors"
-	"fmt"
 	"testing"
 	"time"
-
-	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	queueworkerv1alpha1 "github.com/queueworker/queueworker-operator/api/v1alpha1"
-	"github.com/queueworker/queueworker-operator/test/redistest"
 )
 
 // TestStatusBeforeTheFirstRead: before the autoscaler's first read, a
@@ -175,142 +163,5 @@ func TestCacheWritesBehind(t *testing.T) {
 	}
 	if w.pending(at.Add(maxCacheLag)) || w.behind(key, "8", at) {
 		t.Error("a write older than maxCacheLag is still pending")
-	}
-}
-
-// countNews stands in for the autoscaler's answer to ChangesCount: which
-// QueueWorkers have a new count is all the handler asks.
-type countNews struct {
-	Scaler
-	changes map[types.NamespacedName]bool
-}
-
-func (c countNews) ChangesCount(name types.NamespacedName) bool { return c.changes[name] }
-
-// TestScaleNewsHandlerPriority: after a failover the first read wakes every
-// QueueWorker at once; the one with a new count goes first through the
-// controller's priority queue, behind none of the status news before it. A
-// queue without priorities still gets every event.
-func TestScaleNewsHandlerPriority(t *testing.T) {
-	scaled := types.NamespacedName{Namespace: "news", Name: "scaled"}
-	h := scaleNewsHandler{scaler: countNews{changes: map[types.NamespacedName]bool{scaled: true}}}
-	object := func(name types.NamespacedName) event.TypedGenericEvent[client.Object] {
-		qw := &queueworkerv1alpha1.QueueWorker{}
-		qw.Namespace, qw.Name = name.Namespace, name.Name
-		return event.TypedGenericEvent[client.Object]{Object: qw}
-	}
-
-	q := priorityqueue.New[reconcile.Request]("scale-news")
-	defer q.ShutDown()
-	const statusNews = 50
-	for i := range statusNews {
-		h.Generic(t.Context(), object(types.NamespacedName{Namespace: "news", Name: fmt.Sprintf("status-%d", i)}), q)
-	}
-	h.Generic(t.Context(), object(scaled), q)
-	item, priority, _ := q.GetWithPriority()
-	if item.NamespacedName != scaled || priority != scalePriority {
-		t.Fatalf("first out: %s at priority %d, want %s at %d", item, priority, scaled, scalePriority)
-	}
-	q.Done(item)
-	if n := q.Len(); n != statusNews {
-		t.Errorf("%d status news left, want %d", n, statusNews)
-	}
-	item, priority, _ = q.GetWithPriority()
-	if item.Name != "status-0" || priority != 0 {
-		t.Errorf("second out: %s at priority %d, want news/status-0 at 0", item, priority)
-	}
-	q.Done(item)
-
-	plain := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
-	defer plain.ShutDown()
-	h.Generic(t.Context(), object(scaled), plain)
-	h.Generic(t.Context(), object(types.NamespacedName{Namespace: "news", Name: "status"}), plain)
-	if n := plain.Len(); n != 2 {
-		t.Errorf("a queue without priorities holds %d requests, want 2", n)
-	}
-}
-
-// TestScaleRequeueDropsScalePriority: controller-runtime requeues a
-// reconcile at the priority it was dequeued with unless its result names
-// one. A QueueWorker woken at scalePriority whose reconcile wrote its count
-// and asks to come back (here for the Secret resync, as every QueueWorker
-// with a password does) must come back at the default priority: else it
-// keeps scalePriority through every later requeue, and so does every status
-// news that joins it in the queue, ahead of the other QueueWorkers' changes.
-func TestScaleRequeueDropsScalePriority(t *testing.T) {
-	ns := createNamespace(t)
-	srv, err := redistest.Start("requirepass s3cret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	createObject(t, usableSecret(ns, "redis", map[string]string{"password": "s3cret"}, queueworkerv1alpha1.KindQueueWorker))
-	qw := autoscaledQueueWorker(ns, "sticky", srv.Addr,
-		queueworkerv1alpha1.Autoscaling{MinReplicas: ptr.To[int32](0), MaxReplicas: 5, PollInterval: dur(200 * time.Millisecond)})
-	qw.Spec.Redis.PasswordSecretRef = &queueworkerv1alpha1.SecretKeyReference{Name: "redis", Key: "password"}
-	createObject(t, qw)
-	key := client.ObjectKeyFromObject(qw)
-	waitDeploymentReplicas(t, ns, "sticky", 0)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, Password: "s3cret"})
-	t.Cleanup(func() { _ = rdb.Close() })
-	c := asynq.NewClientFromRedisClient(rdb)
-	for i := range 4 {
-		if _, err := c.Enqueue(asynq.NewTask("test:noop", []byte(fmt.Sprint(i))), asynq.Queue(qw.Spec.Queues[0].Name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The scale-up is written, and the autoscaler knows it.
-	eventually(t, "the scale-up written", func() error {
-		if n := deploymentReplicas(t, ns, "sticky"); n == 0 {
-			return errors.New("no workers yet")
-		}
-		if scaler.ChangesCount(key) {
-			return errors.New("the count is still to be written")
-		}
-		return nil
-	})
-
-	r := &QueueWorkerReconciler{Client: k8sClient, APIReader: k8sClient, Autoscaler: scaler,
-		Recorder: events.NewFakeRecorder(100), SecretResyncPeriod: testSecretResync}
-	res, err := r.Reconcile(testCtx, reconcile.Request{NamespacedName: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.RequeueAfter <= 0 {
-		t.Fatalf("result %+v: want a requeue for the Secret resync", res)
-	}
-	// What controller-runtime does with the result of a reconcile it
-	// dequeued at scalePriority, then the autoscaler's next status news.
-	q := priorityqueue.New[reconcile.Request]("sticky")
-	defer q.ShutDown()
-	q.AddWithOpts(priorityqueue.AddOpts{After: res.RequeueAfter, Priority: ptr.To(ptr.Deref(res.Priority, scalePriority))},
-		reconcile.Request{NamespacedName: key})
-	scaleNewsHandler{scaler: scaler}.Generic(testCtx, event.TypedGenericEvent[client.Object]{Object: qw}, q)
-	if _, priority, _ := q.GetWithPriority(); priority != 0 {
-		t.Errorf("status news after the count was written dequeued at priority %d, want 0", priority)
-	}
-}
-
-// TestRequeuePriority: a reconcile that failed before its new count was
-// written is retried at scalePriority; any other requeue, and the retry of
-// a QueueWorker without a count to write, at the default priority.
-func TestRequeuePriority(t *testing.T) {
-	scaled := types.NamespacedName{Namespace: "news", Name: "scaled"}
-	other := types.NamespacedName{Namespace: "news", Name: "status"}
-	r := &QueueWorkerReconciler{Autoscaler: countNews{changes: map[types.NamespacedName]bool{scaled: true}}}
-	failed := errors.New("the Deployment write failed")
-	for _, c := range []struct {
-		name types.NamespacedName
-		err  error
-		want int
-	}{
-		{scaled, failed, scalePriority},
-		{scaled, nil, 0},
-		{other, failed, 0},
-		{other, nil, 0},
-	} {
-		if got := r.requeuePriority(c.name, c.err); got == nil || *got != c.want {
-			t.Errorf("requeuePriority(%s, %v) = %v, want %d", c.name, c.err, got, c.want)
-		}
 	}
 }

@@ -335,16 +335,6 @@ func (a *Autoscaler) Applied(name types.NamespacedName, from, to int32, at time.
 	}
 }
 
-// ChangesCount reports whether the latest decision for a QueueWorker
-// differs from its Deployment's replica count as last registered or
-// applied: its reconcile has a count to write, not only a status.
-func (a *Autoscaler) ChangesCount(name types.NamespacedName) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	t, ok := a.targets[name]
-	return ok && t.result != nil && t.result.Decision.DesiredReplicas != t.CurrentReplicas
-}
-
 // Remove forgets a QueueWorker that is gone or no longer autoscaled.
 func (a *Autoscaler) Remove(name types.NamespacedName) {
 	a.mu.Lock()

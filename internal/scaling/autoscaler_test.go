@@ -752,42 +752,6 @@ func TestAutoscalerTargetLatencySeries(t *testing.T) {
 	}
 }
 
-// TestAutoscalerChangesCount: a decision tells its reconcile of a new
-// count until the count is applied; a QueueWorker before its first read,
-// one whose decision keeps its count, and an unknown one have none.
-func TestAutoscalerChangesCount(t *testing.T) {
-	srv := startRedis(t)
-	a, clock := manualAutoscaler(t)
-	busy := types.NamespacedName{Namespace: "news", Name: "busy"}
-	idle := types.NamespacedName{Namespace: "news", Name: "idle"}
-	enqueue(t, srv.Addr, "busy", 4)
-	as := queueworkerv1alpha1.Autoscaling{MaxReplicas: 10, TargetBacklogPerReplica: ptr.To[int32](1), PollInterval: dur(time.Second)}
-	update(t, a, busy, testTarget(busy, srv.Addr, as, 1, "busy"))
-	update(t, a, idle, testTarget(idle, srv.Addr, as, 1, "idle"))
-	if a.ChangesCount(busy) {
-		t.Error("before the first read: ChangesCount = true, want false")
-	}
-	pollAll(t, a)
-	clock.Add(time.Second)
-	r := latest(a, busy)
-	if r == nil || r.Decision.DesiredReplicas == 1 {
-		t.Fatalf("busy after a read of 4 tasks: %+v, want a count other than 1", r)
-	}
-	if !a.ChangesCount(busy) {
-		t.Errorf("busy decided %d replicas for 1: ChangesCount = false, want true", r.Decision.DesiredReplicas)
-	}
-	if a.ChangesCount(idle) {
-		t.Errorf("idle decided %d replicas for 1: ChangesCount = true, want false", latest(a, idle).Decision.DesiredReplicas)
-	}
-	a.Applied(busy, 1, r.Decision.DesiredReplicas, clock.Now(), nil)
-	if a.ChangesCount(busy) {
-		t.Error("after the count was applied: ChangesCount = true, want false")
-	}
-	if a.ChangesCount(types.NamespacedName{Namespace: "news", Name: "unknown"}) {
-		t.Error("an unknown QueueWorker: ChangesCount = true, want false")
-	}
-}
-
 // TestAutoscalerResultServers: every QueueWorker on an endpoint gets the
 // live asynq servers of the endpoint with its result, whatever queues they
 // serve, here a real asynq server of this process running one task of
